@@ -1,0 +1,100 @@
+"""Per-component health for `/v1/health`, logging once when a component goes down and once when it recovers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    STARTING = "starting"
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    STOPPED = "stopped"
+
+
+_SEVERITY = {State.OK: 0, State.STOPPED: 0, State.STARTING: 1, State.DEGRADED: 2, State.DOWN: 3}
+
+
+@dataclass
+class ComponentHealth:
+    """One component's state, its reason, counters and extra details (depths, ages, versions)."""
+
+    name: str
+    state: State = State.STARTING
+    reason: str = ""
+    since: float = field(default_factory=time.time)
+    counters: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    probe: Callable[[], dict[str, Any]] | None = None
+
+    def set(self, state: State, reason: str = "") -> None:
+        """Change state; log only on a change of state, never once per retry."""
+        if state == self.state and reason == self.reason:
+            return
+        previous, self.state, self.reason = self.state, state, reason
+        if state != previous:
+            self.since = time.time()
+            self._log_change(previous)
+
+    def _log_change(self, previous: State) -> None:
+        if self.state in (State.DOWN, State.DEGRADED):
+            logger.warning("component %s %s: %s", self.name, self.state, self.reason)
+        elif self.state == State.OK and previous in (State.DOWN, State.DEGRADED):
+            logger.info("component %s recovered", self.name)
+
+    def ok(self) -> None:
+        self.set(State.OK)
+
+    def degraded(self, reason: str) -> None:
+        self.set(State.DEGRADED, reason)
+
+    def down(self, reason: str) -> None:
+        self.set(State.DOWN, reason)
+
+    def count(self, counter: str, n: int = 1) -> None:
+        self.counters[counter] = self.counters.get(counter, 0) + n
+
+    def snapshot(self) -> dict[str, Any]:
+        details = dict(self.details)
+        if self.probe is not None:
+            try:
+                details.update(self.probe())
+            except Exception as exc:  # a broken probe must not break /v1/health
+                details["probe_error"] = str(exc)
+        return {"state": str(self.state), "reason": self.reason, "since": round(self.since, 3),
+                "counters": dict(self.counters), **({"details": details} if details else {})}
+
+
+class HealthRegistry:
+    """All components' health; the overall status is the worst of them."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.started = time.monotonic()
+        self._components: dict[str, ComponentHealth] = {}
+
+    def component(self, name: str) -> ComponentHealth:
+        if name not in self._components:
+            self._components[name] = ComponentHealth(name)
+        return self._components[name]
+
+    def remove(self, name: str) -> None:
+        self._components.pop(name, None)
+
+    def overall(self) -> State:
+        states = [c.state for c in self._components.values()] or [State.STARTING]
+        worst = max(states, key=lambda s: _SEVERITY[s])
+        return State.OK if worst == State.STOPPED else worst
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"status": str(self.overall()), "version": self.version,
+                "uptime_s": round(time.monotonic() - self.started, 3),
+                "components": {n: c.snapshot() for n, c in sorted(self._components.items())}}
