@@ -155,12 +155,12 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
 
 def _agent(t: Table) -> AgentSection:
     section = AgentSection(
-        store_id=t.str("store_id", pattern=ID_PATTERN),
-        lane_id=t.str("lane_id", pattern=ID_PATTERN),
-        state_dir=t.path("state_dir", AgentSection.state_dir),
-        currency=t.str("currency", "JPY", pattern=r"[A-Z]{3}",
+        store_id=t.string("store_id", pattern=ID_PATTERN),
+        lane_id=t.string("lane_id", pattern=ID_PATTERN),
+        state_dir=t.path("state_dir", Path("/var/lib/omo-edge")),
+        currency=t.string("currency", "JPY", pattern=r"[A-Z]{3}",
                        fix="use an ISO 4217 code in capitals, such as \"JPY\" or \"EUR\""),
-        allow_simulators=t.bool("allow_simulators", False),
+        allow_simulators=t.boolean("allow_simulators", False),
         log_format=t.choice("log_format", "logfmt", ("logfmt", "json")),
         log_level=t.choice("log_level", "info", ("debug", "info", "warning", "error")),
     )
@@ -171,10 +171,10 @@ def _agent(t: Table) -> AgentSection:
 
 
 def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
-    tls = t.bool("tls", False)
+    tls = t.boolean("tls", False)
     section = MqttSection(
-        host=t.str("host"),
-        port=t.int("port", 8883 if tls else 1883, 1, 65535),
+        host=t.string("host"),
+        port=t.integer("port", 8883 if tls else 1883, 1, 65535),
         tls=tls,
         ca_file=t.readable_file("ca_file"),
         cert_file=t.readable_file("cert_file"),
@@ -182,14 +182,14 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
         server_name=t.optional_str("server_name"),
         username=t.optional_str("username"),
         password_file=t.secret_file("password_file"),
-        topic_prefix=t.str("topic_prefix", "omo/v1", pattern=r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*",
+        topic_prefix=t.string("topic_prefix", "omo/v1", pattern=r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*",
                            fix="use topic levels without '+', '#' or a leading or trailing '/'"),
         delivery=t.choice("delivery", "end-to-end", ("end-to-end", "broker")),
-        client_id=t.str("client_id", f"omo-edge-{agent.store_id}-{agent.lane_id}", pattern=r"[\x21-\x7e]{1,128}"),
-        keepalive_s=t.int("keepalive_s", 30, 5, 3600),
-        inflight_window=t.int("inflight_window", 100, 1, 65535),
-        confirm_timeout_s=t.int("confirm_timeout_s", 30, 1, 86400),
-        retention_days=t.int("retention_days", 7, 0, 3650),
+        client_id=t.string("client_id", f"omo-edge-{agent.store_id}-{agent.lane_id}", pattern=r"[\x21-\x7e]{1,128}"),
+        keepalive_s=t.integer("keepalive_s", 30, 5, 3600),
+        inflight_window=t.integer("inflight_window", 100, 1, 65535),
+        confirm_timeout_s=t.integer("confirm_timeout_s", 30, 1, 86400),
+        retention_days=t.integer("retention_days", 7, 0, 3650),
     )
     t.finish()
     if section.tls and section.ca_file is None:
@@ -205,7 +205,7 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
 
 
 def _api(t: Table) -> ApiSection:
-    listen = t.str("listen", ApiSection.listen)
+    listen = t.string("listen", "127.0.0.1:8765")
     t.finish()
     section = ApiSection(listen=listen)
     if section.unix_path is not None:
@@ -228,11 +228,11 @@ def _api(t: Table) -> ApiSection:
 
 def _catalog(t: Table, agent: AgentSection) -> CatalogSection:
     section = CatalogSection(
-        url=t.str("url"),
+        url=t.string("url"),
         token_file=t.secret_file("token_file"),
-        max_age_s=t.int("max_age_s", 86400, 60, 90 * 86400),
-        poll_interval_s=t.int("poll_interval_s", 3600, 10, 86400),
-        deadline_s=t.int("deadline_s", 600, 5, 86400),
+        max_age_s=t.integer("max_age_s", 86400, 60, 90 * 86400),
+        poll_interval_s=t.integer("poll_interval_s", 3600, 10, 86400),
+        deadline_s=t.integer("deadline_s", 600, 5, 86400),
     )
     t.finish()
     url = section.url.replace("{store_id}", agent.store_id).replace("{lane_id}", agent.lane_id)
@@ -248,13 +248,13 @@ def _catalog(t: Table, agent: AgentSection) -> CatalogSection:
 
 
 def _trust(t: Table) -> TrustSection:
-    section = TrustSection(keys=t.readable_files("keys"), clock_skew_s=t.int("clock_skew_s", 300, 0, 86400))
+    section = TrustSection(keys=t.readable_files("keys"), clock_skew_s=t.integer("clock_skew_s", 300, 0, 86400))
     t.finish()
     return section
 
 
 def _payment(t: Table) -> PaymentSection:
-    section = PaymentSection(adapter=t.str("adapter", "simulated", pattern=r"[a-z0-9_.+-]+"))
+    section = PaymentSection(adapter=t.string("adapter", "simulated", pattern=r"[a-z0-9_.+-]+"))
     t.finish()
     return section
 
@@ -278,10 +278,10 @@ def _devices(raw: Any, where: str, allow_simulators: bool, check: bool) -> tuple
 
 
 def _device(t: Table, allow_simulators: bool, check: bool) -> DeviceSection:
-    name = t.str("name", pattern=r"[a-z0-9][a-z0-9_-]{0,31}",
+    name = t.string("name", pattern=r"[a-z0-9][a-z0-9_-]{0,31}",
                  fix="use lower-case letters, digits, '-' and '_', up to 32 characters")
     t.label = f"device {name!r}"
-    driver = t.str("driver", pattern=r"[a-z0-9_+.-]+")
+    driver = t.string("driver", pattern=r"[a-z0-9_+.-]+")
     if driver.startswith("sim+") and not allow_simulators:
         raise t.error("driver", f"{driver!r} is a simulator", "set allow_simulators = true in [agent] "
                       "(development and CI only), or use a real driver")

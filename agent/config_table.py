@@ -34,7 +34,7 @@ class Table:
         self._data = data
         self._used: set[str] = set()
         self.label = label
-        self.path = path
+        self.file = path
 
     @classmethod
     def of(cls, document: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> Table:
@@ -49,7 +49,7 @@ class Table:
         return cls(value, name, path)
 
     def error(self, key: str, problem: str, fix: str) -> ConfigError:
-        return ConfigError(f"{problem}. Fix: {fix}", path=self.path, key=f"[{self.label}] {key}")
+        return ConfigError(f"{problem}. Fix: {fix}", path=self.file, key=f"[{self.label}] {key}")
 
     def _get(self, key: str, default: Any, kind: type | tuple[type, ...], expected: str) -> Any:
         self._used.add(key)
@@ -63,7 +63,7 @@ class Table:
                              f"write {key} as {expected}")
         return value
 
-    def str(self, key: str, default: Any = REQUIRED, *, pattern: str | None = None, fix: str | None = None) -> str:
+    def string(self, key: str, default: Any = REQUIRED, *, pattern: str | None = None, fix: str | None = None) -> str:
         value: str = self._get(key, default, str, "a string")
         if pattern is not None and key in self._data and not re.fullmatch(pattern, value):
             raise self.error(key, f"{value!r} is not allowed", fix or f"use a value matching {pattern}")
@@ -76,19 +76,19 @@ class Table:
         return value
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(key, default)
+        value = self.string(key, default)
         if value not in choices:
             raise self.error(key, f"{value!r} is not one of {', '.join(choices)}",
                              f"use one of: {', '.join(repr(c) for c in choices)}")
         return value
 
-    def int(self, key: str, default: Any, low: int, high: int) -> int:
+    def integer(self, key: str, default: Any, low: int, high: int) -> int:
         value: int = self._get(key, default, int, "an integer")
         if not low <= value <= high:
             raise self.error(key, f"{value} is out of range", f"use an integer from {low} to {high}")
         return value
 
-    def bool(self, key: str, default: Any) -> bool:
+    def boolean(self, key: str, default: Any) -> bool:
         value: bool = self._get(key, default, bool, "true or false")
         return value
 

@@ -1,0 +1,154 @@
+"""Composition root: config in, running lane out. Owns start order, signals, systemd notify and reload."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from agent import __version__, log
+from agent.api import ApiServer, EventHub
+from agent.config import Config, DeviceSection, load
+from agent.devices import run_device
+from agent.errors import AgentError
+from agent.health import HealthRegistry
+from agent.lane import open_lane_db
+from agent.pipeline import Pipeline
+from agent.sdnotify import Notifier
+from agent.store import Database
+from agent.supervise import Supervisor
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 4.0   # SIGTERM to exit well within systemd's and the contract's 5 s
+
+
+@dataclass
+class Lane:
+    """Everything one running agent owns, so stop() can take it down in reverse order."""
+
+    config: Config
+    health: HealthRegistry
+    hub: EventHub
+    supervisor: Supervisor
+    api: ApiServer
+    lane_db: Database
+    pipeline: Pipeline
+    devices: dict[str, DeviceSection] = field(default_factory=dict)
+
+
+async def start(config: Config) -> Lane:
+    """Open state, start the API and every component; returns once all are started (not connected)."""
+    health = HealthRegistry(__version__)
+    store_health = health.component("store")
+    lane_db = await asyncio.to_thread(open_lane_db, config.agent.state_dir)
+    if lane_db.moved_aside is not None:
+        store_health.degraded(f"lane.db was corrupt and was moved aside to {lane_db.moved_aside}; "
+                              "it may hold unsent events: keep it and contact support")
+    else:
+        store_health.ok()
+    hub = EventHub()
+    api = ApiServer(config.api, health, hub)
+    await api.start()
+    lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
+                pipeline=Pipeline(hub, health.component("pipeline")))
+    health.component("pipeline").ok()
+    health.component("api").ok()
+    for device in config.devices:
+        start_device(lane, device)
+    return lane
+
+
+def start_device(lane: Lane, device: DeviceSection) -> None:
+    lane.devices[device.name] = device
+    lane.supervisor.start(f"device:{device.name}", functools.partial(run_device, device, lane.pipeline.on_scan))
+
+
+async def stop(lane: Lane) -> None:
+    """Stop components in reverse order, then the API, then close the database."""
+    await lane.supervisor.stop_all()
+    await lane.api.stop()
+    await asyncio.to_thread(lane.lane_db.close)
+
+
+async def reload(lane: Lane) -> None:
+    """SIGHUP: apply what can change live (devices, logging); name what needs a restart."""
+    try:
+        new = await asyncio.to_thread(load, lane.config.path)
+    except AgentError as exc:
+        logger.error("reload refused, keeping the running configuration: %s", exc)
+        return
+    log.setup(new.agent.log_level, new.agent.log_format)
+    await _reload_devices(lane, {d.name: d for d in new.devices})
+    needs_restart = [name for name in ("mqtt", "api", "catalog", "trust", "payment")
+                     if getattr(new, name) != getattr(lane.config, name)]
+    agent_fixed = ("store_id", "lane_id", "state_dir", "currency", "allow_simulators")
+    needs_restart += [f"agent.{key}" for key in agent_fixed
+                      if getattr(new.agent, key) != getattr(lane.config.agent, key)]
+    if needs_restart:
+        logger.warning("reload: changes to %s take effect after a restart (systemctl restart omo-edge)",
+                       ", ".join(needs_restart))
+    lane.config = new
+    logger.info("configuration reloaded path=%s", new.path)
+
+
+async def _reload_devices(lane: Lane, wanted: dict[str, DeviceSection]) -> None:
+    for name, current in list(lane.devices.items()):
+        if wanted.get(name) != current:
+            await lane.supervisor.stop(f"device:{name}")
+            lane.health.remove(f"device:{name}")
+            del lane.devices[name]
+            logger.info("device %s stopped by reload", name)
+    for name, device in wanted.items():
+        if name not in lane.devices:
+            start_device(lane, device)
+            logger.info("device %s started by reload", name)
+
+
+async def run(config: Config, notifier: Notifier | None = None) -> int:
+    """The daemon: start, report READY, serve until SIGTERM/SIGINT, stop cleanly. Returns the exit code."""
+    notifier = notifier or Notifier()
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    reloads: asyncio.Queue[None] = asyncio.Queue()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, reloads.put_nowait, None)
+    lane = await start(config)
+    watchdog = asyncio.create_task(notifier.feed_watchdog(), name="watchdog")
+    notifier.ready(f"serving lane {config.agent.store_id}/{config.agent.lane_id}, "
+                   f"{len(config.devices)} device(s), API on {config.api.listen}")
+    logger.info("agent ready version=%s store=%s lane=%s", __version__, config.agent.store_id,
+                config.agent.lane_id)
+    try:
+        await _serve(lane, notifier, stopping, reloads)
+    finally:
+        notifier.stopping()
+        logger.info("agent stopping")
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog
+        await asyncio.wait_for(stop(lane), STOP_TIMEOUT_S)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+    logger.info("agent stopped")
+    return 0
+
+
+async def _serve(lane: Lane, notifier: Notifier, stopping: asyncio.Event, reloads: asyncio.Queue[None]) -> None:
+    stop_wait = asyncio.create_task(stopping.wait())
+    try:
+        while not stopping.is_set():
+            reload_wait = asyncio.create_task(reloads.get())
+            await asyncio.wait({stop_wait, reload_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if reload_wait.done():
+                notifier.reloading()
+                await reload(lane)
+                notifier.ready(f"serving lane {lane.config.agent.store_id}/{lane.config.agent.lane_id}")
+            else:
+                reload_wait.cancel()
+    finally:
+        stop_wait.cancel()

@@ -1,0 +1,20 @@
+"""`omo-edge demo`: the whole lane on this machine with simulated devices, so anyone can watch it work."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("demo", help="run the agent with simulated devices and show a shopper's scans")
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="stop after this long (default: after the scripted session)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from agent.demo import run_demo
+
+    return asyncio.run(run_demo(args))

@@ -1,0 +1,73 @@
+"""The systemd notify protocol (READY, WATCHDOG, STATUS, STOPPING) over $NOTIFY_SOCKET, without a C library.
+
+The watchdog is fed from a task on the event loop, so a blocked loop stops the pings and systemd restarts us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+logger = logging.getLogger(__name__)
+
+
+class Notifier:
+    """Sends datagrams to systemd; does nothing when not started by systemd (no NOTIFY_SOCKET)."""
+
+    def __init__(self, address: str | None = None) -> None:
+        address = address if address is not None else os.environ.get("NOTIFY_SOCKET")
+        self._address = ("\0" + address[1:]) if address and address.startswith("@") else address
+        self._sock: socket.socket | None = None
+        if self._address:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+
+    @property
+    def enabled(self) -> bool:
+        return self._sock is not None
+
+    def send(self, *lines: str) -> None:
+        if self._sock is None or self._address is None:
+            return
+        try:
+            self._sock.sendto("\n".join(lines).encode(), self._address)
+        except OSError as exc:  # systemd gone or socket full: never fatal for the lane
+            logger.debug("sd_notify failed: %s", exc)
+
+    def ready(self, status: str) -> None:
+        self.send("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
+
+    def status(self, status: str) -> None:
+        self.send(f"STATUS={status}")
+
+    def stopping(self, status: str = "stopping") -> None:
+        self.send("STOPPING=1", f"STATUS={status}")
+
+    def reloading(self) -> None:
+        self.send("RELOADING=1", "STATUS=reloading configuration")
+
+    def watchdog_interval_s(self) -> float | None:
+        """Half of WATCHDOG_USEC, when systemd asked for pings for this very process."""
+        usec = os.environ.get("WATCHDOG_USEC")
+        pid = os.environ.get("WATCHDOG_PID")
+        if not usec or (pid and pid != str(os.getpid())):
+            return None
+        try:
+            return int(usec) / 2_000_000
+        except ValueError:
+            return None
+
+    async def feed_watchdog(self) -> None:
+        """Ping WATCHDOG=1 at half the interval until cancelled."""
+        interval = self.watchdog_interval_s()
+        if interval is None or not self.enabled:
+            return
+        while True:
+            self.send("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
