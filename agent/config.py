@@ -18,9 +18,11 @@ from typing import Any
 
 from agent.config_table import Table
 from agent.errors import ConfigError
+from agent.interpret_config import InterpretSection
+from agent.interpret_config import parse_section as _interpret
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
-SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices")
+SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret")
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"   # safe inside an MQTT topic level
 
 
@@ -106,6 +108,7 @@ class Config:
     devices: tuple[DeviceSection, ...]
     mqtt: MqttSection | None = None
     catalog: CatalogSection | None = None
+    interpret: InterpretSection = InterpretSection()
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -150,6 +153,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         devices=devices,
         mqtt=_mqtt(Table.of(data, "mqtt", where), agent) if "mqtt" in data else None,
         catalog=_catalog(Table.of(data, "catalog", where), agent) if "catalog" in data else None,
+        interpret=_interpret(Table.of(data, "interpret", where)),
     )
 
 
