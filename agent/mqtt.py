@@ -1,0 +1,288 @@
+"""MQTT 5 connection over paho-mqtt 2.x on the asyncio loop: the only module that imports paho.
+
+Why on the loop and not in paho's thread: every callback (PUBACK, acks, commands) then runs on the
+loop thread, so the relay needs no locks, and paho batches the packets of one loop turn into one write.
+The blocking parts (TCP connect, TLS handshake) run in an executor. Each connection gets a fresh paho
+client (clean start): the outbox, not paho's in-memory queue, is what gets re-sent after a drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+
+from agent import mqtt_tls
+from agent.config import MqttSection
+from agent.errors import PublishError
+from agent.health import ComponentHealth
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10.0
+_CONNACK = {0x86: "bad user name or password", 0x87: "not authorized", 0x85: "client identifier not valid",
+            0x88: "server unavailable", 0x8A: "banned"}
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The lane's topics (DESIGN.md, MQTT topics table)."""
+
+    prefix: str
+    store_id: str
+    lane_id: str
+
+    def lane(self, leaf: str) -> str:
+        return f"{self.prefix}/{self.store_id}/{self.lane_id}/{leaf}"
+
+    @property
+    def catalog(self) -> str:
+        return f"{self.prefix}/{self.store_id}/catalog"
+
+
+@dataclass
+class Handlers:
+    """What the app and the relay want to hear; all called on the event loop thread."""
+
+    on_puback: Callable[[int, int], None] = lambda mid, rc: None
+    on_state: Callable[[bool], None] = lambda up: None
+    on_ack: Callable[[bytes], None] = lambda payload: None
+    on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None
+    on_command: Callable[[bytes], Awaitable[None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Publisher:
+    """One lane's MQTT session: connect with back-off, birth and will, subscriptions, QoS 1 publishes."""
+
+    def __init__(self, section: MqttSection, store_id: str, lane_id: str, handlers: Handlers | None = None) -> None:
+        self.section = section
+        self.topics = Topics(section.topic_prefix, store_id, lane_id)
+        self.handlers = handlers or Handlers()
+        self.connected = asyncio.Event()
+        self.cert_expiry = mqtt_tls.cert_expiry(section.cert_file)
+        self._client: paho.Client | None = None
+        self._waiters: dict[int, asyncio.Future[int]] = {}
+        self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=1000)
+        self._lost: asyncio.Future[str] | None = None
+        self._last_in = 0.0
+        self.state = "disconnected"
+
+    def probe(self) -> dict[str, Any]:
+        """Connection details for health."""
+        return {"connection": self.state, "client_cert_days_left": mqtt_tls.days_left(self.cert_expiry)}
+
+    def publish_nowait(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+        """Hand one message to paho and return its mid; PUBACK comes to `handlers.on_puback(mid, rc)`."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise PublishError("not connected to the broker", MQTTErrorCode.MQTT_ERR_NO_CONN.value)
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise PublishError(f"publish to {topic} refused by the client: {paho.error_string(info.rc)}", info.rc)
+        return info.mid
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                      timeout_s: float = 10.0) -> None:
+        """Publish and wait for the PUBACK; raise PublishError on an error reason code or a timeout."""
+        mid = self.publish_nowait(topic, payload, qos, retain)
+        if qos == 0:
+            return
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters[mid] = future
+        try:
+            rc = await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise PublishError(f"no PUBACK for {topic} within {timeout_s} s", 0) from None
+        finally:
+            self._waiters.pop(mid, None)
+        if rc >= 0x80:
+            raise PublishError(f"broker refused publish to {topic}: reason 0x{rc:02x}", rc)
+
+    async def run(self, health: ComponentHealth) -> None:
+        """Supervised component: stay connected, reconnecting with exponential back-off and jitter."""
+        health.probe = self.probe
+        attempt = 0
+        while True:
+            connected_at = time.monotonic()
+            try:
+                await self._session(health)
+            except (OSError, PublishError, TimeoutError) as exc:
+                self.state = "disconnected"
+                health.down(f"MQTT {self.section.host}:{self.section.port}: {_describe(exc)}")
+            if time.monotonic() - connected_at > 60:
+                attempt = 0
+            attempt += 1
+            await asyncio.sleep(min(60.0, 0.5 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0))
+
+    async def _session(self, health: ComponentHealth) -> None:
+        loop = asyncio.get_running_loop()
+        client = self._new_client(loop)
+        self.state = "connecting"
+        connack: asyncio.Future[int] = loop.create_future()
+        client.user_data_set(connack)
+        await asyncio.wait_for(loop.run_in_executor(None, self._connect_blocking, client), CONNECT_TIMEOUT_S)
+        self._lost = loop.create_future()
+        sock = client.socket()
+        self._client = client
+        try:
+            self._attach(loop, client, sock)
+            rc = await asyncio.wait_for(connack, CONNECT_TIMEOUT_S)
+            if rc != 0:
+                why = _CONNACK.get(rc, "see the MQTT 5 CONNACK reason codes")
+                raise PublishError(f"broker refused the connection: reason 0x{rc:02x} ({why})", rc)
+            await self._on_connected(health)
+            await self._serve()
+        finally:
+            self._detach(loop, client, sock)
+
+    def _new_client(self, loop: asyncio.AbstractEventLoop) -> paho.Client:
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.section.client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5, reconnect_on_failure=False)
+        client.max_inflight_messages = 0   # the relay keeps its own window; 0 skips paho's O(n) rescan per ack
+        client.connect_timeout = 5.0
+        client.will_set(self.topics.lane("status"), b"offline", qos=1, retain=True)
+        if self.section.tls:
+            client.tls_set_context(mqtt_tls.ssl_context(self.section))
+        if self.section.username:
+            client.username_pw_set(self.section.username, mqtt_tls.password(self.section))
+        client.on_connect = lambda c, fut, flags, rc, props: fut.done() or fut.set_result(rc.value)
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_disconnect = lambda c, u, flags, rc, props: self._mark_lost(str(rc))
+        return client
+
+    def _connect_blocking(self, client: paho.Client) -> None:
+        """TCP connect and TLS handshake: blocking, so it runs in an executor thread."""
+        client.connect(self.section.host, self.section.port, keepalive=self.section.keepalive_s, clean_start=True)
+
+    def _attach(self, loop: asyncio.AbstractEventLoop, client: paho.Client, sock: Any) -> None:
+        fd = sock.fileno()
+        loop.add_reader(fd, self._readable, client, sock)
+        client.on_socket_register_write = lambda c, u, s: loop.add_writer(fd, self._writable, c)
+        client.on_socket_unregister_write = lambda c, u, s: self._unwrite(loop, fd)
+        client.on_socket_close = lambda c, u, s: self._release(loop, fd)
+        if client.want_write():
+            loop.add_writer(fd, self._writable, client)
+        self._last_in = time.monotonic()
+
+    @staticmethod
+    def _unwrite(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        loop.remove_writer(fd)
+
+    def _release(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        loop.remove_reader(fd)
+        loop.remove_writer(fd)
+        self._mark_lost("socket closed")
+
+    def _detach(self, loop: asyncio.AbstractEventLoop, client: paho.Client, sock: Any) -> None:
+        was_up = self.connected.is_set()
+        self.connected.clear()
+        self._client = None
+        with contextlib.suppress(OSError, ValueError):
+            self._release(loop, sock.fileno())
+        with contextlib.suppress(OSError, ValueError):
+            sock.close()
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(PublishError("connection lost before PUBACK", 0x80))
+        if was_up:
+            self.handlers.on_state(False)
+
+    def _readable(self, client: paho.Client, sock: Any) -> None:
+        self._last_in = time.monotonic()
+        client.loop_read()
+        pending = getattr(sock, "pending", None)
+        if pending is not None and self._client is client and pending():   # TLS may buffer whole records
+            asyncio.get_running_loop().call_soon(self._readable, client, sock)
+
+    def _writable(self, client: paho.Client) -> None:
+        client.loop_write()
+
+    def _mark_lost(self, why: str) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(why)
+
+    async def _on_connected(self, health: ComponentHealth) -> None:
+        client = self._client
+        assert client is not None
+        client.subscribe([(self.topics.lane("acks"), 1), (self.topics.catalog, 1), (self.topics.lane("commands"), 1)])
+        self.connected.set()
+        self.state = "connected"
+        await self.publish(self.topics.lane("status"), b"online", qos=1, retain=True)
+        health.ok()
+        logger.info("mqtt connected host=%s port=%s client_id=%s", self.section.host, self.section.port,
+                    self.section.client_id)
+        self.handlers.on_state(True)
+
+    async def _serve(self) -> None:
+        """Tick paho's keepalive, dispatch catalog and commands in order, and notice a dead link."""
+        consumer = asyncio.create_task(self._consume())
+        try:
+            assert self._lost is not None
+            while not self._lost.done():
+                await asyncio.wait([self._lost], timeout=1.0)
+                if self._client is not None:
+                    self._client.loop_misc()
+                self._check_stalled()
+            raise PublishError(f"connection lost ({self._lost.result()})", 0)
+        finally:
+            consumer.cancel()
+
+    def _check_stalled(self) -> None:
+        """Half-open link: publishes wait and nothing at all comes back for a keepalive period."""
+        silent = time.monotonic() - self._last_in
+        if self._client is not None and self._client._out_messages and silent > self.section.keepalive_s:
+            logger.warning("mqtt link silent for %.1f s with publishes waiting; reconnecting", silent)
+            self._mark_lost("no PUBACK or data within keepalive")
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        code = int(rc.value)
+        waiter = self._waiters.get(mid)
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(code)
+            return
+        self.handlers.on_puback(mid, code)
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        topic = message.topic
+        if topic == self.topics.lane("acks"):
+            self.handlers.on_ack(bytes(message.payload))
+            return
+        try:
+            self._inbox.put_nowait((topic, bytes(message.payload)))
+        except asyncio.QueueFull:
+            logger.warning("cloud-to-edge message dropped: handler queue full topic=%s", topic)
+
+    async def _consume(self) -> None:
+        while True:
+            topic, payload = await self._inbox.get()
+            handler = (self.handlers.on_catalog_delta if topic == self.topics.catalog
+                       else self.handlers.on_command)
+            if handler is None:
+                continue
+            try:
+                await handler(payload)
+            except Exception:
+                logger.exception("handler for %s failed", topic)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out; check the network path and the broker"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused; is the broker running on that port?"
+    text = str(exc) or type(exc).__name__
+    if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+        return f"TLS failed ({text}); check ca_file, cert_file, key_file and server_name"
+    return text

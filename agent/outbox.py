@@ -1,0 +1,206 @@
+"""The transactional outbox in lane.db: rows written with the state they report, drained by the relay.
+
+Why a table and not a queue: a broker's PUBACK only means "in the broker's memory" and paho keeps
+in-flight messages in memory only, so the outbox row is the one durable copy until the cloud's ingest
+acknowledges it (DESIGN.md data flow steps 5-7, issue 6).
+
+Row states: PENDING (to publish) -> SENT (PUBACK received, waiting for the ingest's ack) -> CONFIRMED.
+In "broker" delivery mode PENDING goes straight to CONFIRMED on PUBACK. `seq` is per lane, starts at 1,
+is gap-free and survives restarts because it is taken from `outbox_lane.last_seq` inside the caller's
+transaction: a rolled-back sale rolls its seq back too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.clock import rfc3339_ms
+from agent.errors import StoreError
+from agent.store import Migration
+
+PENDING, SENT, CONFIRMED = 0, 1, 2
+
+# schema -> (topic class, priority). Lower priority drains first: money, then pickups, then the rest.
+# Only SHEDDABLE priorities may be dropped when the disk is nearly full (scans and interest events).
+SCHEMAS: Mapping[str, tuple[str, int]] = {
+    "omo.sale/1": ("sales", 0),
+    "omo.payment/1": ("sales", 0),
+    "omo.pickup/1": ("sessions", 1),
+    "omo.session/1": ("sessions", 2),
+    "omo.scan/1": ("scans", 3),
+    "omo.interest/1": ("scans", 3),
+    "omo.shed/1": ("scans", 3),
+}
+CLASS_NAMES = {0: "sales", 1: "pickups", 2: "sessions", 3: "scans"}
+SHEDDABLE = 3
+
+MIGRATIONS = [
+    Migration("m001_outbox", """
+        CREATE TABLE outbox_lane (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            store_id TEXT NOT NULL, lane_id TEXT NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0,
+            last_ack_at REAL, ack_hwm INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO outbox_lane (id, store_id, lane_id) VALUES (1, '', '');
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            priority INTEGER NOT NULL,
+            topic_class TEXT NOT NULL,
+            schema TEXT NOT NULL,
+            event_id TEXT NOT NULL UNIQUE,
+            seq INTEGER NOT NULL UNIQUE,
+            payload BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            state INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            sent_at REAL,
+            confirmed_at REAL);
+        CREATE INDEX outbox_pending ON outbox (priority, id) WHERE state = 0;
+        CREATE INDEX outbox_sent ON outbox (sent_at) WHERE state = 1;
+        CREATE INDEX outbox_confirmed ON outbox (confirmed_at) WHERE state = 2;
+    """),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One outbox row as the relay needs it."""
+
+    id: int
+    priority: int
+    topic_class: str
+    event_id: str
+    seq: int
+    payload: bytes
+
+
+def set_identity(conn: sqlite3.Connection, store_id: str, lane_id: str) -> None:
+    """Record which store and lane this database belongs to (called at start, in a write)."""
+    conn.execute("UPDATE outbox_lane SET store_id = ?, lane_id = ? WHERE id = 1", (store_id, lane_id))
+
+
+def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mapping[str, Any]) -> tuple[str, int]:
+    """Add one event; call inside the caller's write transaction so it commits with the state it reports.
+
+    Returns (event_id, seq). The envelope (schema, event_id, store_id, lane_id, seq, occurred_at) is added
+    here; `body` may carry its own `occurred_at` (RFC 3339) and must not carry the other envelope keys.
+    """
+    if not conn.in_transaction:
+        raise StoreError("outbox.enqueue must run inside the caller's write transaction (use Database.write)")
+    expected = SCHEMAS.get(schema)
+    if expected is None or expected[0] != topic_class:
+        raise StoreError(f"unknown schema/topic {schema!r}/{topic_class!r}; add it to outbox.SCHEMAS and asyncapi")
+    store_id, lane_id, seq = conn.execute(
+        "UPDATE outbox_lane SET last_seq = last_seq + 1 WHERE id = 1 RETURNING store_id, lane_id, last_seq"
+    ).fetchone()
+    if not store_id:
+        raise StoreError("outbox identity not set; call outbox.set_identity at start (open_sync_db does)")
+    event_id = str(uuid.uuid4())
+    payload = {"schema": schema, "event_id": event_id, "store_id": store_id, "lane_id": lane_id, "seq": seq,
+               "occurred_at": body.get("occurred_at") or rfc3339_ms(datetime.now(UTC)), **body}
+    conn.execute("INSERT INTO outbox (priority, topic_class, schema, event_id, seq, payload, created_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (expected[1], topic_class, schema, event_id, seq,
+                  json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), time.time()))
+    return event_id, seq
+
+
+def pending(conn: sqlite3.Connection, after: tuple[int, int], limit: int) -> list[Row]:
+    """Pending rows after the (priority, id) cursor, in drain order; a reader connection is enough."""
+    rows = conn.execute(
+        "SELECT id, priority, topic_class, event_id, seq, payload FROM outbox INDEXED BY outbox_pending "
+        "WHERE state = 0 AND (priority > ? OR (priority = ? AND id > ?)) ORDER BY priority, id LIMIT ?",
+        (after[0], after[0], after[1], limit)).fetchall()
+    return [Row(*r) for r in rows]
+
+
+def apply_marks(conn: sqlite3.Connection, sent: Sequence[int], confirmed_ids: Sequence[int],
+                confirmed_events: Sequence[str], hwm: int, acked: bool) -> None:
+    """Record a batch of PUBACKs and ingest acks in one transaction (one fsync for many messages)."""
+    now = time.time()
+    if sent:
+        conn.executemany("UPDATE outbox SET state = 1, sent_at = ?, attempts = attempts + 1 "
+                         "WHERE id = ? AND state = 0", ((now, i) for i in sent))
+    if confirmed_ids:
+        conn.executemany("UPDATE outbox SET state = 2, confirmed_at = ?, attempts = attempts + 1 "
+                         "WHERE id = ? AND state < 2", ((now, i) for i in confirmed_ids))
+    if confirmed_events:
+        conn.executemany("UPDATE outbox SET state = 2, confirmed_at = ? WHERE event_id = ? AND state < 2",
+                         ((now, e) for e in confirmed_events))
+    if hwm:
+        old = conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0]
+        if hwm > old:
+            conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? WHERE seq > ? AND seq <= ? AND state < 2",
+                         (now, old, hwm))
+            conn.execute("UPDATE outbox_lane SET ack_hwm = ? WHERE id = 1", (hwm,))
+    if acked:
+        conn.execute("UPDATE outbox_lane SET last_ack_at = ? WHERE id = 1", (now,))
+
+
+def requeue_sent(conn: sqlite3.Connection, older_than_s: float | None) -> int:
+    """Send again rows PUBACKed but never confirmed: all of them (after a reconnect) or those past the timeout."""
+    if older_than_s is None:
+        return conn.execute("UPDATE outbox SET state = 0 WHERE state = 1").rowcount
+    return conn.execute("UPDATE outbox SET state = 0 WHERE state = 1 AND sent_at < ?",
+                        (time.time() - older_than_s,)).rowcount
+
+
+def prune(conn: sqlite3.Connection, retention_days: float, limit: int = 5000) -> int:
+    """Delete confirmed rows older than the retention period, a bounded batch at a time."""
+    cutoff = time.time() - retention_days * 86400
+    return conn.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_confirmed "
+                        "WHERE state = 2 AND confirmed_at < ? LIMIT ?)", (cutoff, limit)).rowcount
+
+
+def shed(conn: sqlite3.Connection, limit: int = 10000) -> int:
+    """Drop the oldest unconfirmed scan/interest rows to save the disk; never sales, payments or sessions.
+
+    The dropped range is replaced by one `omo.shed/1` row that keeps the first seq and names the last
+    (`seq_end`), so the ingest sees every seq accounted for and knows the gap was a policy, not a loss.
+    """
+    rows = conn.execute("SELECT id, seq, event_id FROM outbox WHERE state < 2 AND priority = ? AND schema != "
+                        "'omo.shed/1' ORDER BY seq LIMIT ?", (SHEDDABLE, limit)).fetchall()
+    runs = _contiguous(rows)
+    for first, last, ids in runs:
+        conn.executemany("DELETE FROM outbox WHERE id = ?", ((i,) for i in ids))
+        store_id, lane_id = conn.execute("SELECT store_id, lane_id FROM outbox_lane WHERE id = 1").fetchone()
+        event_id = str(uuid.uuid4())
+        body = {"schema": "omo.shed/1", "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
+                "seq": first, "seq_end": last, "occurred_at": rfc3339_ms(datetime.now(UTC)),
+                "reason": "disk nearly full", "count": len(ids)}
+        conn.execute("INSERT INTO outbox (priority, topic_class, schema, event_id, seq, payload, created_at) "
+                     "VALUES (?, 'scans', 'omo.shed/1', ?, ?, ?, ?)",
+                     (SHEDDABLE, event_id, first, json.dumps(body, separators=(",", ":")).encode(), time.time()))
+    return sum(len(ids) for _, _, ids in runs)
+
+
+def _contiguous(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, list[int]]]:
+    """Group rows into runs of seqs with no row of another class between them (those must stay)."""
+    runs: list[tuple[int, int, list[int]]] = []
+    for row_id, seq, _ in rows:
+        if runs and runs[-1][1] == seq - 1:
+            first, _, ids = runs[-1]
+            runs[-1] = (first, seq, [*ids, row_id])
+        else:
+            runs.append((seq, seq, [row_id]))
+    return [run for run in runs if len(run[2]) > 1]
+
+
+def depth(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Unconfirmed rows per class, the oldest unconfirmed sale's age and the last ack time (for health)."""
+    per_class = dict.fromkeys(CLASS_NAMES.values(), 0)
+    for priority, count in conn.execute("SELECT priority, count(*) FROM outbox WHERE state < 2 GROUP BY priority"):
+        per_class[CLASS_NAMES.get(priority, str(priority))] = count
+    oldest = conn.execute("SELECT min(created_at) FROM outbox WHERE state < 2 AND priority = 0").fetchone()[0]
+    last_seq, last_ack, hwm = conn.execute(
+        "SELECT last_seq, last_ack_at, ack_hwm FROM outbox_lane WHERE id = 1").fetchone()
+    return {"outbox_depth": per_class,
+            "oldest_unconfirmed_sale_age_s": round(time.time() - oldest, 3) if oldest else None,
+            "last_ack_at": rfc3339_ms(datetime.fromtimestamp(last_ack, UTC)) if last_ack else None,
+            "last_seq": last_seq, "ack_seq_hwm": hwm}

@@ -1,0 +1,174 @@
+"""The outbox relay: pending rows -> a window of QoS 1 publishes -> batched marks -> confirmation by the ingest.
+
+Why a window and batched marks: paho's cost per message is the floor, so the relay's own work per
+message is kept to a dict insert and a list append; marks for many PUBACKs and acks are written in one
+transaction (one fsync) on the store's writer thread, so the drain never holds up a sale for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from agent import outbox
+from agent.errors import PublishError, StoreError
+from agent.health import ComponentHealth
+from agent.mqtt import Publisher
+from agent.store import Database
+
+logger = logging.getLogger(__name__)
+
+CURSOR_START = (-1, 0)
+
+
+class OutboxRelay:
+    """Drains lane.db's outbox through a Publisher; `wake()` after a commit makes a new row go at once."""
+
+    def __init__(self, db: Database, publisher: Publisher, *, delivery: str = "end-to-end", window: int = 100,
+                 confirm_timeout_s: float = 30.0, retention_days: float = 7.0) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.broker_mode = delivery == "broker"
+        self.window = window
+        self.confirm_timeout_s = confirm_timeout_s
+        self.retention_days = retention_days
+        self._topics = {c: publisher.topics.lane(c) for c in ("sales", "sessions", "scans")}
+        self._inflight: dict[int, int] = {}          # mid -> row id
+        self._claimed: set[int] = set()              # row ids published or awaiting their mark
+        self._sent: list[int] = []
+        self._confirmed_ids: list[int] = []
+        self._confirmed_events: list[str] = []
+        self._hwm = 0
+        self._acked = False
+        self._cursor = CURSOR_START
+        self._wakeup = asyncio.Event()
+        self._refused_at = -1e9
+        self._resend_all = False
+        self._next_housekeeping = 0.0
+        self._health: ComponentHealth | None = None
+        handlers = publisher.handlers
+        handlers.on_puback, handlers.on_ack, handlers.on_state = self._on_puback, self._on_ack, self._on_state
+
+    def wake(self) -> None:
+        """Tell the relay new rows were committed (call after `await lane_db.write(record_sale, ...)`)."""
+        self._cursor = CURSOR_START
+        self._wakeup.set()
+
+    def probe(self) -> dict[str, Any]:
+        """Outbox depth per class, oldest unconfirmed sale, last ack, in flight (for /v1/health)."""
+        return {**outbox.depth(self.db.reader()), "inflight": len(self._inflight),
+                "delivery": "broker" if self.broker_mode else "end-to-end"}
+
+    async def run(self, health: ComponentHealth) -> None:
+        """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
+        self._health = health
+        health.probe = self.probe
+        health.ok()
+        while True:
+            if time.monotonic() >= self._next_housekeeping:
+                await self._housekeeping()
+                self._next_housekeeping = time.monotonic() + self._housekeeping_interval()
+            if self.publisher.connected.is_set():
+                self._fill_window()
+            await self._flush()
+            if not self._has_marks():
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), 0.5)
+                except TimeoutError:
+                    self._cursor = CURSOR_START
+
+    def _fill_window(self) -> None:
+        """Publish pending rows in (priority, id) order until the window is full; skip rows already claimed."""
+        reader = self.db.reader()
+        while (room := self.window - len(self._inflight)) > 0:
+            extra = min(len(self._claimed), 4 * self.window) if self._cursor == CURSOR_START else 0
+            rows = outbox.pending(reader, self._cursor, room + extra)
+            if not rows:
+                return
+            for row in rows:
+                if row.id not in self._claimed:
+                    if room == 0 or not self._publish(row):
+                        return
+                    room -= 1
+                self._cursor = (row.priority, row.id)
+
+    def _publish(self, row: outbox.Row) -> bool:
+        try:
+            mid = self.publisher.publish_nowait(self._topics[row.topic_class], row.payload)
+        except PublishError as exc:
+            logger.debug("publish deferred: %s", exc)
+            return False
+        self._inflight[mid] = row.id
+        self._claimed.add(row.id)
+        return True
+
+    def _on_puback(self, mid: int, rc: int) -> None:
+        row_id = self._inflight.pop(mid, None)
+        if row_id is None:
+            return
+        if rc >= 0x80:
+            self._claimed.discard(row_id)
+            self._refused_at = time.monotonic()
+            if self._health is not None:
+                self._health.count("publish_refused")
+                self._health.degraded(f"broker refused a publish (reason 0x{rc:02x}, e.g. 0x87 not authorized); "
+                                      "check the broker ACL for this lane's topics. The row stays unsent")
+            return
+        (self._confirmed_ids if self.broker_mode else self._sent).append(row_id)
+        self._wakeup.set()
+
+    def _on_ack(self, payload: bytes) -> None:
+        try:
+            ack = json.loads(payload)
+            self._confirmed_events.extend(str(e) for e in ack.get("event_ids", ()))
+            self._hwm = max(self._hwm, int(ack.get("seq_hwm", 0)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            logger.warning("ignoring malformed ack: %s", exc)
+            return
+        self._acked = True
+        self._wakeup.set()
+
+    def _on_state(self, up: bool) -> None:
+        """A drop loses paho's in-flight set: those rows are still pending in the outbox and go again."""
+        self._inflight.clear()
+        self._claimed = set(self._sent) | set(self._confirmed_ids)
+        self._cursor = CURSOR_START
+        self._resend_all = up
+        self._next_housekeeping = 0.0
+        self._wakeup.set()
+
+    def _has_marks(self) -> bool:
+        return bool(self._sent or self._confirmed_ids or self._confirmed_events or self._acked)
+
+    async def _flush(self) -> None:
+        if not self._has_marks():
+            return
+        sent, ids, events = self._sent, self._confirmed_ids, self._confirmed_events
+        hwm, acked = self._hwm, self._acked
+        self._sent, self._confirmed_ids, self._confirmed_events, self._acked = [], [], [], False
+        await self.db.write(outbox.apply_marks, sent, ids, events, hwm, acked)
+        self._claimed.difference_update(sent)
+        self._claimed.difference_update(ids)
+        refused_lately = time.monotonic() - self._refused_at < 2 * self._housekeeping_interval()
+        if self._health is not None and not refused_lately and (sent or ids):
+            self._health.ok()
+
+    def _housekeeping_interval(self) -> float:
+        return max(1.0, self.confirm_timeout_s / 4)
+
+    async def _housekeeping(self) -> None:
+        """Resend what the ingest never confirmed (all of it right after a reconnect) and prune old rows."""
+        try:
+            if self._resend_all:
+                self._resend_all = False
+                await self.db.write(outbox.requeue_sent, None)
+            elif not self.broker_mode:
+                await self.db.write(outbox.requeue_sent, float(self.confirm_timeout_s))
+            await self.db.write(outbox.prune, self.retention_days)
+        except StoreError as exc:
+            logger.warning("outbox housekeeping failed: %s", exc)
+        self._cursor = CURSOR_START
