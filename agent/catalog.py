@@ -1,0 +1,200 @@
+"""The offline catalog: lookups for the session from a local SQLite file, never from the network.
+
+The catalog is a *generation*: one file `catalog-v{version}-{n}.db` in the state directory, named by the
+pointer file `catalog.current`. A snapshot is loaded into a new file and swapped in by replacing the
+pointer and one Python reference, so each lookup runs against one generation only and never sees a
+half-loaded or mixed catalog. Deltas are written in place through the generation's single writer, one
+transaction each, so a lookup sees a delta wholly or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.catalog_records import CatalogStatus, Coupon, Member, OfflinePolicy, Order, Product, Promotion, TrustedKey
+from agent.catalog_schema import KINDS, migrations
+from agent.errors import StoreError
+from agent.store import Database, translate
+
+logger = logging.getLogger(__name__)
+
+POINTER = "catalog.current"
+FILE_PREFIX = "catalog-"
+
+_PRODUCT = """SELECT p.gtin, p.name, p.price, p.tax_rate, p.member_price, p.department, p.age_restricted,
+    p.sale_stop, p.deposit, p.unit, p.version, t.price, t.member_price
+FROM products p LEFT JOIN (SELECT price, member_price FROM prices WHERE gtin = ?1 AND valid_from <= ?2
+    AND (valid_to IS NULL OR valid_to > ?2) ORDER BY valid_from DESC LIMIT 1) t
+WHERE p.gtin = ?1"""
+_PROMOTIONS = """SELECT p.* FROM promotion_items i JOIN promotions p ON p.promo_id = i.promo_id
+WHERE i.gtin = ?1 AND (p.valid_from IS NULL OR p.valid_from <= ?2) AND (p.valid_to IS NULL OR p.valid_to > ?2)
+ORDER BY p.promo_id"""
+_MEMBER = "SELECT * FROM members WHERE member_id = ?"
+_MEMBER_BY_CARD = "SELECT m.* FROM member_cards c JOIN members m ON m.member_id = c.member_id WHERE c.card_no = ?"
+
+
+def read_pointer(state_dir: Path) -> str | None:
+    """The current generation's file name, or None when no catalog was ever loaded."""
+    try:
+        name = (state_dir / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name if name.startswith(FILE_PREFIX) and "/" not in name else None
+
+
+def write_pointer(state_dir: Path, name: str) -> None:
+    """Point at a new generation durably: write a temporary file, fsync, rename, fsync the directory."""
+    temporary = state_dir / f"{POINTER}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, state_dir / POINTER)
+    fsync_dir(state_dir)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class CatalogDb:
+    """Lookups against the current generation; `swap` installs a new one. Safe to use from any thread."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._db: Database | None = None
+        self._retired: list[Database] = []
+        self._swap_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, state_dir: Path) -> CatalogDb:
+        """Open the current generation; an unusable one is dropped (the next pull rebuilds it)."""
+        state_dir.mkdir(parents=True, exist_ok=True)
+        catalog = cls(state_dir)
+        name = read_pointer(state_dir)
+        if name is not None:
+            try:
+                catalog._db = Database.open(state_dir / name, migrations())
+            except StoreError as exc:
+                logger.warning("catalog %s cannot be opened (%s); running without a catalog until the next "
+                               "pull or `omo-edge catalog import`", name, exc)
+        catalog.remove_stale_files(loading=True)
+        return catalog
+
+    @property
+    def database(self) -> Database | None:
+        """The current generation (for writers: deltas and meta updates)."""
+        return self._db
+
+    def swap(self, path: Path) -> None:
+        """Make the finished, verified file at `path` the current generation (call off the event loop)."""
+        with self._swap_lock:
+            new = Database.open(path, migrations())
+            write_pointer(self.state_dir, path.name)
+            old, self._db = self._db, new
+            # Close the generation retired one swap ago: every lookup that took it has long finished.
+            for retired in self._retired:
+                retired.close()
+            self._retired = [old] if old is not None else []
+            self.remove_stale_files()
+
+    def remove_stale_files(self, *, loading: bool = False) -> None:
+        """Delete generations that are neither current nor still open (old, corrupt, and with `loading`,
+        loads a crash left behind: only safe when no load is running)."""
+        keep = {db.path.name for db in (self._db, *self._retired) if db is not None}
+        for path in self.state_dir.glob(f"{FILE_PREFIX}*"):
+            base = path.name.removesuffix("-wal").removesuffix("-shm").removesuffix("-journal")
+            if base not in keep and (loading or not base.endswith((".loading", ".download"))):
+                path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        for db in (self._db, *self._retired):
+            if db is not None:
+                db.close()
+        self._db, self._retired = None, []
+
+    def _query(self, sql: str, params: tuple[Any, ...], many: bool = False) -> Any:
+        """Run one read on the current generation; retry once if a swap closed it under us."""
+        for attempt in (1, 2):
+            db = self._db
+            if db is None:
+                return [] if many else None
+            try:
+                cursor = db.reader().execute(sql, params)
+                return cursor.fetchall() if many else cursor.fetchone()
+            except sqlite3.Error as exc:
+                if attempt == 1 and db is not self._db:
+                    continue
+                raise translate(exc, "reading the catalog") from exc
+        return None
+
+    def product(self, gtin: str, at: float | None = None) -> Product | None:
+        """The product with the price in force at `at` (epoch seconds, default now); GTIN-14 expected."""
+        when = int(time.time() if at is None else at)
+        row = self._query(_PRODUCT, (gtin if len(gtin) == 14 else gtin.zfill(14), when))
+        if row is None:
+            return None
+        price = row[2] if row[11] is None else row[11]
+        member = row[4] if row[12] is None else row[12]
+        return Product(row[0], row[1], price, row[3], None if member is None else min(member, price), row[5],
+                       bool(row[6]), bool(row[7]), row[8], row[9], row[10], row[2])
+
+    def promotions(self, gtin: str, at: float | None = None) -> list[Promotion]:
+        """Promotions that include this GTIN and are valid at `at` (default now)."""
+        rows = self._query(_PROMOTIONS, (gtin.zfill(14), int(time.time() if at is None else at)), many=True)
+        return [Promotion(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9]) for r in rows]
+
+    def member(self, member_id: str) -> Member | None:
+        return _member(self._query(_MEMBER, (member_id,)))
+
+    def member_by_card(self, card_no: str) -> Member | None:
+        """The member holding this legacy card number."""
+        return _member(self._query(_MEMBER_BY_CARD, (card_no,)))
+
+    def coupon(self, coupon_id: str) -> Coupon | None:
+        """The coupon as the cloud defines it; checking validity and uses is the session's job."""
+        r = self._query("SELECT * FROM coupons WHERE coupon_id = ?", (coupon_id,))
+        return None if r is None else Coupon(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7])
+
+    def order(self, order_id: str) -> Order | None:
+        r = self._query("SELECT * FROM orders WHERE order_id = ?", (order_id,))
+        if r is None:
+            return None
+        items = tuple((i["gtin"], i["qty"]) for i in json.loads(r[2]))
+        return Order(r[0], r[1], items, r[3], r[4], r[5])
+
+    def trusted_key(self, kid: str) -> TrustedKey | None:
+        r = self._query("SELECT * FROM trusted_keys WHERE kid = ?", (kid,))
+        return None if r is None else TrustedKey(*r)
+
+    def policy(self) -> OfflinePolicy:
+        """The offline policy: the cloud's keys over safe defaults (all defaults without a catalog)."""
+        return OfflinePolicy.from_rows(self._query("SELECT key, value, version FROM policy", (), many=True))
+
+    def status(self, now: float | None = None) -> CatalogStatus:
+        """Version, age and counts per kind, from the meta table (cheap: no counting of big tables)."""
+        meta = dict(self._query("SELECT key, value FROM meta", (), many=True))
+        version = int(meta.get("version", 0))
+        checked = float(meta["checked_at"]) if "checked_at" in meta else None
+        counts = json.loads(meta.get("counts", "{}"))
+        return CatalogStatus(
+            loaded=version > 0, version=version,
+            loaded_at=float(meta["loaded_at"]) if "loaded_at" in meta else None, checked_at=checked,
+            age_s=None if checked is None else max(0.0, (time.time() if now is None else now) - checked),
+            etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS},
+            path=None if self._db is None else str(self._db.path))
+
+
+def _member(r: tuple[Any, ...] | None) -> Member | None:
+    return None if r is None else Member(r[0], r[1], r[2], r[3], bool(r[4]), r[5])

@@ -1,0 +1,267 @@
+"""Pure parsing and validation of catalog lines (JSON Lines, docs/catalog.md) into rows for the schema.
+
+Every line is checked before anything is written, and a refusal names the line number, so the cloud
+team can find the bad record. Unknown fields are ignored (the cloud may add some); unknown kinds are
+refused (a new kind needs an agent that knows where to put it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from agent.errors import AgentError
+
+MAX_LINE_BYTES = 1 << 20
+_RATE = re.compile(r"0(\.\d{1,6})?|1(\.0{1,6})?")
+_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_DIGITS = re.compile(r"\d{8}|\d{12,14}")
+_decode = json.JSONDecoder().decode   # json.loads(bytes) would sniff the encoding on every line
+
+
+class CatalogLineError(AgentError):
+    """A catalog line (or the file as a whole) is not valid; `line` is 1-based, 0 for the whole file."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        self.line = line
+        self.problem = problem
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{where}{problem}")
+
+
+class Record(NamedTuple):
+    """One validated line: the row for its kind's table, plus child rows (promotion GTINs, member cards)."""
+
+    kind: str
+    key: str
+    version: int
+    row: tuple[Any, ...]
+    children: tuple[tuple[Any, ...], ...] = ()
+
+
+class Trailer(NamedTuple):
+    version: int
+    records: int                # the line's "count"
+    sha256: str
+
+
+class DeltaHeader(NamedTuple):
+    base: int
+    version: int
+
+
+class Delete(NamedTuple):
+    of: str
+    key: str
+    version: int
+
+
+def gtin14(value: object, line: int, field: str = "gtin") -> str:
+    """A GTIN-8/12/13/14 with a valid check digit, zero-padded to GTIN-14 (the stored form)."""
+    if type(value) is not str or not _DIGITS.fullmatch(value):
+        raise CatalogLineError(line, f"{field} must be a string of 8, 12, 13 or 14 digits, got {value!r}")
+    code = value.zfill(14).encode()
+    odd = sum(code[0:13:2]) - 48 * 7     # positions weighted 3 (counting from the left of GTIN-14)
+    even = sum(code[1:13:2]) - 48 * 6
+    if (10 - (3 * odd + even) % 10) % 10 != code[13] - 48:
+        raise CatalogLineError(line, f"{field} {value!r} has a wrong check digit")
+    return code.decode()
+
+
+def _int(d: dict[str, Any], key: str, line: int, *, required: bool = False, low: int = 0) -> int | None:
+    value = d.get(key)
+    if value is None:
+        if required:
+            raise CatalogLineError(line, f"{key} is required")
+        return None
+    if type(value) is not int or value < low:
+        raise CatalogLineError(line, f"{key} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _req_int(d: dict[str, Any], key: str, line: int, low: int = 0) -> int:
+    value = _int(d, key, line, required=True, low=low)
+    assert value is not None
+    return value
+
+
+def _str(d: dict[str, Any], key: str, line: int, *, required: bool = True, pattern: re.Pattern[str] = _ID) -> Any:
+    value = d.get(key)
+    if value is None and not required:
+        return None
+    if type(value) is not str or not pattern.fullmatch(value):
+        raise CatalogLineError(line, f"{key} must be a string matching {pattern.pattern}, got {value!r}")
+    return value
+
+
+def _text(d: dict[str, Any], key: str, line: int, *, required: bool = True) -> Any:
+    value = d.get(key)
+    if value is None and not required:
+        return None
+    if type(value) is not str or not value.strip() or len(value) > 1000:
+        raise CatalogLineError(line, f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(d: dict[str, Any], key: str, line: int) -> int:
+    value = d.get(key, False)
+    if type(value) is not bool:
+        raise CatalogLineError(line, f"{key} must be true or false, got {value!r}")
+    return int(value)
+
+
+def _time(d: dict[str, Any], key: str, line: int) -> int | None:
+    """RFC 3339 with an offset -> UTC epoch seconds; absent means open-ended."""
+    value = d.get(key)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if type(value) is str else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise CatalogLineError(line, f"{key} must be an RFC 3339 time with an offset, got {value!r}")
+    return int(moment.timestamp())
+
+
+def _window(d: dict[str, Any], line: int) -> tuple[int | None, int | None]:
+    start, end = _time(d, "from", line), _time(d, "to", line)
+    if start is not None and end is not None and end <= start:
+        raise CatalogLineError(line, "'to' must be after 'from'")
+    return start, end
+
+
+def _product(d: dict[str, Any], line: int, version: int) -> Record:
+    gtin = gtin14(d.get("gtin"), line)
+    rate = d.get("tax_rate")
+    if type(rate) is not str or not _RATE.fullmatch(rate):
+        raise CatalogLineError(line, f"tax_rate must be a decimal string from \"0\" to \"1\", got {rate!r}")
+    unit = d.get("unit")
+    if unit is not None and unit not in ("kg", "100g", "g", "l", "100ml"):
+        raise CatalogLineError(line, f"unit must be kg, 100g, g, l or 100ml (or absent), got {unit!r}")
+    department = d.get("department")
+    if department is not None and type(department) is not str:
+        raise CatalogLineError(line, f"department must be a string, got {department!r}")
+    row = (gtin, _text(d, "name", line), _req_int(d, "price", line), rate, _int(d, "member_price", line),
+           department, _bool(d, "age_restricted", line), _bool(d, "sale_stop", line),
+           _int(d, "deposit", line) or 0, unit, version)
+    return Record("product", gtin, version, row)
+
+
+def _price(d: dict[str, Any], line: int, version: int) -> Record:
+    gtin = gtin14(d.get("gtin"), line)
+    start, end = _window(d, line)
+    if start is None:
+        raise CatalogLineError(line, "from is required for a time-limited price")
+    row = (gtin, start, end, _req_int(d, "price", line), _int(d, "member_price", line), version)
+    return Record("price", gtin, version, row)
+
+
+def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
+    promo_id = _str(d, "id", line)
+    kind = d.get("type")
+    quantity = _req_int(d, "quantity", line, low=1) if kind == "bundle" else (_int(d, "quantity", line, low=1) or 1)
+    bundle_price = _req_int(d, "price", line) if kind == "bundle" else None
+    percent = _str(d, "percent", line, pattern=_RATE) if kind == "percent" else None
+    amount = _req_int(d, "amount", line, low=1) if kind == "amount" else None
+    if kind not in ("bundle", "percent", "amount"):
+        raise CatalogLineError(line, f"promotion type must be bundle, percent or amount, got {kind!r}")
+    gtins = d.get("gtins")
+    if type(gtins) is not list or not gtins:
+        raise CatalogLineError(line, "gtins must be a non-empty list of GTINs")
+    items = tuple((promo_id, gtin14(g, line, "gtins[]")) for g in dict.fromkeys(gtins))
+    start, end = _window(d, line)
+    row = (promo_id, kind, quantity, bundle_price, percent, amount, _bool(d, "member_only", line), start, end,
+           version)
+    return Record("promotion", promo_id, version, row, items)
+
+
+def _coupon(d: dict[str, Any], line: int, version: int) -> Record:
+    coupon_id = _str(d, "id", line)
+    amount, percent = _int(d, "amount", line, low=1), _str(d, "percent", line, required=False, pattern=_RATE)
+    if (amount is None) == (percent is None):
+        raise CatalogLineError(line, "a coupon needs exactly one of amount or percent")
+    conditions = d.get("conditions", {})
+    if type(conditions) is not dict:
+        raise CatalogLineError(line, "conditions must be an object")
+    start, end = _window(d, line)
+    row = (coupon_id, amount, percent, json.dumps(conditions, sort_keys=True), start, end,
+           _int(d, "max_uses", line, low=1), version)
+    return Record("coupon", coupon_id, version, row)
+
+
+def _member(d: dict[str, Any], line: int, version: int) -> Record:
+    member_id = _str(d, "id", line)
+    status = d.get("status", "active")
+    if status not in ("active", "suspended", "closed"):
+        raise CatalogLineError(line, f"status must be active, suspended or closed, got {status!r}")
+    cards = d.get("cards", [])
+    if type(cards) is not list:
+        raise CatalogLineError(line, "cards must be a list of card numbers")
+    children = tuple((_str({"cards[]": c}, "cards[]", line), member_id, version) for c in dict.fromkeys(cards))
+    row = (member_id, _str(d, "tier", line), status, _int(d, "points", line) or 0,
+           _bool(d, "consent_interest", line), version)
+    return Record("member", member_id, version, row, children)
+
+
+def _order(d: dict[str, Any], line: int, version: int) -> Record:
+    order_id = _str(d, "id", line)
+    items = d.get("items")
+    if type(items) is not list or not all(type(i) is dict for i in items):
+        raise CatalogLineError(line, "items must be a list of {\"gtin\", \"qty\"} objects")
+    clean = [{"gtin": gtin14(i.get("gtin"), line, "items[].gtin"), "qty": _req_int(i, "qty", line, low=1)}
+             for i in items]
+    row = (order_id, _str(d, "member", line, required=False), json.dumps(clean), _str(d, "status", line),
+           _str(d, "locker", line, required=False), version)
+    return Record("order", order_id, version, row)
+
+
+def _key(d: dict[str, Any], line: int, version: int) -> Record:
+    kid = _str(d, "kid", line)
+    pem = _text(d, "public_key", line)
+    if "BEGIN PUBLIC KEY" not in pem:
+        raise CatalogLineError(line, "public_key must be a PEM public key")
+    start, end = _window(d, line)
+    return Record("key", kid, version, (kid, pem, start, end, version))
+
+
+def _policy(d: dict[str, Any], line: int, version: int) -> Record:
+    key = _str(d, "key", line)
+    if "value" not in d:
+        raise CatalogLineError(line, "value is required")
+    return Record("policy", key, version, (key, json.dumps(d["value"]), version))
+
+
+PARSERS = {"product": _product, "price": _price, "promotion": _promotion, "coupon": _coupon,
+           "member": _member, "order": _order, "key": _key, "policy": _policy}
+
+
+def parse_line(raw: bytes, line: int) -> Record | Delete | Trailer | DeltaHeader:
+    """One line (without its newline) -> a validated record, delete, trailer or delta header."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise CatalogLineError(line, f"line is longer than {MAX_LINE_BYTES} bytes")
+    try:
+        d = _decode(raw.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CatalogLineError(line, f"not valid JSON ({exc})") from None
+    if type(d) is not dict:
+        raise CatalogLineError(line, "a line must be a JSON object")
+    kind = d.get("kind", "product")
+    version = _req_int(d, "version", line, low=1)
+    parser = PARSERS.get(kind)
+    if parser is not None:
+        return parser(d, line, version)
+    if kind == "delete":
+        of = d.get("of")
+        if of not in PARSERS:
+            raise CatalogLineError(line, f"delete 'of' must be one of {', '.join(PARSERS)}, got {of!r}")
+        key = gtin14(d.get("id"), line, "id") if of in ("product", "price") else _str(d, "id", line)
+        return Delete(of, key, version)
+    if kind == "trailer":
+        digest = _str(d, "sha256", line, pattern=re.compile(r"[0-9a-f]{64}"))
+        return Trailer(version, _req_int(d, "count", line), digest)
+    if kind == "delta":
+        return DeltaHeader(_req_int(d, "base", line), version)
+    raise CatalogLineError(line, f"unknown kind {kind!r}; known: {', '.join([*PARSERS, 'delete', 'trailer'])}")

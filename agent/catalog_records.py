@@ -1,0 +1,140 @@
+"""What catalog lookups return: small frozen records, plus the offline policy with its safe defaults.
+
+The offline policy says what a lane may still do when its catalog is stale (older than `max_age_s`) or
+absent. It is data in the catalog (`"kind": "policy"` lines) so the cloud can change it; the defaults
+below apply to every key the cloud has not sent, and they err on the side of not giving money away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    gtin: str
+    name: str
+    price: int                  # in force at the time asked about (a time-limited price, else the regular one)
+    tax_rate: str
+    member_price: int | None    # in force at that time; never above `price`
+    department: str | None
+    age_restricted: bool
+    sale_stop: bool
+    deposit: int
+    unit: str | None            # None: by piece; "kg", "100g" ...: `price` is per that unit
+    version: int
+    regular_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    promo_id: str
+    type: str                   # bundle | percent | amount
+    quantity: int
+    bundle_price: int | None
+    percent: str | None
+    amount: int | None
+    member_only: bool
+    valid_from: int | None
+    valid_to: int | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Coupon:
+    coupon_id: str
+    amount: int | None
+    percent: str | None
+    conditions: Mapping[str, Any]
+    valid_from: int | None
+    valid_to: int | None
+    max_uses: int | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    member_id: str
+    tier: str
+    status: str
+    points: int                 # balance as of `version`
+    consent_interest: bool
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    order_id: str
+    member_id: str | None
+    items: tuple[tuple[str, int], ...]   # (gtin, qty)
+    status: str
+    locker: str | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    kid: str
+    public_key: str
+    valid_from: int | None
+    valid_to: int | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfflinePolicy:
+    """What is allowed while the catalog is stale or absent. Defaults are the safe choice."""
+
+    member_prices: bool = True          # a stale member price costs little
+    points_redemption: bool = False     # a stale balance could be spent twice
+    single_use_coupons: bool = False    # use on another lane cannot be seen
+    payment_kinds: tuple[str, ...] = ("card", "cash")
+    max_sale_total: int = 30000         # minor units per sale
+    max_coupon_value: int = 1000        # minor units per coupon
+    version: int = 0                    # 0: nothing from the cloud, all defaults
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[str, str, int]]) -> OfflinePolicy:
+        """Overlay the cloud's keys on the defaults; a key of the wrong type keeps its default."""
+        policy = cls()
+        known = {f.name: f for f in fields(cls)}
+        for key, raw, version in rows:
+            value = json.loads(raw)
+            default = getattr(policy, key, None) if key in known and key != "version" else None
+            if default is None or not _same_type(default, value):
+                continue
+            override: dict[str, Any] = {key: tuple(value) if isinstance(default, tuple) else value}
+            policy = replace(policy, **override, version=max(policy.version, version))
+        return policy
+
+
+def _same_type(default: object, value: object) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return type(value) is int and value >= 0
+    if isinstance(default, tuple):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogStatus:
+    """What `omo-edge catalog status` and `/v1/health` show."""
+
+    loaded: bool
+    version: int
+    loaded_at: float | None     # epoch seconds the current snapshot was swapped in
+    checked_at: float | None    # last time the cloud confirmed it (snapshot, 304 or delta)
+    age_s: float | None         # now - checked_at
+    etag: str | None
+    counts: Mapping[str, int]
+    path: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loaded": self.loaded, "version": self.version, "loaded_at": self.loaded_at,
+                "checked_at": self.checked_at, "age_s": None if self.age_s is None else round(self.age_s, 1),
+                "etag": self.etag, "counts": dict(self.counts), "path": self.path}

@@ -1,0 +1,199 @@
+"""The supervised catalog component: polls the cloud for snapshots, applies MQTT deltas, reports staleness.
+
+Selling never waits for it: lookups read the local catalog whatever state this component is in. When the
+catalog is older than `max_age_s` (or absent) health says degraded and why, and the offline policy in the
+catalog decides what the lane may still do.
+
+Wiring (agent/app.py):
+    catalog = CatalogDb.open(config.agent.state_dir)
+    sync = build_catalog_sync(config.catalog, catalog)
+    supervisor.start("catalog", sync.run)
+    ... the MQTT subscriber calls `await sync.apply_delta(payload)` for each `{prefix}/{store}/catalog` message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.catalog import CatalogDb
+from agent.catalog_delta import Delta, Outcome, apply_delta_tx, current_version, parse_delta
+from agent.catalog_lines import CatalogLineError
+from agent.catalog_load import OlderSnapshot, load_snapshot
+from agent.clock import Clock, SystemClock
+from agent.cloud import SnapshotClient, Transport
+from agent.config import CatalogSection
+from agent.errors import AgentError
+from agent.health import ComponentHealth
+
+logger = logging.getLogger(__name__)
+
+DOWNLOAD = "catalog-snapshot.download"
+MAX_PENDING_DELTAS = 256
+
+
+class CatalogSync:
+    """Keeps the catalog fresh; one pull or delta at a time, so versions move in order."""
+
+    def __init__(self, catalog: CatalogDb, client: SnapshotClient | None, *, max_age_s: float,
+                 poll_interval_s: float, check_interval_s: float = 60.0, clock: Clock | None = None) -> None:
+        self.catalog = catalog
+        self.client = client
+        self.max_age_s = max_age_s
+        self.poll_interval_s = poll_interval_s
+        self.check_interval_s = check_interval_s
+        self.clock = clock or SystemClock()
+        self.health = ComponentHealth("catalog")
+        self.last_error: str | None = None
+        self._lock = asyncio.Lock()
+        self._gap = asyncio.Event()
+        self._pending: dict[int, Delta] = {}
+
+    async def run(self, health: ComponentHealth) -> None:
+        """Supervisor entry point: pull now, then every `poll_interval_s`, and at once after a delta gap."""
+        self.health = health
+        health.probe = lambda: self.catalog.status().as_dict()
+        next_pull = self.clock.monotonic()
+        while True:
+            if self.client is not None and (self.clock.monotonic() >= next_pull or self._gap.is_set()):
+                self._gap.clear()
+                await self.pull()
+                next_pull = self.clock.monotonic() + self.poll_interval_s
+            self.report()
+            wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._gap.wait()
+
+    def report(self) -> None:
+        """Set health from the catalog's age: degraded (selling goes on) when stale or absent."""
+        status = self.catalog.status()
+        pulled = f"last pull failed: {self.last_error}" if self.last_error else "last pull ok"
+        if not status.loaded:
+            self.health.degraded(f"no catalog loaded yet: items are unknown and the offline policy defaults "
+                                 f"apply ({pulled})")
+        elif status.age_s is not None and status.age_s > self.max_age_s:
+            self.health.degraded(f"catalog version {status.version} is {status.age_s / 3600:.1f} h old, more "
+                                 f"than max_age_s={self.max_age_s:g}: selling goes on under the offline policy "
+                                 f"({pulled})")
+        else:
+            self.health.ok()
+        self.health.details["last_error"] = self.last_error
+
+    async def pull(self) -> None:
+        """One snapshot pull; any failure is recorded and leaves the current catalog serving."""
+        if self.client is None:
+            return
+        async with self._lock:
+            dest = self.catalog.state_dir / DOWNLOAD
+            try:
+                await self._pull_locked(self.client, dest)
+            except OlderSnapshot as exc:
+                if exc.offered == exc.current:
+                    await self._touch()
+                    self._succeeded()
+                else:
+                    self._failed(str(exc))
+            except AgentError as exc:
+                self._failed(str(exc))
+            finally:
+                dest.unlink(missing_ok=True)
+            await self._drain()
+
+    async def _pull_locked(self, client: SnapshotClient, dest: Path) -> None:
+        status = self.catalog.status()
+        fetched = await client.fetch(dest, status.etag if status.loaded else None)
+        self.health.count("pulls")
+        if fetched.not_modified:
+            self.health.count("not_modified")
+            await self._touch()
+        else:
+            await asyncio.to_thread(load_snapshot, self.catalog, dest, etag=fetched.etag)
+            self.health.count("snapshots_loaded")
+        self._succeeded()
+
+    async def _touch(self) -> None:
+        """The cloud confirmed the catalog is current: it is fresh again."""
+        db = self.catalog.database
+        if db is not None:
+            await db.write(_set_checked_at, str(time.time()))
+
+    def _succeeded(self) -> None:
+        if self.last_error is not None:
+            logger.info("catalog pull recovered")
+        self.last_error = None
+
+    def _failed(self, error: str) -> None:
+        self.health.count("pull_failures")
+        if error != self.last_error:   # log once per distinct failure, not once per poll
+            logger.warning("catalog pull failed, the current catalog keeps serving: %s", error)
+        self.last_error = error
+
+    async def apply_delta(self, payload: bytes) -> Outcome | None:
+        """Apply one catalog delta message (the payload of `{prefix}/{store}/catalog`); never raises for bad input.
+
+        Applied in version order and idempotently: a duplicate is ignored; a delta after a gap is held and a
+        snapshot pull is started, and held deltas are applied once the gap closes. Returns the outcome, or
+        None when the payload was refused (logged and counted as `deltas_rejected`).
+        """
+        try:
+            delta = parse_delta(payload)
+        except CatalogLineError as exc:
+            self.health.count("deltas_rejected")
+            logger.warning("catalog delta refused (%s); a snapshot pull will repair what it carried", exc)
+            self._gap.set()
+            return None
+        async with self._lock:
+            outcome = await self._apply(delta)
+            if outcome is Outcome.APPLIED:
+                await self._drain()
+        if outcome is Outcome.GAP:
+            if len(self._pending) < MAX_PENDING_DELTAS:
+                self._pending[delta.base] = delta
+            self._gap.set()
+        self.health.count(f"deltas_{outcome}")
+        return outcome
+
+    async def _apply(self, delta: Delta) -> Outcome:
+        db = self.catalog.database
+        if db is None:
+            return Outcome.GAP
+        try:
+            return await db.write(apply_delta_tx, delta)
+        except AgentError as exc:
+            logger.warning("catalog delta %d->%d could not be written (%s); a snapshot pull will repair it",
+                           delta.base, delta.version, exc)
+            return Outcome.GAP
+
+    async def _drain(self) -> None:
+        """Apply held deltas that now follow on (call with the lock held)."""
+        db = self.catalog.database
+        while db is not None and self._pending:
+            current = await db.write(current_version)
+            for base in [b for b, d in self._pending.items() if d.version <= current]:
+                del self._pending[base]
+            ready = [d for d in self._pending.values() if d.base <= current]
+            if not ready:
+                return
+            delta = min(ready, key=lambda d: d.base)
+            del self._pending[delta.base]
+            if await self._apply(delta) is Outcome.APPLIED:
+                self.health.count("deltas_applied")
+
+
+def _set_checked_at(conn: Any, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('checked_at', ?)", (value,))
+
+
+def build_catalog_sync(section: CatalogSection | None, catalog: CatalogDb, *,
+                       transport: Transport | None = None) -> CatalogSync:
+    """The component for `[catalog]`; without that section it only reports staleness and applies deltas."""
+    if section is None:
+        return CatalogSync(catalog, None, max_age_s=86400, poll_interval_s=3600)
+    client = SnapshotClient(section.url, token_file=section.token_file, deadline_s=section.deadline_s,
+                            transport=transport)
+    return CatalogSync(catalog, client, max_age_s=section.max_age_s, poll_interval_s=section.poll_interval_s)
