@@ -121,6 +121,7 @@ async def run(config: Config, notifier: Notifier | None = None) -> int:
     watchdog = asyncio.create_task(notifier.feed_watchdog(), name="watchdog")
     notifier.ready(f"serving lane {config.agent.store_id}/{config.agent.lane_id}, "
                    f"{len(config.devices)} device(s), API on {config.api.listen}")
+    lane.health.listeners.append(lambda health: notifier.status(health.summary()))
     logger.info("agent ready version=%s store=%s lane=%s", __version__, config.agent.store_id,
                 config.agent.lane_id)
     try:

@@ -34,6 +34,7 @@ class ComponentHealth:
     counters: dict[str, int] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     probe: Callable[[], dict[str, Any]] | None = None
+    on_change: Callable[[ComponentHealth], None] | None = None
 
     def set(self, state: State, reason: str = "") -> None:
         """Change state; log only on a change of state, never once per retry."""
@@ -43,6 +44,8 @@ class ComponentHealth:
         if state != previous:
             self.since = time.time()
             self._log_change(previous)
+            if self.on_change is not None:
+                self.on_change(self)
 
     def _log_change(self, previous: State) -> None:
         if self.state in (State.DOWN, State.DEGRADED):
@@ -80,11 +83,22 @@ class HealthRegistry:
         self.version = version
         self.started = time.monotonic()
         self._components: dict[str, ComponentHealth] = {}
+        self.listeners: list[Callable[[HealthRegistry], None]] = []
 
     def component(self, name: str) -> ComponentHealth:
         if name not in self._components:
-            self._components[name] = ComponentHealth(name)
+            self._components[name] = ComponentHealth(name, on_change=self._changed)
         return self._components[name]
+
+    def _changed(self, _component: ComponentHealth) -> None:
+        for listener in self.listeners:
+            listener(self)
+
+    def summary(self) -> str:
+        """One line for systemd's STATUS=: the overall state and what is not ok, with reasons."""
+        troubled = [f"{c.name} {c.state}: {c.reason}" for c in self._components.values()
+                    if c.state in (State.DOWN, State.DEGRADED)]
+        return f"{self.overall()}" + (f"; {'; '.join(troubled)}" if troubled else "")
 
     def remove(self, name: str) -> None:
         self._components.pop(name, None)

@@ -71,6 +71,24 @@ class NotifySocket:
             self.messages.append(message)
         raise TimeoutError(f"no {field} within {timeout_s} s; got {self.messages}")
 
+    def wait_for_line_starting(self, prefix: str, timeout_s: float = 10.0) -> str:
+        """Block until a datagram has a line starting with `prefix` (e.g. a STATUS= line); return that line."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for message in self.messages:
+                for line in message.splitlines():
+                    if line.startswith(prefix):
+                        self.messages.remove(message)
+                        return line
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no line starting {prefix!r} within {timeout_s} s; got {self.messages}")
+            self.sock.settimeout(remaining)
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+
     def close(self) -> None:
         self.sock.close()
 

@@ -141,3 +141,15 @@ def test_a_corrupt_lane_database_is_moved_aside_and_health_says_so(
     assert "lane.db was corrupt and was moved aside to" in store["reason"]
     assert list(state.glob("lane.db.corrupt-*"))
     assert "failed its integrity check" in agent.output
+
+
+def test_status_line_tells_systemd_when_a_device_goes_down(write_config: Callable[..., Path],
+                                                           notify_socket: NotifySocket,
+                                                           start_agent: Callable[..., AgentProcess],
+                                                           tmp_path: Path) -> None:
+    config = write_config(devices=[{"name": "handheld", "driver": "serial", "port": str(tmp_path / "no-such-tty")}])
+    agent = start_agent(config)
+    line = notify_socket.wait_for_line_starting("STATUS=down; device:handheld down: ", timeout_s=10)
+    assert "no-such-tty" in line
+    assert health(config.read_text())["components"]["device:handheld"]["state"] == "down"
+    assert agent.proc.poll() is None, "a device fault never stops the daemon"
