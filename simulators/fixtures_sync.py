@@ -1,0 +1,102 @@
+"""pytest fixtures for cloud sync: a real mosquitto, the reference ingest as a process, a test PKI, lanes.
+
+Skipped with a reason when mosquitto is not installed (CI installs it through .ci/bootstrap).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulators import ingest as ingest_module
+from simulators.broker import MosquittoBroker, mosquitto_path
+from simulators.certs import TestPki, make_pki
+
+LANES = (("store-001", "lane-01"), ("store-001", "lane-02"), ("store-002", "lane-01"))
+
+
+class IngestProcess:
+    """The reference ingest running as its own process against one broker; `.report()` checks its database."""
+
+    def __init__(self, broker: MosquittoBroker, db: Path, client_id: str = "ingest-1") -> None:
+        self.broker, self.db, self.client_id = broker, db, client_id
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "simulators.ingest", "--port", str(self.broker.port), "--db", str(self.db),
+             "--client-id", self.client_id], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        line = self.process.stdout.readline()
+        if line.strip() != "ready" or time.monotonic() > deadline:
+            raise RuntimeError(f"ingest did not start: {line!r}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def report(self, store: str = "store-001", lane: str = "lane-01") -> dict[str, Any]:
+        if not self.db.exists():
+            return {"events": 0, "max_seq": 0, "gaps": []}
+        return ingest_module.check(self.db).get((store, lane), {"events": 0, "max_seq": 0, "gaps": []})
+
+    def event_ids(self, schema: str = "omo.sale/1") -> list[str]:
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            return [r[0] for r in conn.execute("SELECT event_id FROM events WHERE schema = ?", (schema,))]
+        finally:
+            conn.close()
+
+
+def _require_mosquitto() -> None:
+    if mosquitto_path() is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto, or run ./.ci/bootstrap test)")
+
+
+@pytest.fixture(scope="session")
+def sync_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    """CA, broker and per-lane client certificates, generated for this test run only."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def mqtt_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A plain mosquitto on a free 127.0.0.1 port, persistence off; `.stop()`, `.start()`, `.kill()`."""
+    _require_mosquitto()
+    broker = MosquittoBroker(tmp_path / "broker", lanes=LANES)
+    broker.start()
+    yield broker
+    broker.kill()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path, sync_pki: TestPki) -> Iterator[MosquittoBroker]:
+    """mosquitto with a TLS listener (`.tls_port`) requiring client certificates and a per-lane ACL."""
+    _require_mosquitto()
+    broker = MosquittoBroker(tmp_path / "tls-broker", pki=sync_pki, lanes=LANES)
+    broker.start()
+    yield broker
+    broker.kill()
+
+
+@pytest.fixture
+def ingest(mqtt_broker: MosquittoBroker, tmp_path: Path) -> Iterator[IngestProcess]:
+    """The reference ingest process subscribed (shared subscription) to the plain broker."""
+    process = IngestProcess(mqtt_broker, tmp_path / "ingest.db")
+    process.start()
+    yield process
+    process.stop()

@@ -1,0 +1,61 @@
+"""One lane's sync stack (lane.db, Publisher, OutboxRelay) running in this process, for tests and benches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent import outbox
+from agent.config import MqttSection
+from agent.health import ComponentHealth
+from agent.mqtt import Handlers, Publisher
+from agent.relay import OutboxRelay
+from agent.store import Database
+from agent.sync_db import open_sync_db
+
+
+@dataclass
+class SyncLane:
+    db: Database
+    publisher: Publisher
+    relay: OutboxRelay
+    mqtt_health: ComponentHealth
+    relay_health: ComponentHealth
+
+    def unconfirmed(self) -> int:
+        return int(sum(outbox.depth(self.db.reader())["outbox_depth"].values()))
+
+    async def wait_drained(self, timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s):
+            for _ in iter(self.unconfirmed, 0):   # polls the database: rows change on the writer thread
+                await asyncio.sleep(0.02)
+
+
+def mqtt_section(port: int, **overrides: Any) -> MqttSection:
+    """A test section: short keepalive and confirm timeout so faults are noticed within seconds."""
+    base = MqttSection(host="127.0.0.1", port=port, keepalive_s=5, confirm_timeout_s=2,
+                       client_id="omo-edge-store-001-lane-01")
+    return dataclasses.replace(base, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def running_lane(state_dir: Path, section: MqttSection, store_id: str = "store-001",
+                       lane_id: str = "lane-01", handlers: Handlers | None = None) -> AsyncIterator[SyncLane]:
+    db = await asyncio.to_thread(open_sync_db, state_dir / "lane.db", store_id, lane_id)
+    publisher = Publisher(section, store_id, lane_id, handlers or Handlers())
+    relay = OutboxRelay(db, publisher, delivery=section.delivery, window=section.inflight_window,
+                        confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days)
+    lane = SyncLane(db, publisher, relay, ComponentHealth("mqtt"), ComponentHealth("relay"))
+    tasks = [asyncio.create_task(publisher.run(lane.mqtt_health)), asyncio.create_task(relay.run(lane.relay_health))]
+    try:
+        yield lane
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(db.close)
