@@ -93,8 +93,7 @@ def parse_section(t: Table) -> InterpretSection:
         rcn_templates=t.choice("rcn_templates", "jp", (*BUILTIN, "none")),
         rcn=tuple(_template(sub) for sub in _tables(t, "rcn")),
         member_cards=tuple(_rule(sub) for sub in _tables(t, "member_cards")),
-        payment_codes=(tuple(_rule(sub) for sub in _tables(t, "payment_codes")) if "payment_codes" in _raw(t)
-                       else DEFAULT_PAYMENT_CODES),
+        payment_codes=_payment_codes(t),
         gs_substitutes=_strings(t, "gs_substitutes", DEFAULT_SUBSTITUTES),
         block_expired=t.boolean("block_expired", True),
         accept_staff_tokens=t.boolean("accept_staff_tokens", True),
@@ -104,8 +103,11 @@ def parse_section(t: Table) -> InterpretSection:
     return section
 
 
-def _raw(t: Table) -> Mapping[str, Any]:
-    return t._data  # Table has no "is this key present" reader; read-only use
+def _payment_codes(t: Table) -> tuple[CodeRule, ...]:
+    """Absent: the defaults; present (even empty, to turn recognition off): exactly what is written."""
+    present = "payment_codes" in t._data  # Table has no "is this key present" reader; read-only use
+    rules = tuple(_rule(sub) for sub in _tables(t, "payment_codes"))
+    return rules if present else DEFAULT_PAYMENT_CODES
 
 
 def _tables(t: Table, key: str) -> list[Table]:
