@@ -21,7 +21,7 @@ def main() -> int:
             continue
         print(f"== {script.name}", flush=True)
         started = time.monotonic()
-        code = subprocess.call([sys.executable, str(script), *sys.argv[1:]])
+        code = subprocess.call([sys.executable, str(script)])
         print(f"== {script.name}: exit {code} in {time.monotonic() - started:.0f} s\n", flush=True)
         if code:
             failed.append(script.name)
