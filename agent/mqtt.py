@@ -220,6 +220,7 @@ class Publisher:
         self.state = "connected"
         await self.publish(self.topics.lane("status"), b"online", qos=1, retain=True)
         health.ok()
+        health.count("connects")
         logger.info("mqtt connected host=%s port=%s client_id=%s", self.section.host, self.section.port,
                     self.section.client_id)
         self.handlers.on_state(True)

@@ -20,6 +20,7 @@ from agent.scans import record_scan
 from simulators.broker import MosquittoBroker
 from simulators.fixtures_sync import IngestProcess
 from simulators.lane_writer import sale, scan
+from simulators.sync_checks import wait_until
 from simulators.sync_lane import mqtt_section, running_lane
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
@@ -74,9 +75,7 @@ async def test_end_to_end_mode_keeps_rows_sent_but_unconfirmed_without_an_ingest
     async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
         await lane.db.write(record_sale, sale(1))
         lane.relay.wake()
-        async with asyncio.timeout(10):
-            while states(tmp_path / "lane.db") != {1: 1}:
-                await asyncio.sleep(0.05)
+        await wait_until(lambda: states(tmp_path / "lane.db") == {1: 1}, 10)
         assert lane.relay.probe()["outbox_depth"]["sales"] == 1
 
 
@@ -97,14 +96,10 @@ async def test_birth_is_retained_online_and_the_will_says_offline(mqtt_broker: M
         await asyncio.wait_for(lane.publisher.connected.wait(), 10)
         client, seen = watch(mqtt_broker, "omo/v1/store-001/lane-01/status")
         try:
-            async with asyncio.timeout(5):
-                while not seen:
-                    await asyncio.sleep(0.02)
+            await wait_until(lambda: seen, 5)
             assert seen[0] == ("omo/v1/store-001/lane-01/status", b"online", True)
             lane.publisher._client._sock.close()   # type: ignore[union-attr]  # a crash: no DISCONNECT
-            async with asyncio.timeout(15):
-                while seen[-1][1] != b"offline":
-                    await asyncio.sleep(0.05)
+            await wait_until(lambda: seen[-1][1] == b"offline", 15)
         finally:
             client.loop_stop()
             client.disconnect()
@@ -131,9 +126,7 @@ async def test_commands_run_once_per_command_id_and_catalog_deltas_reach_the_cac
         for _ in range(3):
             client.publish("omo/v1/store-001/lane-01/commands", command, qos=1).wait_for_publish(5)
         client.publish("omo/v1/store-001/catalog", b'{"gtin": "04901234567894", "version": 18}', qos=1)
-        async with asyncio.timeout(10):
-            while not (deltas and closed):
-                await asyncio.sleep(0.05)
+        await wait_until(lambda: deltas and closed, 10)
         await asyncio.sleep(0.3)
         client.loop_stop()
         client.disconnect()

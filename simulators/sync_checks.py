@@ -1,0 +1,48 @@
+"""Shared steps of the sync tests: a stream of sales and scans, and the final check against the ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.sales import record_sale
+from agent.scans import record_scan
+from simulators.fixtures_sync import IngestProcess
+from simulators.lane_writer import sale, scan
+from simulators.sync_lane import SyncLane
+
+
+async def stream(lane: SyncLane, stop: asyncio.Event, pause_s: float = 0.005) -> int:
+    """Record a scan and a sale every `pause_s` until `stop`; returns how many sales were committed."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        await lane.db.write(record_scan, scan(n))
+        await lane.db.write(record_sale, sale(n))
+        lane.relay.wake()
+        await asyncio.sleep(pause_s)
+    return n
+
+
+def assert_all_delivered_once(db_path: Path, ingest: IngestProcess) -> None:
+    """Every sale in lane.db is in the ingest exactly once; every seq is there; nothing else is."""
+    conn = sqlite3.connect(db_path)
+    try:
+        committed = {r[0] for r in conn.execute("SELECT event_id FROM sales")}
+        last_seq = conn.execute("SELECT last_seq FROM outbox_lane").fetchone()[0]
+    finally:
+        conn.close()
+    held = ingest.event_ids("omo.sale/1")
+    assert len(held) == len(set(held)) and set(held) == committed
+    assert ingest.report() == {"events": last_seq, "max_seq": last_seq, "gaps": []}
+
+
+async def wait_until(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.02) -> None:
+    """Poll a condition that another thread or process makes true; raise TimeoutError after `timeout_s`."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(interval_s)
