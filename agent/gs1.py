@@ -29,6 +29,7 @@ _AIM_GS1 = re.compile(r"^\](C1|e0|e1|e2|d2|Q3|J1)")
 _TAIL_DATE = re.compile(r"(1[57])(\d\d(0[1-9]|1[0-2])(0[0-9]|[12]\d|3[01]))$")
 _CONFIG = ParseConfig(separator_chars=(GS,))
 _POUND_G = Decimal("453.59237")
+_NUMERIC_AIS = frozenset({"11", "13", "15", "17", "30", "8008", "310", "320", "392", "393"})
 
 
 class Gs1Error(StrEnum):
@@ -106,6 +107,8 @@ def _split_swallowed_date(elements: list[tuple[str, str]]) -> tuple[list[tuple[s
 
 
 def _date(value: str) -> date | None:
+    if len(value) != 6:
+        return None
     year, month, day = 2000 + int(value[:2]), int(value[2:4]), int(value[4:6])
     if year - 2000 >= 51:    # GenSpec 7.12: a two-digit year 51-99 ahead of now is last century
         year -= 100
@@ -124,6 +127,9 @@ def _reduce(elements: list[tuple[str, str]], parsed: Any, repaired: bool) -> Gs1
         if element.ai.ai in ("01", "02", "00") and (element.gtin_error or element.sscc_error):
             return Gs1Error.BAD_GTIN
     for ai, value in elements:
+        if ai in _NUMERIC_AIS or ai[:3] in _NUMERIC_AIS:
+            if not (value.isascii() and value.isdigit()) or (ai[:3] == "393" and len(value) <= 3):
+                return Gs1Error.MALFORMED
         _take(fields, ai, value)
     return Gs1Data(elements=tuple(elements), separator_repaired=repaired, **fields)
 

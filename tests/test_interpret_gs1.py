@@ -80,6 +80,8 @@ def test_sscc_and_contained_gtin() -> None:
     ("0109506000134353", Gs1Error.BAD_GTIN),
     (f"01{GTIN}17201332", Gs1Error.MALFORMED),
     ("99", Gs1Error.MALFORMED),
+    ("30", Gs1Error.MALFORMED),                  # AI with no value (found by bench/fuzz_interpret.py)
+    (f"01{GTIN}3932978", Gs1Error.MALFORMED),    # currency without an amount
     (f"01{GTIN[:10]}", Gs1Error.MALFORMED),
 ])
 def test_broken_element_strings(text: str, error: Gs1Error) -> None:
