@@ -10,6 +10,7 @@ import pytest
 
 FIXTURE_MODULES = (
     "simulators.fixtures_agent",
+    "simulators.fixtures_devices",
     "simulators.fixtures_tokens",
     "simulators.fixtures_sync",
 )
