@@ -13,6 +13,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures_devices",
     "simulators.fixtures_tokens",
     "simulators.fixtures_sync",
+    "simulators.fixtures_catalog",
 )
 
 
