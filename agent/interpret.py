@@ -62,9 +62,19 @@ def interpret(symbology: str, text: str, data: bytes, rules: Rules, now: datetim
     the day an expiry is compared with, its timestamp the time a token's `exp` is compared with."""
     try:
         return _route(symbology or "", _source(text, data), rules, now, aim, clock_synced)
-    except Exception:   # a bug, not bad input: keep the lane scanning, never log the text (could be a card)
-        logger.exception("interpretation failed symbology=%s length=%d", symbology, len(text or ""))
+    except Exception as exc:   # a bug, not bad input: keep the lane scanning
+        _log_bug(exc, symbology, text)
         return Invalid("internal_error")
+
+
+def _log_bug(exc: Exception, symbology: str, text: str) -> None:
+    """Where it failed, without the message or the text: either could hold a payment code or a token."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "?"
+    logger.error("interpretation failed (a bug) symbology=%s length=%d error=%s at=%s", symbology,
+                 len(text) if isinstance(text, str) else -1, type(exc).__name__, where)
 
 
 def _source(text: str, data: bytes) -> str:

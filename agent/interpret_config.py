@@ -70,6 +70,11 @@ class Rules:
     currency: str = "JPY"
 
     @property
+    def max_skew_s(self) -> int:
+        """The widest `exp` allowance the verifier may apply: what agent.replay must keep entries for."""
+        return max(self.skew_s, self.unsynced_skew_s)
+
+    @property
     def currency_exponent(self) -> int:
         return _EXPONENT.get(self.currency, 2)
 

@@ -129,10 +129,12 @@ def test_replayed_token_becomes_an_invalid_without_signature() -> None:
                                       "reason": "replayed", "text": "jws kid=k typ=coupon jti=j-9"}
 
 
-def test_a_bug_inside_becomes_internal_error_not_an_exception() -> None:
+def test_a_bug_inside_becomes_internal_error_not_an_exception(caplog: pytest.LogCaptureFixture) -> None:
     broken = Rules(rcn=None)  # type: ignore[arg-type]
-    meaning = route(ean("021234500198"), rules=broken)
+    code = ean("021234500198")
+    meaning = route(code, rules=broken)
     assert isinstance(meaning, Invalid) and meaning.reason == "internal_error"
+    assert "interpretation failed" in caplog.text and code not in caplog.text
 
 
 symbologies = st.sampled_from(["ean13", "ean8", "upca", "upce", "code128", "gs1-128", "databar", "qr", "", "x"])
