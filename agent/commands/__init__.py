@@ -6,4 +6,6 @@ COMMAND_MODULES = (
     "agent.commands.demo",
     "agent.commands.config",
     "agent.commands.status",
+    "agent.commands.doctor",
+    "agent.commands.simulate",
 )

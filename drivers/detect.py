@@ -1,0 +1,111 @@
+"""Probe this machine for serial ports, scanner-like input devices and cameras, for `omo-edge doctor` only.
+
+Probing is a tool, not startup: the agent opens only what its config names. Everything here reads /dev,
+/sys and /proc (roots are parameters so tests can point them at a prepared tree) and never opens a device
+for reading, so running doctor next to a live agent is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Words in the names of keyboard-wedge scanners as they enumerate (vendors and generic descriptors).
+SCANNER_WORDS = re.compile(r"scan|barcode|bar code|honeywell|hand held|metrologic|zebra|symbol|datalogic|"
+                           r"newland|opticon|zebex|code corp|socket mobile|unitech|sunmi|netum|tera|eyoyo|2d|1d",
+                           re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Roots:
+    dev: Path = Path("/dev")
+    sys: Path = Path("/sys")
+    proc: Path = Path("/proc")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    kind: str                  # "serial" | "hid" | "camera"
+    path: str                  # the stable path to configure (by-id when there is one)
+    node: str                  # the kernel node it points at now
+    description: str
+    readable: bool             # whether this process (run doctor as the service user) may open it
+    likely_scanner: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def snippet(self, name: str) -> str:
+        """The [[devices]] table to paste into agent.toml."""
+        key, extra = {"serial": ("port", 'baudrate = 9600\nterminator = "cr"'),
+                      "hid": ("path", 'layout = "us"'),
+                      "camera": ("source", 'decoder = "auto"')}[self.kind]
+        return f'[[devices]]\nname = "{name}"\ndriver = "{self.kind}"\n{key} = "{self.path}"\n{extra}\n'
+
+
+def _access(node: str, write: bool = False) -> bool:
+    return os.access(node, os.R_OK | (os.W_OK if write else 0))
+
+
+def _by_id(directory: Path) -> dict[str, str]:
+    """Kernel node -> stable by-id path, from the udev symlinks."""
+    links: dict[str, str] = {}
+    if directory.is_dir():
+        for link in sorted(directory.iterdir()):
+            links.setdefault(os.path.realpath(link), str(link))
+    return links
+
+
+def serial_ports(roots: Roots = Roots()) -> list[Found]:
+    """USB-serial and USB-CDC ports (ttyACM*, ttyUSB*) and anything with a /dev/serial/by-id link."""
+    stable = _by_id(roots.dev / "serial" / "by-id")
+    nodes = {str(p) for pattern in ("ttyACM*", "ttyUSB*") for p in roots.dev.glob(pattern)} | set(stable)
+    found = []
+    for node in sorted(nodes):
+        name = Path(node).name
+        product = _read(roots.sys / "class" / "tty" / name / "device" / ".." / "product")
+        found.append(Found("serial", stable.get(node, node), node, product or name, _access(node, write=True),
+                           notes=[] if node in stable else ["no by-id link: the name may change on replug"]))
+    return found
+
+
+def input_devices(roots: Roots = Roots()) -> list[Found]:
+    """Keyboard-like input devices from /proc/bus/input/devices; scanners flagged by name."""
+    stable = _by_id(roots.dev / "input" / "by-id")
+    found = []
+    for block in _read(roots.proc / "bus" / "input" / "devices").split("\n\n"):
+        name = re.search(r'^N: Name="(.*)"$', block, re.MULTILINE)
+        handlers = re.search(r"^H: Handlers=(.*)$", block, re.MULTILINE)
+        if not name or not handlers or "kbd" not in handlers.group(1).split():
+            continue
+        event = next((h for h in handlers.group(1).split() if h.startswith("event")), None)
+        if event is None:
+            continue
+        node = str(roots.dev / "input" / event)
+        found.append(Found("hid", stable.get(node, node), node, name.group(1), _access(node),
+                           likely_scanner=bool(SCANNER_WORDS.search(name.group(1)))))
+    return found
+
+
+def cameras(roots: Roots = Roots()) -> list[Found]:
+    """V4L2 capture nodes (index 0 of each device; the others are metadata nodes)."""
+    stable = _by_id(roots.dev / "v4l" / "by-id")
+    found = []
+    for node in sorted(roots.dev.glob("video*"), key=lambda p: (len(p.name), p.name)):
+        sysdir = roots.sys / "class" / "video4linux" / node.name
+        if _read(sysdir / "index").strip() not in ("", "0"):
+            continue
+        found.append(Found("camera", stable.get(str(node), str(node)), str(node),
+                           _read(sysdir / "name").strip() or node.name, _access(str(node), write=True)))
+    return found
+
+
+def everything(roots: Roots = Roots()) -> list[Found]:
+    return serial_ports(roots) + input_devices(roots) + cameras(roots)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

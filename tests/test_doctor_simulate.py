@@ -1,0 +1,70 @@
+"""`omo-edge doctor` on a prepared /dev,/sys,/proc tree, and `omo-edge simulate scanner` driven like a person would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from drivers.detect import Roots, everything
+from drivers.serial import SerialScanner
+from simulators.serial_pty import VirtualSerialScanner
+
+PROC_INPUT = """I: Bus=0003 Vendor=0c2e Product=0b61 Version=0111
+N: Name="Honeywell Imaging & Mobility 1900"
+H: Handlers=sysrq kbd leds event5
+
+I: Bus=0003 Vendor=046d Product=c31c Version=0110
+N: Name="Logitech USB Keyboard"
+H: Handlers=sysrq kbd leds event3
+
+I: Bus=0019 Vendor=0000 Product=0001 Version=0000
+N: Name="Power Button"
+H: Handlers=event0
+"""
+
+
+def test_doctor_lists_a_serial_port_by_its_stable_path_a_wedge_and_a_camera(tmp_path: Path) -> None:
+    dev, proc = tmp_path / "dev", tmp_path / "proc"
+    (dev / "serial" / "by-id").mkdir(parents=True)
+    (dev / "input" / "by-id").mkdir(parents=True)
+    (proc / "bus" / "input").mkdir(parents=True)
+    (proc / "bus" / "input" / "devices").write_text(PROC_INPUT)
+    with VirtualSerialScanner(link_dir=dev / "serial" / "by-id") as sim:
+        (dev / "input" / "event5").touch(mode=0o000)
+        (dev / "video0").touch()
+        found = everything(Roots(dev=dev, sys=tmp_path / "sys", proc=proc))
+    kinds = {(f.kind, f.path, f.likely_scanner, f.readable) for f in found}
+    assert ("serial", sim.path, True, True) in kinds
+    assert ("hid", str(dev / "input" / "event5"), True, os.geteuid() == 0) in kinds
+    assert ("hid", str(dev / "input" / "event3"), False, False) in kinds   # a keyboard, not flagged
+    assert ("camera", str(dev / "video0"), True, True) in kinds
+    serial = next(f for f in found if f.kind == "serial")
+    assert f'port = "{sim.path}"' in serial.snippet("handheld")
+
+
+def test_doctor_runs_on_this_machine_and_exits_zero() -> None:
+    done = subprocess.run([sys.executable, "-m", "agent", "doctor"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "Serial ports:" in done.stdout and "Cameras:" in done.stdout
+
+
+async def test_simulate_scanner_prints_a_path_the_serial_driver_reads_typed_codes_from() -> None:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "agent", "simulate", "scanner", "--aim", "]E0",
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            first = (await proc.stdout.readline()).decode()
+            path = first.split(" at ", 1)[1].split(" (", 1)[0]
+            async with SerialScanner("handheld", {"port": path}) as scanner:
+                proc.stdin.write(b"4006381333931\n")
+                await proc.stdin.drain()
+                event = await anext(aiter(scanner.scans()))
+    finally:
+        proc.stdin.close()
+        async with asyncio.timeout(10):
+            await proc.wait()
+    assert (event.text, event.aim, event.symbology) == ("4006381333931", "]E0", "ean13")
