@@ -171,7 +171,7 @@ def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
     gtins = d.get("gtins")
     if type(gtins) is not list or not gtins:
         raise CatalogLineError(line, "gtins must be a non-empty list of GTINs")
-    items = tuple((promo_id, gtin14(g, line, "gtins[]")) for g in dict.fromkeys(gtins))
+    items = tuple((gtin14(g, line, "gtins[]"), promo_id) for g in dict.fromkeys(gtins))
     start, end = _window(d, line)
     row = (promo_id, kind, quantity, bundle_price, percent, amount, _bool(d, "member_only", line), start, end,
            version)

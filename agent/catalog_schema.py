@@ -47,9 +47,9 @@ CREATE TABLE promotions (
     valid_to INTEGER,
     version INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE promotion_items (
-    promo_id TEXT NOT NULL,
+CREATE TABLE promotion_items (        -- columns in key order: SQLite 3.40's quick_check misreads others
     gtin TEXT NOT NULL,
+    promo_id TEXT NOT NULL,
     PRIMARY KEY (gtin, promo_id)
 ) WITHOUT ROWID;
 CREATE INDEX promotion_items_promo ON promotion_items (promo_id);
