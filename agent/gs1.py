@@ -24,7 +24,9 @@ GS = "\x1d"
 # character set 82 (GenSpec 7.11, figure 7.11-1) except inside the multi-character tokens, so they cannot be
 # data: "^]" is how a US-layout wedge types Ctrl+], U+241D is the printable "GS" symbol, "~" and "|" are
 # common scanner replacement settings, and the bracketed tokens come from "transmit control characters" modes.
-DEFAULT_SUBSTITUTES = ("<GS>", "{GS}", "[GS]", "<FNC1>", "^]", "\u241d", "~", "|")
+# ESC: a scanner sending Ctrl+] as US key codes to a host with a JIS layout, where that key is "[", so the host
+# sees Ctrl+[ = ESC.
+DEFAULT_SUBSTITUTES = ("<GS>", "{GS}", "[GS]", "<FNC1>", "^]", "\u241d", "\x1b", "~", "|")
 _AIM_GS1 = re.compile(r"^\](C1|e0|e1|e2|d2|Q3|J1)")
 _TAIL_DATE = re.compile(r"(1[57])(\d\d(0[1-9]|1[0-2])(0[0-9]|[12]\d|3[01]))$")
 _CONFIG = ParseConfig(separator_chars=(GS,))

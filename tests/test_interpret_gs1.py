@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from agent.gs1 import Gs1Data, Gs1Error, clean, parse_digital_link, parse_element_strings
+from agent.gs1 import DEFAULT_SUBSTITUTES, Gs1Data, Gs1Error, clean, parse_digital_link, parse_element_strings
 from agent.interpret import interpret
 from agent.interpret_config import Rules
 from agent.meanings import Invalid, Product, Unknown
@@ -30,6 +32,7 @@ def data(text: str) -> Gs1Data:
     f"01{GTIN}1720122510ABC123^]21XYZ",                              # US wedge typing Ctrl+] as ^]
     f"01{GTIN}1720122510ABC123<GS>21XYZ",                            # "transmit control characters" mode
     f"01{GTIN}1720122510ABC123\u241d21XYZ",                          # the printable GS symbol
+    f"01{GTIN}1720122510ABC123\x1b21XYZ",                            # Ctrl+] typed into a JIS layout: ESC
     f"(01){GTIN}(17)201225(10)ABC123(21)XYZ",                        # human-readable form
 ])
 def test_same_message_however_the_separator_arrives(text: str) -> None:
@@ -152,3 +155,20 @@ def test_gs1_message_without_aim_from_a_plain_code128_scanner() -> None:
 def test_sscc_alone_is_not_for_sale() -> None:
     meaning = route("00006141411234567890")
     assert isinstance(meaning, Unknown) and meaning.reason == "gs1_without_gtin"
+
+
+@pytest.mark.parametrize(("hri", "expected"), [
+    # Examples used throughout the GS1 General Specifications and the GS1 DataMatrix Guideline.
+    ("(01)95012345678903(3103)000123", {"gtin14": "95012345678903", "net_weight_g": 123}),
+    ("(01)09501101530003(17)140704(10)AB-123", {"gtin14": "09501101530003", "expiry": date(2014, 7, 4),
+                                                "batch": "AB-123"}),
+    ("(00)106141411234567897", {"sscc": "106141411234567897"}),
+])
+def test_general_specification_examples(hri: str, expected: dict[str, object]) -> None:
+    result = data(hri)
+    assert {key: getattr(result, key) for key in expected} == expected
+
+
+def test_example_config_documents_the_default_substitutes() -> None:
+    example = tomllib.loads((Path(__file__).resolve().parents[1] / "config" / "agent.example.toml").read_text())
+    assert tuple(example["interpret"]["gs_substitutes"]) == DEFAULT_SUBSTITUTES
