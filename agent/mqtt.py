@@ -75,6 +75,7 @@ class Publisher:
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=1000)
         self._lost: asyncio.Future[str] | None = None
         self._last_in = 0.0
+        self._tls: mqtt_tls.NamedContext | None = None
         self.state = "disconnected"
 
     def probe(self) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class Publisher:
             connected_at = time.monotonic()
             try:
                 await self._session(health)
-            except (OSError, PublishError, TimeoutError) as exc:
+            except (OSError, PublishError, TimeoutError, ValueError) as exc:
                 self.state = "disconnected"
                 health.down(f"MQTT {self.section.host}:{self.section.port}: {_describe(exc)}")
             if time.monotonic() - connected_at > 60:
@@ -133,10 +134,18 @@ class Publisher:
         await asyncio.wait_for(loop.run_in_executor(None, self._connect_blocking, client), CONNECT_TIMEOUT_S)
         self._lost = loop.create_future()
         sock = client.socket()
+        if sock is None:   # closed while connecting: TLS 1.3 reports a refused client certificate only now
+            raise PublishError("connection closed while connecting; with TLS, check the client certificate", 0)
         self._client = client
         try:
             self._attach(loop, client, sock)
-            rc = await asyncio.wait_for(connack, CONNECT_TIMEOUT_S)
+            waits: list[asyncio.Future[Any]] = [connack, self._lost]
+            await asyncio.wait(waits, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+            if not connack.done():
+                why = self._lost.result() if self._lost.done() else "no CONNACK in time"
+                raise PublishError(f"connection closed before CONNACK ({why}); with TLS, the broker may have "
+                                   "refused the client certificate", 0)
+            rc = connack.result()
             if rc != 0:
                 why = _CONNACK.get(rc, "see the MQTT 5 CONNACK reason codes")
                 raise PublishError(f"broker refused the connection: reason 0x{rc:02x} ({why})", rc)
@@ -152,7 +161,8 @@ class Publisher:
         client.connect_timeout = 5.0
         client.will_set(self.topics.lane("status"), b"offline", qos=1, retain=True)
         if self.section.tls:
-            client.tls_set_context(mqtt_tls.ssl_context(self.section))
+            self._tls = mqtt_tls.ssl_context(self.section)
+            client.tls_set_context(self._tls)
         if self.section.username:
             client.username_pw_set(self.section.username, mqtt_tls.password(self.section))
         client.on_connect = lambda c, fut, flags, rc, props: fut.done() or fut.set_result(rc.value)
@@ -163,7 +173,13 @@ class Publisher:
 
     def _connect_blocking(self, client: paho.Client) -> None:
         """TCP connect and TLS handshake: blocking, so it runs in an executor thread."""
-        client.connect(self.section.host, self.section.port, keepalive=self.section.keepalive_s, clean_start=True)
+        try:
+            client.connect(self.section.host, self.section.port, keepalive=self.section.keepalive_s,
+                           clean_start=True)
+        except BaseException:
+            if self._tls is not None and self._tls.last_socket is not None:
+                self._tls.last_socket.close()
+            raise
 
     def _attach(self, loop: asyncio.AbstractEventLoop, client: paho.Client, sock: Any) -> None:
         fd = sock.fileno()
@@ -218,8 +234,11 @@ class Publisher:
         client.subscribe([(self.topics.lane("acks"), 1), (self.topics.catalog, 1), (self.topics.lane("commands"), 1)])
         self.connected.set()
         self.state = "connected"
-        await self.publish(self.topics.lane("status"), b"online", qos=1, retain=True)
         health.ok()
+        try:
+            await self.publish(self.topics.lane("status"), b"online", qos=1, retain=True)
+        except PublishError as exc:   # an ACL that refuses the status topic must not stop the sales
+            health.degraded(f"birth message refused: {exc}; check the broker ACL for {self.topics.lane('status')}")
         health.count("connects")
         logger.info("mqtt connected host=%s port=%s client_id=%s", self.section.host, self.section.port,
                     self.section.client_id)

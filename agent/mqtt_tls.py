@@ -20,12 +20,15 @@ class NamedContext(ssl.SSLContext):
     """An SSLContext that checks `server_name` instead of the host it connects to, when one is set."""
 
     server_name: str | None = None
+    last_socket: ssl.SSLSocket | None = None
 
     def wrap_socket(self, sock: socket.socket, server_side: bool = False, do_handshake_on_connect: bool = True,
                     suppress_ragged_eofs: bool = True, server_hostname: str | bytes | None = None,
                     session: ssl.SSLSession | None = None) -> ssl.SSLSocket:
-        return super().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
-                                   self.server_name or server_hostname, session)
+        wrapped = super().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
+                                      self.server_name or server_hostname, session)
+        self.last_socket = wrapped   # paho leaks the socket when the handshake fails; the caller closes it
+        return wrapped
 
 
 def ssl_context(section: MqttSection) -> NamedContext:

@@ -7,6 +7,7 @@ CN becomes the user name (`use_identity_as_username`), and an ACL file keeps eac
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -15,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulators.certs import TestPki
+from simulators.certs import LanePki
 
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
@@ -46,7 +47,7 @@ def acl_text(prefix: str, lanes: Sequence[tuple[str, str]], ingest_user: str = "
 class MosquittoBroker:
     """Start, stop, restart or kill -9 one mosquitto process; `.port` (plain) and `.tls_port` stay fixed."""
 
-    def __init__(self, directory: Path, *, pki: TestPki | None = None, prefix: str = "omo/v1",
+    def __init__(self, directory: Path, *, pki: LanePki | None = None, prefix: str = "omo/v1",
                  lanes: Sequence[tuple[str, str]] = (("store-001", "lane-01"),)) -> None:
         exe = mosquitto_path()
         if exe is None:
@@ -68,6 +69,8 @@ class MosquittoBroker:
         lines = ["per_listener_settings true", "persistence false", "log_type error", "log_type warning",
                  "log_dest stderr", "max_inflight_messages 0", "max_queued_messages 100000",
                  f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+        if os.geteuid() == 0:   # else mosquitto drops to its own user, who cannot read the test's temp files
+            lines.insert(0, "user root")
         if self.pki and self.tls_port:
             lines += [f"listener {self.tls_port} 127.0.0.1", f"cafile {self.pki.ca.path}",
                       f"certfile {self.pki.server.cert}", f"keyfile {self.pki.server.key}",

@@ -41,7 +41,7 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-class TestCA:
+class LaneCA:
     """One certificate authority that signs server and client certificates into `directory`."""
 
     def __init__(self, directory: Path, name: str = "omo test CA") -> None:
@@ -74,10 +74,10 @@ class TestCA:
 
 
 @dataclass(frozen=True)
-class TestPki:
-    ca: TestCA
+class LanePki:
+    ca: LaneCA
     server: Pair
-    other_ca: TestCA
+    other_ca: LaneCA
 
     def lane(self, store_id: str, lane_id: str, *, days: float = 30, start_days: float = -1) -> Pair:
         """A lane's client certificate; its CN `store.lane` is the broker user name the ACL names."""
@@ -85,6 +85,6 @@ class TestPki:
         return self.ca.issue(name, f"{store_id}.{lane_id}", days=days, start_days=start_days)
 
 
-def make_pki(directory: Path) -> TestPki:
-    ca = TestCA(directory / "ca")
-    return TestPki(ca=ca, server=ca.issue("server", SERVER_NAME, server=True), other_ca=TestCA(directory / "other"))
+def make_pki(directory: Path) -> LanePki:
+    ca = LaneCA(directory / "ca")
+    return LanePki(ca=ca, server=ca.issue("server", SERVER_NAME, server=True), other_ca=LaneCA(directory / "other"))

@@ -16,7 +16,7 @@ import pytest
 
 from simulators import ingest as ingest_module
 from simulators.broker import MosquittoBroker, mosquitto_path
-from simulators.certs import TestPki, make_pki
+from simulators.certs import LanePki, make_pki
 
 LANES = (("store-001", "lane-01"), ("store-001", "lane-02"), ("store-002", "lane-01"))
 
@@ -68,7 +68,7 @@ def _require_mosquitto() -> None:
 
 
 @pytest.fixture(scope="session")
-def sync_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+def sync_pki(tmp_path_factory: pytest.TempPathFactory) -> LanePki:
     """CA, broker and per-lane client certificates, generated for this test run only."""
     return make_pki(tmp_path_factory.mktemp("pki"))
 
@@ -84,7 +84,7 @@ def mqtt_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
 
 
 @pytest.fixture
-def tls_broker(tmp_path: Path, sync_pki: TestPki) -> Iterator[MosquittoBroker]:
+def tls_broker(tmp_path: Path, sync_pki: LanePki) -> Iterator[MosquittoBroker]:
     """mosquitto with a TLS listener (`.tls_port`) requiring client certificates and a per-lane ACL."""
     _require_mosquitto()
     broker = MosquittoBroker(tmp_path / "tls-broker", pki=sync_pki, lanes=LANES)
