@@ -9,23 +9,27 @@ transaction each, so a lookup sees a delta wholly or not at all.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from agent.catalog_records import CatalogStatus, Coupon, Member, OfflinePolicy, Order, Product, Promotion, TrustedKey
 from agent.catalog_schema import KINDS, migrations
 from agent.errors import StoreError
-from agent.store import Database, translate
+from agent.store import Database, readonly, translate
 
 logger = logging.getLogger(__name__)
 
 POINTER = "catalog.current"
+LOCK = "catalog.lock"
 FILE_PREFIX = "catalog-"
 
 _PRODUCT = """SELECT p.gtin, p.name, p.price, p.tax_rate, p.member_price, p.department, p.age_restricted,
@@ -68,20 +72,39 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def catalog_lock(state_dir: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Serialise loads between the agent and `omo-edge catalog import` (flock on `catalog.lock`)."""
+    fd = os.open(state_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
 class CatalogDb:
     """Lookups against the current generation; `swap` installs a new one. Safe to use from any thread."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, cleanup: bool = True) -> None:
         self.state_dir = state_dir
+        self.cleanup = cleanup
         self._db: Database | None = None
         self._retired: list[Database] = []
         self._swap_lock = threading.Lock()
 
     @classmethod
-    def open(cls, state_dir: Path) -> CatalogDb:
-        """Open the current generation; an unusable one is dropped (the next pull rebuilds it)."""
+    def open(cls, state_dir: Path, *, cleanup: bool = True) -> CatalogDb:
+        """Open the current generation; an unusable one is dropped (the next pull rebuilds it).
+
+        `cleanup=False` (the CLI) never deletes generation files: the running agent may have them open.
+        """
         state_dir.mkdir(parents=True, exist_ok=True)
-        catalog = cls(state_dir)
+        catalog = cls(state_dir, cleanup=cleanup)
         name = read_pointer(state_dir)
         if name is not None:
             try:
@@ -89,7 +112,10 @@ class CatalogDb:
             except StoreError as exc:
                 logger.warning("catalog %s cannot be opened (%s); running without a catalog until the next "
                                "pull or `omo-edge catalog import`", name, exc)
-        catalog.remove_stale_files(loading=True)
+        if cleanup:
+            with catalog_lock(state_dir, wait=False) as locked:
+                if locked:   # no `catalog import` is loading right now
+                    catalog.remove_stale_files(loading=True)
         return catalog
 
     @property
@@ -107,7 +133,20 @@ class CatalogDb:
             for retired in self._retired:
                 retired.close()
             self._retired = [old] if old is not None else []
-            self.remove_stale_files()
+            if self.cleanup:
+                self.remove_stale_files()
+
+    def follow_pointer(self) -> bool:
+        """Swap to the generation the pointer names if another process (`catalog import`) moved it."""
+        name = read_pointer(self.state_dir)
+        current = self._db
+        if name is None or (current is not None and current.path.name == name):
+            return False
+        if not (self.state_dir / name).exists():
+            return False
+        self.swap(self.state_dir / name)
+        logger.info("catalog switched to %s (imported by another process)", name)
+        return True
 
     def remove_stale_files(self, *, loading: bool = False) -> None:
         """Delete generations that are neither current nor still open (old, corrupt, and with `loading`,
@@ -185,15 +224,32 @@ class CatalogDb:
     def status(self, now: float | None = None) -> CatalogStatus:
         """Version, age and counts per kind, from the meta table (cheap: no counting of big tables)."""
         meta = dict(self._query("SELECT key, value FROM meta", (), many=True))
-        version = int(meta.get("version", 0))
-        checked = float(meta["checked_at"]) if "checked_at" in meta else None
-        counts = json.loads(meta.get("counts", "{}"))
-        return CatalogStatus(
-            loaded=version > 0, version=version,
-            loaded_at=float(meta["loaded_at"]) if "loaded_at" in meta else None, checked_at=checked,
-            age_s=None if checked is None else max(0.0, (time.time() if now is None else now) - checked),
-            etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS},
-            path=None if self._db is None else str(self._db.path))
+        return status_from_meta(meta, None if self._db is None else str(self._db.path), now)
+
+    def is_stale(self, max_age_s: float, now: float | None = None) -> bool:
+        """True when the offline policy applies: no catalog, or not confirmed by the cloud for `max_age_s`."""
+        status = self.status(now)
+        return status.age_s is None or status.age_s > max_age_s
+
+
+def read_status(state_dir: Path) -> CatalogStatus:
+    """The status without opening the catalog for writing (`omo-edge catalog status`)."""
+    name = read_pointer(state_dir)
+    if name is None or not (state_dir / name).exists():
+        return status_from_meta({}, None)
+    with readonly(state_dir / name) as conn:
+        return status_from_meta(dict(conn.execute("SELECT key, value FROM meta")), str(state_dir / name))
+
+
+def status_from_meta(meta: dict[str, str], path: str | None, now: float | None = None) -> CatalogStatus:
+    version = int(meta.get("version", 0))
+    checked = float(meta["checked_at"]) if "checked_at" in meta else None
+    counts = json.loads(meta.get("counts", "{}"))
+    return CatalogStatus(
+        loaded=version > 0, version=version,
+        loaded_at=float(meta["loaded_at"]) if "loaded_at" in meta else None, checked_at=checked,
+        age_s=None if checked is None else max(0.0, (time.time() if now is None else now) - checked),
+        etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS}, path=path)
 
 
 def _member(r: tuple[Any, ...] | None) -> Member | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.catalog import CatalogDb, fsync_dir
+from agent.catalog import CatalogDb, catalog_lock, fsync_dir
 from agent.catalog_lines import MAX_LINE_BYTES, CatalogLineError, Record, Trailer, parse_line
 from agent.catalog_schema import KINDS, migrations
 from agent.errors import AgentError
@@ -52,10 +52,12 @@ class OlderSnapshot(AgentError):
 
     def __init__(self, offered: int, current: int) -> None:
         self.offered, self.current = offered, current
-        same = offered == current
-        super().__init__(f"snapshot version {offered} is {'the version already in use' if same else 'older than'}"
-                         f" the catalog's {current}; versions only move forward, so it was not loaded"
-                         + ("" if same else ". Fix: publish a snapshot with a higher version"))
+        if offered == current:
+            message = f"snapshot version {offered} is the one already loaded; it was not loaded again"
+        else:
+            message = (f"snapshot version {offered} is older than the loaded catalog's {current}; versions only "
+                       "move forward, so it was refused. Fix: publish a snapshot with a higher version")
+        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,16 @@ def load_snapshot(catalog: CatalogDb, source: Path, *, etag: str | None = None,
                   progress: Progress | None = None) -> LoadResult:
     """Verify every line of `source`, load it into a new generation and swap it in; all or nothing."""
     started = time.monotonic()
+    with catalog_lock(catalog.state_dir):
+        catalog.follow_pointer()     # another process may have loaded a newer one meanwhile
+        result = _load_locked(catalog, source, etag, progress)
+    logger.info("catalog loaded version=%d lines=%d seconds=%.1f counts=%s", result.version, result.lines,
+                time.monotonic() - started, json.dumps(result.counts, separators=(",", ":")))
+    return result
+
+
+def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: Progress | None) -> LoadResult:
+    started = time.monotonic()
     current = catalog.status().version
     loading = catalog.state_dir / f"catalog-{uuid.uuid4().hex[:12]}.db.loading"
     try:
@@ -98,15 +110,11 @@ def load_snapshot(catalog: CatalogDb, source: Path, *, etag: str | None = None,
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{loading}{suffix}").unlink(missing_ok=True)
         raise
-    result = LoadResult(trailer.version, counts, lines, time.monotonic() - started, final)
-    logger.info("catalog loaded version=%d lines=%d seconds=%.1f counts=%s", result.version, lines,
-                result.seconds, json.dumps(counts, separators=(",", ":")))
-    return result
+    return LoadResult(trailer.version, counts, lines, time.monotonic() - started, final)
 
 
 def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOBase, current: int,
-                      etag: str | None,
-                      progress: Progress | None) -> tuple[Trailer, dict[str, int], int]:
+                      etag: str | None, progress: Progress | None) -> tuple[Trailer, dict[str, int], int]:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         apply_migrations(conn, path, migrations())

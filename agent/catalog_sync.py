@@ -63,6 +63,8 @@ class CatalogSync:
                 self._gap.clear()
                 await self.pull()
                 next_pull = self.clock.monotonic() + self.poll_interval_s
+            async with self._lock:   # picks up `omo-edge catalog import`; never in the middle of a delta
+                await asyncio.to_thread(self.catalog.follow_pointer)
             self.report()
             wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
             with contextlib.suppress(TimeoutError):

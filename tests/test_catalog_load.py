@@ -75,7 +75,7 @@ def test_damaged_snapshots_are_refused(catalog_db: CatalogDb, tmp_path: Path, mu
 def test_rollback_to_an_older_or_equal_version_is_refused(catalog_db: CatalogDb, tmp_path: Path) -> None:
     load_snapshot(catalog_db, snapshot(tmp_path, "v5.jsonl", products=5, version=5))
     for version in (4, 5):
-        with pytest.raises(OlderSnapshot, match="only move forward"):
+        with pytest.raises(OlderSnapshot, match="already loaded" if version == 5 else "only move forward"):
             load_snapshot(catalog_db, snapshot(tmp_path, f"v{version}b.jsonl", products=9, version=version))
     assert catalog_db.status().version == 5 and catalog_db.status().counts["product"] == 5
 

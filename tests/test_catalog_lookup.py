@@ -12,7 +12,8 @@ from agent.catalog_load import load_snapshot
 from simulators.catalog_data import gtin_for, write_lines
 
 G1, G2 = gtin_for(1), gtin_for(2)
-PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n"
+PEM = ("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+       "-----END PUBLIC KEY-----\n")
 
 
 def at(text: str) -> float:
