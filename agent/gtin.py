@@ -78,10 +78,11 @@ def normalize(text: str, symbology: str = "") -> str | GtinError:
     """The GTIN-14 for a scanned EAN/UPC/ITF-14 text, or why it is not one.
 
     `symbology` matters only for 6-8 digit codes: "upce" expands UPC-E; anything else reads 8 digits as EAN-8.
+    A "upce" of 12-13 digits is a decoder that expanded it already (zbar, zxing-cpp) and is read as it is.
     """
     if not (text.isascii() and text.isdigit()):
         return GtinError.NOT_DIGITS
-    if symbology == "upce" or (len(text) in (6, 7) and symbology in ("", "unknown")):
+    if (symbology == "upce" and len(text) <= 8) or (len(text) in (6, 7) and symbology in ("", "unknown")):
         expanded = expand_upce(text)
         if isinstance(expanded, GtinError):
             return expanded

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -148,8 +149,11 @@ def _text(payload: Mapping[str, Any], name: str) -> str | None:
 
 
 def _int(payload: Mapping[str, Any], name: str) -> int | None:
+    """A NumericDate (RFC 7519 allows fractions; whole seconds are enough here)."""
     value = payload.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if math.isfinite(value) and abs(value) < 2**53 else None
 
 
 def _claims(kid: str, payload: Mapping[str, Any], policy: TimePolicy,

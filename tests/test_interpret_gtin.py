@@ -29,6 +29,7 @@ def test_check_digit_matches_published_examples(body: str, digit: int) -> None:
     ("01234565", "upce", "00012345000065"),     # UPC-E -> 012345000065
     ("04252614", "upce", "00042100005264"),     # last digit 4 rule -> 042100005264
     ("123455", "upce", "00012345000058"),       # six digits: number system 0, check computed
+    ("0012345000065", "upce", "00012345000065"),    # already expanded by the decoder (zbar, zxing-cpp)
 ])
 def test_normalize_to_gtin14(text: str, symbology: str, gtin14: str) -> None:
     assert normalize(text, symbology) == gtin14

@@ -111,6 +111,12 @@ def test_signed_but_incomplete_claims_are_malformed(token_issuer: TokenIssuer, i
     assert reason(check(token_issuer.sign(claims), interpret_rules)) is Rejection.MALFORMED
 
 
+def test_fractional_numeric_dates_are_accepted(token_issuer: TokenIssuer, interpret_rules: Rules) -> None:
+    claims = token_issuer.claims("member", "M-1", now=NOW) | {"iat": NOW + 0.5, "exp": NOW + 60.25}
+    result = check(token_issuer.sign(claims), interpret_rules)
+    assert isinstance(result, Claims) and result.exp == NOW + 60
+
+
 def test_type_not_accepted_here_is_wrong_type(token_issuer: TokenIssuer, interpret_rules: Rules) -> None:
     assert reason(check(token_issuer.staff(now=NOW), interpret_rules, types=("member",))) is Rejection.WRONG_TYPE
     unknown_type = token_issuer.sign(token_issuer.claims("admin", "X", now=NOW))
