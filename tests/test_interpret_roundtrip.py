@@ -1,7 +1,7 @@
 """Round trip: render a code as a label printer or the app would, decode the image, interpret the result.
 
 Rendering: python-barcode (EAN/UPC, GS1-128), segno (QR), zxing-cpp's writer (DataBar, DataMatrix, UPC-E,
-ITF-14). Decoding: pyzbar and zxing-cpp, the two decoders the camera driver cascades.
+ITF-14). Decoding: the camera driver's own pyzbar and zxing-cpp decoders (drivers/decode.py), every symbology on.
 """
 
 from __future__ import annotations
@@ -20,23 +20,21 @@ from simulators.tokens import TokenIssuer
 barcode = pytest.importorskip("barcode")
 segno = pytest.importorskip("segno")
 zxingcpp = pytest.importorskip("zxingcpp")
-pyzbar = pytest.importorskip("pyzbar.pyzbar")
+pytest.importorskip("pyzbar.pyzbar")
+
+from drivers.decode import SYMBOLOGIES, Decoded, normalise, zbar_decoder, zxing_decoder  # noqa: E402
+
+DECODERS = (zbar_decoder(SYMBOLOGIES), zxing_decoder(SYMBOLOGIES))
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 GTIN = "09506000134352"
-# Decoder type names -> our symbology names (as drivers/decode.py maps them).
-ZBAR = {"EAN13": "ean13", "EAN8": "ean8", "UPCA": "upca", "UPCE": "upce", "CODE128": "code128", "I25": "itf",
-        "DATABAR": "databar", "DATABAR_EXP": "databar-expanded", "QRCODE": "qr"}
-ZXING_AIM = {"]E0": "ean13", "]E4": "ean8", "]C1": "gs1-128", "]C0": "code128", "]e0": "databar",
-             "]I1": "itf", "]Q1": "qr", "]Q3": "gs1-qr", "]d1": "datamatrix", "]d2": "gs1-datamatrix"}
 
 
-def decode(image: np.ndarray) -> list[tuple[str, bytes]]:
-    """Every (symbology, data) both decoders read, so each case is checked through each decoder."""
+def decode(image: np.ndarray) -> list[Decoded]:
+    """What the camera driver's two decoders read (each case is checked through each decoder)."""
     image = np.pad(image, 40, constant_values=255)
-    found = [(ZBAR.get(r.type, "unknown"), r.data) for r in pyzbar.decode(image)]
-    found += [(ZXING_AIM.get(r.symbology_identifier, "unknown"), bytes(r.bytes)) for r in zxingcpp.read_barcodes(image)]
-    return found
+    found = [d for decoder in DECODERS for d in decoder(image)]
+    return normalise(found, SYMBOLOGIES)
 
 
 def python_barcode(kind: str, body: str) -> np.ndarray:
@@ -56,8 +54,11 @@ def qr(content: str) -> np.ndarray:
 
 def meanings(image: np.ndarray, rules: Rules | None = None) -> list[Meaning]:
     found = decode(image)
-    assert found, "no decoder read the rendered image"
-    return [interpret(sym, data.decode("latin-1"), data, rules or Rules(), NOW) for sym, data in found]
+    readers = {d.decoder for d in found}
+    # zbar has no DataMatrix reader; every other code must be read by both decoders.
+    assert readers == ({"zxing"} if any("datamatrix" in d.symbology for d in found) else {"zbar", "zxing"}), found
+    return [interpret(d.symbology, d.data.decode("latin-1"), d.data, rules or Rules(), NOW, aim=d.aim)
+            for d in found]
 
 
 def ean(body: str) -> str:
