@@ -20,9 +20,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from agent.catalog import CatalogDb, catalog_lock, fsync_dir
+from agent.catalog_batch import BatchWriter
 from agent.catalog_lines import MAX_LINE_BYTES, CatalogLineError, Record, Trailer, parse_line
 from agent.catalog_schema import KINDS, migrations
 from agent.errors import AgentError
@@ -30,7 +30,6 @@ from agent.store import apply_migrations, translate
 
 logger = logging.getLogger(__name__)
 
-BATCH_ROWS = 20000
 INSERT = {
     "product": "INSERT INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "price": "INSERT INTO prices VALUES (?,?,?,?,?,?)",
@@ -115,7 +114,7 @@ def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: P
 
 def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOBase, current: int,
                       etag: str | None, progress: Progress | None) -> tuple[Trailer, dict[str, int], int]:
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # BatchWriter's thread
     try:
         apply_migrations(conn, path, migrations())
         # Unseen until renamed and fsynced below, so no journal and no per-commit fsync are needed.
@@ -143,67 +142,33 @@ def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOB
     return trailer, counts, lines
 
 
-class _Batches:
-    """Rows waiting for executemany, with the line each came from so a refusal can name it."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in INSERT}
-        self.lines: dict[str, list[int]] = {name: [] for name in INSERT}
-        self.pending = 0
-
-    def add(self, record: Record, line: int) -> None:
-        self.rows[record.kind].append(record.row)
-        self.lines[record.kind].append(line)
-        if record.children:
-            child = CHILD_TABLE[record.kind]
-            self.rows[child].extend(record.children)
-            self.lines[child].extend([line] * len(record.children))
-        self.pending += 1
-        if self.pending >= BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        for name, rows in self.rows.items():
-            if rows:
-                before = self.conn.total_changes
-                try:
-                    self.conn.executemany(INSERT[name], rows)
-                except sqlite3.IntegrityError as exc:
-                    line = self.lines[name][self.conn.total_changes - before]
-                    raise CatalogLineError(line, f"duplicate or conflicting {name} ({exc})") from None
-                rows.clear()
-                self.lines[name].clear()
-        self.pending = 0
-
-
 def _stream(conn: sqlite3.Connection, reader: io.BufferedIOBase, raw: io.BufferedIOBase,
             progress: Progress | None) -> tuple[Trailer, dict[str, int], int]:
     """Read, check and insert every line; return the verified trailer, counts per kind and lines read."""
     digest = hashlib.sha256()
-    batches = _Batches(conn)
     counts = dict.fromkeys(KINDS, 0)
     trailer: Trailer | None = None
     newest = line = 0
-    while raw_line := reader.readline(MAX_LINE_BYTES + 1):
-        line += 1
-        if trailer is not None:
-            raise CatalogLineError(line, "text after the trailer line; the trailer must be the last line")
-        if len(raw_line) > MAX_LINE_BYTES:
-            raise CatalogLineError(line, f"line is longer than {MAX_LINE_BYTES} bytes")
-        parsed = parse_line(raw_line, line)
-        if type(parsed) is Record:
-            digest.update(raw_line)
-            counts[parsed.kind] += 1
-            newest = max(newest, parsed.version)
-            batches.add(parsed, line)
-        elif type(parsed) is Trailer:
-            trailer = parsed
-        else:
-            raise CatalogLineError(line, "deletes and delta headers belong in deltas, not in a snapshot")
-        if progress is not None and line % 50000 == 0:
-            progress(raw.tell(), line)
-    batches.flush()
+    with BatchWriter(conn, INSERT, CHILD_TABLE) as batches:
+        while raw_line := reader.readline(MAX_LINE_BYTES + 1):
+            line += 1
+            if trailer is not None:
+                raise CatalogLineError(line, "text after the trailer line; the trailer must be the last line")
+            if len(raw_line) > MAX_LINE_BYTES:
+                raise CatalogLineError(line, f"line is longer than {MAX_LINE_BYTES} bytes")
+            parsed = parse_line(raw_line, line)
+            if type(parsed) is Record:
+                digest.update(raw_line)
+                counts[parsed.kind] += 1
+                newest = max(newest, parsed.version)
+                batches.add(parsed, line)
+            elif type(parsed) is Trailer:
+                trailer = parsed
+            else:
+                raise CatalogLineError(line, "deletes and delta headers belong in deltas, not in a snapshot")
+            if progress is not None and line % 50000 == 0:
+                progress(raw.tell(), line)
+        batches.finish()
     return _verify(trailer, counts, digest.hexdigest(), newest, line), counts, line
 
 

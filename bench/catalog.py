@@ -1,0 +1,208 @@
+"""Offline catalog figures: import speed, point lookups, RSS with the cache open, snapshot pull end to end.
+
+    .venv/bin/python bench/catalog.py [--products 1000000] [--members 1000000] [--small 200000]
+
+Every figure stands beside a baseline measured in the same run: the import beside a bare sqlite3
+executemany of the same rows into the same schema, the lookup beside a bare sqlite3 point query on the
+same file. RSS and the pull run in fresh processes so the benchmark's own memory is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.catalog import CatalogDb  # noqa: E402
+from agent.catalog_load import load_snapshot  # noqa: E402
+from agent.catalog_schema import M001_TABLES  # noqa: E402
+from agent.store import split_statements  # noqa: E402
+from simulators.catalog_data import (  # noqa: E402
+    SnapshotSpec,
+    _order,  # noqa: E402
+    gtin_for,
+    member_id_for,
+    price_for,
+    write_snapshot,
+)
+
+
+def bare_import(path: Path, n: int, shuffled: bool, fast_pragmas: bool) -> float:
+    """Rows/s of a plain executemany of the same product rows into the same schema, one transaction."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    if fast_pragmas:
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -65536"):
+            conn.execute(f"PRAGMA {pragma}")
+    for statement in split_statements(M001_TABLES):
+        conn.execute(statement)
+    rows = ((gtin_for(i), f"Item {i}", price_for(i), "0.08", price_for(i) - 10, None, int(i % 50 == 0), 0, 0,
+             None, 1) for i in _order(n, shuffled))
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return n / seconds
+
+
+def bench_import(work: Path, n: int) -> None:
+    print(f"-- import of {n:,} products (JSON Lines file -> verified new generation -> swap)")
+    for shuffled in (True, False):
+        order = "unsorted" if shuffled else "sorted"
+        source = write_snapshot(work / f"import-{order}.jsonl", SnapshotSpec(products=n, version=1,
+                                                                             shuffled=shuffled))
+        catalog = CatalogDb.open(work / f"state-import-{order}")
+        result = load_snapshot(catalog, source)
+        catalog.close()
+        ours = n / result.seconds
+        plain = bare_import(work / f"bare-{order}.db", n, shuffled, fast_pragmas=False)
+        fast = bare_import(work / f"bare-fast-{order}.db", n, shuffled, fast_pragmas=True)
+        print(f"   {order:8}: agent {ours:9,.0f} rows/s ({result.seconds:.1f} s, fsync and swap included)")
+        print(f"             bare executemany {plain:9,.0f} rows/s -> agent time / bare time {plain / ours:.2f}x; "
+              f"bare with the loader's pragmas {fast:9,.0f} rows/s -> {fast / ours:.2f}x")
+        source.unlink()
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p50, p99 = ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.99)]
+    return f"p50 {p50 * 1e6:5.1f} us  p99 {p99 * 1e6:5.1f} us"
+
+
+def timed(fn: object, keys: list[str]) -> list[float]:
+    samples = []
+    for key in keys:
+        started = time.perf_counter()
+        fn(key)  # type: ignore[operator]
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def bench_lookup(work: Path, products: int, members: int) -> Path:
+    print(f"-- point lookups with {products:,} products and {members:,} members (hot)")
+    source = write_snapshot(work / "full.jsonl", SnapshotSpec(products=products, members=members, version=1,
+                                                               shuffled=True))
+    state = work / "state-lookup"
+    catalog = CatalogDb.open(state)
+    result = load_snapshot(catalog, source)
+    source.unlink()
+    print(f"   import of {products + members:,} records (products + members): {result.seconds:.1f} s, "
+          f"{(products + members) / result.seconds:,.0f} rows/s")
+    rng = random.Random(7)
+    gtins = [gtin_for(rng.randrange(products)) for _ in range(100_000)]
+    ids = [member_id_for(rng.randrange(members)) for _ in range(100_000)] if members else []
+    conn = sqlite3.connect(f"file:{Path(catalog.status().path or '')}?mode=ro", uri=True)
+
+    def bare(gtin: str) -> object:
+        return conn.execute("SELECT * FROM products WHERE gtin = ?", (gtin,)).fetchone()
+
+    for _ in range(2):   # the first pass warms the page cache; the second is measured ("hot")
+        agent_product, bare_product = timed(catalog.product, gtins), timed(bare, gtins)
+        agent_member = timed(catalog.member, ids)
+    assert catalog.product(gtins[0]) is not None
+    print(f"   agent catalog.product(gtin): {percentiles(agent_product)}")
+    print(f"   bare sqlite3 point query:    {percentiles(bare_product)}")
+    if ids:
+        print(f"   agent catalog.member(id):    {percentiles(agent_member)}")
+    conn.close()
+    catalog.close()
+    return state
+
+
+RSS_CHILD = """
+import random, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+import agent.app  # the daemon's own imports, so the figure is the agent's, not a bare interpreter's
+from agent.catalog import CatalogDb
+from simulators.catalog_data import gtin_for
+catalog = CatalogDb.open(Path({state!r}))
+rng = random.Random(1)
+for _ in range(200000):
+    catalog.product(gtin_for(rng.randrange({products})))
+fields = dict(l.split(":", 1) for l in Path("/proc/self/status").read_text().splitlines() if ":" in l)
+print(int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024)
+"""
+
+
+def bench_rss(state: Path, products: int) -> None:
+    code = RSS_CHILD.format(root=str(ROOT), state=str(state), products=products)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    base = subprocess.run([sys.executable, "-c", "import sqlite3, asyncio; from pathlib import Path;"
+                           "print(next(int(l.split()[1]) // 1024 for l in open('/proc/self/status') "
+                           "if l.startswith('VmHWM')))"], capture_output=True, text=True, check=True).stdout.strip()
+    print(f"-- RSS of a process with the agent's modules and that catalog open, after 200k lookups: "
+          f"{out[0]} MB (peak {out[1]} MB); bare python + sqlite3 + asyncio: {base} MB")
+
+
+PULL_CHILD = """
+import asyncio, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from agent.catalog import CatalogDb
+from agent.catalog_sync import CatalogSync
+from agent.cloud import SnapshotClient
+token = Path({state!r}).with_suffix(".token"); token.write_text("test-token"); token.chmod(0o600)
+catalog = CatalogDb.open(Path({state!r}))
+client = SnapshotClient({url!r}, token_file=token, deadline_s=900)
+sync = CatalogSync(catalog, client, max_age_s=3600, poll_interval_s=3600)
+started = time.monotonic()
+asyncio.run(sync.pull())
+assert sync.last_error is None, sync.last_error
+# VmHWM, not ru_maxrss: after fork+exec ru_maxrss can carry the parent's peak
+peak = next(int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(round(time.monotonic() - started, 1), peak, catalog.status().counts["product"])
+"""
+
+
+def bench_pull(work: Path, sizes: list[int]) -> None:
+    print("-- snapshot pull end to end (fake server in its own process, gzip, unsorted): HTTP -> file -> verify"
+          " -> load -> swap")
+    for n in sizes:
+        server = subprocess.Popen([sys.executable, "-m", "simulators.catalog_server", "--products", str(n),
+                                   "--gzip", "--shuffled"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().split()[1]
+            code = PULL_CHILD.format(root=str(ROOT), state=str(work / f"state-pull-{n}"), url=url)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            seconds, peak, count = out.stdout.split()
+            print(f"   {n:>9,} products: {seconds} s, peak RSS {peak} MB, loaded {int(count):,}")
+        finally:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=200_000, help="the smaller pull size, to compare peak RSS")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    print(f"catalog bench: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+          f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="omo-catalog-bench-") as tmp:
+        work = Path(tmp)
+        bench_import(work, args.products)
+        state = bench_lookup(work, args.products, args.members)
+        bench_rss(state, args.products)
+        bench_pull(work, [args.small, args.products])
+    print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB; "
+          f"load average now {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
