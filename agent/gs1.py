@@ -8,16 +8,13 @@ separator was lost, and turning weights and amounts into integer grams and minor
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
-
-from biip import ParseConfig
-from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-from biip.gs1_messages import GS1Message
 
 GS = "\x1d"
 # Stand-ins for GS seen from scanners and wedges. None of these characters is in the GS1 AI encodable
@@ -29,7 +26,22 @@ GS = "\x1d"
 DEFAULT_SUBSTITUTES = ("<GS>", "{GS}", "[GS]", "<FNC1>", "^]", "\u241d", "\x1b", "~", "|")
 _AIM_GS1 = re.compile(r"^\](C1|e0|e1|e2|d2|Q3|J1)")
 _TAIL_DATE = re.compile(r"(1[57])(\d\d(0[1-9]|1[0-2])(0[0-9]|[12]\d|3[01]))$")
-_CONFIG = ParseConfig(separator_chars=(GS,))
+
+
+@functools.cache
+def _biip() -> Any:
+    """biip, imported on the first GS1 scan: importing it costs about 17 MB and 70 ms (its AI and prefix
+    tables), which a lane that never sees a GS1 code should not pay at start (idle RSS target: 60 MB)."""
+    import biip
+    import biip.gs1_digital_link_uris
+    import biip.gs1_messages
+
+    return biip
+
+
+@functools.cache
+def _config() -> Any:
+    return _biip().ParseConfig(separator_chars=(GS,))
 _POUND_G = Decimal("453.59237")
 _NUMERIC_AIS = frozenset({"11", "13", "15", "17", "30", "8008", "310", "320", "392", "393"})
 
@@ -74,9 +86,9 @@ def parse_element_strings(text: str, substitutes: tuple[str, ...] = DEFAULT_SUBS
     text = clean(text, substitutes)
     try:
         if text.startswith("("):
-            message = GS1Message.parse_hri(text, config=_CONFIG)
+            message = _biip().gs1_messages.GS1Message.parse_hri(text, config=_config())
         else:
-            message = GS1Message.parse(text, config=_CONFIG)
+            message = _biip().gs1_messages.GS1Message.parse(text, config=_config())
     except Exception:   # biip raises ParseError, and ValueError/IndexError on some malformed input
         return Gs1Error.MALFORMED
     elements = [(e.ai.ai, e.value) for e in message.element_strings]
@@ -89,7 +101,7 @@ def parse_element_strings(text: str, substitutes: tuple[str, ...] = DEFAULT_SUBS
 def parse_digital_link(uri: str) -> Gs1Data | Gs1Error:
     """Parse a GS1 Digital Link URI (id.gs1.org or a brand's own domain); uncompressed form only."""
     try:
-        link = GS1DigitalLinkURI.parse(uri.strip(), config=_CONFIG)
+        link = _biip().gs1_digital_link_uris.GS1DigitalLinkURI.parse(uri.strip(), config=_config())
     except Exception:
         return Gs1Error.NOT_DIGITAL_LINK
     return _reduce([(e.ai.ai, e.value) for e in link.element_strings], link.element_strings, False)

@@ -12,12 +12,11 @@ EAN-13 prefix "02" (a UPC-A is an EAN-13 with a leading zero).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-
-from biip.checksums import gs1_price_weight_check_digit
 
 from agent.gtin import check_digit
 
@@ -126,6 +125,18 @@ def parse(ean13: str, templates: Mapping[str, RcnTemplate]) -> RcnValue | RcnErr
     item = "".join(d for d, p in zip(ean13, pattern, strict=True) if p == "I")
     return RcnValue(template=template.name, item_code=item, lookup_gtin14=_zeroed(ean13, pattern, values),
                     measure=template.measure, value=int(digits) * template.scale if digits else None)
+
+
+@functools.cache
+def _price_check_function() -> Callable[[str], int]:
+    """biip's GS1 price/weight check digit, imported on first use (importing biip costs ~17 MB; see gs1.py)."""
+    from biip.checksums import gs1_price_weight_check_digit
+
+    return gs1_price_weight_check_digit
+
+
+def gs1_price_weight_check_digit(digits: str) -> int:
+    return _price_check_function()(digits)
 
 
 def _zeroed(ean13: str, pattern: str, values: slice | None) -> str:
