@@ -50,17 +50,17 @@ class CatalogSync:
         self.health = ComponentHealth("catalog")
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
-        self._gap = asyncio.Event()
+        self._pull_now = asyncio.Event()
         self._pending: dict[int, Delta] = {}
 
     async def run(self, health: ComponentHealth) -> None:
-        """Supervisor entry point: pull now, then every `poll_interval_s`, and at once after a delta gap."""
+        """Supervisor entry point: pull now, then every `poll_interval_s`, at once after a delta gap or a request."""
         self.health = health
         health.probe = lambda: self.catalog.status().as_dict()
         next_pull = self.clock.monotonic()
         while True:
-            if self.client is not None and (self.clock.monotonic() >= next_pull or self._gap.is_set()):
-                self._gap.clear()
+            if self.clock.monotonic() >= next_pull or self._pull_now.is_set():
+                self._pull_now.clear()   # also without a client, or the wait below would spin
                 await self.pull()
                 next_pull = self.clock.monotonic() + self.poll_interval_s
             async with self._lock:   # picks up `omo-edge catalog import`; never in the middle of a delta
@@ -69,7 +69,7 @@ class CatalogSync:
             wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
-                    await self._gap.wait()
+                    await self._pull_now.wait()
 
     def report(self) -> None:
         """Set health from the catalog's age: degraded (selling goes on) when stale or absent."""
@@ -135,19 +135,26 @@ class CatalogSync:
             logger.warning("catalog pull failed, the current catalog keeps serving: %s", error)
         self.last_error = error
 
-    async def apply_delta(self, payload: bytes) -> Outcome | None:
+    def request_pull(self) -> None:
+        """Pull a snapshot now (the cloud's `catalog.refresh` command); returns at once."""
+        self._pull_now.set()
+
+    async def apply_delta(self, payload: bytes) -> None:
         """Apply one catalog delta message (the payload of `{prefix}/{store}/catalog`); never raises for bad input.
 
         Applied in version order and idempotently: a duplicate is ignored; a delta after a gap is held and a
-        snapshot pull is started, and held deltas are applied once the gap closes. Returns the outcome, or
-        None when the payload was refused (logged and counted as `deltas_rejected`).
+        snapshot pull is started, and held deltas are applied once the gap closes.
         """
+        await self.apply(payload)
+
+    async def apply(self, payload: bytes) -> Outcome | None:
+        """`apply_delta`, returning the outcome, or None when the payload was refused (counted `deltas_rejected`)."""
         try:
             delta = parse_delta(payload)
         except CatalogLineError as exc:
             self.health.count("deltas_rejected")
             logger.warning("catalog delta refused (%s); a snapshot pull will repair what it carried", exc)
-            self._gap.set()
+            self._pull_now.set()
             return None
         async with self._lock:
             outcome = await self._apply(delta)
@@ -156,7 +163,7 @@ class CatalogSync:
         if outcome is Outcome.GAP:
             if len(self._pending) < MAX_PENDING_DELTAS:
                 self._pending[delta.base] = delta
-            self._gap.set()
+            self._pull_now.set()
         self.health.count(f"deltas_{outcome}")
         return outcome
 

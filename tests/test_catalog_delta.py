@@ -21,7 +21,7 @@ def product(i: int, price: int) -> dict[str, object]:
 
 async def delta(sync: CatalogSync, base: int, version: int, *lines: dict[str, object]) -> Outcome | None:
     async with asyncio.timeout(TIMEOUT_S):
-        return await sync.apply_delta(delta_payload(base, version, lines))
+        return await sync.apply(delta_payload(base, version, lines))
 
 
 def offline_sync(catalog_db: CatalogDb, tmp_path: Path, version: int = 1) -> CatalogSync:
@@ -66,7 +66,7 @@ async def test_a_bad_delta_is_refused_whole(catalog_db: CatalogDb, tmp_path: Pat
     sync = offline_sync(catalog_db, tmp_path)
     payload = delta_payload(1, 2, [product(3, 999), {"gtin": "123", "name": "x", "price": 1, "tax_rate": "0.1"}])
     async with asyncio.timeout(TIMEOUT_S):
-        assert await sync.apply_delta(payload) is None
+        assert await sync.apply(payload) is None
     assert catalog_db.product(gtin_for(3)).price != 999  # type: ignore[union-attr]
     assert sync.health.counters["deltas_rejected"] == 1
 
@@ -95,7 +95,7 @@ async def test_a_gap_triggers_a_snapshot_pull(catalog_sync: CatalogSync, catalog
         async with asyncio.timeout(TIMEOUT_S):
             await _until(lambda: catalog_db.status().version == 1)
             catalog_server.publish(version=4, products=250)
-            assert await catalog_sync.apply_delta(delta_payload(4, 5, [product(3, 42)])) is Outcome.GAP
+            assert await catalog_sync.apply(delta_payload(4, 5, [product(3, 42)])) is Outcome.GAP
             await _until(lambda: catalog_db.status().version == 5)
         assert catalog_db.product(gtin_for(3)).price == 42  # type: ignore[union-attr]
         assert catalog_db.status().counts["product"] == 250
@@ -110,3 +110,16 @@ async def _until(condition: object) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not met")
+
+
+async def test_without_a_cloud_a_gap_does_not_spin(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    sync = offline_sync(catalog_db, tmp_path)
+    sync.check_interval_s = 0.05
+    task = asyncio.create_task(sync.run(sync.health))
+    try:
+        await sync.apply_delta(delta_payload(5, 6, [product(3, 1)]))
+        await asyncio.sleep(0.2)
+        assert sync.health.counters["deltas_gap"] == 1 and catalog_db.status().version == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
