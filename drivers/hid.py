@@ -26,6 +26,7 @@ from drivers.keymap import WedgeDecoder
 from drivers.options import Options
 
 EVIOCGRAB = 0x40044590           # _IOW('E', 0x90, int)
+EVIOCGLED = 0x80084519           # _IOC(READ, 'E', 0x19, 8): the LED bitmap; bit 1 is caps lock
 MISMATCH = "layout_mismatch_count"
 _OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: UnavailableReason.NOT_FOUND,
                  errno.EACCES: UnavailableReason.PERMISSION, errno.EPERM: UnavailableReason.PERMISSION,
@@ -39,6 +40,16 @@ _FIXES = {UnavailableReason.NOT_FOUND: "check the cable and the path (omo-edge d
 def grab(fd: int) -> None:
     """Take the device exclusively (EVIOCGRAB); the kernel then sends its events only to this fd."""
     fcntl.ioctl(fd, EVIOCGRAB, 1)
+
+
+def caps_lock_on(fd: int) -> bool:
+    """Caps lock may already be on when we open the device; letters would come out in the wrong case."""
+    leds = bytearray(8)
+    try:
+        fcntl.ioctl(fd, EVIOCGLED, leds)
+    except OSError:
+        return False   # not an evdev node (the simulator's pty): caps starts off
+    return bool(leds[0] & 0b10)
 
 
 class HidScanner:
@@ -81,6 +92,9 @@ class HidScanner:
         self._fd, self._bytes = fd, EventDecoder()
         self._counters.update({FAILED: 0})
         self._decoders = self._carry(self._decoders)
+        for decoder in self._decoders:
+            if decoder is not None:
+                decoder.keys.state.caps = caps_lock_on(fd)
         self._queue = ScanQueue(self.name, self._counters, bounce_s=self.bounce_s)
         asyncio.get_running_loop().add_reader(fd, self._readable)
         return self
