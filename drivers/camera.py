@@ -61,7 +61,11 @@ class CameraScanner:
         return open_source(self.source)
 
     async def __aenter__(self) -> Self:
-        decode = make_decoder(self.decoder, self.symbologies)   # imports cv2/zxing/pyzbar now, not at config time
+        try:
+            decode = make_decoder(self.decoder, self.symbologies)   # imports cv2/zxing/pyzbar now, not at config
+        except ImportError as exc:
+            raise DeviceUnavailable(UnavailableReason.FAILED, f"camera {self.name!r}: {exc}. Fix: install the "
+                                    "camera extra: pip install 'omo-edge[camera]' (and libzbar0)") from exc
         self._source = await asyncio.to_thread(self._open_source)   # V4L2 opens can take a second
         loop = asyncio.get_running_loop()
         self._stop.clear()
