@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.catalog import CatalogDb, catalog_lock, fsync_dir
+from agent.catalog import CatalogDb, catalog_lock, fsync_dir, read_status, write_pointer
 from agent.catalog_batch import BatchWriter
 from agent.catalog_lines import MAX_LINE_BYTES, CatalogLineError, Record, Trailer, parse_line
 from agent.catalog_schema import KINDS, migrations
@@ -79,20 +79,25 @@ def open_source(path: Path) -> tuple[io.BufferedIOBase, io.BufferedReader]:
 
 
 def load_snapshot(catalog: CatalogDb, source: Path, *, etag: str | None = None,
-                  progress: Progress | None = None) -> LoadResult:
-    """Verify every line of `source`, load it into a new generation and swap it in; all or nothing."""
+                  progress: Progress | None = None, swap: bool = True) -> LoadResult:
+    """Verify every line of `source`, load it into a new generation and install it; all or nothing.
+
+    With `swap` the generation also becomes `catalog`'s current one; without, only the pointer file moves
+    (the CLI and the load worker: the agent follows the pointer).
+    """
     started = time.monotonic()
     with catalog_lock(catalog.state_dir):
-        catalog.follow_pointer()     # another process may have loaded a newer one meanwhile
-        result = _load_locked(catalog, source, etag, progress)
+        result = _load_locked(catalog, source, etag, progress, swap)
     logger.info("catalog loaded version=%d lines=%d seconds=%.1f counts=%s", result.version, result.lines,
                 time.monotonic() - started, json.dumps(result.counts, separators=(",", ":")))
     return result
 
 
-def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: Progress | None) -> LoadResult:
+def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: Progress | None,
+                 swap: bool) -> LoadResult:
     started = time.monotonic()
-    current = catalog.status().version
+    # The pointer is the truth: another process may have installed a newer catalog than ours.
+    current = max(catalog.status().version, read_status(catalog.state_dir).version)
     loading = catalog.state_dir / f"catalog-{uuid.uuid4().hex[:12]}.db.loading"
     try:
         reader, raw = open_source(source)
@@ -104,7 +109,10 @@ def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: P
         final = catalog.state_dir / f"catalog-v{trailer.version}-{time.time_ns()}.db"
         os.replace(loading, final)
         fsync_dir(catalog.state_dir)
-        catalog.swap(final)
+        if swap:
+            catalog.swap(final)
+        else:
+            write_pointer(catalog.state_dir, final.name)
     except BaseException:
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{loading}{suffix}").unlink(missing_ok=True)

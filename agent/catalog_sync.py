@@ -23,7 +23,8 @@ from typing import Any
 from agent.catalog import CatalogDb
 from agent.catalog_delta import Delta, Outcome, apply_delta_tx, current_version, parse_delta
 from agent.catalog_lines import CatalogLineError
-from agent.catalog_load import OlderSnapshot, load_snapshot
+from agent.catalog_load import OlderSnapshot
+from agent.catalog_worker import load_in_worker
 from agent.clock import Clock, SystemClock
 from agent.cloud import SnapshotClient, Transport
 from agent.config import CatalogSection
@@ -114,7 +115,7 @@ class CatalogSync:
             self.health.count("not_modified")
             await self._touch()
         else:
-            await asyncio.to_thread(load_snapshot, self.catalog, dest, etag=fetched.etag)
+            self.health.details["last_load"] = await load_in_worker(self.catalog, dest, fetched.etag)
             self.health.count("snapshots_loaded")
         self._succeeded()
 

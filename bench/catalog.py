@@ -151,18 +151,44 @@ import asyncio, sys, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from agent.catalog import CatalogDb
+from agent.catalog_load import load_snapshot
 from agent.catalog_sync import CatalogSync
 from agent.cloud import SnapshotClient
-token = Path({state!r}).with_suffix(".token"); token.write_text("test-token"); token.chmod(0o600)
-catalog = CatalogDb.open(Path({state!r}))
+from simulators.catalog_data import SnapshotSpec, gtin_for, write_snapshot
+state = Path({state!r})
+token = state.with_suffix(".token"); token.write_text("test-token"); token.chmod(0o600)
+catalog = CatalogDb.open(state)
+load_snapshot(catalog, write_snapshot(state.with_suffix(".v1"), SnapshotSpec(products=10000, version=1)))
 client = SnapshotClient({url!r}, token_file=token, deadline_s=900)
 sync = CatalogSync(catalog, client, max_age_s=3600, poll_interval_s=3600)
+samples = []
+
+async def lookups(done):
+    i = 0
+    while not done.is_set():
+        started = time.perf_counter()
+        assert catalog.product(gtin_for(i % 10000)) is not None or catalog.status().version == 2
+        samples.append(time.perf_counter() - started)
+        i += 1
+        await asyncio.sleep(0.001)
+
+async def main():
+    done = asyncio.Event()
+    task = asyncio.create_task(lookups(done))
+    await sync.pull()
+    done.set()
+    await task
+
 started = time.monotonic()
-asyncio.run(sync.pull())
+asyncio.run(main())
 assert sync.last_error is None, sync.last_error
+seconds = time.monotonic() - started
 # VmHWM, not ru_maxrss: after fork+exec ru_maxrss can carry the parent's peak
 peak = next(int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
-print(round(time.monotonic() - started, 1), peak, catalog.status().counts["product"])
+samples.sort()
+loaded = sync.health.details["last_load"]
+print(round(seconds, 1), peak, loaded["peak_rss_mb"], catalog.status().counts["product"],
+      round(samples[len(samples) // 2] * 1e6), round(samples[int(len(samples) * 0.99)] * 1e6), round(samples[-1] * 1e6))
 """
 
 
@@ -170,15 +196,18 @@ def bench_pull(work: Path, sizes: list[int]) -> None:
     print("-- snapshot pull end to end (fake server in its own process, gzip, unsorted): HTTP -> file -> verify"
           " -> load -> swap")
     for n in sizes:
-        server = subprocess.Popen([sys.executable, "-m", "simulators.catalog_server", "--products", str(n),
-                                   "--gzip", "--shuffled"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        command = [sys.executable, "-m", "simulators.catalog_server", "--products", str(n), "--gzip", "--shuffled",
+                   "--version", "2"]
+        server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         try:
             assert server.stdout is not None
             url = server.stdout.readline().split()[1]
             code = PULL_CHILD.format(root=str(ROOT), state=str(work / f"state-pull-{n}"), url=url)
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-            seconds, peak, count = out.stdout.split()
-            print(f"   {n:>9,} products: {seconds} s, peak RSS {peak} MB, loaded {int(count):,}")
+            seconds, peak, worker, count, p50, p99, worst = out.stdout.split()
+            print(f"   {n:>9,} products: {seconds} s, peak RSS: agent {peak} MB, load worker {worker} MB; "
+                  f"loaded {int(count):,}; lookups on the loop meanwhile: p50 {p50} us, p99 {p99} us, "
+                  f"max {worst} us")
         finally:
             server.kill()
             server.wait(timeout=10)

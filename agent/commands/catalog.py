@@ -50,9 +50,11 @@ def handle_import(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"omo-edge: {source} is not a file; give the path of a catalog snapshot", file=sys.stderr)
         return EXIT_USAGE
-    catalog = CatalogDb.open(_state_dir(args), cleanup=False)
+    state_dir = _state_dir(args)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    catalog = CatalogDb(state_dir, cleanup=False)   # not opened: only the pointer moves (the agent follows it)
     try:
-        result = load_snapshot(catalog, source, progress=_progress(source))
+        result = load_snapshot(catalog, source, progress=_progress(source), swap=False)
     except (CatalogLineError, OlderSnapshot) as exc:
         _end_progress()
         print(f"omo-edge: {source} refused, nothing was loaded: {exc}", file=sys.stderr)
