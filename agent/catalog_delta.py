@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     GAP = "gap"
+    HELD = "held"          # a snapshot pull is running; applied (or dropped as superseded) when it ends
 
 
 @dataclass(frozen=True, slots=True)

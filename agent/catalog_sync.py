@@ -53,6 +53,7 @@ class CatalogSync:
         self._lock = asyncio.Lock()
         self._pull_now = asyncio.Event()
         self._pending: dict[int, Delta] = {}
+        self._pulling = False
 
     async def run(self, health: ComponentHealth) -> None:
         """Supervisor entry point: pull now, then every `poll_interval_s`, at once after a delta gap or a request."""
@@ -93,6 +94,7 @@ class CatalogSync:
             return
         async with self._lock:
             dest = self.catalog.state_dir / DOWNLOAD
+            self._pulling = True
             try:
                 await self._pull_locked(self.client, dest)
             except OlderSnapshot as exc:
@@ -104,6 +106,7 @@ class CatalogSync:
             except AgentError as exc:
                 self._failed(str(exc))
             finally:
+                self._pulling = False
                 dest.unlink(missing_ok=True)
             await self._drain()
 
@@ -157,13 +160,17 @@ class CatalogSync:
             logger.warning("catalog delta refused (%s); a snapshot pull will repair what it carried", exc)
             self._pull_now.set()
             return None
-        async with self._lock:
-            outcome = await self._apply(delta)
-            if outcome is Outcome.APPLIED:
-                await self._drain()
+        if self._pulling:
+            # Never make the MQTT consumer wait minutes for a snapshot: hold the delta, apply it after.
+            outcome = Outcome.HELD
+        else:
+            async with self._lock:
+                outcome = await self._apply(delta)
+                if outcome is Outcome.APPLIED:
+                    await self._drain()
+        if outcome in (Outcome.GAP, Outcome.HELD) and len(self._pending) < MAX_PENDING_DELTAS:
+            self._pending[delta.base] = delta
         if outcome is Outcome.GAP:
-            if len(self._pending) < MAX_PENDING_DELTAS:
-                self._pending[delta.base] = delta
             self._pull_now.set()
         self.health.count(f"deltas_{outcome}")
         return outcome

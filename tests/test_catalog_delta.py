@@ -123,3 +123,18 @@ async def test_without_a_cloud_a_gap_does_not_spin(catalog_db: CatalogDb, tmp_pa
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_delta_during_a_pull_is_held_not_waited_for(catalog_sync: CatalogSync, catalog_db: CatalogDb,
+                                                            catalog_server: CatalogServer) -> None:
+    async with asyncio.timeout(TIMEOUT_S):
+        await catalog_sync.pull()
+        catalog_server.publish(version=2, products=300)
+        catalog_server.drip_s = 0.01
+        pulling = asyncio.create_task(catalog_sync.pull())
+        await asyncio.sleep(0.05)
+        assert await catalog_sync.apply(delta_payload(2, 3, [product(3, 33)])) is Outcome.HELD
+        assert await catalog_sync.apply(delta_payload(1, 2, [product(3, 22)])) is Outcome.HELD
+        await pulling
+    assert catalog_db.status().version == 3, catalog_sync.last_error
+    assert catalog_db.product(gtin_for(3)).price == 33  # type: ignore[union-attr]

@@ -148,3 +148,15 @@ def test_price_for_generated_items_matches(catalog_db: CatalogDb, tmp_path: Path
     product = catalog_db.product(gtin_for(13))
     assert product is not None and product.price == price_for(13) and product.member_price == price_for(13) - 10
     assert gzip.open(tmp_path / "s.gz").readline().startswith(b"{")
+
+
+def test_a_running_agent_follows_a_catalog_imported_by_another_process(catalog_db: CatalogDb,
+                                                                        tmp_path: Path) -> None:
+    load_snapshot(catalog_db, snapshot(tmp_path, "v1.jsonl", products=5, version=1))
+    other = CatalogDb(catalog_db.state_dir, cleanup=False)      # what `omo-edge catalog import` uses
+    load_snapshot(other, snapshot(tmp_path, "v2.jsonl", products=12, version=2), swap=False)
+    assert catalog_db.status().version == 1
+    assert catalog_db.follow_pointer()
+    assert catalog_db.status().version == 2 and catalog_db.status().counts["product"] == 12
+    with pytest.raises(OlderSnapshot):    # the pointer is the truth, whatever this process had open
+        load_snapshot(other, snapshot(tmp_path, "v2b.jsonl", products=3, version=2), swap=False)
