@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.catalog_lines import CatalogLineError, Record
 
-BATCH_ROWS = 20000
+BATCH_ROWS = 5000
 QUEUE_DEPTH = 4     # batches in flight: bounds memory whatever the snapshot size
 
 Rows = dict[str, list[tuple[Any, ...]]]

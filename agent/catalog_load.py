@@ -126,7 +126,7 @@ def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOB
     try:
         apply_migrations(conn, path, migrations())
         # Unseen until renamed and fsynced below, so no journal and no per-commit fsync are needed.
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -65536", "temp_store = MEMORY"):
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -16384", "temp_store = MEMORY"):
             conn.execute(f"PRAGMA {pragma}")
         conn.execute("BEGIN")
         trailer, counts, lines = _stream(conn, reader, raw, progress)
