@@ -106,7 +106,10 @@ class CatalogDb:
         state_dir.mkdir(parents=True, exist_ok=True)
         catalog = cls(state_dir, cleanup=cleanup)
         name = read_pointer(state_dir)
-        if name is not None:
+        if name is not None and not (state_dir / name).exists():
+            logger.warning("catalog pointer names %s, which is missing; running without a catalog until the next "
+                           "pull or `omo-edge catalog import`", name)
+        elif name is not None:
             try:
                 catalog._db = Database.open(state_dir / name, migrations())
             except StoreError as exc:
@@ -127,6 +130,9 @@ class CatalogDb:
         """Make the finished, verified file at `path` the current generation (call off the event loop)."""
         with self._swap_lock:
             new = Database.open(path, migrations())
+            if new.moved_aside is not None:    # never trade a working catalog for an empty one
+                new.close()
+                raise StoreError(f"the new catalog {path.name} failed its integrity check; the current one stays")
             write_pointer(self.state_dir, path.name)
             old, self._db = self._db, new
             # Close the generation retired one swap ago: every lookup that took it has long finished.

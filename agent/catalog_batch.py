@@ -13,7 +13,8 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from agent.catalog_lines import CatalogLineError, Record
+from agent.catalog_fields import CatalogLineError
+from agent.catalog_lines import Record
 
 BATCH_ROWS = 5000
 QUEUE_DEPTH = 4     # batches in flight: bounds memory whatever the snapshot size

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agent.catalog_lines import CatalogLineError, Delete, DeltaHeader, Record, parse_line
+from agent.catalog_fields import CatalogLineError
+from agent.catalog_lines import Delete, DeltaHeader, Record, parse_line
 from agent.catalog_load import CHILD_TABLE, INSERT
 from agent.catalog_schema import KINDS
 

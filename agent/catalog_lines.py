@@ -10,15 +10,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, NamedTuple
 
-from agent.errors import AgentError
+from agent.catalog_fields import (
+    RATE,
+    CatalogLineError,
+    bool_field,
+    gtin14,
+    int_field,
+    req_int,
+    str_field,
+    text_field,
+    window,
+)
 
 MAX_LINE_BYTES = 1 << 20
-_RATE = re.compile(r"0(\.\d{1,6})?|1(\.0{1,6})?")
-_ID = re.compile(r"[\x21-\x7e]{1,128}")
-_DIGITS = re.compile(r"\d{8}|\d{12,14}")
+
+
 def _json_loads(raw: bytes) -> Any:
     return _json_decode(raw.decode())
 
@@ -30,16 +38,6 @@ try:   # orjson parses a catalog line 3x faster than json, which stays as the fa
     _loads = orjson.loads
 except ImportError:  # pragma: no cover - orjson is a dependency; kept for boxes without its wheel
     pass
-
-
-class CatalogLineError(AgentError):
-    """A catalog line (or the file as a whole) is not valid; `line` is 1-based, 0 for the whole file."""
-
-    def __init__(self, line: int, problem: str) -> None:
-        self.line = line
-        self.problem = problem
-        where = f"line {line}: " if line else ""
-        super().__init__(f"{where}{problem}")
 
 
 class Record(NamedTuple):
@@ -69,84 +67,8 @@ class Delete(NamedTuple):
     version: int
 
 
-def gtin14(value: object, line: int, field: str = "gtin") -> str:
-    """A GTIN-8/12/13/14 with a valid check digit, zero-padded to GTIN-14 (the stored form)."""
-    if type(value) is not str or not (len(value) == 14 and value.isascii() and value.isdigit()
-                                      or _DIGITS.fullmatch(value)):
-        raise CatalogLineError(line, f"{field} must be a string of 8, 12, 13 or 14 digits, got {value!r}")
-    code = value.zfill(14).encode()
-    odd = sum(code[0:13:2]) - 48 * 7     # positions weighted 3 (counting from the left of GTIN-14)
-    even = sum(code[1:13:2]) - 48 * 6
-    if (10 - (3 * odd + even) % 10) % 10 != code[13] - 48:
-        raise CatalogLineError(line, f"{field} {value!r} has a wrong check digit")
-    return code.decode()
-
-
-def _int(d: dict[str, Any], key: str, line: int, *, required: bool = False, low: int = 0) -> int | None:
-    value = d.get(key)
-    if value is None:
-        if required:
-            raise CatalogLineError(line, f"{key} is required")
-        return None
-    if type(value) is not int or value < low:
-        raise CatalogLineError(line, f"{key} must be an integer >= {low}, got {value!r}")
-    return value
-
-
-def _req_int(d: dict[str, Any], key: str, line: int, low: int = 0) -> int:
-    value = _int(d, key, line, required=True, low=low)
-    assert value is not None
-    return value
-
-
-def _str(d: dict[str, Any], key: str, line: int, *, required: bool = True, pattern: re.Pattern[str] = _ID) -> Any:
-    value = d.get(key)
-    if value is None and not required:
-        return None
-    if type(value) is not str or not pattern.fullmatch(value):
-        raise CatalogLineError(line, f"{key} must be a string matching {pattern.pattern}, got {value!r}")
-    return value
-
-
-def _text(d: dict[str, Any], key: str, line: int, *, required: bool = True) -> Any:
-    value = d.get(key)
-    if value is None and not required:
-        return None
-    if type(value) is not str or not value.strip() or len(value) > 1000:
-        raise CatalogLineError(line, f"{key} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _bool(d: dict[str, Any], key: str, line: int) -> int:
-    value = d.get(key, False)
-    if type(value) is not bool:
-        raise CatalogLineError(line, f"{key} must be true or false, got {value!r}")
-    return int(value)
-
-
-def _time(d: dict[str, Any], key: str, line: int) -> int | None:
-    """RFC 3339 with an offset -> UTC epoch seconds; absent means open-ended."""
-    value = d.get(key)
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value) if type(value) is str else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise CatalogLineError(line, f"{key} must be an RFC 3339 time with an offset, got {value!r}")
-    return int(moment.timestamp())
-
-
-def _window(d: dict[str, Any], line: int) -> tuple[int | None, int | None]:
-    start, end = _time(d, "from", line), _time(d, "to", line)
-    if start is not None and end is not None and end <= start:
-        raise CatalogLineError(line, "'to' must be after 'from'")
-    return start, end
-
-
 _UNITS = frozenset(("kg", "100g", "g", "l", "100ml"))
-_RATES_SEEN: set[str] = set()   # tax rates already found valid: a catalog uses a handful, checked once each
+RATES_SEEN: set[str] = set()   # tax rates already found valid: a catalog uses a handful, checked once each
 
 
 def _product(d: dict[str, Any], line: int, version: int) -> Record:
@@ -156,7 +78,7 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
     member, deposit, unit, department = d.get("member_price"), d.get("deposit", 0), d.get("unit"), d.get("department")
     age, stop = d.get("age_restricted", False), d.get("sale_stop", False)
     if (type(name) is str and 0 < len(name) <= 1000 and not name.isspace() and type(price) is int and price >= 0
-            and rate in _RATES_SEEN and (member is None or (type(member) is int and member >= 0))
+            and rate in RATES_SEEN and (member is None or (type(member) is int and member >= 0))
             and type(deposit) is int and deposit >= 0 and type(age) is bool and type(stop) is bool
             and (unit is None or unit in _UNITS) and (department is None or type(department) is str)):
         return Record("product", gtin, version,
@@ -166,101 +88,101 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
 
 def _product_checked(d: dict[str, Any], line: int, version: int, gtin: str) -> Record:
     rate = d.get("tax_rate")
-    if type(rate) is not str or not _RATE.fullmatch(rate):
+    if type(rate) is not str or not RATE.fullmatch(rate):
         raise CatalogLineError(line, f"tax_rate must be a decimal string from \"0\" to \"1\", got {rate!r}")
-    if len(_RATES_SEEN) < 1000:
-        _RATES_SEEN.add(rate)
+    if len(RATES_SEEN) < 1000:
+        RATES_SEEN.add(rate)
     unit = d.get("unit")
     if unit is not None and unit not in _UNITS:
         raise CatalogLineError(line, f"unit must be kg, 100g, g, l or 100ml (or absent), got {unit!r}")
     department = d.get("department")
     if department is not None and type(department) is not str:
         raise CatalogLineError(line, f"department must be a string, got {department!r}")
-    row = (gtin, _text(d, "name", line), _req_int(d, "price", line), rate, _int(d, "member_price", line),
-           department, _bool(d, "age_restricted", line), _bool(d, "sale_stop", line),
-           _int(d, "deposit", line) or 0, unit, version)
+    row = (gtin, text_field(d, "name", line), req_int(d, "price", line), rate, int_field(d, "member_price", line),
+           department, bool_field(d, "age_restricted", line), bool_field(d, "sale_stop", line),
+           int_field(d, "deposit", line) or 0, unit, version)
     return Record("product", gtin, version, row)
 
 
 def _price(d: dict[str, Any], line: int, version: int) -> Record:
     gtin = gtin14(d.get("gtin"), line)
-    start, end = _window(d, line)
+    start, end = window(d, line)
     if start is None:
         raise CatalogLineError(line, "from is required for a time-limited price")
-    row = (gtin, start, end, _req_int(d, "price", line), _int(d, "member_price", line), version)
+    row = (gtin, start, end, req_int(d, "price", line), int_field(d, "member_price", line), version)
     return Record("price", gtin, version, row)
 
 
 def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
-    promo_id = _str(d, "id", line)
+    promo_id = str_field(d, "id", line)
     kind = d.get("type")
-    quantity = _req_int(d, "quantity", line, low=1) if kind == "bundle" else (_int(d, "quantity", line, low=1) or 1)
-    bundle_price = _req_int(d, "price", line) if kind == "bundle" else None
-    percent = _str(d, "percent", line, pattern=_RATE) if kind == "percent" else None
-    amount = _req_int(d, "amount", line, low=1) if kind == "amount" else None
+    quantity = req_int(d, "quantity", line, low=1) if kind == "bundle" else (int_field(d, "quantity", line, low=1) or 1)
+    bundle_price = req_int(d, "price", line) if kind == "bundle" else None
+    percent = str_field(d, "percent", line, pattern=RATE) if kind == "percent" else None
+    amount = req_int(d, "amount", line, low=1) if kind == "amount" else None
     if kind not in ("bundle", "percent", "amount"):
         raise CatalogLineError(line, f"promotion type must be bundle, percent or amount, got {kind!r}")
     gtins = d.get("gtins")
     if type(gtins) is not list or not gtins:
         raise CatalogLineError(line, "gtins must be a non-empty list of GTINs")
     items = tuple((gtin14(g, line, "gtins[]"), promo_id) for g in dict.fromkeys(gtins))
-    start, end = _window(d, line)
-    row = (promo_id, kind, quantity, bundle_price, percent, amount, _bool(d, "member_only", line), start, end,
+    start, end = window(d, line)
+    row = (promo_id, kind, quantity, bundle_price, percent, amount, bool_field(d, "member_only", line), start, end,
            version)
     return Record("promotion", promo_id, version, row, items)
 
 
 def _coupon(d: dict[str, Any], line: int, version: int) -> Record:
-    coupon_id = _str(d, "id", line)
-    amount, percent = _int(d, "amount", line, low=1), _str(d, "percent", line, required=False, pattern=_RATE)
+    coupon_id = str_field(d, "id", line)
+    amount, percent = int_field(d, "amount", line, low=1), str_field(d, "percent", line, required=False, pattern=RATE)
     if (amount is None) == (percent is None):
         raise CatalogLineError(line, "a coupon needs exactly one of amount or percent")
     conditions = d.get("conditions", {})
     if type(conditions) is not dict:
         raise CatalogLineError(line, "conditions must be an object")
-    start, end = _window(d, line)
+    start, end = window(d, line)
     row = (coupon_id, amount, percent, json.dumps(conditions, sort_keys=True), start, end,
-           _int(d, "max_uses", line, low=1), version)
+           int_field(d, "max_uses", line, low=1), version)
     return Record("coupon", coupon_id, version, row)
 
 
 def _member(d: dict[str, Any], line: int, version: int) -> Record:
-    member_id = _str(d, "id", line)
+    member_id = str_field(d, "id", line)
     status = d.get("status", "active")
     if status not in ("active", "suspended", "closed"):
         raise CatalogLineError(line, f"status must be active, suspended or closed, got {status!r}")
     cards = d.get("cards", [])
     if type(cards) is not list:
         raise CatalogLineError(line, "cards must be a list of card numbers")
-    children = tuple((_str({"cards[]": c}, "cards[]", line), member_id, version) for c in dict.fromkeys(cards))
-    row = (member_id, _str(d, "tier", line), status, _int(d, "points", line) or 0,
-           _bool(d, "consent_interest", line), version)
+    children = tuple((str_field({"cards[]": c}, "cards[]", line), member_id, version) for c in dict.fromkeys(cards))
+    row = (member_id, str_field(d, "tier", line), status, int_field(d, "points", line) or 0,
+           bool_field(d, "consent_interest", line), version)
     return Record("member", member_id, version, row, children)
 
 
 def _order(d: dict[str, Any], line: int, version: int) -> Record:
-    order_id = _str(d, "id", line)
+    order_id = str_field(d, "id", line)
     items = d.get("items")
     if type(items) is not list or not all(type(i) is dict for i in items):
         raise CatalogLineError(line, "items must be a list of {\"gtin\", \"qty\"} objects")
-    clean = [{"gtin": gtin14(i.get("gtin"), line, "items[].gtin"), "qty": _req_int(i, "qty", line, low=1)}
+    clean = [{"gtin": gtin14(i.get("gtin"), line, "items[].gtin"), "qty": req_int(i, "qty", line, low=1)}
              for i in items]
-    row = (order_id, _str(d, "member", line, required=False), json.dumps(clean), _str(d, "status", line),
-           _str(d, "locker", line, required=False), version)
+    row = (order_id, str_field(d, "member", line, required=False), json.dumps(clean), str_field(d, "status", line),
+           str_field(d, "locker", line, required=False), version)
     return Record("order", order_id, version, row)
 
 
 def _key(d: dict[str, Any], line: int, version: int) -> Record:
-    kid = _str(d, "kid", line)
-    pem = _text(d, "public_key", line)
+    kid = str_field(d, "kid", line)
+    pem = text_field(d, "public_key", line)
     if "BEGIN PUBLIC KEY" not in pem:
         raise CatalogLineError(line, "public_key must be a PEM public key")
-    start, end = _window(d, line)
+    start, end = window(d, line)
     return Record("key", kid, version, (kid, pem, start, end, version))
 
 
 def _policy(d: dict[str, Any], line: int, version: int) -> Record:
-    key = _str(d, "key", line)
+    key = str_field(d, "key", line)
     if "value" not in d:
         raise CatalogLineError(line, "value is required")
     return Record("policy", key, version, (key, json.dumps(d["value"]), version))
@@ -281,7 +203,7 @@ def parse_line(raw: bytes, line: int) -> Record | Delete | Trailer | DeltaHeader
     if type(d) is not dict:
         raise CatalogLineError(line, "a line must be a JSON object")
     kind = d.get("kind", "product")
-    version = _req_int(d, "version", line, low=1)
+    version = req_int(d, "version", line, low=1)
     parser = PARSERS.get(kind)
     if parser is not None:
         return parser(d, line, version)
@@ -289,11 +211,11 @@ def parse_line(raw: bytes, line: int) -> Record | Delete | Trailer | DeltaHeader
         of = d.get("of")
         if of not in PARSERS:
             raise CatalogLineError(line, f"delete 'of' must be one of {', '.join(PARSERS)}, got {of!r}")
-        key = gtin14(d.get("id"), line, "id") if of in ("product", "price") else _str(d, "id", line)
+        key = gtin14(d.get("id"), line, "id") if of in ("product", "price") else str_field(d, "id", line)
         return Delete(of, key, version)
     if kind == "trailer":
-        digest = _str(d, "sha256", line, pattern=re.compile(r"[0-9a-f]{64}"))
-        return Trailer(version, _req_int(d, "count", line), digest)
+        digest = str_field(d, "sha256", line, pattern=re.compile(r"[0-9a-f]{64}"))
+        return Trailer(version, req_int(d, "count", line), digest)
     if kind == "delta":
-        return DeltaHeader(_req_int(d, "base", line), version)
+        return DeltaHeader(req_int(d, "base", line), version)
     raise CatalogLineError(line, f"unknown kind {kind!r}; known: {', '.join([*PARSERS, 'delete', 'trailer'])}")

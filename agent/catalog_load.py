@@ -23,7 +23,8 @@ from pathlib import Path
 
 from agent.catalog import CatalogDb, catalog_lock, fsync_dir, read_status, write_pointer
 from agent.catalog_batch import BatchWriter
-from agent.catalog_lines import MAX_LINE_BYTES, CatalogLineError, Record, Trailer, parse_line
+from agent.catalog_fields import CatalogLineError
+from agent.catalog_lines import MAX_LINE_BYTES, Record, Trailer, parse_line
 from agent.catalog_schema import KINDS, migrations
 from agent.errors import AgentError
 from agent.store import apply_migrations, translate

@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.catalog import CatalogDb
 from agent.catalog_delta import Delta, Outcome, apply_delta_tx, current_version, parse_delta
-from agent.catalog_lines import CatalogLineError
+from agent.catalog_fields import CatalogLineError
 from agent.catalog_load import OlderSnapshot
 from agent.catalog_worker import load_in_worker
 from agent.clock import Clock, SystemClock
@@ -65,13 +65,20 @@ class CatalogSync:
                 self._pull_now.clear()   # also without a client, or the wait below would spin
                 await self.pull()
                 next_pull = self.clock.monotonic() + self.poll_interval_s
-            async with self._lock:   # picks up `omo-edge catalog import`; never in the middle of a delta
-                await asyncio.to_thread(self.catalog.follow_pointer)
+            await self._follow_pointer()
             self.report()
             wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     await self._pull_now.wait()
+
+    async def _follow_pointer(self) -> None:
+        """Pick up a catalog that `omo-edge catalog import` installed; never in the middle of a delta."""
+        async with self._lock:
+            try:
+                await asyncio.to_thread(self.catalog.follow_pointer)
+            except AgentError as exc:
+                self._failed(str(exc))
 
     def report(self) -> None:
         """Set health from the catalog's age: degraded (selling goes on) when stale or absent."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.catalog import CatalogDb
-from agent.catalog_lines import CatalogLineError
+from agent.catalog_fields import CatalogLineError
 from agent.catalog_load import OlderSnapshot, load_snapshot
 from agent.errors import StoreError
 

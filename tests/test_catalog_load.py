@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from agent.catalog import CatalogDb
-from agent.catalog_lines import CatalogLineError
+from agent.catalog_fields import CatalogLineError
 from agent.catalog_load import OlderSnapshot, load_snapshot
+from agent.errors import StoreError
 from simulators.catalog_data import SnapshotSpec, gtin_for, price_for, write_lines, write_snapshot
 
 
@@ -160,3 +161,14 @@ def test_a_running_agent_follows_a_catalog_imported_by_another_process(catalog_d
     assert catalog_db.status().version == 2 and catalog_db.status().counts["product"] == 12
     with pytest.raises(OlderSnapshot):    # the pointer is the truth, whatever this process had open
         load_snapshot(other, snapshot(tmp_path, "v2b.jsonl", products=3, version=2), swap=False)
+
+
+def test_a_damaged_new_generation_never_replaces_the_current_one(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    load_snapshot(catalog_db, snapshot(tmp_path, "v1.jsonl", products=5, version=1))
+    other = CatalogDb(catalog_db.state_dir, cleanup=False)
+    load_snapshot(other, snapshot(tmp_path, "v2.jsonl", products=12, version=2), swap=False)
+    name = (catalog_db.state_dir / "catalog.current").read_text().strip()
+    (catalog_db.state_dir / name).write_bytes(b"garbage" * 1000)
+    with pytest.raises(StoreError, match="integrity"):
+        catalog_db.follow_pointer()
+    assert catalog_db.status().version == 1 and catalog_db.product(gtin_for(2)) is not None

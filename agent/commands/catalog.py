@@ -42,7 +42,7 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 def handle_import(args: argparse.Namespace) -> int:
     from agent.catalog import CatalogDb
-    from agent.catalog_lines import CatalogLineError
+    from agent.catalog_fields import CatalogLineError
     from agent.catalog_load import OlderSnapshot, load_snapshot
     from agent.errors import StoreError
 
