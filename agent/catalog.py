@@ -9,18 +9,15 @@ transaction each, so a lookup sees a delta wholly or not at all.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agent.catalog_files import FILE_PREFIX, catalog_lock, read_pointer, write_pointer
 from agent.catalog_records import CatalogStatus, Coupon, Member, OfflinePolicy, Order, Product, Promotion, TrustedKey
 from agent.catalog_schema import KINDS, migrations
 from agent.errors import StoreError
@@ -28,9 +25,6 @@ from agent.store import Database, readonly, translate
 
 logger = logging.getLogger(__name__)
 
-POINTER = "catalog.current"
-LOCK = "catalog.lock"
-FILE_PREFIX = "catalog-"
 
 _PRODUCT = """SELECT p.gtin, p.name, p.price, p.tax_rate, p.member_price, p.department, p.age_restricted,
     p.sale_stop, p.deposit, p.unit, p.version, t.price, t.member_price
@@ -42,49 +36,6 @@ WHERE i.gtin = ?1 AND (p.valid_from IS NULL OR p.valid_from <= ?2) AND (p.valid_
 ORDER BY p.promo_id"""
 _MEMBER = "SELECT * FROM members WHERE member_id = ?"
 _MEMBER_BY_CARD = "SELECT m.* FROM member_cards c JOIN members m ON m.member_id = c.member_id WHERE c.card_no = ?"
-
-
-def read_pointer(state_dir: Path) -> str | None:
-    """The current generation's file name, or None when no catalog was ever loaded."""
-    try:
-        name = (state_dir / POINTER).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return name if name.startswith(FILE_PREFIX) and "/" not in name else None
-
-
-def write_pointer(state_dir: Path, name: str) -> None:
-    """Point at a new generation durably: write a temporary file, fsync, rename, fsync the directory."""
-    temporary = state_dir / f"{POINTER}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, state_dir / POINTER)
-    fsync_dir(state_dir)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def catalog_lock(state_dir: Path, *, wait: bool = True) -> Iterator[bool]:
-    """Serialise loads between the agent and `omo-edge catalog import` (flock on `catalog.lock`)."""
-    fd = os.open(state_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
 
 
 class CatalogDb:
@@ -231,6 +182,10 @@ class CatalogDb:
         """Version, age and counts per kind, from the meta table (cheap: no counting of big tables)."""
         meta = dict(self._query("SELECT key, value FROM meta", (), many=True))
         return status_from_meta(meta, None if self._db is None else str(self._db.path), now)
+
+    def meta_value(self, key: str) -> str | None:
+        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
 
     def is_stale(self, max_age_s: float, now: float | None = None) -> bool:
         """True when the offline policy applies: no catalog, or not confirmed by the cloud for `max_age_s`."""

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.catalog import CatalogDb, catalog_lock, fsync_dir, read_status, write_pointer
+from agent.catalog import CatalogDb, read_status
 from agent.catalog_batch import BatchWriter
 from agent.catalog_fields import CatalogLineError
+from agent.catalog_files import catalog_lock, fsync_dir, write_pointer
 from agent.catalog_lines import MAX_LINE_BYTES, Record, Trailer, parse_line
 from agent.catalog_schema import KINDS, migrations
 from agent.errors import AgentError

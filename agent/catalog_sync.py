@@ -105,8 +105,8 @@ class CatalogSync:
             try:
                 await self._pull_locked(self.client, dest)
             except OlderSnapshot as exc:
-                if exc.offered == exc.current:
-                    await self._touch()
+                if exc.offered == exc.current:   # a full body of what we have: current, and the ETag is honest
+                    await self._touch(full=True)
                     self._succeeded()
                 else:
                     self._failed(str(exc))
@@ -118,8 +118,7 @@ class CatalogSync:
             await self._drain()
 
     async def _pull_locked(self, client: SnapshotClient, dest: Path) -> None:
-        status = self.catalog.status()
-        fetched = await client.fetch(dest, status.etag if status.loaded else None)
+        fetched = await client.fetch(dest, self._etag_to_send())
         self.health.count("pulls")
         if fetched.not_modified:
             self.health.count("not_modified")
@@ -129,11 +128,22 @@ class CatalogSync:
             self.health.count("snapshots_loaded")
         self._succeeded()
 
-    async def _touch(self) -> None:
+    def _etag_to_send(self) -> str | None:
+        """The ETag for If-None-Match, unless no full body came for `max_age_s`.
+
+        A server whose ETag is stuck would answer 304 for ever and keep an old catalog looking fresh; one
+        unconditional pull per `max_age_s` catches that at the cost of one download.
+        """
+        status = self.catalog.status()
+        full_at = float(self.catalog.meta_value("full_at") or status.loaded_at or 0)
+        return status.etag if status.loaded and time.time() - full_at < self.max_age_s else None
+
+    async def _touch(self, *, full: bool = False) -> None:
         """The cloud confirmed the catalog is current: it is fresh again."""
         db = self.catalog.database
         if db is not None:
-            await db.write(_set_checked_at, str(time.time()))
+            now = str(time.time())
+            await db.write(_set_meta, {"checked_at": now, **({"full_at": now} if full else {})})
 
     def _succeeded(self) -> None:
         if self.last_error is not None:
@@ -209,8 +219,8 @@ class CatalogSync:
                 self.health.count("deltas_applied")
 
 
-def _set_checked_at(conn: Any, value: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO meta VALUES ('checked_at', ?)", (value,))
+def _set_meta(conn: Any, values: dict[str, str]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
 
 def build_catalog_sync(section: CatalogSection | None, catalog: CatalogDb, *,

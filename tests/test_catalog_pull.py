@@ -159,3 +159,17 @@ async def test_run_pulls_and_reports_ok(catalog_sync: CatalogSync, catalog_db: C
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_stuck_etag_is_caught_by_one_unconditional_pull_per_max_age(
+        catalog_sync: CatalogSync, catalog_db: CatalogDb, catalog_server: CatalogServer) -> None:
+    await loaded_v1(catalog_sync, catalog_db)
+    catalog_server.publish(version=2, products=260)
+    catalog_server.stale_etag = True
+    await pull(catalog_sync)
+    assert catalog_db.status().version == 1          # 304: the agent cannot know yet
+    catalog_sync.max_age_s = 0.05
+    await asyncio.sleep(0.1)
+    await pull(catalog_sync)
+    assert "If-None-Match" not in catalog_server.requests[-1]
+    assert catalog_db.status().version == 2
