@@ -10,6 +10,7 @@ import pytest
 
 from agent import config as config_module
 from agent.cli import build_parser
+from agent.interpret_config import InterpretSection
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = (ROOT / "config" / "agent.example.toml").read_text()
@@ -18,7 +19,7 @@ README = (ROOT / "README.md").read_text()
 SECTION_CLASSES = {
     "agent": config_module.AgentSection, "mqtt": config_module.MqttSection, "api": config_module.ApiSection,
     "catalog": config_module.CatalogSection, "trust": config_module.TrustSection,
-    "payment": config_module.PaymentSection,
+    "payment": config_module.PaymentSection, "interpret": InterpretSection,
 }
 
 
