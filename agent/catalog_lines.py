@@ -68,7 +68,7 @@ class Delete(NamedTuple):
 
 
 _UNITS = frozenset(("kg", "100g", "g", "l", "100ml"))
-RATES_SEEN: set[str] = set()   # tax rates already found valid: a catalog uses a handful, checked once each
+_RATES_SEEN: set[str] = set()   # tax rates already found valid: a catalog uses a handful, checked once each
 
 
 def _product(d: dict[str, Any], line: int, version: int) -> Record:
@@ -78,9 +78,10 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
     member, deposit, unit, department = d.get("member_price"), d.get("deposit", 0), d.get("unit"), d.get("department")
     age, stop = d.get("age_restricted", False), d.get("sale_stop", False)
     if (type(name) is str and 0 < len(name) <= 1000 and not name.isspace() and type(price) is int and price >= 0
-            and rate in RATES_SEEN and (member is None or (type(member) is int and member >= 0))
+            and type(rate) is str and rate in _RATES_SEEN and (member is None or (type(member) is int and member >= 0))
             and type(deposit) is int and deposit >= 0 and type(age) is bool and type(stop) is bool
-            and (unit is None or unit in _UNITS) and (department is None or type(department) is str)):
+            and (unit is None or (type(unit) is str and unit in _UNITS))
+            and (department is None or type(department) is str)):
         return Record("product", gtin, version,
                       (gtin, name, price, rate, member, department, int(age), int(stop), deposit, unit, version))
     return _product_checked(d, line, version, gtin)
@@ -90,8 +91,8 @@ def _product_checked(d: dict[str, Any], line: int, version: int, gtin: str) -> R
     rate = d.get("tax_rate")
     if type(rate) is not str or not RATE.fullmatch(rate):
         raise CatalogLineError(line, f"tax_rate must be a decimal string from \"0\" to \"1\", got {rate!r}")
-    if len(RATES_SEEN) < 1000:
-        RATES_SEEN.add(rate)
+    if len(_RATES_SEEN) < 1000:
+        _RATES_SEEN.add(rate)
     unit = d.get("unit")
     if unit is not None and unit not in _UNITS:
         raise CatalogLineError(line, f"unit must be kg, 100g, g, l or 100ml (or absent), got {unit!r}")
@@ -134,7 +135,8 @@ def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
 
 def _coupon(d: dict[str, Any], line: int, version: int) -> Record:
     coupon_id = str_field(d, "id", line)
-    amount, percent = int_field(d, "amount", line, low=1), str_field(d, "percent", line, required=False, pattern=RATE)
+    amount = int_field(d, "amount", line, low=1)
+    percent = str_field(d, "percent", line, required=False, pattern=RATE)
     if (amount is None) == (percent is None):
         raise CatalogLineError(line, "a coupon needs exactly one of amount or percent")
     conditions = d.get("conditions", {})
@@ -202,6 +204,13 @@ def parse_line(raw: bytes, line: int) -> Record | Delete | Trailer | DeltaHeader
         raise CatalogLineError(line, f"not valid JSON ({exc})") from None
     if type(d) is not dict:
         raise CatalogLineError(line, "a line must be a JSON object")
+    try:
+        return _parse_object(d, line)
+    except (TypeError, AttributeError) as exc:   # a list or object where a string belongs, say
+        raise CatalogLineError(line, f"a field has the wrong type ({exc})") from None
+
+
+def _parse_object(d: dict[str, Any], line: int) -> Record | Delete | Trailer | DeltaHeader:
     kind = d.get("kind", "product")
     version = req_int(d, "version", line, low=1)
     parser = PARSERS.get(kind)
