@@ -113,3 +113,20 @@ def test_no_camera_module_can_write_a_frame_anywhere() -> None:
     for module in (camera_module, decode_module, frames_module):
         source = Path(module.__file__ or "").read_text()
         assert not re.search(r"imwrite|VideoWriter|imencode|open\([^)]*['\"]w", source), module.__name__
+
+
+async def test_when_decoding_is_slower_than_the_camera_frames_are_skipped_and_lag_stays_small() -> None:
+    from simulators.camera import VirtualCamera
+
+    camera = VirtualCamera(fps=120, size=(1280, 720))
+    async with create("cam", "sim+camera", {"source": camera.source, "decoder": "cascade-full"}) as scanner:
+        events = aiter(scanner.scans())
+        await asyncio.sleep(0.3)    # an empty scene: every pass runs, far slower than 120 frames/s
+        camera.show(SAMPLE_DATA["ean8"], "ean8")
+        async with asyncio.timeout(5):
+            event = await anext(events)
+        lag_s = asyncio.get_running_loop().time() - event.monotonic
+        counters = scanner.counters()
+    assert event.text == SAMPLE_DATA["ean8"]
+    assert counters["frame_skipped_count"] > 0
+    assert lag_s < 0.25, lag_s
