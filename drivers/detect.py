@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Words in the names of keyboard-wedge scanners as they enumerate (vendors and generic descriptors).
-SCANNER_WORDS = re.compile(r"scan|barcode|bar code|honeywell|hand held|metrologic|zebra|symbol|datalogic|"
-                           r"newland|opticon|zebex|code corp|socket mobile|unitech|sunmi|netum|tera|eyoyo|2d|1d",
+SCANNER_WORDS = re.compile(r"scan|barcode|bar code|honeywell|hand held|metrologic|zebra|\bsymbol\b|datalogic|"
+                           r"newland|opticon|zebex|code corp|socket mobile|unitech|sunmi|netum|\btera\b|eyoyo",
                            re.IGNORECASE)
 
 

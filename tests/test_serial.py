@@ -25,8 +25,8 @@ async def test_stx_etx_frames_with_paced_bytes_at_the_configured_baud() -> None:
                                        "terminator": "none"}) as scanner:
             events = aiter(scanner.scans())
             loop = asyncio.get_running_loop()
-            sent = await loop.run_in_executor(None, sim.scan, "\x1d0104006381333931")   # paced: off the loop
             async with asyncio.timeout(5):
+                sent = await loop.run_in_executor(None, sim.scan, "\x1d0104006381333931")   # paced: off the loop
                 event = await anext(events)
     assert event.data == b"\x1d0104006381333931"
     assert event.raw == sent[:-2]            # STX ... ETX as received; the CRLF after ETX is not part of it
