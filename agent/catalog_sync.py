@@ -57,6 +57,8 @@ class CatalogSync:
 
     async def run(self, health: ComponentHealth) -> None:
         """Supervisor entry point: pull now, then every `poll_interval_s`, at once after a delta gap or a request."""
+        for counter, n in self.health.counters.items():   # deltas may have come before the supervisor started us
+            health.count(counter, n)
         self.health = health
         health.probe = lambda: self.catalog.status().as_dict()
         next_pull = self.clock.monotonic()
