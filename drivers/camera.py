@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
@@ -25,6 +26,8 @@ from drivers.options import Options
 
 class CameraScanner:
     """One camera; `async with` starts capture and decoding, `scans()` yields confirmed codes."""
+
+    stall_s = 5.0   # no frame for this long (a wedged USB camera, a stalled RTSP stream) counts as unplugged
 
     def __init__(self, name: str, options: Mapping[str, object]) -> None:
         o = Options("camera", options)
@@ -120,10 +123,15 @@ class CameraScanner:
             self._slot.put(frame)
 
     def _decode(self, loop: asyncio.AbstractEventLoop, decode: Decoder) -> None:
+        last_frame = time.monotonic()
         while not self._stop.is_set():
-            frame = self._slot.take()
+            frame = self._slot.take(min(0.5, self.stall_s))
             if frame is None:
+                if time.monotonic() - last_frame > self.stall_s and not self._stop.is_set():
+                    loop.call_soon_threadsafe(self._gone, f"no frame for {self.stall_s:g} s")
+                    return
                 continue
+            last_frame = time.monotonic()
             found = decode(self._prepare(frame))
             self._counters["decoded_frame_count"] += 1
             confirmed = self._tracker.frame(((d.symbology, d.data, d.aim) for d in found), frame.captured_at)

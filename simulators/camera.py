@@ -27,7 +27,7 @@ _IDS = itertools.count(1)
 
 
 class VirtualCamera:
-    """Fault knobs: `.flash()` (a one-frame misread), `.noise()`, `.unplug()`/`.replug()`, `.play(path)`."""
+    """Fault knobs: `.flash()` (a one-frame misread), `.noise()`, `.freeze()`, `.unplug()`/`.replug()`, `.play()`."""
 
     def __init__(self, *, fps: float = 30.0, size: tuple[int, int] = (640, 480), seed: int = 1) -> None:
         self.fps, self.size = fps, size
@@ -41,6 +41,8 @@ class VirtualCamera:
         self._once: list[Gray] = []
         self._file: FrameSource | None = None
         self._next = time.monotonic()
+        self._thawed = threading.Event()
+        self._thawed.set()
         _CAMERAS[self.source] = self
 
     def show(self, data: str, symbology: str = "ean13", cls: str = "clean") -> None:
@@ -73,13 +75,22 @@ class VirtualCamera:
         with self._lock:
             self._file = source
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop delivering frames without an error, like a wedged USB camera or a stalled RTSP stream."""
+        if frozen:
+            self._thawed.clear()
+        else:
+            self._thawed.set()
+
     def unplug(self) -> None:
         self.plugged = False
+        self._thawed.set()
 
     def replug(self) -> None:
         self.plugged = True
 
     def read(self) -> Frame | None:
+        self._thawed.wait()
         self._next = max(self._next + 1.0 / self.fps, time.monotonic() - 1.0)
         delay = self._next - time.monotonic()
         if delay > 0:

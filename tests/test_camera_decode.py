@@ -130,3 +130,21 @@ async def test_when_decoding_is_slower_than_the_camera_frames_are_skipped_and_la
     assert event.text == SAMPLE_DATA["ean8"]
     assert counters["frame_skipped_count"] > 0
     assert lag_s < 0.25, lag_s
+
+
+async def test_a_camera_that_stops_delivering_frames_is_reported_unplugged() -> None:
+    from simulators.camera import VirtualCamera
+
+    camera = VirtualCamera(fps=60)
+    scanner = create("cam", "sim+camera", {"source": camera.source})
+    scanner.stall_s = 0.3   # type: ignore[attr-defined]
+    async with scanner:
+        camera.freeze()
+        try:
+            with pytest.raises(camera_module.DeviceUnavailable) as stalled:
+                async with asyncio.timeout(5):
+                    await anext(aiter(scanner.scans()))
+        finally:
+            camera.unplug()   # releases the capture thread blocked in read(), so closing is quick
+    assert stalled.value.reason is camera_module.UnavailableReason.UNPLUGGED
+    assert "no frame for 0.3 s" in str(stalled.value)
