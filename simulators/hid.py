@@ -7,6 +7,7 @@ grabbed). Event timestamps follow a virtual clock, so gaps are exact and tests n
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,7 @@ from simulators.pty_device import VirtualPtyDevice
 KEY_RIGHTBRACE = 27
 
 
+@functools.cache
 def reverse_layout(layout: str) -> dict[str, tuple[int, str]]:
     """char -> (key code, "plain" | "shift" | "altgr"); the first key that types a char wins."""
     out: dict[str, tuple[int, str]] = {}
@@ -43,14 +45,13 @@ class VirtualKeyboardWedge(VirtualPtyDevice):
         self.gs_mode = gs_mode          # "ctrl": Ctrl+]; "alt": Alt + keypad 0 2 9
         self.real_time = real_time      # pace the writes in real time too (latency tests)
         self.clock = time.time()
-        self._keys = reverse_layout(layout)
 
     def type(self, code: str, *, enter: bool = True, inter_key_ms: float | None = None) -> None:
         """Type `code` (GS as 0x1D) followed by Enter."""
         step = self.inter_key_s if inter_key_ms is None else inter_key_ms / 1000
         events: list[tuple[int, int]] = []
         for char in code:
-            events += self._strokes(char)
+            events += strokes(char, self.layout, self.gs_mode)
         if enter:
             events += [(L.KEY_ENTER, 1), (L.KEY_ENTER, 0)]
         self.send_keys(events, step)
@@ -80,30 +81,30 @@ class VirtualKeyboardWedge(VirtualPtyDevice):
         if out:
             self.write(bytes(out))
 
-    def _strokes(self, char: str) -> list[tuple[int, int]]:
-        if char == "\x1d":
-            if self.gs_mode == "alt":
-                return [(L.KEY_LEFTALT, 1), (82, 1), (82, 0), (80, 1), (80, 0), (73, 1), (73, 0),
-                        (L.KEY_LEFTALT, 0)]
-            code, how = self._keys.get("]", (KEY_RIGHTBRACE, "plain"))
-            keys = [(L.KEY_LEFTCTRL, 1), (code, 1), (code, 0), (L.KEY_LEFTCTRL, 0)]
-            return [(L.KEY_RIGHTALT, 1), *keys, (L.KEY_RIGHTALT, 0)] if how == "altgr" else keys
-        if char not in self._keys:
-            raise ValueError(f"layout {self.layout!r} cannot type {char!r}")
-        code, how = self._keys[char]
-        modifier = {"shift": L.KEY_LEFTSHIFT, "altgr": L.KEY_RIGHTALT}.get(how)
-        press = [(code, 1), (code, 0)]
-        return [(modifier, 1), *press, (modifier, 0)] if modifier else press
+
+def strokes(char: str, layout: str, gs_mode: str = "ctrl") -> list[tuple[int, int]]:
+    """(key code, value) presses and releases that type `char` on a wedge set to `layout`."""
+    keys = reverse_layout(layout)
+    if char == "\x1d":
+        if gs_mode == "alt":
+            return [(L.KEY_LEFTALT, 1), (82, 1), (82, 0), (80, 1), (80, 0), (73, 1), (73, 0), (L.KEY_LEFTALT, 0)]
+        code, how = keys.get("]", (KEY_RIGHTBRACE, "plain"))
+        ctrl = [(L.KEY_LEFTCTRL, 1), (code, 1), (code, 0), (L.KEY_LEFTCTRL, 0)]
+        return [(L.KEY_RIGHTALT, 1), *ctrl, (L.KEY_RIGHTALT, 0)] if how == "altgr" else ctrl
+    if char not in keys:
+        raise ValueError(f"layout {layout!r} cannot type {char!r}")
+    code, how = keys[char]
+    modifier = {"shift": L.KEY_LEFTSHIFT, "altgr": L.KEY_RIGHTALT}.get(how)
+    press = [(code, 1), (code, 0)]
+    return [(modifier, 1), *press, (modifier, 0)] if modifier else press
 
 
 def events_for(code: str, layout: str = "us", step_s: float = 0.002, start: float = 0.0) -> list[InputEvent]:
     """The input events a wedge set to `layout` sends for `code` + Enter (for pure tests, no pty)."""
-    sim = VirtualKeyboardWedge.__new__(VirtualKeyboardWedge)
-    sim.layout, sim.gs_mode, sim._keys = layout, "ctrl", reverse_layout(layout)
     events, t = [], start
-    for code_, value in [*sum((sim._strokes(c) for c in code), []), (L.KEY_ENTER, 1), (L.KEY_ENTER, 0)]:
+    for key, value in [*(k for c in code for k in strokes(c, layout)), (L.KEY_ENTER, 1), (L.KEY_ENTER, 0)]:
         t += step_s if value == 1 else 0
-        events.append(key_event(t, code_, value))
+        events.append(key_event(t, key, value))
     return events
 
 
