@@ -5,10 +5,12 @@ catalog is older than `max_age_s` (or absent) health says degraded and why, and 
 catalog decides what the lane may still do.
 
 Wiring (agent/app.py):
-    catalog = CatalogDb.open(config.agent.state_dir)
+    catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
     sync = build_catalog_sync(config.catalog, catalog)
     supervisor.start("catalog", sync.run)
-    ... the MQTT subscriber calls `await sync.apply_delta(payload)` for each `{prefix}/{store}/catalog` message.
+    handlers.on_catalog_delta = sync.apply_delta      # MQTT `{prefix}/{store}/catalog`
+    sync.request_pull()                               # the cloud's `catalog.refresh` command
+    ... on stop, after the supervisor: await asyncio.to_thread(catalog.close)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -41,12 +44,14 @@ class CatalogSync:
     """Keeps the catalog fresh; one pull or delta at a time, so versions move in order."""
 
     def __init__(self, catalog: CatalogDb, client: SnapshotClient | None, *, max_age_s: float,
-                 poll_interval_s: float, check_interval_s: float = 60.0, clock: Clock | None = None) -> None:
+                 poll_interval_s: float, check_interval_s: float = 60.0, retry_first_s: float = 30.0,
+                 clock: Clock | None = None) -> None:
         self.catalog = catalog
         self.client = client
         self.max_age_s = max_age_s
         self.poll_interval_s = poll_interval_s
         self.check_interval_s = check_interval_s
+        self.retry_first_s = retry_first_s
         self.clock = clock or SystemClock()
         self.health = ComponentHealth("catalog")
         self.last_error: str | None = None
@@ -54,11 +59,13 @@ class CatalogSync:
         self._pull_now = asyncio.Event()
         self._pending: dict[int, Delta] = {}
         self._pulling = False
+        self._failures = 0
 
     async def run(self, health: ComponentHealth) -> None:
         """Supervisor entry point: pull now, then every `poll_interval_s`, at once after a delta gap or a request."""
-        for counter, n in self.health.counters.items():   # deltas may have come before the supervisor started us
-            health.count(counter, n)
+        if health is not self.health:   # keep what deltas counted before the supervisor started us
+            for counter, n in self.health.counters.items():
+                health.count(counter, n)
         self.health = health
         health.probe = lambda: self.catalog.status().as_dict()
         next_pull = self.clock.monotonic()
@@ -66,13 +73,23 @@ class CatalogSync:
             if self.clock.monotonic() >= next_pull or self._pull_now.is_set():
                 self._pull_now.clear()   # also without a client, or the wait below would spin
                 await self.pull()
-                next_pull = self.clock.monotonic() + self.poll_interval_s
+                next_pull = self.clock.monotonic() + self._next_pull_in()
             await self._follow_pointer()
             self.report()
             wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     await self._pull_now.wait()
+
+    def _next_pull_in(self) -> float:
+        """`poll_interval_s`, or sooner after failures (30 s doubling, with jitter) so a lane that
+        started without a catalog does not wait an hour for the uplink to come back."""
+        if self.last_error is None:
+            self._failures = 0
+            return self.poll_interval_s
+        self._failures += 1
+        delay = min(self.poll_interval_s, self.retry_first_s * 2.0 ** (self._failures - 1))
+        return delay * random.uniform(0.8, 1.0)
 
     async def _follow_pointer(self) -> None:
         """Pick up a catalog that `omo-edge catalog import` installed; never in the middle of a delta."""

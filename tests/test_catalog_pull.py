@@ -173,3 +173,22 @@ async def test_a_stuck_etag_is_caught_by_one_unconditional_pull_per_max_age(
     await pull(catalog_sync)
     assert "If-None-Match" not in catalog_server.requests[-1]
     assert catalog_db.status().version == 2
+
+
+async def test_a_failed_pull_is_retried_soon_not_after_the_poll_interval(
+        catalog_sync: CatalogSync, catalog_db: CatalogDb, catalog_server: CatalogServer) -> None:
+    catalog_server.fail_next(3, status=503)      # the client's three attempts of the first pull
+    catalog_sync.retry_first_s = 0.05
+    catalog_sync.check_interval_s = 0.02
+    task = asyncio.create_task(catalog_sync.run(catalog_sync.health))
+    try:
+        async with asyncio.timeout(TIMEOUT_S):
+            for _ in range(1000):
+                if catalog_db.status().version == 1 and catalog_sync.health.state == State.OK:
+                    break
+                await asyncio.sleep(0.02)
+        assert catalog_db.status().version == 1 and catalog_sync.health.counters["pull_failures"] == 1
+        assert catalog_sync.health.state == State.OK
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
