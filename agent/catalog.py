@@ -138,18 +138,34 @@ class CatalogDb:
     def product(self, gtin: str, at: float | None = None) -> Product | None:
         """The product with the price in force at `at` (epoch seconds, default now); GTIN-14 expected."""
         when = int(time.time() if at is None else at)
-        row = self._query(_PRODUCT, (gtin if len(gtin) == 14 else gtin.zfill(14), when))
-        if row is None:
-            return None
-        price = row[2] if row[11] is None else row[11]
-        member = row[4] if row[12] is None else row[12]
-        return Product(row[0], row[1], price, row[3], None if member is None else min(member, price), row[5],
-                       bool(row[6]), bool(row[7]), row[8], row[9], row[10], row[2])
+        return _product(self._query(_PRODUCT, (gtin if len(gtin) == 14 else gtin.zfill(14), when)))
 
     def promotions(self, gtin: str, at: float | None = None) -> list[Promotion]:
         """Promotions that include this GTIN and are valid at `at` (default now)."""
         rows = self._query(_PROMOTIONS, (gtin.zfill(14), int(time.time() if at is None else at)), many=True)
-        return [Promotion(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9]) for r in rows]
+        return [_promotion(r) for r in rows]
+
+    def item(self, gtin: str, at: float | None = None) -> tuple[Product | None, list[Promotion]]:
+        """The product and its promotions read in one transaction: both from the same catalog version."""
+        params = (gtin.zfill(14), int(time.time() if at is None else at))
+        for attempt in (1, 2):
+            db = self._db
+            if db is None:
+                return None, []
+            conn = db.reader()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    row = conn.execute(_PRODUCT, params).fetchone()
+                    promotions = conn.execute(_PROMOTIONS, params).fetchall()
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if attempt == 1 and db is not self._db:
+                    continue
+                raise translate(exc, "reading the catalog") from exc
+            return _product(row), [_promotion(r) for r in promotions]
+        return None, []
 
     def member(self, member_id: str) -> Member | None:
         return _member(self._query(_MEMBER, (member_id,)))
@@ -211,6 +227,19 @@ def status_from_meta(meta: dict[str, str], path: str | None, now: float | None =
         loaded_at=float(meta["loaded_at"]) if "loaded_at" in meta else None, checked_at=checked,
         age_s=None if checked is None else max(0.0, (time.time() if now is None else now) - checked),
         etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS}, path=path)
+
+
+def _product(row: tuple[Any, ...] | None) -> Product | None:
+    if row is None:
+        return None
+    price = row[2] if row[11] is None else row[11]          # a time-limited price in force wins
+    member = row[4] if row[12] is None else row[12]
+    return Product(row[0], row[1], price, row[3], None if member is None else min(member, price), row[5],
+                   bool(row[6]), bool(row[7]), row[8], row[9], row[10], row[2])
+
+
+def _promotion(r: tuple[Any, ...]) -> Promotion:
+    return Promotion(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
 
 
 def _member(r: tuple[Any, ...] | None) -> Member | None:

@@ -110,3 +110,10 @@ def test_status_counts_every_kind(loaded: CatalogDb) -> None:
     counts = loaded.status().counts
     assert counts == {"product": 3, "price": 1, "promotion": 2, "coupon": 1, "member": 1, "order": 1, "key": 1,
                       "policy": 2}
+
+
+def test_item_reads_product_and_promotions_together(loaded: CatalogDb) -> None:
+    product, promotions = loaded.item(G1, at("2026-12-03T09:00:00"))
+    assert product is not None and product.price == 150
+    assert [p.promo_id for p in promotions] == ["P-10pct", "P-2for300"]
+    assert loaded.item(gtin_for(424242)) == (None, [])
