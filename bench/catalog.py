@@ -116,8 +116,10 @@ def bench_lookup(work: Path, products: int, members: int) -> Path:
     for _ in range(2):   # the first pass warms the page cache; the second is measured ("hot")
         agent_product, bare_product = timed(catalog.product, gtins), timed(bare, gtins)
         agent_member = timed(catalog.member, ids)
+        agent_item = timed(catalog.item, gtins)
     assert catalog.product(gtins[0]) is not None
     print(f"   agent catalog.product(gtin): {percentiles(agent_product)}")
+    print(f"   agent catalog.item(gtin):    {percentiles(agent_item)} (product + promotions, one transaction)")
     print(f"   bare sqlite3 point query:    {percentiles(bare_product)}")
     if ids:
         print(f"   agent catalog.member(id):    {percentiles(agent_member)}")
