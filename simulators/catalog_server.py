@@ -59,8 +59,7 @@ class CatalogServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/catalog"
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/catalog"
         return self.url
 
     async def stop(self) -> None:
