@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,9 @@ def test_swap_under_concurrent_lookups_never_fails_or_mixes(catalog_db: CatalogD
     try:
         for path in specs[1:]:
             load_snapshot(catalog_db, path)
+        deadline = time.monotonic() + 5
+        while 6 not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         stop.set()
         for thread in threads:
