@@ -192,3 +192,10 @@ async def test_a_failed_pull_is_retried_soon_not_after_the_poll_interval(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_an_uncompressed_body_loads_too(catalog_sync: CatalogSync, catalog_db: CatalogDb,
+                                              catalog_server: CatalogServer) -> None:
+    catalog_server.gzip = False
+    await loaded_v1(catalog_sync, catalog_db)
+    assert catalog_db.status().counts["member"] == 50
