@@ -62,7 +62,7 @@ class CatalogDb:
                            "pull or `omo-edge catalog import`", name)
         elif name is not None:
             try:
-                catalog._db = Database.open(state_dir / name, migrations())
+                catalog._db = Database.open(state_dir / name, migrations(), rebuildable=True)
             except StoreError as exc:
                 logger.warning("catalog %s cannot be opened (%s); running without a catalog until the next "
                                "pull or `omo-edge catalog import`", name, exc)
@@ -80,7 +80,7 @@ class CatalogDb:
     def swap(self, path: Path) -> None:
         """Make the finished, verified file at `path` the current generation (call off the event loop)."""
         with self._swap_lock:
-            new = Database.open(path, migrations())
+            new = Database.open(path, migrations(), rebuildable=True)
             if new.moved_aside is not None:    # never trade a working catalog for an empty one
                 new.close()
                 raise StoreError(f"the new catalog {path.name} failed its integrity check; the current one stays")

@@ -117,6 +117,10 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 
 async def _wait_for_device(lane: app.Lane, timeout_s: float = 10.0) -> None:
+    """Start the shopper once the scanner is open, woken by the health registry rather than by polling."""
+    changed = asyncio.Event()
+    lane.health.listeners.append(lambda _health: changed.set())
     async with asyncio.timeout(timeout_s):
         while lane.health.component("device:handheld").state != "ok":
-            await asyncio.sleep(0.05)
+            await changed.wait()
+            changed.clear()

@@ -120,15 +120,24 @@ class Database:
 
     @classmethod
     def open(cls, path: Path, migrations: Mapping[str, Sequence[Migration]], *,
-             synchronous: str = "FULL") -> Database:
-        """Check, repair by moving aside, migrate and return a ready database."""
+             synchronous: str = "FULL", rebuildable: bool = False) -> Database:
+        """Check, repair by moving aside, migrate and return a ready database.
+
+        `rebuildable` files (a cache the cloud can send again) are moved aside quietly; others may hold
+        events not yet sent, so their loss is logged as critical.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         db = cls(path, synchronous=synchronous)
         problem = integrity_problem(path)
         if problem is not None:
             db.moved_aside = move_aside(path)
-            logger.critical("database %s failed its integrity check (%s); moved aside to %s and starting fresh. "
-                            "It may hold unsent events: keep it for recovery", path, problem, db.moved_aside)
+            if rebuildable:
+                logger.warning("database %s failed its integrity check (%s); moved aside to %s, rebuilding",
+                               path, problem, db.moved_aside)
+            else:
+                logger.critical("database %s failed its integrity check (%s); moved aside to %s and starting "
+                                "fresh. It may hold unsent events: keep it for recovery", path, problem,
+                                db.moved_aside)
         db.call(db._connect)
         db.call(db.migrate, migrations)
         return db
