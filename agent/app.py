@@ -11,15 +11,19 @@ from dataclasses import dataclass, field
 
 from agent import __version__, log
 from agent.api import ApiServer, EventHub
+from agent.catalog import CatalogDb
+from agent.catalog_sync import CatalogSync, build_catalog_sync
 from agent.config import Config, DeviceSection, load
 from agent.devices import run_device
 from agent.errors import AgentError
 from agent.health import HealthRegistry
+from agent.interpret_config import build_rules
 from agent.lane import open_lane_db
 from agent.pipeline import Pipeline
 from agent.sdnotify import Notifier
 from agent.store import Database
 from agent.supervise import Supervisor
+from agent.tokens import clock_synchronised
 
 logger = logging.getLogger(__name__)
 
@@ -36,30 +40,42 @@ class Lane:
     supervisor: Supervisor
     api: ApiServer
     lane_db: Database
+    catalog: CatalogDb
+    catalog_sync: CatalogSync
     pipeline: Pipeline
     devices: dict[str, DeviceSection] = field(default_factory=dict)
 
 
 async def start(config: Config) -> Lane:
     """Open state, start the API and every component; returns once all are started (not connected)."""
+    rules = build_rules(config.interpret, config.trust.keys, config.trust.clock_skew_s, config.agent.currency)
     health = HealthRegistry(__version__)
+    lane_db = await asyncio.to_thread(open_lane_db, config.agent.state_dir, config.agent.store_id,
+                                      config.agent.lane_id)
+    _report_store(health, lane_db)
+    catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
+    hub = EventHub()
+    api = ApiServer(config.api, health, hub)
+    await api.start()
+    pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, hub=hub, health=health.component("pipeline"),
+                        clock_synced=clock_synchronised())
+    lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
+                catalog=catalog, catalog_sync=build_catalog_sync(config.catalog, catalog), pipeline=pipeline)
+    health.component("pipeline").ok()
+    health.component("api").ok()
+    lane.supervisor.start("catalog", lane.catalog_sync.run)
+    for device in config.devices:
+        start_device(lane, device)
+    return lane
+
+
+def _report_store(health: HealthRegistry, lane_db: Database) -> None:
     store_health = health.component("store")
-    lane_db = await asyncio.to_thread(open_lane_db, config.agent.state_dir)
     if lane_db.moved_aside is not None:
         store_health.degraded(f"lane.db was corrupt and was moved aside to {lane_db.moved_aside}; "
                               "it may hold unsent events: keep it and contact support")
     else:
         store_health.ok()
-    hub = EventHub()
-    api = ApiServer(config.api, health, hub)
-    await api.start()
-    lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
-                pipeline=Pipeline(hub, health.component("pipeline")))
-    health.component("pipeline").ok()
-    health.component("api").ok()
-    for device in config.devices:
-        start_device(lane, device)
-    return lane
 
 
 def start_device(lane: Lane, device: DeviceSection) -> None:
@@ -71,6 +87,7 @@ async def stop(lane: Lane) -> None:
     """Stop components in reverse order, then the API, then close the database."""
     await lane.supervisor.stop_all()
     await lane.api.stop()
+    await asyncio.to_thread(lane.catalog.close)
     await asyncio.to_thread(lane.lane_db.close)
 
 

@@ -1,7 +1,6 @@
-"""The lane database (lane.db): scans, sales, the outbox and the replay cache; never thrown away.
+"""The lane database (lane.db): scans, sales, the outbox and the token replay cache; never thrown away.
 
-Each component that keeps state here contributes its own named migrations; they are applied in the
-order listed, each in its own transaction.
+Each component that keeps state here contributes its own named migrations.
 """
 
 from __future__ import annotations
@@ -9,20 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent import replay, sync_db
 from agent.store import Database, Migration
-
-MIGRATIONS = [
-    Migration("m001_lane_meta", """
-        CREATE TABLE lane_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """),
-]
 
 
 def lane_migrations() -> dict[str, Sequence[Migration]]:
     """Every component's migrations for lane.db, in application order."""
-    return {"lane": MIGRATIONS}
+    return {replay.COMPONENT: replay.MIGRATIONS, **sync_db.sync_migrations()}
 
 
-def open_lane_db(state_dir: Path) -> Database:
-    """Open (checking, repairing by moving aside, migrating) the lane database."""
-    return Database.open(state_dir / "lane.db", lane_migrations())
+def open_lane_db(state_dir: Path, store_id: str, lane_id: str) -> Database:
+    """Open (checking, moving aside if corrupt, migrating) lane.db and record which lane it belongs to."""
+    return sync_db.open_sync_db(state_dir / "lane.db", store_id, lane_id,
+                                extra={replay.COMPONENT: replay.MIGRATIONS})

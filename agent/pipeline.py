@@ -1,36 +1,95 @@
-"""The one consumer of scans: every device's ScanEvent passes here, in arrival order, one at a time."""
+"""The one consumer of scans: every device's ScanEvent passes here, in arrival order, one at a time.
+
+interpret (pure) → look up the offline catalog (no network) → one lane.db transaction that checks the token
+replay cache and records the scan with its outbox row → only then tell the screen and wake the relay.
+Nothing here logs or stores a full payment code or a token signature: only the meaning's safe `text`.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from agent import replay, scans
 from agent.api import EventHub
-from agent.clock import rfc3339_ms
+from agent.catalog import CatalogDb
+from agent.clock import Clock, SystemClock, rfc3339_ms
+from agent.errors import StoreError
 from agent.health import ComponentHealth
+from agent.interpret import interpret_event, replay_rejected
+from agent.interpret_config import Rules
+from agent.meanings import Meaning, Member, Product
+from agent.scan_outcome import member_fields, product_fields
+from agent.store import Database
 from drivers.base import ScanEvent
 
 logger = logging.getLogger(__name__)
 
 
-def scan_fields(event: ScanEvent) -> dict[str, Any]:
-    """What a scan says before interpretation, in the contract's field names."""
-    from datetime import UTC, datetime
-
-    return {"device": event.device, "symbology": event.symbology, "text": event.text,
-            "aim": event.aim, "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC))}
-
-
 class Pipeline:
     """Turns scans into recorded, announced events."""
 
-    def __init__(self, hub: EventHub, health: ComponentHealth) -> None:
+    def __init__(self, *, rules: Rules, lane_db: Database, catalog: CatalogDb | None, hub: EventHub,
+                 health: ComponentHealth, clock: Clock | None = None, clock_synced: bool = True,
+                 on_recorded: Callable[[], None] = lambda: None) -> None:
+        self._rules = rules
+        self._lane_db = lane_db
+        self._catalog = catalog
         self._hub = hub
         self._health = health
+        self._clock = clock or SystemClock()
+        self._clock_synced = clock_synced
+        self._on_recorded = on_recorded
+        self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
 
     async def on_scan(self, event: ScanEvent) -> None:
-        fields = scan_fields(event)
-        self._health.count("scans")
-        logger.info("scan device=%s symbology=%s text=%s", event.device, event.symbology, event.text,
-                    extra={"event": "scan"})
-        self._hub.publish({"type": "scan", **fields})
+        meaning = interpret_event(event, self._rules, self._clock.now(), clock_synced=self._clock_synced)
+        fields = {"device": event.device, "symbology": event.symbology,
+                  "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC)),
+                  "session_id": self.session_id, **meaning.event_fields()}
+        display = self._look_up(meaning, fields)
+        try:
+            event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
+        except StoreError as exc:
+            self._refused(fields, exc)
+            return
+        self._health.count(f"scans_{fields['kind']}")
+        if self._health.state != "ok":
+            self._health.ok()
+        self._on_recorded()
+        logger.info("scan device=%s kind=%s outcome=%s text=%s seq=%s", fields["device"], fields["kind"],
+                    fields["outcome"], fields["text"], seq)
+        self._hub.publish({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
+
+    def _look_up(self, meaning: Meaning, fields: dict[str, Any]) -> dict[str, Any]:
+        """Catalog facts for the screen; the outcome and reason may change (unknown item, age check)."""
+        if self._catalog is None:
+            return {}
+        if isinstance(meaning, Product):
+            outcome, display = product_fields(meaning, self._catalog.product(meaning.gtin14))
+        elif isinstance(meaning, Member):
+            outcome, display = member_fields(meaning, self._catalog)
+        else:
+            return {}
+        fields.update(outcome)
+        return display
+
+    def _record(self, conn: sqlite3.Connection, meaning: Meaning,
+                fields: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
+        claims = getattr(meaning, "claims", None)
+        if claims is not None and replay.claim(conn, claims, self.session_id, time.time(), self._rules.max_skew_s):
+            fields = {**fields, **replay_rejected(meaning).event_fields()}
+        event_id, seq = scans.record_scan(conn, fields)
+        return event_id, seq, fields
+
+    def _refused(self, fields: dict[str, Any], exc: StoreError) -> None:
+        """The scan could not be recorded: the shopper must see it did not count, and store IT why."""
+        self._health.count("scans_not_recorded")
+        self._health.degraded(f"scans cannot be recorded: {exc}")
+        logger.error("scan not recorded device=%s kind=%s: %s", fields["device"], fields["kind"], exc)
+        self._hub.publish({"type": "scan_refused", "device": fields["device"], "kind": fields["kind"],
+                           "detail": f"this scan was not recorded: {exc}"})

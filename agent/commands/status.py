@@ -61,4 +61,5 @@ def handle(args: argparse.Namespace) -> int:
         reason = f"  ({component['reason']})" if component.get("reason") else ""
         counters = " ".join(f"{k}={v}" for k, v in component.get("counters", {}).items())
         print(f"  {name:<24} {component['state']:<9} {counters}{reason}")
-    return 0 if health["status"] in ("ok", "starting") else 1
+    # 0 while the lane can sell (ok, starting, degraded); 1 when a component is down or the agent is silent.
+    return 1 if health["status"] == "down" else 0
