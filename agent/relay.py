@@ -41,6 +41,7 @@ class OutboxRelay:
         self._sent: list[int] = []
         self._confirmed_ids: list[int] = []
         self._confirmed_events: list[str] = []
+        self._flushing: list[int] = []
         self._hwm = 0
         self._acked = False
         self._cursor = CURSOR_START
@@ -67,19 +68,24 @@ class OutboxRelay:
         self._health = health
         health.probe = self.probe
         health.ok()
+        flushing: asyncio.Task[None] | None = None
         while True:
             if time.monotonic() >= self._next_housekeeping:
                 await self._housekeeping()
                 self._next_housekeeping = time.monotonic() + self._housekeeping_interval()
-            if self.publisher.connected.is_set():
+            if self.publisher.connected.is_set() and len(self._inflight) <= self.window * 3 // 4:
                 self._fill_window()
-            await self._flush()
-            if not self._has_marks():
-                self._wakeup.clear()
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), 0.5)
-                except TimeoutError:
-                    self._cursor = CURSOR_START
+            if flushing is not None and flushing.done():
+                flushing.result()   # a store error ends the relay; the supervisor restarts it
+                flushing = None
+            if flushing is None and self._has_marks():
+                # Marks are written beside the drain, not before it: the window refills during the fsync.
+                flushing = asyncio.create_task(self._flush())
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), 0.5)
+            except TimeoutError:
+                self._cursor = CURSOR_START
 
     def _fill_window(self) -> None:
         """Publish pending rows in (priority, id) order until the window is full; skip rows already claimed."""
@@ -135,7 +141,7 @@ class OutboxRelay:
     def _on_state(self, up: bool) -> None:
         """A drop loses paho's in-flight set: those rows are still pending in the outbox and go again."""
         self._inflight.clear()
-        self._claimed = set(self._sent) | set(self._confirmed_ids)
+        self._claimed = set(self._sent) | set(self._confirmed_ids) | set(self._flushing)
         self._cursor = CURSOR_START
         self._resend_all = up
         self._next_housekeeping = 0.0
@@ -145,14 +151,16 @@ class OutboxRelay:
         return bool(self._sent or self._confirmed_ids or self._confirmed_events or self._acked)
 
     async def _flush(self) -> None:
-        if not self._has_marks():
-            return
         sent, ids, events = self._sent, self._confirmed_ids, self._confirmed_events
         hwm, acked = self._hwm, self._acked
         self._sent, self._confirmed_ids, self._confirmed_events, self._acked = [], [], [], False
-        await self.db.write(outbox.apply_marks, sent, ids, events, hwm, acked)
-        self._claimed.difference_update(sent)
-        self._claimed.difference_update(ids)
+        self._flushing = [*sent, *ids]
+        try:
+            await self.db.write(outbox.apply_marks, sent, ids, events, hwm, acked)
+        finally:
+            self._claimed.difference_update(self._flushing)
+            self._flushing = []
+            self._wakeup.set()
         refused_lately = time.monotonic() - self._refused_at < 2 * self._housekeeping_interval()
         if self._health is not None and not refused_lately and (sent or ids):
             self._health.ok()

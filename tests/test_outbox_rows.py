@@ -1,0 +1,104 @@
+"""The outbox table: rows commit with their state, seq is gap-free across rollbacks and restarts, order, pruning."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent import outbox
+from agent.errors import StoreError
+from agent.sales import record_sale
+from agent.scans import record_scan
+from agent.store import Database
+from agent.sync_db import open_sync_db
+from simulators.lane_writer import sale, scan
+
+
+@pytest.fixture
+def lane_db(tmp_path: Path) -> Database:
+    db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
+    yield db  # type: ignore[misc]
+    db.close()
+
+
+def payloads(db: Database) -> list[dict[str, object]]:
+    return [json.loads(p) for (p,) in db.reader().execute("SELECT payload FROM outbox ORDER BY seq")]
+
+
+def test_enqueue_outside_a_transaction_is_refused(lane_db: Database) -> None:
+    with pytest.raises(StoreError, match="inside the caller's write transaction"):
+        lane_db.call(lambda: outbox.enqueue(lane_db._connection(), "scans", "omo.scan/1", {}))
+
+
+def test_a_rolled_back_sale_takes_its_outbox_row_and_its_seq_with_it(lane_db: Database) -> None:
+    lane_db.write_blocking(record_sale, sale(1))
+
+    def sale_then_failure(conn: sqlite3.Connection) -> None:
+        record_sale(conn, sale(2))
+        raise RuntimeError("payment declined after the insert")
+
+    with pytest.raises(RuntimeError):
+        lane_db.write_blocking(sale_then_failure)
+    lane_db.write_blocking(record_sale, sale(3))
+    assert [p["seq"] for p in payloads(lane_db)] == [1, 2]
+    assert lane_db.reader().execute("SELECT count(*) FROM sales").fetchone()[0] == 2
+
+
+def test_seq_continues_after_a_restart(tmp_path: Path) -> None:
+    for _ in range(2):
+        db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
+        db.write_blocking(record_scan, scan(1))
+        db.close()
+    db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
+    assert [p["seq"] for p in payloads(db)] == [1, 2]
+    db.close()
+
+
+def test_every_payload_carries_the_envelope(lane_db: Database) -> None:
+    lane_db.write_blocking(record_scan, scan(1))
+    (payload,) = payloads(lane_db)
+    assert {"schema", "event_id", "store_id", "lane_id", "seq", "occurred_at"} <= set(payload)
+    assert payload["schema"] == "omo.scan/1" and payload["store_id"] == "store-001"
+
+
+def test_sales_drain_before_pickups_before_scans(lane_db: Database) -> None:
+    lane_db.write_blocking(record_scan, scan(1))
+    lane_db.write_blocking(lambda c: outbox.enqueue(c, "sessions", "omo.pickup/1", {"order_id": "o-1"}))
+    lane_db.write_blocking(record_sale, sale(1))
+    rows = outbox.pending(lane_db.reader(), (-1, 0), 10)
+    assert [r.topic_class for r in rows] == ["sales", "sessions", "scans"]
+
+
+def test_confirmed_rows_are_pruned_after_retention_and_unconfirmed_never(lane_db: Database) -> None:
+    for n in range(3):
+        lane_db.write_blocking(record_sale, sale(n))
+    ids = [r.id for r in outbox.pending(lane_db.reader(), (-1, 0), 10)]
+    lane_db.write_blocking(outbox.apply_marks, [], ids[:2], [], 0, True)
+    assert lane_db.write_blocking(outbox.prune, 1.0) == 0
+    assert lane_db.write_blocking(outbox.prune, 0.0) == 2
+    assert outbox.depth(lane_db.reader())["outbox_depth"]["sales"] == 1
+
+
+def test_a_seq_high_water_mark_confirms_everything_up_to_it(lane_db: Database) -> None:
+    for n in range(5):
+        lane_db.write_blocking(record_scan, scan(n))
+    lane_db.write_blocking(outbox.apply_marks, [], [], [], 3, True)
+    states = [s for (s,) in lane_db.reader().execute("SELECT state FROM outbox ORDER BY seq")]
+    assert states == [2, 2, 2, 0, 0]
+
+
+def test_shedding_drops_scans_only_and_accounts_for_every_seq(lane_db: Database) -> None:
+    for n in range(10):
+        lane_db.write_blocking(record_scan, scan(n))
+        if n % 4 == 3:
+            lane_db.write_blocking(record_sale, sale(n))
+    dropped = lane_db.write_blocking(outbox.shed)
+    rows = payloads(lane_db)
+    assert dropped > 0
+    assert [p["schema"] for p in rows].count("omo.sale/1") == 2
+    assert {p["schema"] for p in rows} == {"omo.sale/1", "omo.shed/1"} | ({"omo.scan/1"} & {p["schema"] for p in rows})
+    covered = {s for p in rows for s in range(int(p["seq"]), int(p.get("seq_end", p["seq"])) + 1)}  # type: ignore[call-overload]
+    assert covered == set(range(1, 13))
