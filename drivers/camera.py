@@ -20,7 +20,7 @@ from drivers.base import DeviceUnavailable, DriverOptionError, ScanEvent, Unavai
 from drivers.confirm import ConfirmTracker
 from drivers.decode import DECODERS, DEFAULT_SYMBOLOGIES, SYMBOLOGIES, Decoder, make_decoder
 from drivers.events import FAILED, ScanQueue, snapshot
-from drivers.frames import Frame, FrameSource, LatestFrame, open_source, parse_source
+from drivers.frames import CaptureSettings, Frame, FrameSource, LatestFrame, open_source, parse_source
 from drivers.options import Options
 
 
@@ -44,7 +44,12 @@ class CameraScanner:
         self.roi = o.integers("roi", None, 4)
         self.downscale = o.number("downscale", 1.0, 0.1, 1.0)
         self.bounce_s = o.integer("bounce_ms", 300, 0, 60_000) / 1000
+        self.capture = CaptureSettings(width=o.integer("width", 0, 0, 8192), height=o.integer("height", 0, 0, 8192),
+                                       fps=o.integer("fps", 0, 0, 240), fourcc=o.text("fourcc", ""))
         o.finish()
+        if self.capture.fourcc and (len(self.capture.fourcc) != 4 or not self.capture.fourcc.isascii()):
+            raise DriverOptionError("fourcc", f"{self.capture.fourcc!r} is not a FourCC. Fix: use four characters "
+                                    "such as \"MJPG\" or \"YUYV\"")
         unknown = [s for s in self.symbologies if s not in SYMBOLOGIES]
         if unknown or not self.symbologies:
             raise DriverOptionError("symbologies", f"unknown symbology {unknown[0] if unknown else '(none)'}. "
@@ -61,7 +66,7 @@ class CameraScanner:
 
     def _open_source(self) -> FrameSource:
         """The frame source; the simulator's driver overrides this to hand in a VirtualCamera."""
-        return open_source(self.source)
+        return open_source(self.source, self.capture)
 
     async def __aenter__(self) -> Self:
         try:

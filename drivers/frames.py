@@ -38,10 +38,20 @@ def parse_source(value: str | int) -> str | int:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class CaptureSettings:
+    """What to ask a live camera for; 0 / "" leave the camera's own default."""
+
+    width: int = 0
+    height: int = 0
+    fps: int = 0
+    fourcc: str = ""   # "MJPG": many USB 2 cameras give 720p at 30 fps only compressed (YUYV: about 10)
+
+
 class OpenCvSource:
     """cv2.VideoCapture; files are paced at their own frame rate so they behave like a camera."""
 
-    def __init__(self, source: str | int) -> None:
+    def __init__(self, source: str | int, settings: CaptureSettings = CaptureSettings()) -> None:
         import cv2
 
         self._cv2 = cv2
@@ -57,9 +67,20 @@ class OpenCvSource:
             raise DeviceUnavailable(UnavailableReason.FAILED, f"OpenCV cannot open {source}. Fix: check it "
                                     "with omo-edge doctor; another program may hold the camera")
         is_file = isinstance(source, str) and os.path.isfile(source)
+        if not is_file:
+            self._apply(settings)
         fps = self._cap.get(cv2.CAP_PROP_FPS) if is_file else 0
         self._period = 1.0 / fps if is_file and fps and fps < 1000 else 0.0
         self._next = time.monotonic()
+
+    def _apply(self, settings: CaptureSettings) -> None:
+        cv2 = self._cv2
+        if settings.fourcc:
+            self._cap.set(cv2.CAP_PROP_FOURCC, int.from_bytes(settings.fourcc.encode("ascii"), "little"))
+        for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, settings.width), (cv2.CAP_PROP_FRAME_HEIGHT, settings.height),
+                            (cv2.CAP_PROP_FPS, settings.fps)):
+            if value:
+                self._cap.set(prop, value)
 
     def read(self) -> Frame | None:
         if self._period:
@@ -97,11 +118,11 @@ class ImageSource:
         self._closed.set()
 
 
-def open_source(value: str | int) -> FrameSource:
+def open_source(value: str | int, settings: CaptureSettings = CaptureSettings()) -> FrameSource:
     source = parse_source(value)
     if isinstance(source, str) and source.lower().endswith(IMAGE_SUFFIXES):
         return ImageSource(source)
-    return OpenCvSource(source)
+    return OpenCvSource(source, settings)
 
 
 class LatestFrame:
