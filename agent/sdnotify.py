@@ -21,7 +21,9 @@ class Notifier:
         self._address = ("\0" + address[1:]) if address and address.startswith("@") else address
         self._sock: socket.socket | None = None
         if self._address:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: if systemd (or a test) stops reading, a full queue must never stall the event loop;
+            # the message is dropped instead (the next watchdog ping or status replaces it).
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
 
     @property
     def enabled(self) -> bool:
@@ -32,7 +34,7 @@ class Notifier:
             return
         try:
             self._sock.sendto("\n".join(lines).encode(), self._address)
-        except OSError as exc:  # systemd gone or socket full: never fatal for the lane
+        except OSError as exc:  # systemd gone or its queue full (EAGAIN): never fatal, never blocking
             logger.debug("sd_notify failed: %s", exc)
 
     def ready(self, status: str) -> None:

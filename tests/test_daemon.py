@@ -157,3 +157,13 @@ def test_status_line_tells_systemd_when_a_device_goes_down(write_config: Callabl
     assert "device:handheld down: DeviceUnavailable: " in line and "no-such-tty" in line
     assert health(config.read_text())["components"]["device:handheld"]["state"] == "down"
     assert agent.proc.poll() is None, "a device fault never stops the daemon"
+
+
+def test_a_notify_socket_nobody_reads_never_blocks_the_agent(write_config: Callable[..., Path],
+                                                              notify_socket: NotifySocket,
+                                                              start_agent: Callable[..., AgentProcess]) -> None:
+    agent = start_agent(write_config(), watchdog_usec=20_000)   # 100 pings a second, none read
+    time.sleep(1.0)
+    started = time.monotonic()
+    assert agent.stop(timeout_s=5) == 0
+    assert time.monotonic() - started < 5
