@@ -2,7 +2,7 @@
 # Install (or update) omo-edge as a hardened systemd service. Idempotent: run it again after an upgrade.
 # Never overwrites an existing /etc/omo-edge/agent.toml or credential.
 #
-#   sudo systemd/install.sh [--extras hid,camera] [--start] [--root DIR] [--no-venv]
+#   sudo systemd/install.sh [--extras camera] [--start] [--root DIR] [--no-venv]
 #
 # --root DIR installs into DIR instead of / (for packaging and tests): no user, no systemctl, no udevadm.
 # --no-venv leaves /opt/omo-edge/venv alone (a package that ships its own Python environment).
@@ -10,7 +10,7 @@ set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 root=""
-extras="hid"
+extras=""
 start=no
 venv=yes
 while [ $# -gt 0 ]; do
@@ -39,7 +39,7 @@ owner() { [ -z "$root" ] && chown "$@" || true; }
 install -d -m 0755 "$prefix"
 if [ "$venv" = yes ]; then
   [ -x "$prefix/venv/bin/python" ] || python3 -m venv "$prefix/venv"
-  "$prefix/venv/bin/pip" install --quiet --upgrade "$src[$extras]"
+  "$prefix/venv/bin/pip" install --quiet --upgrade "$src${extras:+[$extras]}"
   say "installed the agent into $prefix/venv"
 fi
 install -m 0644 "$src/README.md" "$prefix/README.md"
