@@ -23,6 +23,7 @@ from agent.pipeline import Pipeline
 from agent.sdnotify import Notifier
 from agent.store import Database
 from agent.supervise import Supervisor
+from agent.sync_wiring import CloudLink, build_cloud_link
 from agent.tokens import clock_synchronised
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class Lane:
     catalog: CatalogDb
     catalog_sync: CatalogSync
     pipeline: Pipeline
+    cloud: CloudLink | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
+    reload_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def start(config: Config) -> Lane:
@@ -64,9 +67,37 @@ async def start(config: Config) -> Lane:
     health.component("pipeline").ok()
     health.component("api").ok()
     lane.supervisor.start("catalog", lane.catalog_sync.run)
+    if config.mqtt is not None:
+        _start_cloud_link(lane, config)
+    else:
+        health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:
         start_device(lane, device)
     return lane
+
+
+def _start_cloud_link(lane: Lane, config: Config) -> None:
+    assert config.mqtt is not None
+
+    async def refresh_catalog(_args: object) -> None:
+        lane.catalog_sync.request_pull()
+
+    async def reload_config(_args: object) -> None:
+        lane.reload_requested.set()
+
+    async def open_lane(_args: object) -> None:
+        lane.pipeline.set_open(True)
+
+    async def close_lane(_args: object) -> None:
+        lane.pipeline.set_open(False)
+
+    lane.cloud = build_cloud_link(config.mqtt, config.agent.store_id, config.agent.lane_id, lane.lane_db,
+                                  lane.catalog_sync.apply_delta,
+                                  {"catalog.refresh": refresh_catalog, "config.reload": reload_config,
+                                   "lane.open": open_lane, "lane.close": close_lane})
+    lane.pipeline.on_recorded = lane.cloud.relay.wake
+    lane.supervisor.start("mqtt", lane.cloud.publisher.run)
+    lane.supervisor.start("relay", lane.cloud.relay.run)
 
 
 def _report_store(health: HealthRegistry, lane_db: Database) -> None:
@@ -158,6 +189,7 @@ async def run(config: Config, notifier: Notifier | None = None) -> int:
 
 async def _serve(lane: Lane, notifier: Notifier, stopping: asyncio.Event, reloads: asyncio.Queue[None]) -> None:
     stop_wait = asyncio.create_task(stopping.wait())
+    remote_reloads = asyncio.create_task(_forward_remote_reloads(lane, reloads))
     try:
         while not stopping.is_set():
             reload_wait = asyncio.create_task(reloads.get())
@@ -170,3 +202,12 @@ async def _serve(lane: Lane, notifier: Notifier, stopping: asyncio.Event, reload
                 reload_wait.cancel()
     finally:
         stop_wait.cancel()
+        remote_reloads.cancel()
+
+
+async def _forward_remote_reloads(lane: Lane, reloads: asyncio.Queue[None]) -> None:
+    """A `config.reload` command from the cloud is the same as SIGHUP."""
+    while True:
+        await lane.reload_requested.wait()
+        lane.reload_requested.clear()
+        reloads.put_nowait(None)

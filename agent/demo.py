@@ -1,126 +1,131 @@
-"""`omo-edge demo`: a whole lane on this machine, with simulated devices, so anyone can watch it work.
+"""`omo-edge demo`: a whole lane on this machine, so anyone can watch a shopper's visit go through it.
 
-The agent itself runs unchanged (`agent.app.start`); only its surroundings are simulated: the scanner is a
-real pty driven by `simulators.serial_pty`, and the devices and the cloud the later parts of the demo use
-are the same simulators the tests use.
+The agent runs unchanged (`agent.app.start` on a generated config); only its surroundings are simulated, by
+the same simulators the tests use: a serial scanner on a real pty, mosquitto, the cloud's reference ingest
+(which confirms each event end to end), the catalog server and the cloud's token issuer.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import socket
+import datetime as dt
 import tempfile
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent import app, log
-from agent.config import Config, load
+from agent import app, log, outbox
+from agent.config import load
 
-# What the shopper does at the lane: (pause before, code, AIM identifier, what it is).
-SHOPPER_SCRIPT: tuple[tuple[float, str, str, str], ...] = (
-    (0.5, "4901234567894", "]E0", "a packet of green tea (EAN-13)"),
-    (0.6, "4901234567894", "]E0", "the same tea again (a second one)"),
-    (0.6, "49012347", "]E4", "a chocolate bar (EAN-8)"),
-    (0.6, "4901234567890", "]E0", "a misprinted label (bad check digit)"),
-)
+ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK"}
 
 
-@dataclass
-class DemoWorld:
-    """Everything the demo starts around the agent."""
-
-    workdir: Path
-    config_path: Path
-    scanner: Any
+def money(amount: int, currency: str) -> str:
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return f"{amount:,} {currency}"
+    return f"{amount / 100:,.2f} {currency}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def describe(event: dict[str, Any], currency: str) -> str:
+    """One line for a recorded scan, as the kiosk screen would say it."""
+    kind, outcome = event.get("kind"), event.get("outcome")
+    if kind == "product" and event.get("name"):
+        what = event["name"]
+        if "price" in event:
+            what += f"  {money(event['price'], currency)}"
+        if event.get("member_price") is not None:
+            what += f" (member {money(event['member_price'], currency)})"
+    elif kind == "member":
+        what = f"member {event.get('member_id')}" + (f" ({event['tier']}, {event['points']} points)"
+                                                     if "tier" in event else "")
+    else:
+        what = f"{kind} {event.get('text', '')}"
+    reason = f" ({event['reason']})" if event.get("reason") else ""
+    return f"      {what:<58} {outcome}{reason}  [recorded, seq {event.get('seq')}]"
 
 
-def write_config(workdir: Path, scanner_path: str) -> Path:
-    path = workdir / "agent.toml"
-    path.write_text(f"""
-[agent]
-store_id = "store-demo"
-lane_id = "lane-01"
-state_dir = "{workdir / 'state'}"
-log_level = "warning"
-
-[api]
-listen = "127.0.0.1:{free_port()}"
-
-[[devices]]
-name = "handheld"
-driver = "serial"
-port = "{scanner_path}"
-""")
-    return path
-
-
-@contextlib.asynccontextmanager
-async def demo_world() -> AsyncIterator[DemoWorld]:
-    from simulators.serial_pty import VirtualSerialScanner
-
-    with tempfile.TemporaryDirectory(prefix="omo-edge-demo-") as tmp, VirtualSerialScanner("handheld") as scanner:
-        workdir = Path(tmp)
-        yield DemoWorld(workdir=workdir, config_path=write_config(workdir, scanner.path), scanner=scanner)
-
-
-def describe(event: dict[str, Any]) -> str:
-    kind = event.get("kind", event.get("type", "event"))
-    details = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("type", "occurred_at") and v is not None)
-    return f"  <- {kind:<10} {details}"
-
-
-async def print_events(lane: app.Lane) -> None:
+async def print_events(lane: app.Lane, currency: str) -> None:
     queue = lane.hub.subscribe()
     try:
         while True:
-            print(describe(await queue.get()), flush=True)
+            event = await queue.get()
+            if event.get("type") == "scan":
+                print(describe(event, currency), flush=True)
+            elif event.get("type") == "scan_refused":
+                print(f"      NOT RECORDED: {event['detail']}", flush=True)
     finally:
         lane.hub.unsubscribe(queue)
 
 
-async def shop(world: DemoWorld) -> None:
-    for pause, code, aim, what in SHOPPER_SCRIPT:
-        await asyncio.sleep(pause)
-        print(f"shopper scans {what}: {code}", flush=True)
-        world.scanner.scan(code, aim=aim)
-    await asyncio.sleep(1.0)
-
-
 async def run_demo(args: argparse.Namespace) -> int:
-    async with demo_world() as world:
-        config: Config = load(world.config_path)
-        log.setup(config.agent.log_level, config.agent.log_format)
-        lane = await app.start(config)
-        print(f"omo-edge demo: lane {config.agent.store_id}/{config.agent.lane_id}, scanner on "
-              f"{world.scanner.path} (a real pty), local API on http://{config.api.listen}/v1/health", flush=True)
-        printer = asyncio.create_task(print_events(lane))
-        try:
-            await _wait_for_device(lane)
-            await shop(world)
-            if args.seconds:
-                await asyncio.sleep(args.seconds)
-            print(f"health: {lane.health.summary()}", flush=True)
-        finally:
-            printer.cancel()
-            await app.stop(lane)
+    from simulators.demo_world import demo_world, shopper_steps
+
+    with tempfile.TemporaryDirectory(prefix="omo-edge-demo-") as tmp:
+        async with demo_world(Path(tmp)) as world:
+            config = load(world.config_path)
+            log.setup(config.agent.log_level, config.agent.log_format)
+            lane = await app.start(config)
+            _print_intro(world, config.api.listen)
+            printer = asyncio.create_task(print_events(lane, config.agent.currency))
+            try:
+                await _wait_for(lane, lambda: lane.health.component("device:handheld").state == "ok"
+                                and lane.catalog.status().loaded, 20)
+                print(f"lane ready: catalog version {lane.catalog.status().version} loaded over HTTP\n", flush=True)
+                for number, step in enumerate(shopper_steps(world.issuer, dt.date.today()), start=1):
+                    await asyncio.sleep(args.pace)
+                    print(f"{number:>3}. shopper {step.what}", flush=True)
+                    world.scanner.scan(step.code, aim=step.aim)
+                await asyncio.sleep(max(args.pace, 0.5))
+                await _report_cloud(world, lane)
+                if args.seconds:
+                    await asyncio.sleep(args.seconds)
+                print(f"health: {lane.health.summary()}", flush=True)
+            finally:
+                printer.cancel()
+                await app.stop(lane)
     return 0
 
 
-async def _wait_for_device(lane: app.Lane, timeout_s: float = 10.0) -> None:
-    """Start the shopper once the scanner is open, woken by the health registry rather than by polling."""
+def _print_intro(world: Any, listen: str) -> None:
+    broker = f"mosquitto on 127.0.0.1:{world.broker.port}" if world.broker else "no broker (mosquitto missing)"
+    print("omo-edge demo: the real agent, with simulated surroundings", flush=True)
+    print(f"  scanner   {world.scanner.path} (a real pty)\n  broker    {broker}\n"
+          f"  catalog   {world.catalog.url}\n  local API http://{listen}/v1/health\n", flush=True)
+
+
+async def _report_cloud(world: Any, lane: app.Lane) -> None:
+    """Say what the cloud holds: every event, once, in seq order, or what is still waiting and why."""
+    from simulators.demo_world import LANE, STORE, wait_until
+    from simulators.ingest import check
+
+    if world.broker is None:
+        print("\ncloud: no broker here, so every event waits in the outbox (lane.db) for the uplink", flush=True)
+        return
+
+    def lane_report() -> dict[str, Any]:
+        return check(world.ingest_db).get((STORE, LANE), {}) if world.ingest_db.exists() else {}
+
+    expected = lane.health.component("pipeline").counters
+    total = sum(v for k, v in expected.items() if k.startswith("scans_") and k != "scans_not_recorded")
+    def waiting() -> int:
+        return int(sum(outbox.depth(lane.lane_db.reader())["outbox_depth"].values()))
+
+    await wait_until(lambda: lane_report().get("events", 0) >= total and waiting() == 0, timeout_s=15)
+    report = lane_report()
+    print(f"\ncloud: the ingest holds {report.get('events', 0)} of {total} events from this lane, "
+          f"seq 1..{report.get('max_seq', 0)}, gaps {report.get('gaps', [])}", flush=True)
+    print(f"lane:  {waiting()} events still waiting for the cloud's confirmation in lane.db's outbox", flush=True)
+
+
+async def _wait_for(lane: app.Lane, ready: Any, timeout_s: float) -> None:
+    """Wait for the lane's own health to say `ready()`, woken by each health change."""
     changed = asyncio.Event()
     lane.health.listeners.append(lambda _health: changed.set())
     async with asyncio.timeout(timeout_s):
-        while lane.health.component("device:handheld").state != "ok":
-            await changed.wait()
+        while not ready():
             changed.clear()
+            try:
+                async with asyncio.timeout(0.5):
+                    await changed.wait()
+            except TimeoutError:
+                continue

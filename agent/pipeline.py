@@ -43,8 +43,18 @@ class Pipeline:
         self._health = health
         self._clock = clock or SystemClock()
         self._clock_synced = clock_synced
-        self._on_recorded = on_recorded
+        self.on_recorded = on_recorded       # wakes the outbox relay after each commit
         self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
+        self.lane_open = True
+
+    def set_open(self, lane_open: bool) -> None:
+        """The cloud opens or closes the lane; a closed lane records scans as refused and says why."""
+        self.lane_open = lane_open
+        if lane_open:
+            self._health.ok()
+        else:
+            self._health.degraded("lane closed by the cloud (lane.close); scans are refused until lane.open")
+        self._hub.publish({"type": "lane", "open": lane_open})
 
     async def on_scan(self, event: ScanEvent) -> None:
         meaning = interpret_event(event, self._rules, self._clock.now(), clock_synced=self._clock_synced)
@@ -52,15 +62,17 @@ class Pipeline:
                   "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC)),
                   "session_id": self.session_id, **meaning.event_fields()}
         display = self._look_up(meaning, fields)
+        if not self.lane_open:
+            fields.update(outcome="rejected", reason="lane_closed")
         try:
             event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
         except StoreError as exc:
             self._refused(fields, exc)
             return
         self._health.count(f"scans_{fields['kind']}")
-        if self._health.state != "ok":
+        if self._health.state != "ok" and self.lane_open:
             self._health.ok()
-        self._on_recorded()
+        self.on_recorded()
         logger.info("scan device=%s kind=%s outcome=%s text=%s seq=%s", fields["device"], fields["kind"],
                     fields["outcome"], fields["text"], seq)
         self._hub.publish({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
