@@ -31,7 +31,7 @@ MIGRATIONS = [
 ]
 
 REQUIRED = ("device", "symbology", "text", "kind")
-OPTIONAL = ("gtin", "session_id", "member_id", "outcome", "occurred_at")
+OPTIONAL = ("gtin", "session_id", "member_id", "outcome", "reason", "occurred_at")
 
 
 def record_scan(conn: sqlite3.Connection, fields: dict[str, Any]) -> tuple[str, int]:
