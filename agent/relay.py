@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from typing import Any
 
@@ -22,6 +23,8 @@ from agent.store import Database
 logger = logging.getLogger(__name__)
 
 CURSOR_START = (-1, 0)
+SWITCH_INTERVAL_S = 0.0005
+MARKS_PER_WRITE = 300
 
 
 class OutboxRelay:
@@ -67,6 +70,9 @@ class OutboxRelay:
         """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
         self._health = health
         health.probe = self.probe
+        # The drain keeps the loop thread busy; at CPython's default 5 ms switch interval, each SQLite call of a
+        # sale on the writer thread could wait 5 ms for the GIL. 0.5 ms keeps scan-to-commit p99 under 10 ms.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         health.ok()
         flushing: asyncio.Task[None] | None = None
         while True:
@@ -151,9 +157,13 @@ class OutboxRelay:
         return bool(self._sent or self._confirmed_ids or self._confirmed_events or self._acked)
 
     async def _flush(self) -> None:
-        sent, ids, events = self._sent, self._confirmed_ids, self._confirmed_events
+        # A bounded batch keeps each marks transaction short: a sale queued behind it waits for one batch only.
+        sent, self._sent = self._sent[:MARKS_PER_WRITE], self._sent[MARKS_PER_WRITE:]
+        ids, self._confirmed_ids = self._confirmed_ids[:MARKS_PER_WRITE], self._confirmed_ids[MARKS_PER_WRITE:]
+        events, self._confirmed_events = (self._confirmed_events[:MARKS_PER_WRITE],
+                                          self._confirmed_events[MARKS_PER_WRITE:])
         hwm, acked = self._hwm, self._acked
-        self._sent, self._confirmed_ids, self._confirmed_events, self._acked = [], [], [], False
+        self._acked = False
         self._flushing = [*sent, *ids]
         try:
             await self.db.write(outbox.apply_marks, sent, ids, events, hwm, acked)

@@ -67,7 +67,7 @@ class MosquittoBroker:
 
     def _config(self) -> str:
         lines = ["per_listener_settings true", "persistence false", "log_type error", "log_type warning",
-                 "log_dest stderr", "max_inflight_messages 0", "max_queued_messages 100000",
+                 "log_dest stderr", "set_tcp_nodelay true", "max_inflight_messages 0", "max_queued_messages 100000",
                  f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
         if os.geteuid() == 0:   # else mosquitto drops to its own user, who cannot read the test's temp files
             lines.insert(0, "user root")

@@ -1,0 +1,177 @@
+"""Drain of an offline backlog to mosquitto on loopback, end-to-end confirmed, against a bare paho loop.
+
+    .venv/bin/python bench/drain.py [--events 100000] [--window 100]
+
+Prints, from one run on one broker: the bare paho QoS 1 windowed publish rate (no database, paho's own
+thread, TCP_NODELAY like the agent), the agent's drain rate confirmed by the reference ingest and the ratio;
+scan-to-commit p50/p99 while the drain runs; online one-at-a-time commit-to-confirmation p50/p99; RSS
+during the drain. The load average is printed too: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.sales import record_sale  # noqa: E402
+from agent.scans import record_scan  # noqa: E402
+from agent.sync_db import open_sync_db  # noqa: E402
+from simulators.broker import MosquittoBroker  # noqa: E402
+from simulators.fixtures_sync import IngestProcess  # noqa: E402
+from simulators.lane_writer import sale, scan  # noqa: E402
+from simulators.sync_lane import SyncLane, mqtt_section, running_lane  # noqa: E402
+
+
+def bare_paho(port: int, count: int, window: int, payload: bytes) -> float:
+    """QoS 1 publishes with at most `window` in flight, paho's network thread; returns messages per second."""
+    done = threading.Semaphore(window)
+    finished = threading.Event()
+    acked = [0]
+
+    def on_publish(client: paho.Client, userdata: object, mid: int, rc: object, props: object) -> None:
+        acked[0] += 1
+        done.release()
+        if acked[0] == count:
+            finished.set()
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=MQTTProtocolVersion.MQTTv5)
+    client.max_inflight_messages = 0
+    client.on_publish = on_publish
+    client.on_connect = lambda c, u, f, rc, p: c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    time.sleep(0.3)
+    started = time.perf_counter()
+    for _ in range(count):
+        done.acquire()
+        client.publish("bench/bare", payload, qos=1)
+    finished.wait(120)
+    elapsed = time.perf_counter() - started
+    client.loop_stop()
+    client.disconnect()
+    return count / elapsed
+
+
+def make_backlog(state: Path, events: int) -> bytes:
+    def fill(conn: object, start: int, n: int) -> None:
+        for i in range(start, start + n):
+            (record_sale(conn, sale(i)) if i % 10 == 0 else record_scan(conn, scan(i)))  # type: ignore[arg-type]
+
+    db = open_sync_db(state / "lane.db", "store-001", "lane-01")
+    for start in range(0, events, 10_000):
+        db.write_blocking(fill, start, min(10_000, events - start))
+    sample = db.reader().execute("SELECT payload FROM outbox WHERE schema = 'omo.scan/1' LIMIT 1").fetchone()[0]
+    db.close()
+    return bytes(sample)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+async def scans_during(lane: SyncLane, stop: asyncio.Event, latencies: list[float]) -> None:
+    n = 0
+    while not stop.is_set():
+        n += 1
+        started = time.perf_counter()
+        await lane.db.write(record_scan, scan(n))
+        latencies.append((time.perf_counter() - started) * 1000)
+        lane.relay.wake()
+        await asyncio.sleep(0.01)
+
+
+async def drain(lane: SyncLane, events: int) -> tuple[float, list[float], list[float]]:
+    stop, latencies, rss = asyncio.Event(), [], []
+    writer = asyncio.create_task(scans_during(lane, stop, latencies))
+    started = time.perf_counter()
+    reader = lane.db.reader()
+    while True:
+        if not reader.execute("SELECT 1 FROM outbox WHERE state < 2 LIMIT 1").fetchone():
+            break
+        rss.append(rss_mb())
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await writer
+    return (events + len(latencies)) / elapsed, latencies, rss
+
+
+async def online(lane: SyncLane, count: int) -> list[float]:
+    """One sale at a time: commit, then wait for the ingest's ack to confirm it."""
+    reader, times = lane.db.reader(), []
+    for n in range(count):
+        _, seq = await lane.db.write(record_sale, sale(n))
+        committed = time.perf_counter()
+        lane.relay.wake()
+        while True:
+            if reader.execute("SELECT state FROM outbox WHERE seq = ?", (seq,)).fetchone()[0] == 2:
+                break
+            await asyncio.sleep(0.0005)
+        times.append((time.perf_counter() - committed) * 1000)
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 2 else float("nan")
+
+
+async def agent_part(port: int, state: Path, events: int, window: int) -> None:
+    async with running_lane(state, mqtt_section(port, inflight_window=window, confirm_timeout_s=30)) as lane:
+        rate, scan_ms, rss = await drain(lane, events)
+        print(f"agent drain (end-to-end confirmed): {rate:,.0f} events/s")
+        print(f"scan-to-commit during the drain: p50 {pct(scan_ms, 50):.2f} ms, p99 {pct(scan_ms, 99):.2f} ms "
+              f"({len(scan_ms)} scans)")
+        print(f"RSS during the drain: start {rss[0]:.1f} MB, max {max(rss):.1f} MB, end {rss[-1]:.1f} MB")
+        times = await online(lane, 300)
+        print(f"online commit-to-confirmation: p50 {pct(times, 50):.2f} ms, p99 {pct(times, 99):.2f} ms")
+        globals()["AGENT_RATE"] = rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--nice", type=int, default=10, help="niceness of broker and ingest (0: none)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="omo-drain-"))
+    broker = MosquittoBroker(work / "broker")
+    broker.start()
+    ingest = IngestProcess(broker, work / "ingest.db")
+    ingest.start()
+    # On a lane the broker and the ingest run elsewhere; here they share two cores with the lane, so they are
+    # niced to let the lane's own threads (loop and SQLite writer) be scheduled first, as on a real box.
+    for process in (broker.process, ingest.process):
+        if process is not None and args.nice:
+            os.setpriority(os.PRIO_PROCESS, process.pid, args.nice)
+    try:
+        payload = make_backlog(work, args.events)
+        print(f"load average before: {os.getloadavg()}")
+        bare = bare_paho(broker.port, args.events, args.window, payload)
+        print(f"bare paho QoS 1, window {args.window}, no database: {bare:,.0f} msg/s")
+        asyncio.run(agent_part(broker.port, work, args.events, args.window))
+        print(f"ratio agent/bare: {globals()['AGENT_RATE'] / bare:.2f}")
+        max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"load average after: {os.getloadavg()}, max RSS {max_rss:.0f} MB")
+    finally:
+        ingest.stop()
+        broker.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
