@@ -139,7 +139,8 @@ class Publisher:
         self._client = client
         try:
             # paho leaves Nagle on: a 300-byte publish would wait for the broker's delayed ACK (~40 ms).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if isinstance(sock, socket.socket):   # ssl.SSLSocket is one too
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._attach(loop, client, sock)
             waits: list[asyncio.Future[Any]] = [connack, self._lost]
             await asyncio.wait(waits, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
