@@ -78,14 +78,14 @@ class Ingest:
             client.tls_set_context(context)
         client.on_connect = self._on_connect
         client.on_subscribe = lambda c, u, mid, codes, props: self.subscribed.set()
-        client.on_message = lambda c, u, msg: self.inbox.put((msg.topic, msg.payload))
-        client.reconnect_delay_set(0.1, 1)
+        client.on_message = lambda c, u, msg: self.inbox.put((msg.topic, bytes(msg.payload)))
+        client.reconnect_delay_set(1, 2)
         client.max_inflight_messages = 0   # acks are small and many; paho's default of 20 would queue them
         return client
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         sock = client.socket()
-        if sock is not None:   # paho leaves Nagle on, which holds each small ack for the delayed ACK (~40 ms)
+        if isinstance(sock, socket.socket):   # paho leaves Nagle on, which holds each small ack for the delayed ACK (~40 ms)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         prefix = self.args.prefix
         client.subscribe([(f"$share/ingest/{prefix}/+/+/{leaf}", 1) for leaf in LEAVES])
