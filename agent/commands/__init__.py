@@ -6,6 +6,7 @@ COMMAND_MODULES = (
     "agent.commands.demo",
     "agent.commands.config",
     "agent.commands.status",
+    "agent.commands.outbox",
     "agent.commands.catalog",
     "agent.commands.doctor",
     "agent.commands.simulate",
