@@ -35,6 +35,8 @@ class AgentSection:
     allow_simulators: bool = False
     log_format: str = "logfmt"
     log_level: str = "info"
+    stop_sales_free_mb: int = 64
+    shed_scans_free_mb: int = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ def _agent(t: Table) -> AgentSection:
         allow_simulators=t.boolean("allow_simulators", False),
         log_format=t.choice("log_format", "logfmt", ("logfmt", "json")),
         log_level=t.choice("log_level", "info", ("debug", "info", "warning", "error")),
+        stop_sales_free_mb=t.integer("stop_sales_free_mb", 64, 1, 1 << 20),
+        shed_scans_free_mb=t.integer("shed_scans_free_mb", 256, 1, 1 << 20),
     )
     t.finish()
     if not section.state_dir.is_absolute():
