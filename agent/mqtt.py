@@ -57,7 +57,7 @@ class Handlers:
     on_state: Callable[[bool], None] = lambda up: None
     on_ack: Callable[[bytes], None] = lambda payload: None
     on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None
-    on_command: Callable[[bytes], Awaitable[None]] | None = None
+    on_command: Callable[[bytes], Awaitable[object]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,42 @@
+"""start_sync wires the disk guard always, and the publisher and relay when [mqtt] is configured."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from agent.config import AgentSection
+from agent.health import HealthRegistry, State
+from agent.sales import record_sale
+from agent.supervise import Supervisor
+from agent.sync import start_sync
+from agent.sync_db import open_sync_db
+from simulators.broker import MosquittoBroker
+from simulators.fixtures_sync import IngestProcess
+from simulators.lane_writer import sale
+from simulators.sync_checks import wait_until
+from simulators.sync_lane import mqtt_section
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(60)
+async def test_start_sync_runs_disk_mqtt_and_relay_and_a_sale_is_confirmed(
+        mqtt_broker: MosquittoBroker, ingest: IngestProcess, tmp_path: Path) -> None:
+    agent = AgentSection(store_id="store-001", lane_id="lane-01", state_dir=tmp_path)
+    db = await asyncio.to_thread(open_sync_db, tmp_path / "lane.db", "store-001", "lane-01")
+    health = HealthRegistry("test")
+    supervisor = Supervisor(health)
+    try:
+        sync = start_sync(agent, mqtt_section(mqtt_broker.port), db, supervisor)
+        await db.write(record_sale, sale(1), sync.guard)
+        sync.wake()
+        await wait_until(lambda: health.component("relay").snapshot()["details"]["outbox_depth"]["sales"] == 0, 15)
+        snapshot = health.snapshot()["components"]
+        assert snapshot["mqtt"]["state"] == State.OK and snapshot["disk"]["state"] == State.OK
+        assert snapshot["relay"]["details"]["last_ack_at"] is not None
+        assert "wal_bytes" in snapshot["disk"]["details"]
+    finally:
+        await supervisor.stop_all()
+        await asyncio.to_thread(db.close)
