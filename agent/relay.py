@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 CURSOR_START = (-1, 0)
 SWITCH_INTERVAL_S = 0.0005
-MARKS_PER_WRITE = 300
+MARKS_PER_WRITE = 100
 
 
 class OutboxRelay:

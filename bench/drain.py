@@ -36,7 +36,7 @@ from simulators.lane_writer import sale, scan  # noqa: E402
 from simulators.sync_lane import SyncLane, mqtt_section, running_lane  # noqa: E402
 
 
-def bare_paho(port: int, count: int, window: int, payload: bytes) -> float:
+def bare_paho(port: int, count: int, window: int, payload: bytes, topic: str = "bench/bare") -> float:
     """QoS 1 publishes with at most `window` in flight, paho's network thread; returns messages per second."""
     done = threading.Semaphore(window)
     finished = threading.Event()
@@ -58,7 +58,7 @@ def bare_paho(port: int, count: int, window: int, payload: bytes) -> float:
     started = time.perf_counter()
     for _ in range(count):
         done.acquire()
-        client.publish("bench/bare", payload, qos=1)
+        client.publish(topic, payload, qos=1)
     finished.wait(120)
     elapsed = time.perf_counter() - started
     client.loop_stop()
@@ -163,6 +163,10 @@ def main() -> int:
         print(f"load average before: {os.getloadavg()}")
         bare = bare_paho(broker.port, args.events, args.window, payload)
         print(f"bare paho QoS 1, window {args.window}, no database: {bare:,.0f} msg/s")
+        # Context, not the target's baseline: the same loop on a topic the ingest consumes, so that the broker
+        # forwards and the ingest process competes for the two cores as it does during the agent's drain.
+        consumed = bare_paho(broker.port, args.events, args.window, payload, "omo/v1/bench/bare/scans")
+        print(f"bare paho QoS 1 to a topic the ingest consumes (context): {consumed:,.0f} msg/s")
         asyncio.run(agent_part(broker.port, work, args.events, args.window))
         print(f"ratio agent/bare: {globals()['AGENT_RATE'] / bare:.2f}")
         max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
