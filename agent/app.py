@@ -23,7 +23,7 @@ from agent.pipeline import Pipeline
 from agent.sdnotify import Notifier
 from agent.store import Database
 from agent.supervise import Supervisor
-from agent.sync_wiring import CloudLink, build_cloud_link
+from agent.sync import Sync, start_sync
 from agent.tokens import clock_synchronised
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Lane:
     catalog: CatalogDb
     catalog_sync: CatalogSync
     pipeline: Pipeline
-    cloud: CloudLink | None = None
+    sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
     reload_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -67,17 +67,16 @@ async def start(config: Config) -> Lane:
     health.component("pipeline").ok()
     health.component("api").ok()
     lane.supervisor.start("catalog", lane.catalog_sync.run)
-    if config.mqtt is not None:
-        _start_cloud_link(lane, config)
-    else:
+    _start_sync(lane, config)
+    if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:
         start_device(lane, device)
     return lane
 
 
-def _start_cloud_link(lane: Lane, config: Config) -> None:
-    assert config.mqtt is not None
+def _start_sync(lane: Lane, config: Config) -> None:
+    """The disk guard, and with [mqtt] the publisher, the relay and the cloud's commands."""
 
     async def refresh_catalog(_args: object) -> None:
         lane.catalog_sync.request_pull()
@@ -91,13 +90,11 @@ def _start_cloud_link(lane: Lane, config: Config) -> None:
     async def close_lane(_args: object) -> None:
         lane.pipeline.set_open(False)
 
-    lane.cloud = build_cloud_link(config.mqtt, config.agent.store_id, config.agent.lane_id, lane.lane_db,
-                                  lane.catalog_sync.apply_delta,
-                                  {"catalog.refresh": refresh_catalog, "config.reload": reload_config,
-                                   "lane.open": open_lane, "lane.close": close_lane})
-    lane.pipeline.on_recorded = lane.cloud.relay.wake
-    lane.supervisor.start("mqtt", lane.cloud.publisher.run)
-    lane.supervisor.start("relay", lane.cloud.relay.run)
+    lane.sync = start_sync(config.agent, config.mqtt, lane.lane_db, lane.supervisor,
+                           on_catalog_delta=lane.catalog_sync.apply_delta,
+                           commands={"catalog.refresh": refresh_catalog, "config.reload": reload_config,
+                                     "lane.open": open_lane, "lane.close": close_lane})
+    lane.pipeline.on_recorded = lane.sync.wake
 
 
 def _report_store(health: HealthRegistry, lane_db: Database) -> None:
