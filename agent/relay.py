@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 CURSOR_START = (-1, 0)
 SWITCH_INTERVAL_S = 0.0005
-MARKS_PER_WRITE = 100
+MARKS_PER_WRITE = 500
 
 
 class OutboxRelay:
@@ -184,7 +184,9 @@ class OutboxRelay:
             if self._resend_all:
                 self._resend_all = False
                 await self.db.write(outbox.requeue_sent, None)
-            elif not self.broker_mode:
+            elif not self.broker_mode and len(self._confirmed_events) < self.window:
+                # Only when the acks already received are written: else rows whose ack waits in memory would be
+                # sent again, and their acks would lengthen the queue that delayed them (a livelock).
                 await self.db.write(outbox.requeue_sent, float(self.confirm_timeout_s))
             await self.db.write(outbox.prune, self.retention_days)
         except StoreError as exc:
