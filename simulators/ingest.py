@@ -85,7 +85,8 @@ class Ingest:
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         sock = client.socket()
-        if isinstance(sock, socket.socket):   # paho leaves Nagle on, which holds each small ack for the delayed ACK (~40 ms)
+        # paho leaves Nagle on, which holds each small ack for the delayed ACK (~40 ms).
+        if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         prefix = self.args.prefix
         client.subscribe([(f"$share/ingest/{prefix}/+/+/{leaf}", 1) for leaf in LEAVES])
