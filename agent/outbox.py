@@ -122,23 +122,33 @@ def pending(conn: sqlite3.Connection, after: tuple[int, int], limit: int) -> lis
 
 def apply_marks(conn: sqlite3.Connection, sent: Sequence[int], confirmed_ids: Sequence[int],
                 confirmed_events: Sequence[str], hwm: int, acked: bool) -> None:
-    """Record a batch of PUBACKs and ingest acks in one transaction (one fsync for many messages)."""
+    """Record a batch of PUBACKs and ingest acks in one transaction (one fsync for many messages).
+
+    Each kind of mark is one set-based statement over a JSON array, not an `executemany`: the sqlite3
+    module takes the GIL back for every row of an executemany, and while the relay's loop thread is busy
+    with paho each of those hand-overs waits up to a switch interval, so a 500-row batch could hold the
+    single writer (and the sale queued behind it) for tens of milliseconds.
+    """
     now = time.time()
-    if sent:
-        conn.executemany("UPDATE outbox SET state = 1, sent_at = ?, attempts = attempts + 1 "
-                         "WHERE id = ? AND state = 0", ((now, i) for i in sent))
-    if confirmed_ids:
-        conn.executemany("UPDATE outbox SET state = 2, confirmed_at = ?, attempts = attempts + 1 "
-                         "WHERE id = ? AND state < 2", ((now, i) for i in confirmed_ids))
-    if confirmed_events:
-        conn.executemany("UPDATE outbox SET state = 2, confirmed_at = ? WHERE event_id = ? AND state < 2",
-                         ((now, e) for e in confirmed_events))
     if hwm:
+        # First: with one ingest the high-water mark covers nearly every row, and the per-event updates
+        # below then only find rows already confirmed (an index lookup, no page write).
         old = conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0]
         if hwm > old:
             conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? WHERE seq > ? AND seq <= ? AND state < 2",
                          (now, old, hwm))
             conn.execute("UPDATE outbox_lane SET ack_hwm = ? WHERE id = 1", (hwm,))
+    if sent:
+        conn.execute("UPDATE outbox SET state = 1, sent_at = ?, attempts = attempts + 1 "
+                     "WHERE id IN (SELECT value FROM json_each(?)) AND state = 0", (now, json.dumps(list(sent))))
+    if confirmed_ids:
+        conn.execute("UPDATE outbox SET state = 2, confirmed_at = ?, attempts = attempts + 1 "
+                     "WHERE id IN (SELECT value FROM json_each(?)) AND state < 2",
+                     (now, json.dumps(list(confirmed_ids))))
+    if confirmed_events:
+        conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? "
+                     "WHERE event_id IN (SELECT value FROM json_each(?)) AND state < 2",
+                     (now, json.dumps(list(confirmed_events))))
     if acked:
         conn.execute("UPDATE outbox_lane SET last_ack_at = ? WHERE id = 1", (now,))
 

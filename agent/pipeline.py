@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from agent import replay, scans
+from agent import outbox, replay, scans
 from agent.api import EventHub
 from agent.catalog import CatalogDb
 from agent.clock import Clock, SystemClock, rfc3339_ms
@@ -29,13 +29,15 @@ from drivers.base import ScanEvent
 
 logger = logging.getLogger(__name__)
 
+SCAN_PRIORITY = outbox.SCHEMAS["omo.scan/1"][1]
+
 
 class Pipeline:
     """Turns scans into recorded, announced events."""
 
     def __init__(self, *, rules: Rules, lane_db: Database, catalog: CatalogDb | None, hub: EventHub,
                  health: ComponentHealth, clock: Clock | None = None, clock_synced: bool = True,
-                 on_recorded: Callable[[], None] = lambda: None) -> None:
+                 on_recorded: Callable[[int], None] = lambda priority: None) -> None:
         self._rules = rules
         self._lane_db = lane_db
         self._catalog = catalog
@@ -72,7 +74,7 @@ class Pipeline:
         self._health.count(f"scans_{fields['kind']}")
         if self._health.state != "ok" and self.lane_open:
             self._health.ok()
-        self.on_recorded()
+        self.on_recorded(SCAN_PRIORITY)
         logger.info("scan device=%s kind=%s outcome=%s text=%s seq=%s", fields["device"], fields["kind"],
                     fields["outcome"], fields["text"], seq)
         self._hub.publish({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})

@@ -56,9 +56,16 @@ class OutboxRelay:
         handlers = publisher.handlers
         handlers.on_puback, handlers.on_ack, handlers.on_state = self._on_puback, self._on_ack, self._on_state
 
-    def wake(self) -> None:
-        """Tell the relay new rows were committed (call after `await lane_db.write(record_sale, ...)`)."""
-        self._cursor = CURSOR_START
+    def wake(self, priority: int | None = None) -> None:
+        """Tell the relay new rows were committed (call after `await lane_db.write(record_sale, ...)`).
+
+        A new row always has the highest id, so the drain cursor reaches it by itself unless it belongs to a
+        class that drains before the cursor's (a sale behind a backlog of scans). Only then, or when the
+        priority is not given, does the cursor go back to the start: re-reading from the start re-reads every
+        claimed row, which during a scan-heavy drain cost the loop thread milliseconds per scan.
+        """
+        if priority is None or priority < self._cursor[0]:
+            self._cursor = CURSOR_START
         self._wakeup.set()
 
     def probe(self) -> dict[str, Any]:

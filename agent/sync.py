@@ -28,9 +28,9 @@ class Sync:
     relay: OutboxRelay | None
     publisher: Publisher | None
 
-    def wake(self) -> None:
+    def wake(self, priority: int | None = None) -> None:
         if self.relay is not None:
-            self.relay.wake()
+            self.relay.wake(priority)
 
 
 def start_sync(agent: AgentSection, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,

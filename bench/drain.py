@@ -27,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent import outbox  # noqa: E402
 from agent.sales import record_sale  # noqa: E402
 from agent.scans import record_scan  # noqa: E402
 from agent.sync_db import open_sync_db  # noqa: E402
@@ -91,7 +92,7 @@ async def scans_during(lane: SyncLane, stop: asyncio.Event, latencies: list[floa
         started = time.perf_counter()
         await lane.db.write(record_scan, scan(n))
         latencies.append((time.perf_counter() - started) * 1000)
-        lane.relay.wake()
+        lane.relay.wake(outbox.SCHEMAS["omo.scan/1"][1])
         await asyncio.sleep(0.01)
 
 

@@ -132,3 +132,20 @@ async def test_commands_run_once_per_command_id_and_catalog_deltas_reach_the_cac
         client.disconnect()
     assert closed == [{"reason": "night"}]
     assert deltas == [b'{"gtin": "04901234567894", "version": 18}']
+
+
+async def test_a_sale_committed_during_a_scan_drain_overtakes_the_remaining_scans(
+        mqtt_broker: MosquittoBroker, ingest: IngestProcess, tmp_path: Path) -> None:
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port + 1)) as lane:   # nothing listens there
+        for n in range(3000):
+            await lane.db.write(record_scan, scan(n))
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, inflight_window=10)) as lane:
+        await wait_until(lambda: ingest.report()["events"] >= 50, 20)
+        await lane.db.write(record_sale, sale(1))
+        lane.relay.wake(0)                      # a sale's priority: the cursor must go back for it
+        await lane.wait_drained(60)
+    conn = sqlite3.connect(ingest.db)
+    order = [r[0] for r in conn.execute("SELECT schema FROM events ORDER BY received_at, rowid")]
+    conn.close()
+    assert order.index("omo.sale/1") < len(order) - 1000, "the sale waited behind the scan backlog"
+    assert ingest.report()["gaps"] == []
