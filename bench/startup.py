@@ -45,8 +45,14 @@ def one_start(workdir: Path) -> tuple[float, float]:
     config = workdir / "agent.toml"
     state = workdir / "state"
     shutil.rmtree(state, ignore_errors=True)
+    token = workdir / "cloud.token"
+    token.write_text("t")
+    token.chmod(0o600)
+    # A lane as deployed: broker and catalog configured (here unreachable: READY must not wait for them).
     config.write_text(f'[agent]\nstore_id = "s"\nlane_id = "l"\nstate_dir = "{state}"\n'
-                      f'[api]\nlisten = "127.0.0.1:{free_port()}"\n')
+                      f'[api]\nlisten = "127.0.0.1:{free_port()}"\n'
+                      f'[mqtt]\nhost = "127.0.0.1"\nport = {free_port()}\n'
+                      f'[catalog]\nurl = "http://127.0.0.1:{free_port()}/catalog"\ntoken_file = "{token}"\n')
     sock_path = workdir / "notify.sock"
     sock_path.unlink(missing_ok=True)
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
