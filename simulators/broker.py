@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulators.certs import LanePki
+from simulators.ports import free_port
 
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
@@ -25,12 +26,6 @@ def mosquitto_path() -> str | None:
     """Where mosquitto is, or None (tests then skip with that reason)."""
     found = shutil.which("mosquitto")
     return found or next((p for p in MOSQUITTO_PATHS if Path(p).exists()), None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def acl_text(prefix: str, lanes: Sequence[tuple[str, str]], ingest_user: str = "ingest") -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from agent.gtin import check_digit
 from simulators.broker import MosquittoBroker, mosquitto_path
 from simulators.catalog_data import SnapshotSpec
 from simulators.catalog_server import CatalogServer
+from simulators.ports import free_port
 from simulators.serial_pty import VirtualSerialScanner
 from simulators.tokens import TokenIssuer
 
@@ -85,12 +85,6 @@ class DemoWorld:
     issuer: TokenIssuer
     ingest_db: Path
     config_path: Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(world_dir: Path, scanner: str, broker: MosquittoBroker | None, catalog_url: str,

@@ -14,13 +14,7 @@ from typing import Any
 
 import pytest
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from simulators.ports import free_port
 
 
 def toml_value(value: Any) -> str:
