@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
 _CONNACK = {0x86: "bad user name or password", 0x87: "not authorized", 0x85: "client identifier not valid",
             0x88: "server unavailable", 0x8A: "banned"}
+# What store IT can do about a refused connection (mosquitto answers a wrong password with 0x87).
+_CONNACK_FIX = {0x86: "check [mqtt] username and the password in password_file",
+                0x87: "check [mqtt] username and password_file, or the client certificate, against the broker's users",
+                0x85: "give each lane its own [mqtt] client_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +155,9 @@ class Publisher:
             rc = connack.result()
             if rc != 0:
                 why = _CONNACK.get(rc, "see the MQTT 5 CONNACK reason codes")
-                raise PublishError(f"broker refused the connection: reason 0x{rc:02x} ({why})", rc)
+                fix = _CONNACK_FIX.get(rc)
+                raise PublishError(f"broker refused the connection: reason 0x{rc:02x} ({why})"
+                                   + (f". Fix: {fix}" if fix else ""), rc)
             await self._on_connected(health)
             await self._serve()
         finally:
