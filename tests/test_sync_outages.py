@@ -42,7 +42,10 @@ async def run_with_fault(tmp_path: Path, broker: MosquittoBroker, fault: str, ho
     proxy = FaultProxy(broker.port)
     await proxy.start()
     try:
-        async with running_lane(tmp_path, mqtt_section(proxy.port, keepalive_s=keepalive_s)) as lane:
+        # A bound on the whole run: a hang fails here with the coroutine's stack, not at pytest's timeout
+        # (which shows only idle threads: seen once in CI, under load, not reproduced since).
+        section = mqtt_section(proxy.port, keepalive_s=keepalive_s)
+        async with asyncio.timeout(hold_s + 80), running_lane(tmp_path, section) as lane:
             await asyncio.wait_for(lane.publisher.connected.wait(), 10)
             stop = asyncio.Event()
             writer = asyncio.create_task(stream(lane, stop))
