@@ -23,6 +23,7 @@ from agent.store import Database
 logger = logging.getLogger(__name__)
 
 CURSOR_START = (-1, 0)
+PUBLISH_BATCH = 20
 SWITCH_INTERVAL_S = 0.0005
 MARKS_PER_WRITE = 500
 
@@ -86,8 +87,9 @@ class OutboxRelay:
             if time.monotonic() >= self._next_housekeeping:
                 await self._housekeeping()
                 self._next_housekeeping = time.monotonic() + self._housekeeping_interval()
+            more = False
             if self.publisher.connected.is_set() and len(self._inflight) <= self.window * 3 // 4:
-                self._fill_window()
+                more = self._fill_window()
             if flushing is not None and flushing.done():
                 flushing.result()   # a store error ends the relay; the supervisor restarts it
                 flushing = None
@@ -95,25 +97,35 @@ class OutboxRelay:
                 # Marks are written beside the drain, not before it: the window refills during the fsync.
                 flushing = asyncio.create_task(self._flush())
             self._wakeup.clear()
+            if more:
+                await asyncio.sleep(0)   # let a scan's commit resume between publish batches
+                continue
             try:
                 await asyncio.wait_for(self._wakeup.wait(), 0.5)
             except TimeoutError:
                 self._cursor = CURSOR_START
 
-    def _fill_window(self) -> None:
-        """Publish pending rows in (priority, id) order until the window is full; skip rows already claimed."""
+    def _fill_window(self) -> bool:
+        """Publish pending rows in (priority, id) order; skip rows already claimed. True: more to publish.
+
+        At most PUBLISH_BATCH publishes per call: each costs the loop ~50-100 us in paho, and a whole window
+        in one callback kept the scan pipeline waiting for the loop for milliseconds.
+        """
         reader = self.db.reader()
-        while (room := self.window - len(self._inflight)) > 0:
+        budget = PUBLISH_BATCH
+        while (room := min(self.window - len(self._inflight), budget)) > 0:
             extra = min(len(self._claimed), 4 * self.window) if self._cursor == CURSOR_START else 0
             rows = outbox.pending(reader, self._cursor, room + extra)
             if not rows:
-                return
+                return False
             for row in rows:
                 if row.id not in self._claimed:
                     if room == 0 or not self._publish(row):
-                        return
+                        return room == 0
                     room -= 1
+                    budget -= 1
                 self._cursor = (row.priority, row.id)
+        return budget == 0
 
     def _publish(self, row: outbox.Row) -> bool:
         try:

@@ -67,7 +67,9 @@ def lane(tmp_path: Path, write_config: Callable[..., Path], start_agent: Callabl
         config = write_config(mqtt={"host": "127.0.0.1", "port": mqtt_broker.port, "confirm_timeout_s": 2},
                               devices=[{"name": "handheld", "driver": "serial", "port": serial_scanner_sim.path}])
         agent = start_agent(config)
-        wait_for_health(config, lambda h: h["components"]["device:handheld"]["state"] == "ok")
+        # Subscribed to the lane's commands only once connected: wait for that as well as for the scanner.
+        wait_for_health(config, lambda h: all(h["components"][c]["state"] == "ok"
+                                              for c in ("device:handheld", "mqtt")))
         return agent
     return start
 
@@ -113,7 +115,7 @@ def test_refusals_are_published_with_their_reason(lane: Callable[[], AgentProces
 def test_a_lane_closed_by_the_cloud_refuses_scans_until_reopened(
         lane: Callable[[], AgentProcess], ingest: IngestProcess, mqtt_broker: MosquittoBroker,
         serial_scanner_sim: VirtualSerialScanner) -> None:
-    lane()
+    agent = lane()
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud-ops")
     client.connect("127.0.0.1", mqtt_broker.port)
     client.loop_start()
@@ -121,11 +123,12 @@ def test_a_lane_closed_by_the_cloud_refuses_scans_until_reopened(
         topic = "omo/v1/store-001/lane-01/commands"
         close = json.dumps({"command_id": "c-1", "command": "lane.close"})
         client.publish(topic, close, qos=1).wait_for_publish(5)
-        time.sleep(0.5)
+        wait_for_health(agent.config_path, lambda h: "lane closed" in h["components"]["pipeline"]["reason"])
         serial_scanner_sim.scan(TEA, aim="]E0")
         client.publish(topic, close, qos=1).wait_for_publish(5)   # the same command again: done once
         client.publish(topic, json.dumps({"command_id": "c-2", "command": "lane.open"}), qos=1).wait_for_publish(5)
-        time.sleep(0.5)
+        wait_for_health(agent.config_path, lambda h: h["components"]["pipeline"]["state"] == "ok")
+        time.sleep(0.35)   # past the scanner's 300 ms bounce window: the same code again is a new scan
         serial_scanner_sim.scan(TEA, aim="]E0")
         closed, reopened = scan_events(ingest, 2)
     finally:
