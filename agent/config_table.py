@@ -71,6 +71,10 @@ class Table:
             raise self.error(key, "is empty", f"give {key} a value")
         return value
 
+    def has(self, key: str) -> bool:
+        """Whether the file sets `key` (for options whose absence means "the built-in defaults")."""
+        return key in self._data
+
     def optional_str(self, key: str) -> str | None:
         value: str | None = self._get(key, None, str, "a string")
         return value
@@ -100,7 +104,9 @@ class Table:
         value: str | None = self._get(key, None, str, "a path string")
         if value is None:
             return None
-        path = credential_path(value)
+        return self._readable(key, credential_path(value))
+
+    def _readable(self, key: str, path: Path) -> Path:
         if not path.is_file() or not os.access(path, os.R_OK):
             raise self.error(key, f"{path} does not exist or cannot be read",
                              "check the path and give the service user read access")
@@ -112,11 +118,7 @@ class Table:
         for value in values:
             if not isinstance(value, str):
                 raise self.error(key, f"expected path strings, got {value!r}", f"write {key} = [\"/path\", ...]")
-            path = Path(value)
-            if not path.is_file() or not os.access(path, os.R_OK):
-                raise self.error(key, f"{path} does not exist or cannot be read",
-                                 "check the path and give the service user read access")
-            paths.append(path)
+            paths.append(self._readable(key, Path(value)))
         return tuple(paths)
 
     def secret_file(self, key: str) -> Path | None:

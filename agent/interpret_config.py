@@ -110,7 +110,7 @@ def parse_section(t: Table) -> InterpretSection:
 
 def _payment_codes(t: Table) -> tuple[CodeRule, ...]:
     """Absent: the defaults; present (even empty, to turn recognition off): exactly what is written."""
-    present = "payment_codes" in t._data  # Table has no "is this key present" reader; read-only use
+    present = t.has("payment_codes")
     rules = tuple(_rule(sub) for sub in _tables(t, "payment_codes"))
     return rules if present else DEFAULT_PAYMENT_CODES
 

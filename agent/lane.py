@@ -5,16 +5,10 @@ Each component that keeps state here contributes its own named migrations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from agent import replay, sync_db
-from agent.store import Database, Migration
-
-
-def lane_migrations() -> dict[str, Sequence[Migration]]:
-    """Every component's migrations for lane.db, in application order."""
-    return {replay.COMPONENT: replay.MIGRATIONS, **sync_db.sync_migrations()}
+from agent.store import Database
 
 
 def open_lane_db(state_dir: Path, store_id: str, lane_id: str) -> Database:
