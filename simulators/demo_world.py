@@ -4,12 +4,10 @@ catalog server and the cloud's token issuer, each the same simulator the tests u
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,13 +149,3 @@ async def demo_world(workdir: Path) -> AsyncIterator[DemoWorld]:
                             config_path=write_config(workdir, scanner.path, broker, catalog_url, key_file))
         finally:
             await catalog.stop()
-
-
-async def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.05) -> bool:
-    """Poll a cheap condition owned by another process (a file another program writes)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(interval_s)
-    return bool(predicate())
