@@ -105,7 +105,8 @@ class Publisher:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters[mid] = future
         try:
-            rc = await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):   # not wait_for: see _session
+                rc = await future
         except TimeoutError:
             raise PublishError(f"no PUBACK for {topic} within {timeout_s} s", 0) from None
         finally:
@@ -135,7 +136,10 @@ class Publisher:
         self.state = "connecting"
         connack: asyncio.Future[int] = loop.create_future()
         client.user_data_set(connack)
-        await asyncio.wait_for(loop.run_in_executor(None, self._connect_blocking, client), CONNECT_TIMEOUT_S)
+        # asyncio.timeout, never wait_for, around awaits of this long-lived task: on Python 3.11 wait_for
+        # swallows a cancel that arrives as the awaited thing completes, and the publisher would not stop.
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await loop.run_in_executor(None, self._connect_blocking, client)
         self._lost = loop.create_future()
         sock = client.socket()
         if sock is None:   # closed while connecting: TLS 1.3 reports a refused client certificate only now

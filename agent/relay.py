@@ -101,7 +101,10 @@ class OutboxRelay:
                 await asyncio.sleep(0)   # let a scan's commit resume between publish batches
                 continue
             try:
-                await asyncio.wait_for(self._wakeup.wait(), 0.5)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result and swallows a
+                # cancel that lands as the wake-up fires, and the relay would then never stop.
+                async with asyncio.timeout(0.5):
+                    await self._wakeup.wait()
             except TimeoutError:
                 self._cursor = CURSOR_START
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from agent.config import AgentSection
-from agent.health import HealthRegistry, State
+from agent.health import ComponentHealth, HealthRegistry, State
+from agent.mqtt import Publisher
+from agent.relay import OutboxRelay
 from agent.sales import record_sale
 from agent.supervise import Supervisor
 from agent.sync import start_sync
@@ -16,6 +18,7 @@ from agent.sync_db import open_sync_db
 from simulators.broker import MosquittoBroker
 from simulators.fixtures_sync import IngestProcess
 from simulators.lane_writer import sale
+from simulators.ports import free_port
 from simulators.sync_checks import wait_until
 from simulators.sync_lane import mqtt_section
 
@@ -39,4 +42,25 @@ async def test_start_sync_runs_disk_mqtt_and_relay_and_a_sale_is_confirmed(
         assert "wal_bytes" in snapshot["disk"]["details"]
     finally:
         await supervisor.stop_all()
+        await asyncio.to_thread(db.close)
+
+
+async def test_the_relay_stops_on_cancel_even_when_a_wake_up_lands_in_the_same_turn(tmp_path: Path) -> None:
+    """A cancel must never be swallowed: the app stops components by cancelling them once.
+
+    Python 3.11's asyncio.wait_for returned the result when a cancel arrived just after the awaited wake-up had
+    completed; the relay then looped on and never ended (seen in CI as a lane whose cleanup hung).
+    """
+    db = await asyncio.to_thread(open_sync_db, tmp_path / "lane.db", "store-001", "lane-01")
+    relay = OutboxRelay(db, Publisher(mqtt_section(free_port()), "store-001", "lane-01"))   # never connects
+    try:
+        for attempt in range(50):
+            task = asyncio.create_task(relay.run(ComponentHealth("relay")))
+            await asyncio.sleep(0.01)   # parked, waiting for a wake-up
+            relay.wake()
+            await asyncio.sleep(0)      # the wake-up completes; the relay has not resumed yet
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=2)
+            assert done, f"the relay swallowed its cancel (attempt {attempt})"
+    finally:
         await asyncio.to_thread(db.close)
