@@ -245,6 +245,9 @@ class Publisher:
         client = self._client
         assert client is not None
         client.subscribe([(self.topics.lane("acks"), 1), (self.topics.catalog, 1), (self.topics.lane("commands"), 1)])
+        # The relay forgets the old connection's in-flight rows before `connected` lets it publish: told after
+        # the birth message (as before), it dropped the rows it had just published and sent them twice.
+        self.handlers.on_state(True)
         self.connected.set()
         self.state = "connected"
         health.ok()
@@ -255,7 +258,6 @@ class Publisher:
         health.count("connects")
         logger.info("mqtt connected host=%s port=%s client_id=%s", self.section.host, self.section.port,
                     self.section.client_id)
-        self.handlers.on_state(True)
 
     async def _serve(self) -> None:
         """Tick paho's keepalive, dispatch catalog and commands in order, and notice a dead link."""

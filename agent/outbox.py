@@ -4,10 +4,13 @@ Why a table and not a queue: a broker's PUBACK only means "in the broker's memor
 in-flight messages in memory only, so the outbox row is the one durable copy until the cloud's ingest
 acknowledges it (DESIGN.md data flow steps 5-7, issue 6).
 
-Row states: PENDING (to publish) -> SENT (PUBACK received, waiting for the ingest's ack) -> CONFIRMED.
-In "broker" delivery mode PENDING goes straight to CONFIRMED on PUBACK. `seq` is per lane, starts at 1,
-is gap-free and survives restarts because it is taken from `outbox_lane.last_seq` inside the caller's
-transaction: a rolled-back sale rolls its seq back too.
+Row states: PENDING (to publish) -> CONFIRMED (by the ingest's ack; in "broker" delivery mode, by the
+PUBACK). Between the two, "published and waiting for the ack" lives in the relay's memory only: after a
+restart or a reconnect those rows are sent again anyway, so writing that state cost a commit per batch for
+nothing. SENT (1) was written by earlier agents; migration m002 turned such rows back to PENDING.
+
+`seq` is per lane, starts at 1, is gap-free and survives restarts because it is taken from
+`outbox_lane.last_seq` inside the caller's transaction: a rolled-back sale rolls its seq back too.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from agent.clock import rfc3339_ms
 from agent.errors import StoreError
 from agent.store import Migration
 
-PENDING, SENT, CONFIRMED = 0, 1, 2
+PENDING, CONFIRMED = 0, 2   # 1 was SENT, kept in memory since migration m002
 
 # schema -> (topic class, priority). Lower priority drains first: money, then pickups, then the rest.
 # Only SHEDDABLE priorities may be dropped when the disk is nearly full (scans and interest events).
@@ -65,6 +68,9 @@ MIGRATIONS = [
         CREATE INDEX outbox_sent ON outbox (sent_at) WHERE state = 1;
         CREATE INDEX outbox_confirmed ON outbox (confirmed_at) WHERE state = 2;
     """),
+    # The relay keeps "published, waiting for the ack" in memory since this step; rows an earlier agent left
+    # SENT go again. Unconfirmed is then state 0 alone, which the partial index outbox_pending covers.
+    Migration("m002_sent_state_in_memory", "UPDATE outbox SET state = 0 WHERE state = 1;"),
 ]
 
 
@@ -120,9 +126,9 @@ def pending(conn: sqlite3.Connection, after: tuple[int, int], limit: int) -> lis
     return [Row(*r) for r in rows]
 
 
-def apply_marks(conn: sqlite3.Connection, sent: Sequence[int], confirmed_ids: Sequence[int],
-                confirmed_events: Sequence[str], hwm: int, acked: bool) -> None:
-    """Record a batch of PUBACKs and ingest acks in one transaction (one fsync for many messages).
+def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirmed_events: Sequence[str],
+                hwm: int, acked: bool) -> None:
+    """Record a batch of confirmations in one transaction (one commit for many messages).
 
     Each kind of mark is one set-based statement over a JSON array, not an `executemany`: the sqlite3
     module takes the GIL back for every row of an executemany, and while the relay's loop thread is busy
@@ -135,30 +141,19 @@ def apply_marks(conn: sqlite3.Connection, sent: Sequence[int], confirmed_ids: Se
         # below then only find rows already confirmed (an index lookup, no page write).
         old = conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0]
         if hwm > old:
-            conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? WHERE seq > ? AND seq <= ? AND state < 2",
+            conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? WHERE seq > ? AND seq <= ? AND state = 0",
                          (now, old, hwm))
             conn.execute("UPDATE outbox_lane SET ack_hwm = ? WHERE id = 1", (hwm,))
-    if sent:
-        conn.execute("UPDATE outbox SET state = 1, sent_at = ?, attempts = attempts + 1 "
-                     "WHERE id IN (SELECT value FROM json_each(?)) AND state = 0", (now, json.dumps(list(sent))))
     if confirmed_ids:
-        conn.execute("UPDATE outbox SET state = 2, confirmed_at = ?, attempts = attempts + 1 "
-                     "WHERE id IN (SELECT value FROM json_each(?)) AND state < 2",
+        conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? "
+                     "WHERE id IN (SELECT value FROM json_each(?)) AND state = 0",
                      (now, json.dumps(list(confirmed_ids))))
     if confirmed_events:
         conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? "
-                     "WHERE event_id IN (SELECT value FROM json_each(?)) AND state < 2",
+                     "WHERE event_id IN (SELECT value FROM json_each(?)) AND state = 0",
                      (now, json.dumps(list(confirmed_events))))
     if acked:
         conn.execute("UPDATE outbox_lane SET last_ack_at = ? WHERE id = 1", (now,))
-
-
-def requeue_sent(conn: sqlite3.Connection, older_than_s: float | None) -> int:
-    """Send again rows PUBACKed but never confirmed: all of them (after a reconnect) or those past the timeout."""
-    if older_than_s is None:
-        return conn.execute("UPDATE outbox SET state = 0 WHERE state = 1").rowcount
-    return conn.execute("UPDATE outbox SET state = 0 WHERE state = 1 AND sent_at < ?",
-                        (time.time() - older_than_s,)).rowcount
 
 
 def prune(conn: sqlite3.Connection, retention_days: float, limit: int = 5000) -> int:
@@ -174,7 +169,7 @@ def shed(conn: sqlite3.Connection, limit: int = 10000) -> int:
     The dropped range is replaced by one `omo.shed/1` row that keeps the first seq and names the last
     (`seq_end`), so the ingest sees every seq accounted for and knows the gap was a policy, not a loss.
     """
-    rows = conn.execute("SELECT id, seq, event_id FROM outbox WHERE state < 2 AND priority = ? AND schema != "
+    rows = conn.execute("SELECT id, seq, event_id FROM outbox WHERE state = 0 AND priority = ? AND schema != "
                         "'omo.shed/1' ORDER BY seq LIMIT ?", (SHEDDABLE, limit)).fetchall()
     runs = _contiguous(rows)
     for first, last, ids in runs:
@@ -202,12 +197,21 @@ def _contiguous(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, li
     return [run for run in runs if len(run[2]) > 1]
 
 
+def ack_hwm(conn: sqlite3.Connection) -> int:
+    """The ingest's seq high-water mark as last written: every seq up to it is confirmed."""
+    return int(conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0])
+
+
 def depth(conn: sqlite3.Connection) -> dict[str, Any]:
     """Unconfirmed rows per class, the oldest unconfirmed sale's age and the last ack time (for health)."""
     per_class = dict.fromkeys(CLASS_NAMES.values(), 0)
-    for priority, count in conn.execute("SELECT priority, count(*) FROM outbox WHERE state < 2 GROUP BY priority"):
+    for priority, count in conn.execute("SELECT priority, count(*) FROM outbox INDEXED BY outbox_pending "
+                                        "WHERE state = 0 GROUP BY priority"):
         per_class[CLASS_NAMES.get(priority, str(priority))] = count
-    oldest = conn.execute("SELECT min(created_at) FROM outbox WHERE state < 2 AND priority = 0").fetchone()[0]
+    # Rows are created in id order: the first pending sale by the index is the oldest, without reading the rest.
+    first = conn.execute("SELECT created_at FROM outbox INDEXED BY outbox_pending WHERE state = 0 AND priority = 0 "
+                         "ORDER BY id LIMIT 1").fetchone()
+    oldest = first[0] if first else None
     last_seq, last_ack, hwm = conn.execute(
         "SELECT last_seq, last_ack_at, ack_hwm FROM outbox_lane WHERE id = 1").fetchone()
     return {"outbox_depth": per_class,

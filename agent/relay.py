@@ -1,8 +1,10 @@
-"""The outbox relay: pending rows -> a window of QoS 1 publishes -> batched marks -> confirmation by the ingest.
+"""The outbox relay: pending rows -> a window of QoS 1 publishes -> confirmation by the ingest -> batched marks.
 
 Why a window and batched marks: paho's cost per message is the floor, so the relay's own work per
-message is kept to a dict insert and a list append; marks for many PUBACKs and acks are written in one
-transaction (one fsync) on the store's writer thread, so the drain never holds up a sale for long.
+message is kept to a few dict operations; the confirmations of many acks are written in one transaction on
+the store's writer thread, so the drain never holds up a sale for long. "Published, waiting for the
+ingest's ack" is kept in memory only (`_awaiting`): after a reconnect or a restart those rows go again
+anyway, and writing that state doubled the relay's commits.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent import outbox
 from agent.errors import PublishError, StoreError
@@ -26,6 +28,17 @@ CURSOR_START = (-1, 0)
 PUBLISH_BATCH = 20
 SWITCH_INTERVAL_S = 0.0005
 MARKS_PER_WRITE = 500
+# Rows published but not yet confirmed, at most this many windows: publishing far ahead of the ingest's acks
+# only grows memory and the resend after a timeout, and a slow ingest should slow the drain, not be flooded.
+AWAITING_WINDOWS = 20
+
+
+class Awaiting(NamedTuple):
+    """A row PUBACKed by the broker, waiting for the ingest's ack."""
+
+    row_id: int
+    event_id: str
+    puback_at: float
 
 
 class OutboxRelay:
@@ -40,18 +53,20 @@ class OutboxRelay:
         self.confirm_timeout_s = confirm_timeout_s
         self.retention_days = retention_days
         self._topics = {c: publisher.topics.lane(c) for c in ("sales", "sessions", "scans")}
-        self._inflight: dict[int, int] = {}          # mid -> row id
-        self._claimed: set[int] = set()              # row ids published or awaiting their mark
-        self._sent: list[int] = []
-        self._confirmed_ids: list[int] = []
-        self._confirmed_events: list[str] = []
+        self._inflight: dict[int, outbox.Row] = {}     # mid -> row, until its PUBACK
+        self._awaiting: dict[int, Awaiting] = {}       # seq -> row PUBACKed, until the ingest's ack
+        self._seq_of_event: dict[str, int] = {}        # event_id -> seq, for acks that name events
+        self._claimed: set[int] = set()                # row ids published, awaiting, or confirmed but not written
+        self._confirmed_ids: list[int] = []            # to write: confirmed by PUBACK (broker) or by event id
+        self._released: list[tuple[int, int]] = []      # (seq, row id) confirmed by the high-water mark
+        self._confirmed_events: list[str] = []         # to write: acked events this relay did not publish
         self._flushing: list[int] = []
-        self._hwm = 0
+        self._hwm = 0           # the ingest's high-water mark, as received
+        self._hwm_written = 0   # as written to lane.db
         self._acked = False
         self._cursor = CURSOR_START
         self._wakeup = asyncio.Event()
         self._refused_at = -1e9
-        self._resend_all = False
         self._next_housekeeping = 0.0
         self._health: ComponentHealth | None = None
         handlers = publisher.handlers
@@ -72,14 +87,17 @@ class OutboxRelay:
     def probe(self) -> dict[str, Any]:
         """Outbox depth per class, oldest unconfirmed sale, last ack, in flight (for /v1/health)."""
         return {**outbox.depth(self.db.reader()), "inflight": len(self._inflight),
+                "awaiting_confirmation": len(self._awaiting),
                 "delivery": "broker" if self.broker_mode else "end-to-end"}
 
     async def run(self, health: ComponentHealth) -> None:
         """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
         self._health = health
         health.probe = self.probe
+        written = outbox.ack_hwm(self.db.reader())
+        self._hwm, self._hwm_written = max(self._hwm, written), written
         # The drain keeps the loop thread busy; at CPython's default 5 ms switch interval, each SQLite call of a
-        # sale on the writer thread could wait 5 ms for the GIL. 0.5 ms keeps scan-to-commit p99 under 10 ms.
+        # sale on the writer thread could wait 5 ms for the GIL.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         health.ok()
         flushing: asyncio.Task[None] | None = None
@@ -94,7 +112,7 @@ class OutboxRelay:
                 flushing.result()   # a store error ends the relay; the supervisor restarts it
                 flushing = None
             if flushing is None and self._has_marks():
-                # Marks are written beside the drain, not before it: the window refills during the fsync.
+                # Marks are written beside the drain, not before it: the window refills during the commit.
                 flushing = asyncio.create_task(self._flush())
             self._wakeup.clear()
             if more:
@@ -108,6 +126,10 @@ class OutboxRelay:
             except TimeoutError:
                 self._cursor = CURSOR_START
 
+    def _room(self) -> int:
+        ahead = len(self._inflight) + len(self._awaiting)
+        return min(self.window - len(self._inflight), self.window * AWAITING_WINDOWS - ahead)
+
     def _fill_window(self) -> bool:
         """Publish pending rows in (priority, id) order; skip rows already claimed. True: more to publish.
 
@@ -116,7 +138,7 @@ class OutboxRelay:
         """
         reader = self.db.reader()
         budget = PUBLISH_BATCH
-        while (room := min(self.window - len(self._inflight), budget)) > 0:
+        while (room := min(self._room(), budget)) > 0:
             extra = min(len(self._claimed), 4 * self.window) if self._cursor == CURSOR_START else 0
             rows = outbox.pending(reader, self._cursor, room + extra)
             if not rows:
@@ -136,81 +158,119 @@ class OutboxRelay:
         except PublishError as exc:
             logger.debug("publish deferred: %s", exc)
             return False
-        self._inflight[mid] = row.id
+        self._inflight[mid] = row
         self._claimed.add(row.id)
         return True
 
     def _on_puback(self, mid: int, rc: int) -> None:
-        row_id = self._inflight.pop(mid, None)
-        if row_id is None:
+        row = self._inflight.pop(mid, None)
+        if row is None:
             return
         if rc >= 0x80:
-            self._claimed.discard(row_id)
+            self._claimed.discard(row.id)
             self._refused_at = time.monotonic()
             if self._health is not None:
                 self._health.count("publish_refused")
                 self._health.degraded(f"broker refused a publish (reason 0x{rc:02x}, e.g. 0x87 not authorized); "
                                       "check the broker ACL for this lane's topics. The row stays unsent")
             return
-        (self._confirmed_ids if self.broker_mode else self._sent).append(row_id)
+        if self.broker_mode:
+            self._confirmed_ids.append(row.id)
+        elif row.seq > self._hwm:   # an ack may have come before the PUBACK it follows
+            self._awaiting[row.seq] = Awaiting(row.id, row.event_id, time.monotonic())
+            self._seq_of_event[row.event_id] = row.seq
+        else:
+            self._released.append((row.seq, row.id))
         self._wakeup.set()
 
     def _on_ack(self, payload: bytes) -> None:
+        """Confirm in memory at once (so nothing acked is resent), and queue the write of the confirmation."""
         try:
             ack = json.loads(payload)
-            self._confirmed_events.extend(str(e) for e in ack.get("event_ids", ()))
-            self._hwm = max(self._hwm, int(ack.get("seq_hwm", 0)))
+            event_ids = [str(e) for e in ack.get("event_ids", ())]
+            hwm = int(ack.get("seq_hwm", 0))
         except (ValueError, TypeError, AttributeError) as exc:
             logger.warning("ignoring malformed ack: %s", exc)
             return
+        if hwm > self._hwm:
+            self._release_up_to(hwm)
+        for event_id in event_ids:
+            seq = self._seq_of_event.pop(event_id, None)
+            done = self._awaiting.pop(seq, None) if seq is not None else None
+            if done is not None:
+                self._confirmed_ids.append(done.row_id)
+            elif seq is None and event_id:
+                self._confirmed_events.append(event_id)
         self._acked = True
         self._wakeup.set()
 
+    def _release_up_to(self, hwm: int) -> None:
+        """Every seq up to `hwm` is confirmed; walk the new range or the awaiting rows, whichever is shorter."""
+        span = range(self._hwm + 1, hwm + 1)
+        seqs = span if len(span) <= 2 * len(self._awaiting) else [s for s in self._awaiting if s <= hwm]
+        for seq in seqs:
+            done = self._awaiting.pop(seq, None)
+            if done is not None:
+                self._seq_of_event.pop(done.event_id, None)
+                self._released.append((seq, done.row_id))
+        self._hwm = hwm
+
     def _on_state(self, up: bool) -> None:
-        """A drop loses paho's in-flight set: those rows are still pending in the outbox and go again."""
+        """A drop loses paho's in-flight set and maybe the broker's queue: send again all that is unconfirmed."""
         self._inflight.clear()
-        self._claimed = set(self._sent) | set(self._confirmed_ids) | set(self._flushing)
+        self._awaiting.clear()
+        self._seq_of_event.clear()
+        self._claimed = set(self._confirmed_ids) | {row_id for _, row_id in self._released} | set(self._flushing)
         self._cursor = CURSOR_START
-        self._resend_all = up
         self._next_housekeeping = 0.0
         self._wakeup.set()
 
     def _has_marks(self) -> bool:
-        return bool(self._sent or self._confirmed_ids or self._confirmed_events or self._acked)
+        return bool(self._confirmed_ids or self._released or self._confirmed_events or self._acked
+                    or self._hwm > self._hwm_written)
 
     async def _flush(self) -> None:
         # A bounded batch keeps each marks transaction short: a sale queued behind it waits for one batch only.
-        sent, self._sent = self._sent[:MARKS_PER_WRITE], self._sent[MARKS_PER_WRITE:]
         ids, self._confirmed_ids = self._confirmed_ids[:MARKS_PER_WRITE], self._confirmed_ids[MARKS_PER_WRITE:]
         events, self._confirmed_events = (self._confirmed_events[:MARKS_PER_WRITE],
                                           self._confirmed_events[MARKS_PER_WRITE:])
-        hwm, acked = self._hwm, self._acked
-        self._acked = False
-        self._flushing = [*sent, *ids]
+        # The high-water mark advances MARKS_PER_WRITE seqs at most per write, too: after a pause of the loop
+        # one ack can cover thousands of rows, and updating them all in one transaction held up a scan 15 ms.
+        hwm = min(self._hwm, self._hwm_written + MARKS_PER_WRITE)
+        released = [row_id for seq, row_id in self._released if seq <= hwm]
+        self._released = [(seq, row_id) for seq, row_id in self._released if seq > hwm]
+        acked, self._acked = self._acked, False
+        self._flushing = [*ids, *released]
         try:
-            await self.db.write(outbox.apply_marks, sent, ids, events, hwm, acked)
+            # Not durable (no fsync): a confirmation lost to a power cut only means the row is sent again.
+            await self.db.write(outbox.apply_marks, ids, events, hwm, acked, durable=False)
+            self._hwm_written = max(self._hwm_written, hwm)
         finally:
             self._claimed.difference_update(self._flushing)
             self._flushing = []
             self._wakeup.set()
         refused_lately = time.monotonic() - self._refused_at < 2 * self._housekeeping_interval()
-        if self._health is not None and not refused_lately and (sent or ids):
+        if self._health is not None and not refused_lately and (ids or released):
             self._health.ok()
 
     def _housekeeping_interval(self) -> float:
         return max(1.0, self.confirm_timeout_s / 4)
 
     async def _housekeeping(self) -> None:
-        """Resend what the ingest never confirmed (all of it right after a reconnect) and prune old rows."""
+        """Send again what the ingest has not confirmed within the timeout, and prune old rows."""
+        self._resend_late()
         try:
-            if self._resend_all:
-                self._resend_all = False
-                await self.db.write(outbox.requeue_sent, None)
-            elif not self.broker_mode and len(self._confirmed_events) < self.window:
-                # Only when the acks already received are written: else rows whose ack waits in memory would be
-                # sent again, and their acks would lengthen the queue that delayed them (a livelock).
-                await self.db.write(outbox.requeue_sent, float(self.confirm_timeout_s))
-            await self.db.write(outbox.prune, self.retention_days)
+            await self.db.write(outbox.prune, self.retention_days, durable=False)
         except StoreError as exc:
             logger.warning("outbox housekeeping failed: %s", exc)
         self._cursor = CURSOR_START
+
+    def _resend_late(self) -> None:
+        cutoff = time.monotonic() - self.confirm_timeout_s
+        late = [seq for seq, waiting in self._awaiting.items() if waiting.puback_at < cutoff]
+        for seq in late:
+            waiting = self._awaiting.pop(seq)
+            self._seq_of_event.pop(waiting.event_id, None)
+            self._claimed.discard(waiting.row_id)
+        if late and self._health is not None:
+            self._health.count("resent_unconfirmed", len(late))

@@ -163,9 +163,12 @@ class Database:
         """Run `fn(*args)` on the writer thread and wait (for start-up, the CLI and tests)."""
         return self._executor.submit(fn, *args).result()
 
-    def _in_transaction(self, fn: Callable[..., T], args: tuple[object, ...]) -> T:
+    def _in_transaction(self, fn: Callable[..., T], args: tuple[object, ...], durable: bool = True) -> T:
         conn = self._connection()
+        relax = not durable and self._synchronous == "FULL"
         try:
+            if relax:
+                conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn, *args)
@@ -178,16 +181,25 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             raise translate(exc, f"writing {self.path.name}") from exc
+        finally:
+            if relax:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA synchronous = FULL")
         return result
 
     def write_blocking(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn(conn, *args)` in one `BEGIN IMMEDIATE` transaction on the writer thread; wait for it."""
         return self._executor.submit(self._in_transaction, fn, args).result()
 
-    async def write(self, fn: Callable[..., T], *args: object) -> T:
-        """Like `write_blocking`, awaited: all of it commits, or none of it does."""
+    async def write(self, fn: Callable[..., T], *args: object, durable: bool = True) -> T:
+        """Like `write_blocking`, awaited: all of it commits, or none of it does.
+
+        `durable=False` commits without the fsync (synchronous=NORMAL for this transaction only), for writes
+        that a power cut may undo harmlessly, such as confirmations that only spare a resend: still atomic,
+        and the next durable commit syncs them too (the WAL is written in order).
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._in_transaction, fn, args)
+        return await loop.run_in_executor(self._executor, self._in_transaction, fn, args, durable)
 
     def reader(self) -> sqlite3.Connection:
         """A read-only connection owned by the calling thread."""

@@ -102,7 +102,7 @@ async def drain(lane: SyncLane, events: int) -> tuple[float, list[float], list[f
     started = time.perf_counter()
     reader = lane.db.reader()
     while True:
-        if not reader.execute("SELECT 1 FROM outbox WHERE state < 2 LIMIT 1").fetchone():
+        if not reader.execute("SELECT 1 FROM outbox INDEXED BY outbox_pending WHERE state = 0 LIMIT 1").fetchone():
             break
         rss.append(rss_mb())
         await asyncio.sleep(0.05)

@@ -52,6 +52,17 @@ class IngestProcess:
             return {"events": 0, "max_seq": 0, "gaps": []}
         return ingest_module.check(self.db).get((store, lane), {"events": 0, "max_seq": 0, "gaps": []})
 
+    def duplicates(self) -> int:
+        """Events received again after they were stored (dropped by event_id)."""
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM stats WHERE key = 'duplicates'").fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            conn.close()
+
     def event_ids(self, schema: str = "omo.sale/1") -> list[str]:
         import sqlite3
 

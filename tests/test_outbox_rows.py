@@ -76,7 +76,7 @@ def test_confirmed_rows_are_pruned_after_retention_and_unconfirmed_never(lane_db
     for n in range(3):
         lane_db.write_blocking(record_sale, sale(n))
     ids = [r.id for r in outbox.pending(lane_db.reader(), (-1, 0), 10)]
-    lane_db.write_blocking(outbox.apply_marks, [], ids[:2], [], 0, True)
+    lane_db.write_blocking(outbox.apply_marks, ids[:2], [], 0, True)
     assert lane_db.write_blocking(outbox.prune, 1.0) == 0
     assert lane_db.write_blocking(outbox.prune, 0.0) == 2
     assert outbox.depth(lane_db.reader())["outbox_depth"]["sales"] == 1
@@ -85,7 +85,7 @@ def test_confirmed_rows_are_pruned_after_retention_and_unconfirmed_never(lane_db
 def test_a_seq_high_water_mark_confirms_everything_up_to_it(lane_db: Database) -> None:
     for n in range(5):
         lane_db.write_blocking(record_scan, scan(n))
-    lane_db.write_blocking(outbox.apply_marks, [], [], [], 3, True)
+    lane_db.write_blocking(outbox.apply_marks, [], [], 3, True)
     states = [s for (s,) in lane_db.reader().execute("SELECT state FROM outbox ORDER BY seq")]
     assert states == [2, 2, 2, 0, 0]
 

@@ -70,13 +70,16 @@ async def test_broker_mode_confirms_on_puback_without_an_ingest(mqtt_broker: Mos
     assert states(tmp_path / "lane.db") == {2: 1}
 
 
-async def test_end_to_end_mode_keeps_rows_sent_but_unconfirmed_without_an_ingest(
+async def test_end_to_end_mode_keeps_a_row_unconfirmed_without_an_ingest_and_sends_it_again(
         mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
-    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=1)) as lane:
         await lane.db.write(record_sale, sale(1))
         lane.relay.wake()
-        await wait_until(lambda: states(tmp_path / "lane.db") == {1: 1}, 10)
+        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 1, 10)   # PUBACKed, no ack
+        assert states(tmp_path / "lane.db") == {0: 1}, "a PUBACK alone must not confirm in end-to-end mode"
         assert lane.relay.probe()["outbox_depth"]["sales"] == 1
+        await wait_until(lambda: lane.relay_health.counters.get("resent_unconfirmed", 0) >= 2, 10)
+        assert states(tmp_path / "lane.db") == {0: 1}
 
 
 def watch(broker: MosquittoBroker, topic: str) -> tuple[paho.Client, list[tuple[str, bytes, bool]]]:
