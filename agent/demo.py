@@ -104,8 +104,10 @@ async def _report_cloud(world: Any, lane: app.Lane) -> None:
         print("\ncloud: no broker here, so every event waits in the outbox (lane.db) for the uplink", flush=True)
         return
 
+    stream = outbox.stream_id(lane.lane_db.reader())
+
     def lane_report() -> dict[str, Any]:
-        return check(world.ingest_db).get((STORE, LANE), {}) if world.ingest_db.exists() else {}
+        return check(world.ingest_db).get((STORE, LANE, stream), {}) if world.ingest_db.exists() else {}
 
     expected = lane.health.component("pipeline").counters
     total = sum(v for k, v in expected.items() if k.startswith("scans_") and k != "scans_not_recorded")

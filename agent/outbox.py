@@ -44,6 +44,19 @@ SCHEMAS: Mapping[str, tuple[str, int]] = {
 CLASS_NAMES = {0: "sales", 1: "pickups", 2: "sessions", 3: "scans"}
 SHEDDABLE = 3
 
+
+def _add_stream_id(conn: sqlite3.Connection) -> None:
+    """Name this database's event stream: seq counts within it.
+
+    Why: a lane.db moved aside as corrupt is replaced by a fresh one whose seq starts at 1 again, and the
+    ingest's high-water mark for the lane is still the old stream's. Taken as is, it would "confirm" the new
+    stream's first sales before they were ever sent. The relay applies a high-water mark only when the ack
+    names this stream; the ingest tracks seq per stream.
+    """
+    conn.execute("ALTER TABLE outbox_lane ADD COLUMN stream_id TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE outbox_lane SET stream_id = ? WHERE id = 1", (str(uuid.uuid4()),))
+
+
 MIGRATIONS = [
     Migration("m001_outbox", """
         CREATE TABLE outbox_lane (
@@ -71,6 +84,7 @@ MIGRATIONS = [
     # The relay keeps "published, waiting for the ack" in memory since this step; rows an earlier agent left
     # SENT go again. Unconfirmed is then state 0 alone, which the partial index outbox_pending covers.
     Migration("m002_sent_state_in_memory", "UPDATE outbox SET state = 0 WHERE state = 1;"),
+    Migration("m003_stream_id", _add_stream_id),
 ]
 
 
@@ -94,7 +108,7 @@ def set_identity(conn: sqlite3.Connection, store_id: str, lane_id: str) -> None:
 def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mapping[str, Any]) -> tuple[str, int]:
     """Add one event; call inside the caller's write transaction so it commits with the state it reports.
 
-    Returns (event_id, seq). The envelope (schema, event_id, store_id, lane_id, seq, occurred_at) is added
+    Returns (event_id, seq). The envelope (schema, event_id, store_id, lane_id, stream_id, seq, occurred_at) is added
     here; `body` may carry its own `occurred_at` (RFC 3339) and must not carry the other envelope keys.
     """
     if not conn.in_transaction:
@@ -102,13 +116,14 @@ def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mappi
     expected = SCHEMAS.get(schema)
     if expected is None or expected[0] != topic_class:
         raise StoreError(f"unknown schema/topic {schema!r}/{topic_class!r}; add it to outbox.SCHEMAS and asyncapi")
-    store_id, lane_id, seq = conn.execute(
-        "UPDATE outbox_lane SET last_seq = last_seq + 1 WHERE id = 1 RETURNING store_id, lane_id, last_seq"
+    store_id, lane_id, stream_id, seq = conn.execute(
+        "UPDATE outbox_lane SET last_seq = last_seq + 1 WHERE id = 1 RETURNING store_id, lane_id, stream_id, last_seq"
     ).fetchone()
     if not store_id:
         raise StoreError("outbox identity not set; call outbox.set_identity at start (open_sync_db does)")
     event_id = str(uuid.uuid4())
-    payload = {"schema": schema, "event_id": event_id, "store_id": store_id, "lane_id": lane_id, "seq": seq,
+    payload = {"schema": schema, "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
+               "stream_id": stream_id, "seq": seq,
                "occurred_at": body.get("occurred_at") or rfc3339_ms(datetime.now(UTC)), **body}
     conn.execute("INSERT INTO outbox (priority, topic_class, schema, event_id, seq, payload, created_at) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -174,10 +189,11 @@ def shed(conn: sqlite3.Connection, limit: int = 10000) -> int:
     runs = _contiguous(rows)
     for first, last, ids in runs:
         conn.executemany("DELETE FROM outbox WHERE id = ?", ((i,) for i in ids))
-        store_id, lane_id = conn.execute("SELECT store_id, lane_id FROM outbox_lane WHERE id = 1").fetchone()
+        store_id, lane_id, stream_id = conn.execute(
+            "SELECT store_id, lane_id, stream_id FROM outbox_lane WHERE id = 1").fetchone()
         event_id = str(uuid.uuid4())
         body = {"schema": "omo.shed/1", "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
-                "seq": first, "seq_end": last, "occurred_at": rfc3339_ms(datetime.now(UTC)),
+                "stream_id": stream_id, "seq": first, "seq_end": last, "occurred_at": rfc3339_ms(datetime.now(UTC)),
                 "reason": "disk nearly full", "count": len(ids)}
         conn.execute("INSERT INTO outbox (priority, topic_class, schema, event_id, seq, payload, created_at) "
                      "VALUES (?, 'scans', 'omo.shed/1', ?, ?, ?, ?)",
@@ -200,6 +216,11 @@ def _contiguous(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, li
 def ack_hwm(conn: sqlite3.Connection) -> int:
     """The ingest's seq high-water mark as last written: every seq up to it is confirmed."""
     return int(conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0])
+
+
+def stream_id(conn: sqlite3.Connection) -> str:
+    """This database's event stream (migration m003): acks' high-water marks count in it."""
+    return str(conn.execute("SELECT stream_id FROM outbox_lane WHERE id = 1").fetchone()[0])
 
 
 def depth(conn: sqlite3.Connection) -> dict[str, Any]:

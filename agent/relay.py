@@ -63,6 +63,7 @@ class OutboxRelay:
         self._flushing: list[int] = []
         self._hwm = 0           # the ingest's high-water mark, as received
         self._hwm_written = 0   # as written to lane.db
+        self._stream_id = ""    # lane.db's stream: a high-water mark for another stream confirms nothing
         self._acked = False
         self._cursor = CURSOR_START
         self._wakeup = asyncio.Event()
@@ -94,7 +95,9 @@ class OutboxRelay:
         """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
         self._health = health
         health.probe = self.probe
-        written = outbox.ack_hwm(self.db.reader())
+        reader = self.db.reader()
+        self._stream_id = outbox.stream_id(reader)
+        written = outbox.ack_hwm(reader)
         self._hwm, self._hwm_written = max(self._hwm, written), written
         # The drain keeps the loop thread busy; at CPython's default 5 ms switch interval, each SQLite call of a
         # sale on the writer thread could wait 5 ms for the GIL.
@@ -188,7 +191,8 @@ class OutboxRelay:
         try:
             ack = json.loads(payload)
             event_ids = [str(e) for e in ack.get("event_ids", ())]
-            hwm = int(ack.get("seq_hwm", 0))
+            # Another stream's seqs (an earlier lane.db of this lane, moved aside) say nothing about ours.
+            hwm = int(ack.get("seq_hwm", 0)) if ack.get("stream_id") == self._stream_id else 0
         except (ValueError, TypeError, AttributeError) as exc:
             logger.warning("ignoring malformed ack: %s", exc)
             return

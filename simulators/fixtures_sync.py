@@ -48,9 +48,15 @@ class IngestProcess:
             self.process.stdout.close()
 
     def report(self, store: str = "store-001", lane: str = "lane-01") -> dict[str, Any]:
+        """The lane's one stream; `report_streams` when a lane.db was recreated (a second stream)."""
+        streams = self.report_streams(store, lane)
+        assert len(streams) <= 1, f"lane {store}/{lane} has {len(streams)} streams; use report_streams()"
+        return next(iter(streams.values()), {"events": 0, "max_seq": 0, "gaps": []})
+
+    def report_streams(self, store: str = "store-001", lane: str = "lane-01") -> dict[str, dict[str, Any]]:
         if not self.db.exists():
-            return {"events": 0, "max_seq": 0, "gaps": []}
-        return ingest_module.check(self.db).get((store, lane), {"events": 0, "max_seq": 0, "gaps": []})
+            return {}
+        return {key[2]: report for key, report in ingest_module.check(self.db).items() if key[:2] == (store, lane)}
 
     def duplicates(self) -> int:
         """Events received again after they were stored (dropped by event_id)."""

@@ -3,9 +3,9 @@
 Run it as a process (tests, the demo): `python -m simulators.ingest --port 1883 --db /tmp/ingest.db`.
 It prints `ready` once subscribed. Several processes may share the load (`$share/ingest/...`) and one
 database file; an ack is published only after the rows it names are committed, so an ack never claims
-more than the ingest holds. Acks: `{"schema": "omo.ack/1", "event_ids": [...], "seq_hwm": N}` where
-`seq_hwm` is the highest seq up to which this process has seen every seq of the lane; `event_ids` names
-only the events of the batch above it.
+more than the ingest holds. Acks: `{"schema": "omo.ack/1", "stream_id": S, "event_ids": [...], "seq_hwm": N}`
+where `seq_hwm` is the highest seq up to which this process has seen every seq of the lane's stream S (one
+lane.db; a recreated one starts a new stream at seq 1); `event_ids` names only the events above it.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ LEAVES = ("sales", "scans", "sessions")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, store_id TEXT NOT NULL, lane_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    seq_end INTEGER NOT NULL, schema TEXT NOT NULL, payload TEXT NOT NULL, received_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS events_lane_seq ON events (store_id, lane_id, seq);
+    seq_end INTEGER NOT NULL, schema TEXT NOT NULL, payload TEXT NOT NULL, received_at REAL NOT NULL,
+    stream_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_lane_seq ON events (store_id, lane_id, stream_id, seq);
 CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -53,7 +54,7 @@ def open_db(path: Path) -> sqlite3.Connection:
 
 
 class LaneTracker:
-    """Per-lane contiguous high-water mark from the seqs this process has committed."""
+    """Per-stream contiguous high-water mark from the seqs this process has committed."""
 
     def __init__(self) -> None:
         self.hwm = 0
@@ -80,7 +81,7 @@ class Ingest:
         self.inbox: deque[bytes | bytearray] = deque()
         self._idle = False
         self._arrived = threading.Event()
-        self.lanes: dict[tuple[str, str], LaneTracker] = defaultdict(LaneTracker)
+        self.streams: dict[tuple[str, str, str], LaneTracker] = defaultdict(LaneTracker)
         self.subscribed = threading.Event()
         self.client = self._client()
 
@@ -136,44 +137,44 @@ class Ingest:
         rows, acks = [], defaultdict(list)
         for payload in items:
             event = parse_json(payload)
-            lane = (event["store_id"], event["lane_id"])
+            stream = (event["store_id"], event["lane_id"], event.get("stream_id", ""))
             seq_end = int(event.get("seq_end", event["seq"]))
-            rows.append((event["event_id"], lane[0], lane[1], int(event["seq"]), seq_end, event["schema"],
-                         payload.decode(), time.time()))
-            acks[lane].append((event["event_id"], int(event["seq"]), seq_end))
+            rows.append((event["event_id"], stream[0], stream[1], int(event["seq"]), seq_end, event["schema"],
+                         payload.decode(), time.time(), stream[2]))
+            acks[stream].append((event["event_id"], int(event["seq"]), seq_end))
         self.db.execute("BEGIN IMMEDIATE")
         before = self.db.total_changes
-        self.db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         duplicates = len(rows) - (self.db.total_changes - before)
         self.db.execute("INSERT INTO stats VALUES ('duplicates', ?) ON CONFLICT (key) DO UPDATE SET "
                         "value = value + excluded.value", (duplicates,))
         self.db.execute("COMMIT")
-        for (store, lane), events in acks.items():
-            tracker = self.lanes[(store, lane)]
+        for (store, lane, stream_id), events in acks.items():
+            tracker = self.streams[(store, lane, stream_id)]
             for _, seq, seq_end in events:
                 tracker.add(seq, seq_end)
             # Events the high-water mark covers need not be named: with one ingest that is nearly all of them,
             # and the ack stays a few bytes instead of 40 per event.
-            body = {"schema": "omo.ack/1", "event_ids": [e for e, _, seq_end in events if seq_end > tracker.hwm],
-                    "seq_hwm": tracker.hwm}
+            body = {"schema": "omo.ack/1", "stream_id": stream_id,
+                    "event_ids": [e for e, _, seq_end in events if seq_end > tracker.hwm], "seq_hwm": tracker.hwm}
             self.client.publish(f"{self.args.prefix}/{store}/{lane}/acks",
                                 json.dumps(body, separators=(",", ":")), qos=1)
 
 
-def check(db_path: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per lane: events held, highest seq, missing seqs (gaps) and the duplicates dropped (for tests)."""
+def check(db_path: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Per (store, lane, stream): events held, highest seq and missing seqs (gaps), for tests."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        report: dict[tuple[str, str], dict[str, Any]] = {}
-        lanes = conn.execute("SELECT DISTINCT store_id, lane_id FROM events").fetchall()
-        for store, lane in lanes:
+        report: dict[tuple[str, str, str], dict[str, Any]] = {}
+        streams = conn.execute("SELECT DISTINCT store_id, lane_id, stream_id FROM events").fetchall()
+        for store, lane, stream_id in streams:
             covered: set[int] = set()
-            for seq, seq_end in conn.execute("SELECT seq, seq_end FROM events WHERE store_id = ? AND lane_id = ?",
-                                             (store, lane)):
+            for seq, seq_end in conn.execute("SELECT seq, seq_end FROM events WHERE store_id = ? AND lane_id = ? "
+                                             "AND stream_id = ?", (store, lane, stream_id)):
                 covered.update(range(seq, seq_end + 1))
             top = max(covered, default=0)
-            report[(store, lane)] = {"events": len(covered), "max_seq": top,
-                                     "gaps": sorted(set(range(1, top + 1)) - covered)}
+            report[(store, lane, stream_id)] = {"events": len(covered), "max_seq": top,
+                                                "gaps": sorted(set(range(1, top + 1)) - covered)}
         return report
     finally:
         conn.close()

@@ -31,9 +31,23 @@ class SyncLane:
         return int(sum(outbox.depth(self.db.reader())["outbox_depth"].values()))
 
     async def wait_drained(self, timeout_s: float) -> None:
-        async with asyncio.timeout(timeout_s):
-            for _ in iter(self.unconfirmed, 0):   # polls the database: rows change on the writer thread
-                await asyncio.sleep(0.02)
+        try:
+            async with asyncio.timeout(timeout_s):
+                for _ in iter(self.unconfirmed, 0):   # polls the database: rows change on the writer thread
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise AssertionError(f"not drained within {timeout_s} s: {self.diagnosis()}") from None
+
+    def diagnosis(self) -> dict[str, Any]:
+        """What a stalled drain looks like from inside, for the failure message (reads private state)."""
+        relay, publisher = self.relay, self.publisher
+        pending = self.db.reader().execute("SELECT min(seq), max(seq), count(*) FROM outbox WHERE state = 0")
+        return {"relay": relay.probe(), "relay_counters": self.relay_health.counters,
+                "mqtt": {**publisher.probe(), "connected": publisher.connected.is_set(),
+                         "counters": self.mqtt_health.counters, "state": self.mqtt_health.state},
+                "pending_seq_min_max_count": pending.fetchone(), "cursor": relay._cursor,
+                "claimed": len(relay._claimed), "released": len(relay._released),
+                "hwm_received_written": (relay._hwm, relay._hwm_written)}
 
 
 def mqtt_section(port: int, **overrides: Any) -> MqttSection:

@@ -17,6 +17,7 @@ from agent.mqtt import Handlers
 from agent.remote import CommandRouter
 from agent.sales import record_sale
 from agent.scans import record_scan
+from agent.store import move_aside
 from simulators.broker import MosquittoBroker
 from simulators.fixtures_sync import IngestProcess
 from simulators.lane_writer import sale, scan
@@ -59,6 +60,47 @@ async def test_sales_drain_before_a_backlog_of_scans(mqtt_broker: MosquittoBroke
     first = conn.execute("SELECT schema FROM events ORDER BY received_at, rowid LIMIT 1").fetchone()[0]
     assert first == "omo.sale/1"
     assert ingest.report()["gaps"] == []
+
+
+async def test_a_high_water_mark_of_another_stream_confirms_nothing(mqtt_broker: MosquittoBroker,
+                                                                     tmp_path: Path) -> None:
+    """An ingest still counting an earlier lane.db's seqs must not confirm this one's rows unsent."""
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
+        for n in range(2):
+            await lane.db.write(record_sale, sale(n))
+        lane.relay.wake()
+        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 2, 10)
+        stream_id = lane.db.reader().execute("SELECT stream_id FROM outbox_lane").fetchone()[0]
+        acks = "omo/v1/store-001/lane-01/acks"
+        cloud = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud", protocol=MQTTProtocolVersion.MQTTv5)
+        cloud.connect("127.0.0.1", mqtt_broker.port)
+        cloud.loop_start()
+        try:
+            for body in ({"schema": "omo.ack/1", "stream_id": str(uuid.uuid4()), "seq_hwm": 2},   # an old stream
+                         {"schema": "omo.ack/1", "seq_hwm": 2},                                   # no stream named
+                         {"schema": "omo.ack/1", "stream_id": stream_id, "seq_hwm": 1}):          # ours, seq 1 only
+                cloud.publish(acks, json.dumps(body), qos=1).wait_for_publish(5)
+            await wait_until(lambda: states(tmp_path / "lane.db") == {2: 1, 0: 1}, 10)
+        finally:
+            cloud.loop_stop()
+            cloud.disconnect()
+        assert lane.relay.probe()["awaiting_confirmation"] == 1   # seq 2 still waits for its own ack
+
+
+async def test_a_recreated_lane_db_starts_a_new_stream_and_both_reach_the_ingest_whole(
+        mqtt_broker: MosquittoBroker, ingest: IngestProcess, tmp_path: Path) -> None:
+    section = mqtt_section(mqtt_broker.port)
+    for count in (5, 3):   # the second lane.db starts at seq 1 again, as after a corrupt one is moved aside
+        async with running_lane(tmp_path, section) as lane:
+            for n in range(count):
+                await lane.db.write(record_sale, sale(n))
+            lane.relay.wake()
+            await lane.wait_drained(10)
+        if count == 5:
+            move_aside(tmp_path / "lane.db")
+    streams = ingest.report_streams()
+    assert sorted((r["events"], r["max_seq"], r["gaps"]) for r in streams.values()) == [(3, 3, []), (5, 5, [])]
+    assert len(ingest.event_ids()) == 8
 
 
 async def test_broker_mode_confirms_on_puback_without_an_ingest(mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
