@@ -9,7 +9,7 @@ import logging
 import signal
 from dataclasses import dataclass, field
 
-from agent import __version__, log
+from agent import __version__, heap, log
 from agent.api import ApiServer, EventHub
 from agent.catalog import CatalogDb
 from agent.catalog_sync import CatalogSync, build_catalog_sync
@@ -163,6 +163,7 @@ async def run(config: Config, notifier: Notifier | None = None) -> int:
         loop.add_signal_handler(signum, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, reloads.put_nowait, None)
     lane = await start(config)
+    heap.settle_after_start()
     watchdog = asyncio.create_task(notifier.feed_watchdog(), name="watchdog")
     notifier.ready(f"serving lane {config.agent.store_id}/{config.agent.lane_id}, "
                    f"{len(config.devices)} device(s), API on {config.api.listen}")

@@ -25,6 +25,7 @@ from agent import mqtt_tls
 from agent.config import MqttSection
 from agent.errors import PublishError
 from agent.health import ComponentHealth
+from agent.mqtt_socket import BufferedSocket
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Publisher:
         self._lost: asyncio.Future[str] | None = None
         self._last_in = 0.0
         self._tls: mqtt_tls.NamedContext | None = None
+        self._io: BufferedSocket | None = None
         self.state = "disconnected"
 
     def probe(self) -> dict[str, Any]:
@@ -196,7 +198,9 @@ class Publisher:
 
     def _attach(self, loop: asyncio.AbstractEventLoop, client: paho.Client, sock: Any) -> None:
         fd = sock.fileno()
-        loop.add_reader(fd, self._readable, client, sock)
+        io = self._io = BufferedSocket(sock)
+        client._sock = io   # paho 2.x reads and writes through this attribute; the CONNECT already went
+        loop.add_reader(fd, self._readable, client, io)
         client.on_socket_register_write = lambda c, u, s: loop.add_writer(fd, self._writable, c)
         client.on_socket_unregister_write = lambda c, u, s: self._unwrite(loop, fd)
         client.on_socket_close = lambda c, u, s: self._release(loop, fd)
@@ -217,6 +221,7 @@ class Publisher:
         was_up = self.connected.is_set()
         self.connected.clear()
         self._client = None
+        self._io = None
         with contextlib.suppress(OSError, ValueError):
             self._release(loop, sock.fileno())
         with contextlib.suppress(OSError, ValueError):
@@ -227,15 +232,24 @@ class Publisher:
         if was_up:
             self.handlers.on_state(False)
 
-    def _readable(self, client: paho.Client, sock: Any) -> None:
+    def _readable(self, client: paho.Client, io: BufferedSocket) -> None:
         self._last_in = time.monotonic()
         client.loop_read()
-        pending = getattr(sock, "pending", None)
-        if pending is not None and self._client is client and pending():   # TLS may buffer whole records
-            asyncio.get_running_loop().call_soon(self._readable, client, sock)
+        if self._client is client and io.pending():   # bytes read ahead (or TLS records) the selector won't see
+            asyncio.get_running_loop().call_soon(self._readable, client, io)
 
     def _writable(self, client: paho.Client) -> None:
-        client.loop_write()
+        client.loop_write()   # paho's queued packets -> the buffer (paho then unregisters the writer)
+        io = self._io
+        if io is None or self._client is not client:
+            return
+        try:
+            drained = io.flush()
+        except OSError as exc:
+            self._mark_lost(f"send failed: {exc}")
+            return
+        if not drained:   # the socket is full: finish when it is writable again
+            asyncio.get_running_loop().add_writer(io.fileno(), self._writable, client)
 
     def _mark_lost(self, why: str) -> None:
         if self._lost is not None and not self._lost.done():

@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 CURSOR_START = (-1, 0)
 PUBLISH_BATCH = 20
 SWITCH_INTERVAL_S = 0.0005
-MARKS_PER_WRITE = 500
+MARKS_PER_WRITE = 200
+GIVE_WAY_S = 0.005   # at most this long per batch waiting for a sale's or scan's commit (Database.give_way)
 # Rows published but not yet confirmed, at most this many windows: publishing far ahead of the ingest's acks
 # only grows memory and the resend after a timeout, and a slow ingest should slow the drain, not be flooded.
 AWAITING_WINDOWS = 20
@@ -139,6 +140,7 @@ class OutboxRelay:
         At most PUBLISH_BATCH publishes per call: each costs the loop ~50-100 us in paho, and a whole window
         in one callback kept the scan pipeline waiting for the loop for milliseconds.
         """
+        self.db.give_way(GIVE_WAY_S)
         reader = self.db.reader()
         budget = PUBLISH_BATCH
         while (room := min(self._room(), budget)) > 0:
@@ -247,7 +249,7 @@ class OutboxRelay:
         self._flushing = [*ids, *released]
         try:
             # Not durable (no fsync): a confirmation lost to a power cut only means the row is sent again.
-            await self.db.write(outbox.apply_marks, ids, events, hwm, acked, durable=False)
+            await self.db.write(outbox.apply_marks, ids, events, hwm, acked, background=True)
             self._hwm_written = max(self._hwm_written, hwm)
         finally:
             self._claimed.difference_update(self._flushing)
@@ -264,7 +266,7 @@ class OutboxRelay:
         """Send again what the ingest has not confirmed within the timeout, and prune old rows."""
         self._resend_late()
         try:
-            await self.db.write(outbox.prune, self.retention_days, durable=False)
+            await self.db.write(outbox.prune, self.retention_days, background=True)
         except StoreError as exc:
             logger.warning("outbox housekeeping failed: %s", exc)
         self._cursor = CURSOR_START

@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent import outbox  # noqa: E402
+from agent import heap, outbox  # noqa: E402
 from agent.sales import record_sale  # noqa: E402
 from agent.scans import record_scan  # noqa: E402
 from agent.sync_db import open_sync_db  # noqa: E402
@@ -133,6 +133,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def agent_part(port: int, state: Path, events: int, window: int) -> None:
     async with running_lane(state, mqtt_section(port, inflight_window=window, confirm_timeout_s=30)) as lane:
+        heap.settle_after_start()   # as the daemon does before READY=1
         rate, scan_ms, rss = await drain(lane, events)
         print(f"agent drain (end-to-end confirmed): {rate:,.0f} events/s")
         print(f"scan-to-commit during the drain: p50 {pct(scan_ms, 50):.2f} ms, p99 {pct(scan_ms, 99):.2f} ms "

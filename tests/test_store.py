@@ -183,3 +183,64 @@ async def test_async_writes_run_off_the_event_loop_in_order(tmp_path: Path) -> N
         assert names == [str(n) for n in range(50)]
     finally:
         db.close()
+
+
+def slow_insert(conn: sqlite3.Connection, name: str, hold_s: float) -> None:
+    conn.execute("INSERT INTO items (name) VALUES (?)", (name,))
+    time.sleep(hold_s)   # a transaction that takes a while, as one does when the writer is starved
+
+
+async def test_give_way_waits_for_a_sale_write_but_not_for_background_ones(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "a.db", {"t": STEPS})
+    try:
+        started = time.perf_counter()
+        db.give_way(1.0)
+        assert time.perf_counter() - started < 0.05, "nothing pending: give_way returns at once"
+
+        background = asyncio.ensure_future(db.write(slow_insert, "marks", 0.3, background=True))
+        await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        db.give_way(1.0)
+        assert time.perf_counter() - started < 0.05, "a drain does not wait for its own bookkeeping"
+        await background
+
+        sale = asyncio.ensure_future(db.write(slow_insert, "sale", 0.2))
+        await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        db.give_way(1.0)
+        waited = time.perf_counter() - started
+        assert 0.1 < waited < 0.9, f"give_way should last until the sale committed, not {waited:.3f} s"
+        await sale
+    finally:
+        db.close()
+
+
+async def test_a_write_cancelled_before_it_ran_is_not_waited_for(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "a.db", {"t": STEPS})
+    try:
+        first = asyncio.ensure_future(db.write(slow_insert, "first", 0.2))
+        second = asyncio.ensure_future(db.write(slow_insert, "second", 0.0))
+        await asyncio.sleep(0.05)   # the first is running, the second queued behind it
+        second.cancel()
+        await first
+        started = time.perf_counter()
+        db.give_way(1.0)
+        assert time.perf_counter() - started < 0.05
+        assert [r[0] for r in db.reader().execute("SELECT name FROM items")] == ["first"]
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(("checkpoint_pages", "wal_at_most_mb", "wal_at_least_mb"), [(250, 1.5, 0.5), (None, 5.0, 3.0)])
+def test_checkpoint_pages_bounds_the_wal(tmp_path: Path, checkpoint_pages: int | None, wal_at_most_mb: float,
+                                         wal_at_least_mb: float) -> None:
+    """lane.db checkpoints at 250 pages (agent/sync_db.py) so no single commit copies 4 MB while a sale waits."""
+    db = Database.open(tmp_path / "a.db", {"t": STEPS}, checkpoint_pages=checkpoint_pages)
+    try:
+        largest = 0
+        for n in range(300):   # about 5 MB in 16 KB transactions
+            db.write_blocking(lambda c, n=n: c.execute("INSERT INTO items (name) VALUES (?)", ("x" * 16384 + str(n),)))
+            largest = max(largest, (tmp_path / "a.db-wal").stat().st_size)
+    finally:
+        db.close()
+    assert wal_at_least_mb * 1e6 < largest < wal_at_most_mb * 1e6
