@@ -190,9 +190,8 @@ class Database:
                     conn.execute("ROLLBACK")
             raise translate(exc, f"writing {self.path.name}") from exc
         finally:
-            if relax:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA synchronous = FULL")
+            if relax:   # never left relaxed: the next write may be a sale (a failure here is raised, not hidden)
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         return result
 
     def write_blocking(self, fn: Callable[..., T], *args: object) -> T:

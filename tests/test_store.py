@@ -244,3 +244,17 @@ def test_checkpoint_pages_bounds_the_wal(tmp_path: Path, checkpoint_pages: int |
     finally:
         db.close()
     assert wal_at_least_mb * 1e6 < largest < wal_at_most_mb * 1e6
+
+
+async def test_a_background_write_skips_the_fsync_and_the_next_write_has_it_again(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "a.db", {"t": STEPS})
+    synchronous = "PRAGMA synchronous"
+    try:
+        seen = await db.write(lambda c: c.execute(synchronous).fetchone()[0], background=True)
+        assert seen == 1, "NORMAL (1) inside a background write"
+        assert await db.write(lambda c: c.execute(synchronous).fetchone()[0]) == 2, "FULL (2) for a sale"
+        with pytest.raises(StoreError):
+            await db.write(lambda c: c.execute("INSERT INTO nowhere VALUES (1)"), background=True)
+        assert await db.write(lambda c: c.execute(synchronous).fetchone()[0]) == 2, "FULL again after a failure"
+    finally:
+        db.close()
