@@ -83,7 +83,10 @@ MIGRATIONS = [
     """),
     # The relay keeps "published, waiting for the ack" in memory since this step; rows an earlier agent left
     # SENT go again. Unconfirmed is then state 0 alone, which the partial index outbox_pending covers.
-    Migration("m002_sent_state_in_memory", "UPDATE outbox SET state = 0 WHERE state = 1;"),
+    Migration("m002_sent_state_in_memory", """
+        UPDATE outbox SET state = 0 WHERE state = 1;
+        DROP INDEX outbox_sent;
+    """),
     Migration("m003_stream_id", _add_stream_id),
 ]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import outbox
+from agent import outbox, remote, sales, scans
 from agent.errors import StoreError
 from agent.sales import record_sale
 from agent.scans import record_scan
@@ -102,3 +102,25 @@ def test_shedding_drops_scans_only_and_accounts_for_every_seq(lane_db: Database)
     assert {p["schema"] for p in rows} == {"omo.sale/1", "omo.shed/1"} | ({"omo.scan/1"} & {p["schema"] for p in rows})
     covered = {s for p in rows for s in range(int(p["seq"]), int(p.get("seq_end", p["seq"])) + 1)}  # type: ignore[call-overload]
     assert covered == set(range(1, 13))
+
+
+def test_a_lane_db_from_before_the_stream_and_in_memory_sent_state_upgrades(tmp_path: Path) -> None:
+    """An older lane.db (outbox m001 only) with a row left SENT: it is pending again and the file gets a stream."""
+    migrations = {"outbox": outbox.MIGRATIONS[:1], "sales": sales.MIGRATIONS, "scans": scans.MIGRATIONS,
+                  "remote": remote.MIGRATIONS}
+    old = Database.open(tmp_path / "lane.db", migrations)
+    old.write_blocking(lambda c: c.execute("UPDATE outbox_lane SET store_id = 's', lane_id = 'l', last_seq = 1"))
+    old.write_blocking(lambda c: c.execute(
+        "INSERT INTO outbox (priority, topic_class, schema, event_id, seq, payload, created_at, state, sent_at) "
+        "VALUES (0, 'sales', 'omo.sale/1', 'e-1', 1, x'7b7d', 0, 1, 0)"))
+    old.close()
+    db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
+    try:
+        reader = db.reader()
+        assert [r.event_id for r in outbox.pending(reader, (-1, 0), 10)] == ["e-1"]
+        assert len(outbox.stream_id(reader)) == 36
+        assert not reader.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox_sent'").fetchall()
+        _, seq = db.write_blocking(record_sale, sale(2))
+        assert seq == 2 and payloads(db)[1]["stream_id"] == outbox.stream_id(reader)
+    finally:
+        db.close()
