@@ -25,7 +25,7 @@ from agent.store import Database
 logger = logging.getLogger(__name__)
 
 CURSOR_START = (-1, 0)
-PUBLISH_BATCH = 20
+PUBLISH_BATCH = 10
 SWITCH_INTERVAL_S = 0.0005
 MARKS_PER_WRITE = 200
 GIVE_WAY_S = 0.005   # at most this long per batch waiting for a sale's or scan's commit (Database.give_way)
@@ -138,7 +138,8 @@ class OutboxRelay:
         """Publish pending rows in (priority, id) order; skip rows already claimed. True: more to publish.
 
         At most PUBLISH_BATCH publishes per call: each costs the loop ~50-100 us in paho, and a whole window
-        in one callback kept the scan pipeline waiting for the loop for milliseconds.
+        in one callback kept the scan pipeline waiting for the loop for milliseconds. Measured (bench/drain.py):
+        20 gave p99 8-11 ms, 10 gave 6.6-8.4 ms at a slightly higher rate, 5 gave 6.2 ms but 10% less rate.
         """
         self.db.give_way(GIVE_WAY_S)
         reader = self.db.reader()
