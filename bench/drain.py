@@ -38,8 +38,14 @@ from simulators.lane_writer import sale, scan  # noqa: E402
 from simulators.sync_lane import SyncLane, mqtt_section, running_lane  # noqa: E402
 
 
-def bare_paho(port: int, count: int, window: int, payload: bytes, topic: str = "bench/bare") -> float:
-    """QoS 1 publishes with at most `window` in flight, paho's network thread; returns messages per second."""
+def cpu_s() -> float:
+    """User plus system CPU time of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bare_paho(port: int, count: int, window: int, payload: bytes, topic: str = "bench/bare") -> tuple[float, float]:
+    """QoS 1 publishes with at most `window` in flight, paho's network thread; returns (msg/s, CPU us per msg)."""
     done = threading.Semaphore(window)
     finished = threading.Event()
     acked = [0]
@@ -57,7 +63,7 @@ def bare_paho(port: int, count: int, window: int, payload: bytes, topic: str = "
     client.connect("127.0.0.1", port)
     client.loop_start()
     time.sleep(0.3)
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_s()
     for _ in range(count):
         done.acquire()
         client.publish(topic, payload, qos=1)
@@ -65,7 +71,7 @@ def bare_paho(port: int, count: int, window: int, payload: bytes, topic: str = "
     elapsed = time.perf_counter() - started
     client.loop_stop()
     client.disconnect()
-    return count / elapsed
+    return count / elapsed, (cpu_s() - cpu_before) / count * 1e6
 
 
 def make_backlog(state: Path, events: int) -> bytes:
@@ -97,10 +103,11 @@ async def scans_during(lane: SyncLane, stop: asyncio.Event, latencies: list[floa
         await asyncio.sleep(0.01)
 
 
-async def drain(lane: SyncLane, events: int) -> tuple[float, list[float], list[float]]:
+async def drain(lane: SyncLane, events: int) -> tuple[float, list[float], list[float], float]:
+    """Returns events/s, scan-to-commit times, RSS samples and this process's CPU us per event drained."""
     stop, latencies, rss = asyncio.Event(), [], []
     writer = asyncio.create_task(scans_during(lane, stop, latencies))
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_s()
     reader = lane.db.reader()
     while True:
         if not reader.execute("SELECT 1 FROM outbox INDEXED BY outbox_pending WHERE state = 0 LIMIT 1").fetchone():
@@ -110,7 +117,8 @@ async def drain(lane: SyncLane, events: int) -> tuple[float, list[float], list[f
     elapsed = time.perf_counter() - started
     stop.set()
     await writer
-    return (events + len(latencies)) / elapsed, latencies, rss
+    cpu_us = (cpu_s() - cpu_before) / (events + len(latencies)) * 1e6
+    return (events + len(latencies)) / elapsed, latencies, rss, cpu_us
 
 
 async def online(lane: SyncLane, count: int) -> list[float]:
@@ -135,8 +143,9 @@ def pct(values: list[float], q: float) -> float:
 async def agent_part(port: int, state: Path, events: int, window: int) -> None:
     async with running_lane(state, mqtt_section(port, inflight_window=window, confirm_timeout_s=30)) as lane:
         heap.settle_after_start()   # as the daemon does before READY=1
-        rate, scan_ms, rss = await drain(lane, events)
-        print(f"agent drain (end-to-end confirmed): {rate:,.0f} events/s")
+        rate, scan_ms, rss, cpu_us = await drain(lane, events)
+        print(f"agent drain (end-to-end confirmed): {rate:,.0f} events/s, {cpu_us:.0f} us CPU per event "
+              "(the lane process, all threads)")
         print(f"scan-to-commit during the drain: p50 {pct(scan_ms, 50):.2f} ms, p99 {pct(scan_ms, 99):.2f} ms "
               f"({len(scan_ms)} scans)")
         print(f"RSS during the drain: start {rss[0]:.1f} MB, max {max(rss):.1f} MB, end {rss[-1]:.1f} MB")
@@ -145,7 +154,7 @@ async def agent_part(port: int, state: Path, events: int, window: int) -> None:
         globals()["AGENT_RATE"] = rate
 
 
-async def broker_mode_part(port: int, state: Path, events: int, window: int) -> float:
+async def broker_mode_part(port: int, state: Path, events: int, window: int) -> tuple[float, float]:
     """The same drain confirmed on PUBACK, under a topic nobody subscribes to: the bare loop's conditions.
 
     Not the issue's figure (that one is end-to-end); it isolates the agent's own cost per message from the
@@ -154,8 +163,8 @@ async def broker_mode_part(port: int, state: Path, events: int, window: int) -> 
     section = mqtt_section(port, inflight_window=window, delivery="broker", topic_prefix="bench/unsubscribed")
     async with running_lane(state, section) as lane:
         heap.settle_after_start()
-        rate, _, _ = await drain(lane, events)
-    return rate
+        rate, _, _, cpu_us = await drain(lane, events)
+    return rate, cpu_us
 
 
 def main() -> int:
@@ -180,13 +189,15 @@ def main() -> int:
         payload = make_backlog(work, args.events)
         print(f"load average before: {os.getloadavg()}")
         # Three times: the bare loop's two threads (paho's and the publisher) swing it by 20-40% from run to run.
-        bares = [bare_paho(broker.port, args.events, args.window, payload) for _ in range(3)]
+        runs = [bare_paho(broker.port, args.events, args.window, payload) for _ in range(3)]
+        bares = [rate for rate, _ in runs]
         bare = statistics.median(bares)
         print(f"bare paho QoS 1, window {args.window}, no database: median {bare:,.0f} msg/s "
-              f"(runs: {', '.join(f'{b:,.0f}' for b in bares)})")
+              f"(runs: {', '.join(f'{b:,.0f}' for b in bares)}), "
+              f"{statistics.median(cpu for _, cpu in runs):.0f} us CPU per message")
         # Context, not the target's baseline: the same loop on a topic the ingest consumes, so that the broker
         # forwards and the ingest process competes for the two cores as it does during the agent's drain.
-        consumed = bare_paho(broker.port, args.events, args.window, payload, "omo/v1/bench/bare/scans")
+        consumed, _ = bare_paho(broker.port, args.events, args.window, payload, "omo/v1/bench/bare/scans")
         print(f"bare paho QoS 1 to a topic the ingest consumes (context): {consumed:,.0f} msg/s")
         asyncio.run(agent_part(broker.port, work, args.events, args.window))
         rate = globals()["AGENT_RATE"]
@@ -196,9 +207,9 @@ def main() -> int:
             second = work / "broker-mode"
             second.mkdir()
             make_backlog(second, args.events)
-            broker_rate = asyncio.run(broker_mode_part(broker.port, second, args.events, args.window))
+            broker_rate, broker_cpu = asyncio.run(broker_mode_part(broker.port, second, args.events, args.window))
             print(f"agent drain in broker mode, no subscriber (context): {broker_rate:,.0f} events/s, "
-                  f"{broker_rate / bare:.2f} of the bare loop")
+                  f"{broker_rate / bare:.2f} of the bare loop, {broker_cpu:.0f} us CPU per event")
         max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"load average after: {os.getloadavg()}, max RSS {max_rss:.0f} MB")
     finally:
