@@ -163,11 +163,11 @@ async def run(config: Config, notifier: Notifier | None = None) -> int:
         loop.add_signal_handler(signum, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, reloads.put_nowait, None)
     lane = await start(config)
-    heap.settle_after_start()
     watchdog = asyncio.create_task(notifier.feed_watchdog(), name="watchdog")
     notifier.ready(f"serving lane {config.agent.store_id}/{config.agent.lane_id}, "
                    f"{len(config.devices)} device(s), API on {config.api.listen}")
     lane.health.listeners.append(lambda health: notifier.status(health.summary()))
+    heap.settle_after_start()   # after READY=1: the collection it starts with is not start-up time
     logger.info("agent ready version=%s store=%s lane=%s", __version__, config.agent.store_id,
                 config.agent.lane_id)
     try:
