@@ -32,8 +32,7 @@ from agent import heap, outbox  # noqa: E402
 from agent.sales import record_sale  # noqa: E402
 from agent.scans import record_scan  # noqa: E402
 from agent.sync_db import open_sync_db  # noqa: E402
-from simulators.broker import MosquittoBroker  # noqa: E402
-from simulators.fixtures_sync import IngestProcess  # noqa: E402
+from simulators.fixtures_sync import cloud_on_loopback  # noqa: E402
 from simulators.lane_writer import sale, scan  # noqa: E402
 from simulators.sync_lane import SyncLane, mqtt_section, running_lane  # noqa: E402
 
@@ -140,7 +139,8 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 2 else float("nan")
 
 
-async def agent_part(port: int, state: Path, events: int, window: int) -> None:
+async def agent_part(port: int, state: Path, events: int, window: int) -> float:
+    """The end-to-end drain with scans during it, then the online figure; returns the drain's events/s."""
     async with running_lane(state, mqtt_section(port, inflight_window=window, confirm_timeout_s=30)) as lane:
         heap.settle_after_start()   # as the daemon does before READY=1
         rate, scan_ms, rss, cpu_us = await drain(lane, events)
@@ -151,7 +151,7 @@ async def agent_part(port: int, state: Path, events: int, window: int) -> None:
         print(f"RSS during the drain: start {rss[0]:.1f} MB, max {max(rss):.1f} MB, end {rss[-1]:.1f} MB")
         times = await online(lane, 300)
         print(f"online commit-to-confirmation: p50 {pct(times, 50):.2f} ms, p99 {pct(times, 99):.2f} ms")
-        globals()["AGENT_RATE"] = rate
+    return rate
 
 
 async def broker_mode_part(port: int, state: Path, events: int, window: int) -> tuple[float, float]:
@@ -176,16 +176,7 @@ def main() -> int:
                         help="skip the broker-mode drain (context for the agent's own cost per message)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="omo-drain-"))
-    broker = MosquittoBroker(work / "broker")
-    broker.start()
-    ingest = IngestProcess(broker, work / "ingest.db")
-    ingest.start()
-    # On a lane the broker and the ingest run elsewhere; here they share two cores with the lane, so they are
-    # niced to let the lane's own threads (loop and SQLite writer) be scheduled first, as on a real box.
-    for process in (broker.process, ingest.process):
-        if process is not None and args.nice:
-            os.setpriority(os.PRIO_PROCESS, process.pid, args.nice)
-    try:
+    with cloud_on_loopback(work, args.nice) as (broker, _):
         payload = make_backlog(work, args.events)
         print(f"load average before: {os.getloadavg()}")
         # Three times: the bare loop's two threads (paho's and the publisher) swing it by 20-40% from run to run.
@@ -199,8 +190,7 @@ def main() -> int:
         # forwards and the ingest process competes for the two cores as it does during the agent's drain.
         consumed, _ = bare_paho(broker.port, args.events, args.window, payload, "omo/v1/bench/bare/scans")
         print(f"bare paho QoS 1 to a topic the ingest consumes (context): {consumed:,.0f} msg/s")
-        asyncio.run(agent_part(broker.port, work, args.events, args.window))
-        rate = globals()["AGENT_RATE"]
+        rate = asyncio.run(agent_part(broker.port, work, args.events, args.window))
         print(f"ratio agent/bare: {rate / bare:.2f} (against the fastest bare run {rate / max(bares):.2f}; "
               f"against the bare loop with the ingest consuming {rate / consumed:.2f})")
         if args.broker_mode:
@@ -212,9 +202,6 @@ def main() -> int:
                   f"{broker_rate / bare:.2f} of the bare loop, {broker_cpu:.0f} us CPU per event")
         max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"load average after: {os.getloadavg()}, max RSS {max_rss:.0f} MB")
-    finally:
-        ingest.stop()
-        broker.kill()
     return 0
 
 

@@ -5,6 +5,8 @@ Skipped with a reason when mosquitto is not installed (CI installs it through .c
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -77,6 +79,27 @@ class IngestProcess:
             return [r[0] for r in conn.execute("SELECT event_id FROM events WHERE schema = ?", (schema,))]
         finally:
             conn.close()
+
+
+@contextlib.contextmanager
+def cloud_on_loopback(work: Path, nice: int = 0) -> Iterator[tuple[MosquittoBroker, IngestProcess]]:
+    """A broker and the reference ingest for the bench scripts, stopped on exit (tests use the fixtures below).
+
+    `nice` lowers both processes' priority: on a lane they run elsewhere, here they share its cores, and
+    the lane's own threads (loop and SQLite writer) should be scheduled first, as on a real box.
+    """
+    broker = MosquittoBroker(work / "broker")
+    broker.start()
+    ingest = IngestProcess(broker, work / "ingest.db")
+    try:
+        ingest.start()
+        for process in (broker.process, ingest.process):
+            if process is not None and nice:
+                os.setpriority(os.PRIO_PROCESS, process.pid, nice)
+        yield broker, ingest
+    finally:
+        ingest.stop()
+        broker.kill()
 
 
 def _require_mosquitto() -> None:
