@@ -71,5 +71,9 @@ async def running_lane(state_dir: Path, section: MqttSection, store_id: str = "s
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        ended = await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.to_thread(db.close)
+        # The daemon's supervisor would restart a crashed relay or publisher; a test must not miss the crash.
+        for outcome in ended:
+            if isinstance(outcome, Exception):
+                raise RuntimeError(f"a lane task ended with an error: {outcome!r}") from outcome

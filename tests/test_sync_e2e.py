@@ -124,6 +124,20 @@ async def test_end_to_end_mode_keeps_a_row_unconfirmed_without_an_ingest_and_sen
         assert states(tmp_path / "lane.db") == {0: 1}
 
 
+async def test_a_rewind_that_reads_only_claimed_rows_reads_on_to_the_new_one(mqtt_broker: MosquittoBroker,
+                                                                               tmp_path: Path) -> None:
+    # No ingest: every published row stays claimed (awaiting its ack). A rewind then re-reads them before it
+    # reaches the new row, and a read bringing only claimed rows once ended the relay.
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, inflight_window=10)) as lane:
+        for n in range(150):
+            await lane.db.write(record_scan, scan(n))
+        lane.relay.wake()
+        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 150, 10)
+        await lane.db.write(record_scan, scan(150))
+        lane.relay.wake()    # no priority given: back to the first pending row
+        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 151, 10)
+
+
 def watch(broker: MosquittoBroker, topic: str) -> tuple[paho.Client, list[tuple[str, bytes, bool]]]:
     seen: list[tuple[str, bytes, bool]] = []
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{uuid.uuid4()}",
