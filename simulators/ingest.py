@@ -102,6 +102,8 @@ class Ingest:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = lambda c, u, message: self.inbox.append(message.payload)
+        # A write callback, so that paho queues each PUBACK instead of writing it at once: the turn sends them.
+        client.on_socket_register_write = lambda c, u, s: None
         client.max_inflight_messages = 0   # acks are small and many; paho's default of 20 would queue them
         return client
 
@@ -135,13 +137,20 @@ class Ingest:
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         io = BufferedSocket(sock)
-        self.client._sock = io   # paho 2.x reads and writes through this attribute; the CONNECT already went
+        self.client._sock = io   # paho 2.x reads and writes through this attribute; the CONNECT is still queued
         return io
 
     def _serve(self, io: BufferedSocket) -> None:
         """One connection: returns when paho or the socket reports it lost."""
-        client, blocked, last_tick = self.client, False, time.monotonic()
+        client, last_tick = self.client, time.monotonic()
         while client.socket() is io:
+            # What the last turn queued (PUBACKs, acks; the CONNECT on the first) leaves in one send.
+            if client.loop_write() != paho.MQTT_ERR_SUCCESS:
+                break
+            try:
+                blocked = not io.flush()
+            except OSError:
+                break
             readable, _, _ = select.select([io], [io] if blocked else [], [], self._wait_s(io))
             if readable or io.pending():
                 if client.loop_read() != paho.MQTT_ERR_SUCCESS:
@@ -158,12 +167,6 @@ class Ingest:
                 last_tick = time.monotonic()
                 if client.loop_misc() != paho.MQTT_ERR_SUCCESS:   # keepalive: a dead link shows here
                     break
-            if client.socket() is not io or client.loop_write() != paho.MQTT_ERR_SUCCESS:
-                break
-            try:
-                blocked = not io.flush()
-            except OSError:
-                break
         with contextlib.suppress(OSError):
             io.close()
         self.client._sock = None
@@ -175,7 +178,7 @@ class Ingest:
         share a transaction. One commit per lane loop turn (about ten events) cost this process as much
         CPU as the events themselves, and each of its acks cost the lane and the broker a message too.
         """
-        return self._last_commit + self.args.commit_interval_ms / 1000
+        return self._last_commit + float(self.args.commit_interval_ms) / 1000
 
     def _wait_s(self, io: BufferedSocket) -> float:
         if io.pending():
