@@ -155,13 +155,10 @@ def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirme
     """
     now = time.time()
     if hwm:
-        # First: with one ingest the high-water mark covers nearly every row, and the per-event updates
-        # below then only find rows already confirmed (an index lookup, no page write).
-        old = conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0]
-        if hwm > old:
-            conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? WHERE seq > ? AND seq <= ? AND state = 0",
-                         (now, old, hwm))
-            conn.execute("UPDATE outbox_lane SET ack_hwm = ? WHERE id = 1", (hwm,))
+        # Recorded for health, never applied to rows by range: a lane.db restored from an older copy writes
+        # seqs again that the ingest already holds (other events), and a range would confirm them unsent. The
+        # relay turns the mark into the ids of rows it published itself.
+        conn.execute("UPDATE outbox_lane SET ack_hwm = max(ack_hwm, ?) WHERE id = 1", (hwm,))
     if confirmed_ids:
         conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? "
                      "WHERE id IN (SELECT value FROM json_each(?)) AND state = 0",

@@ -151,9 +151,7 @@ class OutboxRelay:
                 if not self._read_ahead():
                     return False
             row = self._ahead.popleft()
-            # Read a moment ago: since then it may have been published after a rewind, or confirmed by an ack
-            # for an earlier send (a high-water mark covers it: the ingest holds it).
-            if row.id in self._claimed or (not self.broker_mode and row.seq <= self._hwm):
+            if row.id in self._claimed:   # read a moment ago; published since, after a rewind
                 continue
             if not self._publish(row):
                 self._ahead.appendleft(row)
@@ -263,16 +261,16 @@ class OutboxRelay:
         ids, self._confirmed_ids = self._confirmed_ids[:MARKS_PER_WRITE], self._confirmed_ids[MARKS_PER_WRITE:]
         events, self._confirmed_events = (self._confirmed_events[:MARKS_PER_WRITE],
                                           self._confirmed_events[MARKS_PER_WRITE:])
-        # The high-water mark advances MARKS_PER_WRITE seqs at most per write, too: after a pause of the loop
+        # Rows the high-water mark released, MARKS_PER_WRITE at most per write too: after a pause of the loop
         # one ack can cover thousands of rows, and updating them all in one transaction held up a scan 15 ms.
-        hwm = min(self._hwm, self._hwm_written + MARKS_PER_WRITE)
-        released = [row_id for seq, row_id in self._released if seq <= hwm]
-        self._released = [(seq, row_id) for seq, row_id in self._released if seq > hwm]
+        released = [row_id for _, row_id in self._released[:MARKS_PER_WRITE]]
+        del self._released[:MARKS_PER_WRITE]
+        hwm = self._hwm
         acked, self._acked = self._acked, False
-        self._flushing = [*ids, *released]
+        marks = self._flushing = [*ids, *released]
         try:
             # Not durable (no fsync): a confirmation lost to a power cut only means the row is sent again.
-            await self.db.write(outbox.apply_marks, ids, events, hwm, acked, background=True)
+            await self.db.write(outbox.apply_marks, marks, events, hwm, acked, background=True)
             self._hwm_written = max(self._hwm_written, hwm)
         finally:
             self._claimed.difference_update(self._flushing)

@@ -103,6 +103,40 @@ async def test_a_recreated_lane_db_starts_a_new_stream_and_both_reach_the_ingest
     assert len(ingest.event_ids()) == 8
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy, as a backup tool or a disk image would take it."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+async def test_a_lane_db_restored_from_an_older_copy_sends_every_new_event(
+        mqtt_broker: MosquittoBroker, ingest: IngestProcess, tmp_path: Path) -> None:
+    """The restored file reuses seqs the ingest already holds: its high-water mark must not confirm them unsent."""
+    state, backup = tmp_path / "lane", tmp_path / "backup.db"
+    state.mkdir()
+    async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
+        for n in range(5):
+            await lane.db.write(record_sale, sale(n))
+        lane.relay.wake()
+        await lane.wait_drained(10)
+    copy_database(state / "lane.db", backup)
+    async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
+        for n in range(200):
+            await lane.db.write(record_sale, sale(n))
+        lane.relay.wake()
+        await lane.wait_drained(20)
+    assert ingest.report()["max_seq"] == 205
+    for suffix in ("", "-wal", "-shm"):
+        (state / f"lane.db{suffix}").unlink(missing_ok=True)
+    copy_database(backup, state / "lane.db")   # back to seq 5
+    async with running_lane(state, mqtt_section(mqtt_broker.port + 1)) as lane:   # offline: nothing listens
+        new_ids = [(await lane.db.write(record_sale, sale(n)))[0] for n in range(100)]   # seqs 6 to 105 again
+    async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
+        await lane.wait_drained(20)
+    missing = set(new_ids) - set(ingest.event_ids())
+    assert not missing, f"{len(missing)} of 100 sales confirmed by an old high-water mark but never sent"
+
+
 async def test_broker_mode_confirms_on_puback_without_an_ingest(mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
     section = dataclasses.replace(mqtt_section(mqtt_broker.port), delivery="broker")
     async with running_lane(tmp_path, section) as lane:
