@@ -7,7 +7,9 @@ import dataclasses
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -22,7 +24,7 @@ from simulators.broker import MosquittoBroker
 from simulators.fixtures_sync import IngestProcess
 from simulators.lane_writer import sale, scan
 from simulators.sync_checks import wait_until
-from simulators.sync_lane import mqtt_section, running_lane
+from simulators.sync_lane import SyncLane, mqtt_section, running_lane
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 
@@ -33,6 +35,15 @@ def states(path: Path) -> dict[int, int]:
         return dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
     finally:
         conn.close()
+
+
+async def commit_until_awaiting(lane: SyncLane, bodies: list[dict[str, Any]],
+                                record: Callable[[sqlite3.Connection, dict[str, Any]], object], awaiting: int) -> None:
+    """Commit each body, wake the relay, and wait until `awaiting` rows are PUBACKed and wait for an ack."""
+    for body in bodies:
+        await lane.db.write(record, body)
+    lane.relay.wake()
+    await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == awaiting, 10)
 
 
 async def test_sales_and_scans_reach_the_ingest_once_and_are_confirmed_by_its_acks(
@@ -66,10 +77,7 @@ async def test_a_high_water_mark_of_another_stream_confirms_nothing(mqtt_broker:
                                                                      tmp_path: Path) -> None:
     """An ingest still counting an earlier lane.db's seqs must not confirm this one's rows unsent."""
     async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
-        for n in range(2):
-            await lane.db.write(record_sale, sale(n))
-        lane.relay.wake()
-        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 2, 10)
+        await commit_until_awaiting(lane, [sale(n) for n in range(2)], record_sale, 2)
         stream_id = lane.db.reader().execute("SELECT stream_id FROM outbox_lane").fetchone()[0]
         acks = "omo/v1/store-001/lane-01/acks"
         cloud = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud", protocol=MQTTProtocolVersion.MQTTv5)
@@ -163,13 +171,9 @@ async def test_a_rewind_that_reads_only_claimed_rows_reads_on_to_the_new_one(mqt
     # No ingest: every published row stays claimed (awaiting its ack). A rewind then re-reads them before it
     # reaches the new row, and a read bringing only claimed rows once ended the relay.
     async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, inflight_window=10)) as lane:
-        for n in range(150):
-            await lane.db.write(record_scan, scan(n))
-        lane.relay.wake()
-        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 150, 10)
-        await lane.db.write(record_scan, scan(150))
-        lane.relay.wake()    # no priority given: back to the first pending row
-        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 151, 10)
+        await commit_until_awaiting(lane, [scan(n) for n in range(150)], record_scan, 150)
+        # wake() names no priority: back to the first pending row
+        await commit_until_awaiting(lane, [scan(150)], record_scan, 151)
 
 
 def watch(broker: MosquittoBroker, topic: str) -> tuple[paho.Client, list[tuple[str, bytes, bool]]]:
