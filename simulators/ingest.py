@@ -88,6 +88,7 @@ class Ingest:
         self.streams: dict[tuple[str, str, str], LaneTracker] = defaultdict(LaneTracker)
         self.subscribed = False
         self._last_commit = 0.0
+        self._ready_by = time.monotonic() + 15   # "ready" (subscribed) by then, or exit with the cause
         self.client = self._client()
 
     def _client(self) -> paho.Client:
@@ -117,12 +118,11 @@ class Ingest:
             print("ready", flush=True)
 
     def run(self) -> None:
-        deadline = time.monotonic() + 15
         while True:
             try:
                 io = self._connect()
             except OSError as exc:
-                if not self.subscribed and time.monotonic() > deadline:
+                if not self.subscribed and time.monotonic() > self._ready_by:
                     raise SystemExit(f"ingest: cannot reach the broker at {self.args.host}:{self.args.port}: "
                                      f"{exc}") from exc
                 time.sleep(0.5)
@@ -165,6 +165,8 @@ class Ingest:
                     self._store_and_ack(items)
             if time.monotonic() - last_tick >= 1.0:
                 last_tick = time.monotonic()
+                if not self.subscribed and last_tick > self._ready_by:
+                    raise SystemExit("ingest: connected to the broker, but no SUBACK within 15 s")
                 if client.loop_misc() != paho.MQTT_ERR_SUCCESS:   # keepalive: a dead link shows here
                     break
         with contextlib.suppress(OSError):
