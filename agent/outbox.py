@@ -88,6 +88,11 @@ MIGRATIONS = [
         DROP INDEX outbox_sent;
     """),
     Migration("m003_stream_id", _add_stream_id),
+    # Seqs up to this one were also used by another copy of this lane.db (restored from an older copy, or
+    # copied to another lane): the ingest's high-water mark says nothing about this file's events there.
+    Migration("m004_seq_reused", """
+        ALTER TABLE outbox_lane ADD COLUMN seq_reused_up_to INTEGER NOT NULL DEFAULT 0;
+    """),
 ]
 
 
@@ -145,7 +150,7 @@ def pending(conn: sqlite3.Connection, after: tuple[int, int], limit: int) -> lis
 
 
 def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirmed_events: Sequence[str],
-                hwm: int, acked: bool) -> None:
+                hwm: int, acked: bool, seq_reused_up_to: int = 0) -> None:
     """Record a batch of confirmations in one transaction (one commit for many messages).
 
     Each kind of mark is one set-based statement over a JSON array, not an `executemany`: the sqlite3
@@ -159,6 +164,9 @@ def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirme
         # seqs again that the ingest already holds (other events), and a range would confirm them unsent. The
         # relay turns the mark into the ids of rows it published itself.
         conn.execute("UPDATE outbox_lane SET ack_hwm = max(ack_hwm, ?) WHERE id = 1", (hwm,))
+    if seq_reused_up_to:
+        conn.execute("UPDATE outbox_lane SET seq_reused_up_to = max(seq_reused_up_to, ?) WHERE id = 1",
+                     (seq_reused_up_to,))
     if confirmed_ids:
         conn.execute("UPDATE outbox SET state = 2, confirmed_at = ? "
                      "WHERE id IN (SELECT value FROM json_each(?)) AND state = 0",
@@ -218,6 +226,12 @@ def ack_hwm(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0])
 
 
+def seqs_in_use(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(last seq written, seq reused up to): an ingest holding seqs beyond the first holds another copy's."""
+    last_seq, reused = conn.execute("SELECT last_seq, seq_reused_up_to FROM outbox_lane WHERE id = 1").fetchone()
+    return int(last_seq), int(reused)
+
+
 def stream_id(conn: sqlite3.Connection) -> str:
     """This database's event stream (migration m003): acks' high-water marks count in it."""
     return str(conn.execute("SELECT stream_id FROM outbox_lane WHERE id = 1").fetchone()[0])
@@ -233,9 +247,9 @@ def depth(conn: sqlite3.Connection) -> dict[str, Any]:
     first = conn.execute("SELECT created_at FROM outbox INDEXED BY outbox_pending WHERE state = 0 AND priority = 0 "
                          "ORDER BY id LIMIT 1").fetchone()
     oldest = first[0] if first else None
-    last_seq, last_ack, hwm = conn.execute(
-        "SELECT last_seq, last_ack_at, ack_hwm FROM outbox_lane WHERE id = 1").fetchone()
+    last_seq, last_ack, hwm, reused = conn.execute(
+        "SELECT last_seq, last_ack_at, ack_hwm, seq_reused_up_to FROM outbox_lane WHERE id = 1").fetchone()
     return {"outbox_depth": per_class,
             "oldest_unconfirmed_sale_age_s": round(time.time() - oldest, 3) if oldest else None,
             "last_ack_at": rfc3339_ms(datetime.fromtimestamp(last_ack, UTC)) if last_ack else None,
-            "last_seq": last_seq, "ack_seq_hwm": hwm}
+            "last_seq": last_seq, "ack_seq_hwm": hwm, "seq_reused_up_to": reused}

@@ -67,6 +67,9 @@ class OutboxRelay:
         self._hwm = 0           # the ingest's high-water mark, as received
         self._hwm_written = 0   # as written to lane.db
         self._stream_id = ""    # lane.db's stream: a high-water mark for another stream confirms nothing
+        self._last_seq = 0      # lane.db's last seq as last read: a genuine high-water mark never exceeds it
+        self._reused_up_to = 0  # seqs another copy of lane.db used too: confirmed by event id only
+        self._reused_written = 0
         self._acked = False
         self._cursor = CURSOR_START
         self._ahead: deque[outbox.Row] = deque()       # pending rows read past the window, in drain order
@@ -101,12 +104,14 @@ class OutboxRelay:
         health.probe = self.probe
         reader = self.db.reader()
         self._stream_id = outbox.stream_id(reader)
+        self._last_seq, self._reused_up_to = outbox.seqs_in_use(reader)
+        self._reused_written = self._reused_up_to
         written = outbox.ack_hwm(reader)
         self._hwm, self._hwm_written = max(self._hwm, written), written
         # The drain keeps the loop thread busy; at CPython's default 5 ms switch interval, each SQLite call of a
         # sale on the writer thread could wait 5 ms for the GIL.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
-        health.ok()
+        self._report(confirmed=True)
         flushing: asyncio.Task[None] | None = None
         while True:
             if time.monotonic() >= self._next_housekeeping:
@@ -202,7 +207,7 @@ class OutboxRelay:
             return
         if self.broker_mode:
             self._confirmed_ids.append(row.id)
-        elif row.seq > self._hwm:   # an ack may have come before the PUBACK it follows
+        elif row.seq > self._hwm or row.seq <= self._reused_up_to:   # an ack may have come before its PUBACK
             self._awaiting[row.seq] = Awaiting(row.id, row.event_id, time.monotonic())
             self._seq_of_event[row.event_id] = row.seq
         else:
@@ -220,6 +225,10 @@ class OutboxRelay:
             logger.warning("ignoring malformed ack: %s", exc)
             return
         if hwm > self._hwm:
+            if hwm > max(self._last_seq, self._reused_up_to):
+                self._last_seq = outbox.seqs_in_use(self.db.reader())[0]
+                if hwm > self._last_seq:
+                    self._seqs_reused(hwm)
             self._release_up_to(hwm)
         for event_id in event_ids:
             seq = self._seq_of_event.pop(event_id, None)
@@ -231,10 +240,27 @@ class OutboxRelay:
         self._acked = True
         self._wakeup.set()
 
+    def _seqs_reused(self, hwm: int) -> None:
+        """The ingest holds seqs this lane.db has not written yet: another copy of the file wrote them first.
+
+        Its high-water mark then speaks of that copy's events up to `hwm`, not of this file's: rows up to
+        there are confirmed only when the ingest names their event IDs (it names every event that arrives at
+        or below its mark), and the relay says so in health until lane.db is moved aside.
+        """
+        self._reused_up_to = hwm
+        logger.warning("the ingest holds seq %d of this lane.db's stream, which has written only %d: lane.db "
+                       "was restored from an older copy or copied from another lane", hwm, self._last_seq)
+        if self._health is not None:
+            self._health.count("seq_reused")
+
     def _release_up_to(self, hwm: int) -> None:
-        """Every seq up to `hwm` is confirmed; walk the new range or the awaiting rows, whichever is shorter."""
-        span = range(self._hwm + 1, hwm + 1)
-        seqs = span if len(span) <= 2 * len(self._awaiting) else [s for s in self._awaiting if s <= hwm]
+        """Every seq up to `hwm` is confirmed; walk the new range or the awaiting rows, whichever is shorter.
+
+        Seqs another copy of lane.db used too are left to the event-id acks (`_seqs_reused`).
+        """
+        low = max(self._hwm, self._reused_up_to)
+        span = range(low + 1, hwm + 1)
+        seqs = span if len(span) <= 2 * len(self._awaiting) else [s for s in self._awaiting if low < s <= hwm]
         for seq in seqs:
             done = self._awaiting.pop(seq, None)
             if done is not None:
@@ -254,7 +280,7 @@ class OutboxRelay:
 
     def _has_marks(self) -> bool:
         return bool(self._confirmed_ids or self._released or self._confirmed_events or self._acked
-                    or self._hwm > self._hwm_written)
+                    or self._hwm > self._hwm_written or self._reused_up_to > self._reused_written)
 
     async def _flush(self) -> None:
         # A bounded batch keeps each marks transaction short: a sale queued behind it waits for one batch only.
@@ -265,19 +291,32 @@ class OutboxRelay:
         # one ack can cover thousands of rows, and updating them all in one transaction held up a scan 15 ms.
         released = [row_id for _, row_id in self._released[:MARKS_PER_WRITE]]
         del self._released[:MARKS_PER_WRITE]
-        hwm = self._hwm
+        hwm, reused = self._hwm, self._reused_up_to
         acked, self._acked = self._acked, False
         marks = self._flushing = [*ids, *released]
         try:
             # Not durable (no fsync): a confirmation lost to a power cut only means the row is sent again.
-            await self.db.write(outbox.apply_marks, marks, events, hwm, acked, background=True)
+            # A newly found reuse of seqs is (once): after a restart it could no longer be found.
+            await self.db.write(outbox.apply_marks, marks, events, hwm, acked, reused,
+                                background=reused <= self._reused_written)
             self._hwm_written = max(self._hwm_written, hwm)
+            self._reused_written = max(self._reused_written, reused)
         finally:
             self._claimed.difference_update(self._flushing)
             self._flushing = []
             self._wakeup.set()
-        refused_lately = time.monotonic() - self._refused_at < 2 * self._housekeeping_interval()
-        if self._health is not None and not refused_lately and (ids or released):
+        if self._health is not None:
+            self._report(bool(ids or released))
+
+    def _report(self, confirmed: bool) -> None:
+        assert self._health is not None
+        if self._reused_up_to:
+            self._health.degraded(
+                f"the ingest holds seqs up to {self._reused_up_to} of this lane.db's stream that another copy of "
+                "the file wrote (restored from an older copy, or copied from another lane). No event is lost: "
+                "those rows are confirmed one by one. Once the outbox has drained, stop the agent and move "
+                "lane.db aside (a new stream starts)")
+        elif confirmed and time.monotonic() - self._refused_at >= 2 * self._housekeeping_interval():
             self._health.ok()
 
     def _housekeeping_interval(self) -> float:

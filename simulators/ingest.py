@@ -5,7 +5,8 @@ It prints `ready` once subscribed. Several processes may share the load (`$share
 database file; an ack is published only after the rows it names are committed, so an ack never claims
 more than the ingest holds. Acks: `{"schema": "omo.ack/1", "stream_id": S, "event_ids": [...], "seq_hwm": N}`
 where `seq_hwm` is the highest seq up to which this process has seen every seq of the lane's stream S (one
-lane.db; a recreated one starts a new stream at seq 1); `event_ids` names only the events above it.
+lane.db; a recreated one starts a new stream at seq 1); `event_ids` names the events above it, and those
+that arrived again at or below it.
 """
 
 from __future__ import annotations
@@ -207,12 +208,15 @@ class Ingest:
         self.db.execute("COMMIT")
         for (store, lane, stream_id), events in acks.items():
             tracker = self.streams[(store, lane, stream_id)]
+            held_before = tracker.hwm
             for _, seq, seq_end in events:
                 tracker.add(seq, seq_end)
-            # Events the high-water mark covers need not be named: with one ingest that is nearly all of them,
-            # and the ack stays a few bytes instead of 40 per event.
-            body = {"schema": "omo.ack/1", "stream_id": stream_id,
-                    "event_ids": [e for e, _, seq_end in events if seq_end > tracker.hwm], "seq_hwm": tracker.hwm}
+            # Events the high-water mark newly covers need not be named: with one ingest that is nearly all of
+            # them, and the ack stays a few bytes instead of 40 per event. Events at or below the mark it had
+            # already are named: sent again, or from another copy of the lane's database, which the lane then
+            # confirms only by event ID.
+            named = [e for e, _, seq_end in events if seq_end > tracker.hwm or seq_end <= held_before]
+            body = {"schema": "omo.ack/1", "stream_id": stream_id, "event_ids": named, "seq_hwm": tracker.hwm}
             self.client.publish(f"{self.args.prefix}/{store}/{lane}/acks",
                                 json.dumps(body, separators=(",", ":")), qos=1)
 

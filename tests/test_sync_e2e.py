@@ -15,6 +15,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from agent.health import State
 from agent.mqtt import Handlers
 from agent.remote import CommandRouter
 from agent.sales import record_sale
@@ -141,8 +142,44 @@ async def test_a_lane_db_restored_from_an_older_copy_sends_every_new_event(
         new_ids = [(await lane.db.write(record_sale, sale(n)))[0] for n in range(100)]   # seqs 6 to 105 again
     async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
         await lane.wait_drained(20)
+        assert lane.relay_health.state is State.DEGRADED
+        assert "another copy" in lane.relay_health.reason and "move lane.db aside" in lane.relay_health.reason
+        assert lane.relay.probe()["seq_reused_up_to"] == 205
     missing = set(new_ids) - set(ingest.event_ids())
     assert not missing, f"{len(missing)} of 100 sales confirmed by an old high-water mark but never sent"
+
+
+async def test_seqs_another_copy_used_are_confirmed_only_by_event_id_even_after_a_restart(
+        mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
+    """An ack whose mark is beyond lane.db's last seq speaks of another copy's events, not of these rows."""
+    cloud = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud", protocol=MQTTProtocolVersion.MQTTv5)
+    cloud.connect("127.0.0.1", mqtt_broker.port)
+    cloud.loop_start()
+
+    def ack(**body: object) -> None:
+        cloud.publish("omo/v1/store-001/lane-01/acks", json.dumps({"schema": "omo.ack/1", **body}),
+                      qos=1).wait_for_publish(5)
+
+    try:
+        async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
+            await commit_until_awaiting(lane, [sale(n) for n in range(2)], record_sale, 2)
+            stream_id = lane.db.reader().execute("SELECT stream_id FROM outbox_lane").fetchone()[0]
+            ack(stream_id=stream_id, seq_hwm=1000, event_ids=[])   # this lane.db has written seqs 1 and 2 only
+            await wait_until(lambda: lane.relay.probe()["seq_reused_up_to"] == 1000, 10)
+            assert lane.relay.probe()["awaiting_confirmation"] == 2
+            assert lane.relay_health.state is State.DEGRADED
+        assert states(tmp_path / "lane.db") == {0: 2}, "a reused seq was confirmed by the mark alone"
+        async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
+            await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 2, 10)   # sent again
+            ack(stream_id=stream_id, seq_hwm=1000, event_ids=[])
+            await asyncio.sleep(0.5)
+            assert states(tmp_path / "lane.db") == {0: 2}, "the reuse was forgotten over the restart"
+            named = [row[0] for row in lane.db.reader().execute("SELECT event_id FROM outbox ORDER BY seq")]
+            ack(stream_id=stream_id, seq_hwm=1000, event_ids=named)
+            await wait_until(lambda: states(tmp_path / "lane.db") == {2: 2}, 10)
+    finally:
+        cloud.loop_stop()
+        cloud.disconnect()
 
 
 async def test_broker_mode_confirms_on_puback_without_an_ingest(mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
