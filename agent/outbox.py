@@ -222,7 +222,8 @@ def _contiguous(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, li
 
 
 def ack_hwm(conn: sqlite3.Connection) -> int:
-    """The ingest's seq high-water mark as last written: every seq up to it is confirmed."""
+    """The ingest's seq high-water mark as last written (health, and the relay's start): rows are confirmed
+    by id, never by this mark, since a restored copy of lane.db may reuse seqs (see `apply_marks`)."""
     return int(conn.execute("SELECT ack_hwm FROM outbox_lane WHERE id = 1").fetchone()[0])
 
 

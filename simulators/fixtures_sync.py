@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -62,21 +63,17 @@ class IngestProcess:
 
     def duplicates(self) -> int:
         """Events received again after they were stored (dropped by event_id)."""
-        import sqlite3
-
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            row = conn.execute("SELECT value FROM stats WHERE key = 'duplicates'").fetchone()
-            return int(row[0]) if row else 0
-        finally:
-            conn.close()
+        rows = self._query("SELECT value FROM stats WHERE key = 'duplicates'")
+        return int(rows[0][0]) if rows else 0
 
     def event_ids(self, schema: str = "omo.sale/1") -> list[str]:
-        import sqlite3
+        return [str(row[0]) for row in self._query("SELECT event_id FROM events WHERE schema = ?", (schema,))]
 
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Read the ingest's database beside the running process (read-only: it never takes the write lock)."""
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
         try:
-            return [r[0] for r in conn.execute("SELECT event_id FROM events WHERE schema = ?", (schema,))]
+            return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
 
