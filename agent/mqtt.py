@@ -20,6 +20,9 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import mqtt_tls
 from agent.config import MqttSection
@@ -36,6 +39,32 @@ _CONNACK = {0x86: "bad user name or password", 0x87: "not authorized", 0x85: "cl
 _CONNACK_FIX = {0x86: "check [mqtt] username and the password in password_file",
                 0x87: "check [mqtt] username and password_file, or the client certificate, against the broker's users",
                 0x85: "give each lane its own [mqtt] client_id"}
+
+
+# What paho hands on_publish for a PUBACK that carries no reason code: shared, and never changed by a reader.
+_PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
+_NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+
+
+class _Client(paho.Client):
+    """paho's client with a shortcut for the PUBACK that says success and nothing else.
+
+    Why: paho decodes every MQTT 5 PUBACK into new ReasonCode and Properties objects (two of each when a
+    reason code is present), a fifth of the loop thread's time during a drain. By MQTT 5 section 3.4.2.1 a
+    PUBACK of remaining length 2 means success with no properties, so it goes to `on_publish` with shared
+    success objects. Every other PUBACK (an error reason code, properties) takes paho's own path, so a
+    refusal is still seen. tests/test_mqtt_publisher.py checks that paho still has the method replaced here.
+    """
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        packet = self._in_packet["packet"]
+        if cmd != "PUBACK" or len(packet) != 2 or self._protocol != MQTTProtocolVersion.MQTTv5:
+            return super()._handle_pubackcomp(cmd)
+        mid = int.from_bytes(packet, "big")
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +111,8 @@ class Publisher:
         self._last_in = 0.0
         self._tls: mqtt_tls.NamedContext | None = None
         self._io: BufferedSocket | None = None
+        self._write_soon = False    # a write is scheduled for the next loop turn
+        self._write_waits = False   # the socket was full: the selector watches for writable
         self.state = "disconnected"
 
     def probe(self) -> dict[str, Any]:
@@ -170,7 +201,7 @@ class Publisher:
             self._detach(loop, client, sock)
 
     def _new_client(self, loop: asyncio.AbstractEventLoop) -> paho.Client:
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.section.client_id,
+        client = _Client(CallbackAPIVersion.VERSION2, client_id=self.section.client_id,
                              protocol=MQTTProtocolVersion.MQTTv5, reconnect_on_failure=False)
         client.max_inflight_messages = 0   # the relay keeps its own window; 0 skips paho's O(n) rescan per ack
         client.connect_timeout = 5.0
@@ -200,21 +231,26 @@ class Publisher:
         fd = sock.fileno()
         io = self._io = BufferedSocket(sock)
         client._sock = io   # paho 2.x reads and writes through this attribute; the CONNECT already went
+        self._write_soon = self._write_waits = False
         loop.add_reader(fd, self._readable, client, io)
-        client.on_socket_register_write = lambda c, u, s: loop.add_writer(fd, self._writable, c)
-        client.on_socket_unregister_write = lambda c, u, s: self._unwrite(loop, fd)
+        # paho asks for a write after each packet it queues: the packets of one loop turn go out together in
+        # the next turn. The selector is asked to watch for writable only while the socket is full, instead of
+        # adding and removing a writer (two epoll_ctl calls and a wake-up) per batch of publishes.
+        client.on_socket_register_write = lambda c, u, s: self._write_next_turn(loop, c)
         client.on_socket_close = lambda c, u, s: self._release(loop, fd)
         if client.want_write():
-            loop.add_writer(fd, self._writable, client)
+            self._write_next_turn(loop, client)
         self._last_in = time.monotonic()
 
-    @staticmethod
-    def _unwrite(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-        loop.remove_writer(fd)
+    def _write_next_turn(self, loop: asyncio.AbstractEventLoop, client: paho.Client) -> None:
+        if not self._write_soon:
+            self._write_soon = True
+            loop.call_soon(self._writable, client)
 
     def _release(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
         loop.remove_reader(fd)
         loop.remove_writer(fd)
+        self._write_waits = False
         self._mark_lost("socket closed")
 
     def _detach(self, loop: asyncio.AbstractEventLoop, client: paho.Client, sock: Any) -> None:
@@ -239,7 +275,8 @@ class Publisher:
             asyncio.get_running_loop().call_soon(self._readable, client, io)
 
     def _writable(self, client: paho.Client) -> None:
-        client.loop_write()   # paho's queued packets -> the buffer (paho then unregisters the writer)
+        self._write_soon = False
+        client.loop_write()   # paho's queued packets -> the buffer
         io = self._io
         if io is None or self._client is not client:
             return
@@ -248,8 +285,13 @@ class Publisher:
         except OSError as exc:
             self._mark_lost(f"send failed: {exc}")
             return
-        if not drained:   # the socket is full: finish when it is writable again
-            asyncio.get_running_loop().add_writer(io.fileno(), self._writable, client)
+        if drained == self._write_waits:   # the socket filled up, or has room again
+            loop = asyncio.get_running_loop()
+            if drained:
+                loop.remove_writer(io.fileno())
+            else:
+                loop.add_writer(io.fileno(), self._writable, client)
+            self._write_waits = not drained
 
     def _mark_lost(self, why: str) -> None:
         if self._lost is not None and not self._lost.done():
