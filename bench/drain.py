@@ -45,6 +45,13 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User plus system CPU time of another process (the broker, the ingest), from /proc."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bare_paho(port: int, count: int, window: int, payload: bytes, topic: str = "bench/bare") -> tuple[float, float]:
     """QoS 1 publishes with at most `window` in flight, paho's network thread; returns (msg/s, CPU us per msg)."""
     done = threading.Semaphore(window)
@@ -135,11 +142,15 @@ async def scans_during(lane: SyncLane, stop: asyncio.Event, latencies: list[floa
         await asyncio.sleep(0.01)
 
 
-async def drain(lane: SyncLane, events: int) -> tuple[float, list[float], list[float], float]:
-    """Returns events/s, scan-to-commit times, RSS samples and this process's CPU us per event drained."""
+async def drain(lane: SyncLane, events: int, others: dict[str, int] | None = None
+                ) -> tuple[float, list[float], list[float], float, dict[str, float]]:
+    """Returns events/s, scan-to-commit times, RSS samples, this process's CPU us per event drained, and that
+    of the `others` processes (name -> pid) over the same time."""
     stop, latencies, rss = asyncio.Event(), list[float](), list[float]()
+    others = others or {}
     writer = asyncio.create_task(scans_during(lane, stop, latencies))
     started, cpu_before = time.perf_counter(), cpu_s()
+    others_before = {name: proc_cpu_s(pid) for name, pid in others.items()}
     reader = lane.db.reader()
     while True:
         if not reader.execute("SELECT 1 FROM outbox INDEXED BY outbox_pending WHERE state = 0 LIMIT 1").fetchone():
@@ -147,10 +158,12 @@ async def drain(lane: SyncLane, events: int) -> tuple[float, list[float], list[f
         rss.append(rss_mb())
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
+    total = events + len(latencies)
+    others_us = {name: (proc_cpu_s(pid) - others_before[name]) / total * 1e6 for name, pid in others.items()}
     stop.set()
     await writer
-    cpu_us = (cpu_s() - cpu_before) / (events + len(latencies)) * 1e6
-    return (events + len(latencies)) / elapsed, latencies, rss, cpu_us
+    cpu_us = (cpu_s() - cpu_before) / total * 1e6
+    return total / elapsed, latencies, rss, cpu_us, others_us
 
 
 async def online(lane: SyncLane, count: int) -> list[float]:
@@ -172,13 +185,15 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 2 else float("nan")
 
 
-async def agent_part(port: int, state: Path, events: int, window: int, with_online: bool) -> float:
+async def agent_part(port: int, state: Path, events: int, window: int, with_online: bool,
+                     cloud: dict[str, int]) -> float:
     """The end-to-end drain with scans during it, then (once) the online figure; returns the drain's events/s."""
     async with running_lane(state, mqtt_section(port, inflight_window=window, confirm_timeout_s=30)) as lane:
         heap.settle_after_start()   # as the daemon does before READY=1
-        rate, scan_ms, rss, cpu_us = await drain(lane, events)
+        rate, scan_ms, rss, cpu_us, cloud_us = await drain(lane, events, cloud)
         print(f"  agent drain (end-to-end confirmed): {rate:,.0f} events/s, {cpu_us:.0f} us CPU per event "
-              "(the lane process, all threads)")
+              "(the lane process, all threads); on the same cores, per event: "
+              + ", ".join(f"{name} {us:.0f} us" for name, us in cloud_us.items()))
         print(f"  scan-to-commit during the drain: p50 {pct(scan_ms, 50):.2f} ms, p99 {pct(scan_ms, 99):.2f} ms "
               f"({len(scan_ms)} scans); RSS start {rss[0]:.1f} MB, max {max(rss):.1f} MB, end {rss[-1]:.1f} MB")
         if with_online:
@@ -196,7 +211,7 @@ async def broker_mode_part(port: int, state: Path, events: int, window: int) -> 
     section = mqtt_section(port, inflight_window=window, delivery="broker", topic_prefix="bench/unsubscribed")
     async with running_lane(state, section) as lane:
         heap.settle_after_start()
-        rate, _, _, cpu_us = await drain(lane, events)
+        rate, _, _, cpu_us, _ = await drain(lane, events)
     return rate, cpu_us
 
 
@@ -210,8 +225,10 @@ def main() -> int:
                         help="skip the broker-mode drain (context for the agent's own cost per message)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="omo-drain-"))
-    with cloud_on_loopback(work, args.nice) as (broker, _):
+    with cloud_on_loopback(work, args.nice) as (broker, ingest):
         print(f"load average before: {os.getloadavg()}")
+        assert broker.process is not None and ingest.process is not None
+        cloud = {"mosquitto": broker.process.pid, "ingest": ingest.process.pid}
         ratios, bares, rates, strict_ratios, stricts = [], [], [], [], []
         for n in range(1, args.rounds + 1):
             # A new lane.db each round, not a copy of one: a copy would share its stream, whose seqs the
@@ -224,7 +241,7 @@ def main() -> int:
             print(f"round {n}: bare paho QoS 1, window {args.window}, no database: {bare:,.0f} msg/s with paho's "
                   f"thread ({bare_cpu:.0f} us CPU per message), {strict:,.0f} msg/s in one thread "
                   f"({strict_cpu:.0f} us)")
-            rate = asyncio.run(agent_part(broker.port, state, args.events, args.window, n == args.rounds))
+            rate = asyncio.run(agent_part(broker.port, state, args.events, args.window, n == args.rounds, cloud))
             ratios.append(rate / bare)
             strict_ratios.append(rate / strict)
             bares.append(bare)
