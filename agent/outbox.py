@@ -26,6 +26,7 @@ from typing import Any
 
 from agent.clock import rfc3339_ms
 from agent.errors import StoreError
+from agent.event_ids import new_event_id
 from agent.store import Migration
 
 PENDING, CONFIRMED = 0, 2   # 1 was SENT, kept in memory since migration m002
@@ -129,7 +130,7 @@ def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mappi
     ).fetchone()
     if not store_id:
         raise StoreError("outbox identity not set; call outbox.set_identity at start (open_sync_db does)")
-    event_id = str(uuid.uuid4())
+    event_id = new_event_id()
     payload = {"schema": schema, "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
                "stream_id": stream_id, "seq": seq,
                "occurred_at": body.get("occurred_at") or rfc3339_ms(datetime.now(UTC)), **body}
@@ -199,7 +200,7 @@ def shed(conn: sqlite3.Connection, limit: int = 10000) -> int:
         conn.executemany("DELETE FROM outbox WHERE id = ?", ((i,) for i in ids))
         store_id, lane_id, stream_id = conn.execute(
             "SELECT store_id, lane_id, stream_id FROM outbox_lane WHERE id = 1").fetchone()
-        event_id = str(uuid.uuid4())
+        event_id = new_event_id()
         body = {"schema": "omo.shed/1", "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
                 "stream_id": stream_id, "seq": first, "seq_end": last, "occurred_at": rfc3339_ms(datetime.now(UTC)),
                 "reason": "disk nearly full", "count": len(ids)}
