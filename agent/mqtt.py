@@ -33,6 +33,7 @@ from agent.mqtt_socket import BufferedSocket
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
+MQTT5_RECEIVE_MAXIMUM = 65535   # what a CONNACK without the property means (MQTT 5 section 3.2.2.3.3)
 _CONNACK = {0x86: "bad user name or password", 0x87: "not authorized", 0x85: "client identifier not valid",
             0x88: "server unavailable", 0x8A: "banned"}
 # What store IT can do about a refused connection (mosquitto answers a wrong password with 0x87).
@@ -121,10 +122,18 @@ class Publisher:
         self._write_soon = False    # a write is scheduled for the next loop turn
         self._write_waits = False   # the socket was full: the selector watches for writable
         self.state = "disconnected"
+        # MQTT 5 Receive Maximum from the broker's CONNACK: QoS 1 publishes it allows unacknowledged at once.
+        # paho does not enforce it; a broker that does (0x93) would drop the connection of a lane that exceeds it.
+        self.receive_maximum = MQTT5_RECEIVE_MAXIMUM
 
     def probe(self) -> dict[str, Any]:
         """Connection details for health."""
-        return {"connection": self.state, "client_cert_days_left": mqtt_tls.days_left(self.cert_expiry)}
+        return {"connection": self.state, "client_cert_days_left": mqtt_tls.days_left(self.cert_expiry),
+                "broker_receive_maximum": self.receive_maximum}
+
+    def send_quota(self) -> int:
+        """QoS 1 publishes the broker allows now besides this publisher's own (the birth message)."""
+        return self.receive_maximum - len(self._waiters)
 
     def publish_nowait(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
         """Hand one message to paho and return its mid; PUBACK comes to `handlers.on_puback(mid, rc)`."""
@@ -218,11 +227,21 @@ class Publisher:
             client.tls_set_context(self._tls)
         if self.section.username:
             client.username_pw_set(self.section.username, mqtt_tls.password(self.section))
-        client.on_connect = lambda c, fut, flags, rc, props: fut.done() or fut.set_result(rc.value)
+        client.on_connect = self._on_connack
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         client.on_disconnect = lambda c, u, flags, rc, props: self._mark_lost(str(rc))
         return client
+
+    def _on_connack(self, client: paho.Client, connack: asyncio.Future[int], flags: Any, rc: Any, props: Any) -> None:
+        self.receive_maximum = int(getattr(props, "ReceiveMaximum", MQTT5_RECEIVE_MAXIMUM))
+        if self.receive_maximum < self.section.inflight_window:
+            logger.warning("the broker allows %d QoS 1 publishes in flight, fewer than [mqtt] inflight_window = %d: "
+                           "the lane keeps to the broker's limit; raise it on the broker (mosquitto: "
+                           "max_inflight_messages) for faster drains", self.receive_maximum,
+                           self.section.inflight_window)
+        if not connack.done():
+            connack.set_result(rc.value)
 
     def _connect_blocking(self, client: paho.Client) -> None:
         """TCP connect and TLS handshake: blocking, so it runs in an executor thread."""

@@ -118,7 +118,7 @@ class OutboxRelay:
                 await self._housekeeping()
                 self._next_housekeeping = time.monotonic() + self._housekeeping_interval()
             more = False
-            if self.publisher.connected.is_set() and len(self._inflight) <= self.window * 3 // 4:
+            if self.publisher.connected.is_set() and len(self._inflight) <= self._window() * 3 // 4:
                 more = self._fill_window()
             if flushing is not None and flushing.done():
                 flushing.result()   # a store error ends the relay; the supervisor restarts it
@@ -138,9 +138,13 @@ class OutboxRelay:
             except TimeoutError:
                 self._rewind()
 
+    def _window(self) -> int:
+        """The configured window, or less when the broker's Receive Maximum is lower (MQTT 5 section 3.3.4)."""
+        return min(self.window, self.publisher.send_quota())
+
     def _room(self) -> int:
         ahead = len(self._inflight) + len(self._awaiting)
-        return min(self.window - len(self._inflight), self.window * AWAITING_WINDOWS - ahead)
+        return min(self._window() - len(self._inflight), self.window * AWAITING_WINDOWS - ahead)
 
     def _fill_window(self) -> bool:
         """Publish pending rows in (priority, id) order; skip rows already claimed. True: more to publish.

@@ -15,6 +15,7 @@ from paho.mqtt import _packet
 from agent.health import ComponentHealth
 from agent.mqtt import Handlers, Publisher
 from simulators.broker import MosquittoBroker
+from simulators.scripted_broker import ScriptedBroker, mqtt_property
 from simulators.sync_checks import wait_until
 from simulators.sync_lane import mqtt_section
 
@@ -82,60 +83,19 @@ async def test_a_puback_with_a_reason_code_keeps_its_code_on_the_shortcut(
     assert mid not in mids_of(decoded_by_paho)
 
 
-class PubackWithTail:
-    """A broker that accepts any MQTT 5 client and answers each QoS 1 PUBLISH with `40 len mid` + `tail`."""
-
-    def __init__(self, tail: bytes) -> None:
-        self.tail = tail
-        self.sessions: list[asyncio.Task[None]] = []
-
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.sessions.append(task)
-        try:
-            while True:
-                header, body = await self.packet(reader)
-                if header & 0xF0 == 0x10:     # CONNECT -> CONNACK: no session present, success, no properties
-                    writer.write(bytes([0x20, 3, 0, 0, 0]))
-                elif header & 0xF0 == 0x30 and (header >> 1) & 3 == 1:   # PUBLISH at QoS 1: mid after the topic
-                    topic_length = int.from_bytes(body[:2], "big")
-                    mid = body[2 + topic_length:4 + topic_length]
-                    writer.write(bytes([0x40, 2 + len(self.tail)]) + mid + self.tail)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass   # the client went away
-        finally:
-            writer.close()
-
-    @staticmethod
-    async def packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-        header = (await reader.readexactly(1))[0]
-        length, shift = 0, 0
-        while True:   # the variable-length remaining length
-            byte = (await reader.readexactly(1))[0]
-            length += (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return header, await reader.readexactly(length)
-
-
 async def test_a_puback_with_properties_takes_pahos_path_and_keeps_its_code(
         decoded_by_paho: list[Any]) -> None:
-    # Reason 0x87 with a reason string (property 0x1F): what a broker may send to explain a refusal.
-    reason_string = b"denied by the test broker"
-    broker = PubackWithTail(bytes([0x87, 3 + len(reason_string), 0x1F]) + len(reason_string).to_bytes(2, "big")
-                            + reason_string)
-    server = await asyncio.start_server(broker.session, "127.0.0.1", 0)
+    # Reason 0x87 with a reason string: what a broker may send to explain a refusal.
+    reason = mqtt_property(0x1F, b"denied by the test broker")
+    broker = ScriptedBroker(puback_tail=bytes([0x87, len(reason)]) + reason)
+    port = await broker.start()
     acks: list[tuple[int, int]] = []
     try:
-        async with connected(server.sockets[0].getsockname()[1],
-                             Handlers(on_puback=lambda mid, rc: acks.append((mid, rc)))) as publisher:
+        async with connected(port, Handlers(on_puback=lambda mid, rc: acks.append((mid, rc)))) as publisher:
             mid = publisher.publish_nowait(publisher.topics.lane("sales"), b"x" * 300)
             await wait_until(lambda: len(acks) == 1, 10)
     finally:
-        server.close()
-        await asyncio.wait_for(asyncio.gather(*broker.sessions), 5)
+        await broker.close()
     assert acks == [(mid, 0x87)]
     assert mid in mids_of(decoded_by_paho)
 
