@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
 MQTT5_RECEIVE_MAXIMUM = 65535   # what a CONNACK without the property means (MQTT 5 section 3.2.2.3.3)
+CERT_RENEW_DAYS = 21.0          # health turns degraded this long before the client certificate expires
 _CONNACK = {0x86: "bad user name or password", 0x87: "not authorized", 0x85: "client identifier not valid",
             0x88: "server unavailable", 0x8A: "banned"}
 # What store IT can do about a refused connection (mosquitto answers a wrong password with 0x87).
@@ -212,9 +213,17 @@ class Publisher:
                 raise PublishError(f"broker refused the connection: reason 0x{rc:02x} ({why})"
                                    + (f". Fix: {fix}" if fix else ""), rc)
             await self._on_connected(health)
-            await self._serve()
+            await self._serve(health)
         finally:
             self._detach(loop, client, sock)
+
+    def _check_certificate(self, health: ComponentHealth) -> None:
+        """Degraded weeks before the client certificate expires: after that the broker refuses the lane."""
+        left = mqtt_tls.days_left(self.cert_expiry)
+        if left is not None and self.cert_expiry is not None and left < CERT_RENEW_DAYS:
+            health.degraded(f"client certificate {self.section.cert_file} expires in {max(left, 0):.0f} days "
+                            f"({self.cert_expiry:%Y-%m-%d}); install a renewed certificate at that path and "
+                            "reload the config before then, or the broker will refuse this lane")
 
     def _new_client(self, loop: asyncio.AbstractEventLoop) -> paho.Client:
         client = _Client(CallbackAPIVersion.VERSION2, client_id=self.section.client_id,
@@ -224,6 +233,7 @@ class Publisher:
         client.will_set(self.topics.lane("status"), b"offline", qos=1, retain=True)
         if self.section.tls:
             self._tls = mqtt_tls.ssl_context(self.section)
+            self.cert_expiry = mqtt_tls.cert_expiry(self.section.cert_file)   # a renewed file shows at once
             client.tls_set_context(self._tls)
         if self.section.username:
             client.username_pw_set(self.section.username, mqtt_tls.password(self.section))
@@ -333,6 +343,7 @@ class Publisher:
         self.connected.set()
         self.state = "connected"
         health.ok()
+        self._check_certificate(health)
         try:
             await self.publish(self.topics.lane("status"), b"online", qos=1, retain=True)
         except PublishError as exc:   # an ACL that refuses the status topic must not stop the sales
@@ -341,9 +352,11 @@ class Publisher:
         logger.info("mqtt connected host=%s port=%s client_id=%s", self.section.host, self.section.port,
                     self.section.client_id)
 
-    async def _serve(self) -> None:
-        """Tick paho's keepalive, dispatch catalog and commands in order, and notice a dead link."""
+    async def _serve(self, health: ComponentHealth) -> None:
+        """Tick paho's keepalive, dispatch catalog and commands in order, notice a dead link and an ageing
+        certificate (a lane may stay connected for weeks)."""
         consumer = asyncio.create_task(self._consume())
+        next_certificate_check = time.monotonic() + 3600
         try:
             assert self._lost is not None
             while not self._lost.done():
@@ -351,6 +364,9 @@ class Publisher:
                 if self._client is not None:
                     self._client.loop_misc()
                 self._check_stalled()
+                if time.monotonic() >= next_certificate_check:
+                    next_certificate_check = time.monotonic() + 3600
+                    self._check_certificate(health)
             raise PublishError(f"connection lost ({self._lost.result()})", 0)
         finally:
             consumer.cancel()

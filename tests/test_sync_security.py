@@ -34,6 +34,20 @@ async def test_a_lane_with_its_certificate_connects_and_delivers(tls_broker: Mos
         lane.relay.wake()
         await lane.wait_drained(10)
         assert lane.publisher.probe()["client_cert_days_left"] > 29
+        assert lane.mqtt_health.state == State.OK
+
+
+async def test_a_certificate_that_expires_soon_still_delivers_and_health_says_renew_it(
+        tls_broker: MosquittoBroker, sync_pki: LanePki, tmp_path: Path) -> None:
+    soon = sync_pki.lane("store-001", "lane-01", days=5)
+    section = tls_section(tls_broker, sync_pki, cert_file=soon.cert, key_file=soon.key)
+    async with running_lane(tmp_path, section) as lane:
+        await lane.db.write(record_sale, sale(1))
+        lane.relay.wake()
+        await lane.wait_drained(10)
+        assert lane.mqtt_health.state == State.DEGRADED
+        assert "expires in 5 days" in lane.mqtt_health.reason and str(soon.cert) in lane.mqtt_health.reason
+        assert "renewed certificate" in lane.mqtt_health.reason
 
 
 def bad_credentials(pki: LanePki) -> dict[str, dict[str, object]]:
