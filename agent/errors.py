@@ -43,6 +43,10 @@ class PublishError(AgentError):
         super().__init__(message)
 
 
+class PacketTooLarge(PublishError):
+    """A publish over the broker's Maximum Packet Size: sent, it would only get the connection closed (0x95)."""
+
+
 class CloudError(AgentError):
     """An HTTP exchange with the cloud failed; `status` is 0 for transport failures."""
 

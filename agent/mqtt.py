@@ -26,7 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import mqtt_tls
 from agent.config import MqttSection
-from agent.errors import PublishError
+from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.mqtt_socket import BufferedSocket
 
@@ -126,11 +126,14 @@ class Publisher:
         # MQTT 5 Receive Maximum from the broker's CONNACK: QoS 1 publishes it allows unacknowledged at once.
         # paho does not enforce it; a broker that does (0x93) would drop the connection of a lane that exceeds it.
         self.receive_maximum = MQTT5_RECEIVE_MAXIMUM
+        # MQTT 5 Maximum Packet Size from the CONNACK (None: no limit but the protocol's). paho does not check it;
+        # a broker closes the connection of a client that sends a bigger packet, and the window would go again.
+        self.maximum_packet_size: int | None = None
 
     def probe(self) -> dict[str, Any]:
         """Connection details for health."""
         return {"connection": self.state, "client_cert_days_left": mqtt_tls.days_left(self.cert_expiry),
-                "broker_receive_maximum": self.receive_maximum}
+                "broker_receive_maximum": self.receive_maximum, "broker_maximum_packet_size": self.maximum_packet_size}
 
     def send_quota(self) -> int:
         """QoS 1 publishes the broker allows now besides this publisher's own (the birth message)."""
@@ -141,6 +144,10 @@ class Publisher:
         client = self._client
         if client is None or not self.connected.is_set():
             raise PublishError("not connected to the broker", MQTTErrorCode.MQTT_ERR_NO_CONN.value)
+        limit = self.maximum_packet_size
+        if limit is not None and publish_packet_size(topic, payload, qos) > limit:
+            raise PacketTooLarge(f"a {publish_packet_size(topic, payload, qos)}-byte publish to {topic} is over the "
+                                 f"broker's maximum packet size of {limit} bytes", 0x95)
         info = client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise PublishError(f"publish to {topic} refused by the client: {paho.error_string(info.rc)}", info.rc)
@@ -245,6 +252,8 @@ class Publisher:
 
     def _on_connack(self, client: paho.Client, connack: asyncio.Future[int], flags: Any, rc: Any, props: Any) -> None:
         self.receive_maximum = int(getattr(props, "ReceiveMaximum", MQTT5_RECEIVE_MAXIMUM))
+        limit = getattr(props, "MaximumPacketSize", None)
+        self.maximum_packet_size = int(limit) if limit is not None else None
         if self.receive_maximum < self.section.inflight_window:
             logger.warning("the broker allows %d QoS 1 publishes in flight, fewer than [mqtt] inflight_window = %d: "
                            "the lane keeps to the broker's limit; raise it on the broker (mosquitto: "
@@ -408,6 +417,13 @@ class Publisher:
                 await handler(payload)
             except Exception:
                 logger.exception("handler for %s failed", topic)
+
+
+def publish_packet_size(topic: str, payload: bytes, qos: int = 1) -> int:
+    """Bytes of an MQTT 5 PUBLISH as paho sends it: fixed header, topic, mid (QoS > 0), no properties, payload."""
+    remaining = 2 + len(topic.encode()) + (2 if qos else 0) + 1 + len(payload)
+    length_bytes = 1 if remaining < 128 else 2 if remaining < 16384 else 3 if remaining < 2097152 else 4
+    return 1 + length_bytes + remaining
 
 
 def _describe(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any, NamedTuple
 
 from agent import outbox
-from agent.errors import PublishError, StoreError
+from agent.errors import PacketTooLarge, PublishError, StoreError
 from agent.health import ComponentHealth
 from agent.mqtt import Publisher
 from agent.store import Database
@@ -75,6 +75,7 @@ class OutboxRelay:
         self._ahead: deque[outbox.Row] = deque()       # pending rows read past the window, in drain order
         self._wakeup = asyncio.Event()
         self._refused_at = -1e9
+        self._too_large: dict[int, str] = {}           # row id -> why the broker cannot take it on this connection
         self._next_housekeeping = 0.0
         self._health: ComponentHealth | None = None
         handlers = publisher.handlers
@@ -190,6 +191,18 @@ class OutboxRelay:
     def _publish(self, row: outbox.Row) -> bool:
         try:
             mid = self.publisher.publish_nowait(self._topics[row.topic_class], row.payload)
+        except PacketTooLarge as exc:
+            # Skipped on this connection (the broker would close it) and kept in the outbox; the rest go on.
+            self._claimed.add(row.id)
+            if row.id not in self._too_large:
+                self._too_large[row.id] = (f"{row.topic_class} event seq {row.seq} cannot be sent: {exc}. It "
+                                           "stays in the outbox; raise the broker's maximum packet size (mosquitto: "
+                                           "max_packet_size) and it goes on the next connection")
+                logger.error("%s", self._too_large[row.id])
+                if self._health is not None:
+                    self._health.count("publish_too_large")
+                    self._report(confirmed=False)
+            return True
         except PublishError as exc:
             logger.debug("publish deferred: %s", exc)
             return False
@@ -275,6 +288,7 @@ class OutboxRelay:
     def _on_state(self, up: bool) -> None:
         """A drop loses paho's in-flight set and maybe the broker's queue: send again all that is unconfirmed."""
         self._inflight.clear()
+        self._too_large.clear()   # tried again: the next broker (or its new settings) may take them
         self._awaiting.clear()
         self._seq_of_event.clear()
         self._claimed = set(self._confirmed_ids) | {row_id for _, row_id in self._released} | set(self._flushing)
@@ -314,7 +328,11 @@ class OutboxRelay:
 
     def _report(self, confirmed: bool) -> None:
         assert self._health is not None
-        if self._reused_up_to:
+        if self._too_large:
+            first = next(iter(self._too_large.values()))
+            more = len(self._too_large) - 1
+            self._health.degraded(first + (f" ({more} more events too)" if more else ""))
+        elif self._reused_up_to:
             self._health.degraded(
                 f"the ingest holds seqs up to {self._reused_up_to} of this lane.db's stream that another copy of "
                 "the file wrote (restored from an older copy, or copied from another lane). No event is lost: "

@@ -13,21 +13,30 @@ import asyncio
 import contextlib
 
 
-def mqtt_property(identifier: int, value: int | bytes) -> bytes:
-    """One MQTT 5 property: a two-byte integer (Receive Maximum, 0x21) or a UTF-8 string (reason string, 0x1F)."""
+def mqtt_property(identifier: int, value: int | bytes, width: int = 2) -> bytes:
+    """One MQTT 5 property: an integer of `width` bytes (Receive Maximum 0x21: 2, Maximum Packet Size 0x27: 4)
+    or a UTF-8 string (reason string, 0x1F)."""
     if isinstance(value, int):
-        return bytes([identifier]) + value.to_bytes(2, "big")
+        return bytes([identifier]) + value.to_bytes(width, "big")
     return bytes([identifier]) + len(value).to_bytes(2, "big") + value
 
 
 class ScriptedBroker:
-    """`connack_properties` go in every CONNACK; each PUBACK is `mid` + `puback_tail`, sent `hold_s` late."""
+    """`connack_properties` go in every CONNACK; each PUBACK is `mid` + `puback_tail`, sent `hold_s` late.
 
-    def __init__(self, connack_properties: bytes = b"", puback_tail: bytes = b"", hold_s: float = 0.0) -> None:
+    With `maximum_packet_size`, a bigger packet closes the connection, as a broker that announced that
+    Maximum Packet Size does (it counts in `oversized`); announcing it is up to `connack_properties`.
+    """
+
+    def __init__(self, connack_properties: bytes = b"", puback_tail: bytes = b"", hold_s: float = 0.0,
+                 maximum_packet_size: int | None = None) -> None:
         self.connack_properties = connack_properties
         self.puback_tail = puback_tail
         self.hold_s = hold_s
+        self.maximum_packet_size = maximum_packet_size
+        self.oversized = 0
         self.published: list[tuple[str, bytes]] = []   # (topic, payload) of each QoS 1 PUBLISH
+        self.publish_sizes: list[int] = []              # and its size in bytes, as it came
         self.unacknowledged = 0
         self.most_unacknowledged = 0
         self._server: asyncio.Server | None = None
@@ -53,10 +62,15 @@ class ScriptedBroker:
         try:
             while True:
                 header, body = await read_packet(reader)
+                if self.maximum_packet_size is not None and packet_size(body) > self.maximum_packet_size:
+                    self.oversized += 1
+                    writer.write(bytes([0xE0, 2, 0x95, 0]))   # DISCONNECT, "packet too large", then close
+                    return
                 if header & 0xF0 == 0x10:     # CONNECT -> CONNACK: no session present, success, the properties
                     variable = bytes([0, 0, len(self.connack_properties)]) + self.connack_properties
                     writer.write(bytes([0x20, len(variable)]) + variable)
                 elif header & 0xF0 == 0x30 and (header >> 1) & 3 == 1:   # PUBLISH at QoS 1
+                    self.publish_sizes.append(packet_size(body))
                     self._received(body, writer)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -81,6 +95,12 @@ class ScriptedBroker:
         self.unacknowledged -= 1
         with contextlib.suppress(ConnectionError, RuntimeError):   # the session may have ended meanwhile
             writer.write(puback)
+
+
+def packet_size(body: bytes) -> int:
+    """A whole packet's bytes from the part after its remaining length."""
+    length_bytes = 1 if len(body) < 128 else 2 if len(body) < 16384 else 3 if len(body) < 2097152 else 4
+    return 1 + length_bytes + len(body)
 
 
 async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:

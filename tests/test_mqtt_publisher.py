@@ -13,7 +13,7 @@ import pytest
 from paho.mqtt import _packet
 
 from agent.health import ComponentHealth
-from agent.mqtt import Handlers, Publisher
+from agent.mqtt import Handlers, Publisher, publish_packet_size
 from simulators.broker import MosquittoBroker
 from simulators.scripted_broker import ScriptedBroker, mqtt_property
 from simulators.sync_checks import wait_until
@@ -117,3 +117,22 @@ async def test_a_burst_larger_than_the_socket_buffer_all_arrives_and_the_writer_
         selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
         assert selector.get_key(publisher._io.fileno()).events == selectors.EVENT_READ
         assert not publisher._write_waits
+
+
+async def test_the_publish_size_the_publisher_checks_is_the_size_that_arrives() -> None:
+    # Across the one-, two- and three-byte remaining lengths: a publish exactly at the broker's limit must go.
+    broker = ScriptedBroker()
+    port = await broker.start()
+    acks: list[int] = []
+    try:
+        async with connected(port, Handlers(on_puback=lambda mid, rc: acks.append(mid))) as publisher:
+            topic = publisher.topics.lane("sales")
+            header = 2 + len(topic) + 2 + 1   # topic length and topic, mid, properties length
+            sizes = [0, 127 - header, 128 - header, 16_383 - header, 16_384 - header, 70_000]
+            for size in sizes:
+                publisher.publish_nowait(topic, b"x" * size)
+            await wait_until(lambda: len(acks) == len(sizes), 10)
+    finally:
+        await broker.close()
+    arrived = [size for (to, _), size in zip(broker.published, broker.publish_sizes, strict=True) if to == topic]
+    assert arrived == [publish_packet_size(topic, b"x" * size) for size in sizes]
