@@ -4,9 +4,10 @@ Run it as a process (tests, the demo): `python -m simulators.ingest --port 1883 
 It prints `ready` once subscribed. Several processes may share the load (`$share/ingest/...`) and one
 database file; an ack is published only after the rows it names are committed, so an ack never claims
 more than the ingest holds. Acks: `{"schema": "omo.ack/1", "stream_id": S, "event_ids": [...], "seq_hwm": N}`
-where `seq_hwm` is the highest seq up to which this process has seen every seq of the lane's stream S (one
-lane.db; a recreated one starts a new stream at seq 1); `event_ids` names the events above it, and those
-that arrived again at or below it.
+where `seq_hwm` is the highest seq up to which every seq of the lane's stream S (one lane.db; a recreated
+one starts a new stream at seq 1) is committed: read from the database when this process first meets the
+stream (after a restart too), then kept from what it commits. `event_ids` names the events above it, and
+those that arrived again at or below it.
 """
 
 from __future__ import annotations
@@ -58,14 +59,30 @@ def open_db(path: Path) -> sqlite3.Connection:
 
 
 class LaneTracker:
-    """Per-stream contiguous high-water mark from the seqs this process has committed."""
+    """Per-stream contiguous high-water mark from the seqs committed to the database."""
 
     def __init__(self) -> None:
         self.hwm = 0
         self.above: set[int] = set()
 
+    @classmethod
+    def from_db(cls, conn: sqlite3.Connection, stream: tuple[str, str, str]) -> LaneTracker:
+        """The mark as the database holds it, for a stream first seen by this process.
+
+        Why: starting at 0 after a restart, the mark would wait forever for seq 1, which arrived before; every
+        ack would then name every event, and the seqs above it would pile up in memory.
+        """
+        tracker = cls()
+        for seq, seq_end in conn.execute("SELECT seq, seq_end FROM events WHERE store_id = ? AND lane_id = ? "
+                                         "AND stream_id = ? ORDER BY seq", stream):
+            if seq <= tracker.hwm + 1 and not tracker.above:
+                tracker.hwm = max(tracker.hwm, seq_end)
+            else:
+                tracker.add(seq, seq_end)
+        return tracker
+
     def add(self, first: int, last: int) -> None:
-        self.above.update(range(first, last + 1))
+        self.above.update(range(max(first, self.hwm + 1), last + 1))   # a resent seq at or below stays out
         while self.hwm + 1 in self.above:
             self.hwm += 1
             self.above.discard(self.hwm)
@@ -86,7 +103,7 @@ class Ingest:
         self.args = args
         self.db = open_db(Path(args.db))
         self.inbox: list[bytes | bytearray] = []
-        self.streams: dict[tuple[str, str, str], LaneTracker] = defaultdict(LaneTracker)
+        self.streams: dict[tuple[str, str, str], LaneTracker] = {}
         self.subscribed = False
         self._last_commit = 0.0
         self._ready_by = time.monotonic() + 15   # "ready" (subscribed) by then, or exit with the cause
@@ -199,6 +216,9 @@ class Ingest:
             rows.append((event["event_id"], stream[0], stream[1], int(event["seq"]), seq_end, event["schema"],
                          payload.decode(), time.time(), stream[2]))
             acks[stream].append((event["event_id"], int(event["seq"]), seq_end))
+        for stream in acks:   # before this batch is in the database, so that the mark held before is the old one
+            if stream not in self.streams:
+                self.streams[stream] = LaneTracker.from_db(self.db, stream)
         self.db.execute("BEGIN IMMEDIATE")
         before = self.db.total_changes
         self.db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
 from agent.sales import record_sale
 from agent.scans import record_scan
+from simulators.broker import MosquittoBroker
 from simulators.fixtures_sync import IngestProcess
 from simulators.lane_writer import sale, scan
 from simulators.sync_lane import SyncLane
@@ -46,3 +51,16 @@ async def wait_until(predicate: Callable[[], object], timeout_s: float, interval
             if predicate():
                 return
             await asyncio.sleep(interval_s)
+
+
+def watch(broker: MosquittoBroker, topic: str) -> tuple[paho.Client, list[tuple[str, bytes, bool]]]:
+    """Subscribe a bystander client to `topic`; each message lands in the list as (topic, payload, retained).
+    Call `client.loop_stop()` and `client.disconnect()` when done."""
+    seen: list[tuple[str, bytes, bool]] = []
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{uuid.uuid4()}",
+                         protocol=MQTTProtocolVersion.MQTTv5)
+    client.on_message = lambda c, u, m: seen.append((m.topic, bytes(m.payload), bool(m.retain)))
+    client.connect("127.0.0.1", broker.port)
+    client.subscribe(topic, 1)
+    client.loop_start()
+    return client, seen

@@ -24,7 +24,7 @@ from agent.store import move_aside
 from simulators.broker import MosquittoBroker
 from simulators.fixtures_sync import IngestProcess
 from simulators.lane_writer import sale, scan
-from simulators.sync_checks import wait_until
+from simulators.sync_checks import wait_until, watch
 from simulators.sync_lane import SyncLane, mqtt_section, running_lane
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
@@ -211,17 +211,6 @@ async def test_a_rewind_that_reads_only_claimed_rows_reads_on_to_the_new_one(mqt
         await commit_until_awaiting(lane, [scan(n) for n in range(150)], record_scan, 150)
         # wake() names no priority: back to the first pending row
         await commit_until_awaiting(lane, [scan(150)], record_scan, 151)
-
-
-def watch(broker: MosquittoBroker, topic: str) -> tuple[paho.Client, list[tuple[str, bytes, bool]]]:
-    seen: list[tuple[str, bytes, bool]] = []
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{uuid.uuid4()}",
-                         protocol=MQTTProtocolVersion.MQTTv5)
-    client.on_message = lambda c, u, m: seen.append((m.topic, bytes(m.payload), bool(m.retain)))
-    client.connect("127.0.0.1", broker.port)
-    client.subscribe(topic, 1)
-    client.loop_start()
-    return client, seen
 
 
 async def test_birth_is_retained_online_and_the_will_says_offline(mqtt_broker: MosquittoBroker,
