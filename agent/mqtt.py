@@ -145,9 +145,9 @@ class Publisher:
         if client is None or not self.connected.is_set():
             raise PublishError("not connected to the broker", MQTTErrorCode.MQTT_ERR_NO_CONN.value)
         limit = self.maximum_packet_size
-        if limit is not None and publish_packet_size(topic, payload, qos) > limit:
-            raise PacketTooLarge(f"a {publish_packet_size(topic, payload, qos)}-byte publish to {topic} is over the "
-                                 f"broker's maximum packet size of {limit} bytes", 0x95)
+        if limit is not None and (size := publish_packet_size(topic, payload, qos)) > limit:
+            raise PacketTooLarge(f"a {size}-byte publish to {topic} is over the broker's maximum packet size of "
+                                 f"{limit} bytes", 0x95)
         info = client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise PublishError(f"publish to {topic} refused by the client: {paho.error_string(info.rc)}", info.rc)
@@ -234,7 +234,7 @@ class Publisher:
 
     def _new_client(self, loop: asyncio.AbstractEventLoop) -> paho.Client:
         client = _Client(CallbackAPIVersion.VERSION2, client_id=self.section.client_id,
-                             protocol=MQTTProtocolVersion.MQTTv5, reconnect_on_failure=False)
+                         protocol=MQTTProtocolVersion.MQTTv5, reconnect_on_failure=False)
         client.max_inflight_messages = 0   # the relay keeps its own window; 0 skips paho's O(n) rescan per ack
         client.connect_timeout = 5.0
         client.will_set(self.topics.lane("status"), b"offline", qos=1, retain=True)
