@@ -151,7 +151,7 @@ def pending(conn: sqlite3.Connection, after: tuple[int, int], limit: int) -> lis
 
 
 def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirmed_events: Sequence[str],
-                hwm: int, acked: bool, seq_reused_up_to: int = 0) -> None:
+                hwm: int, acked: bool, seq_reused_up_to: int = 0, taken_back: Sequence[int] = ()) -> None:
     """Record a batch of confirmations in one transaction (one commit for many messages).
 
     Each kind of mark is one set-based statement over a JSON array, not an `executemany`: the sqlite3
@@ -160,6 +160,9 @@ def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirme
     single writer (and the sale queued behind it) for tens of milliseconds.
     """
     now = time.time()
+    if taken_back:   # first: a row both taken back and named by the ingest in this batch ends confirmed
+        conn.execute("UPDATE outbox SET state = 0, confirmed_at = NULL "
+                     "WHERE id IN (SELECT value FROM json_each(?)) AND state = 2", (json.dumps(list(taken_back)),))
     if hwm:
         # Recorded for health, never applied to rows by range: a lane.db restored from an older copy writes
         # seqs again that the ingest already holds (other events), and a range would confirm them unsent. The

@@ -62,6 +62,10 @@ class OutboxRelay:
         self._claimed: set[int] = set()                # row ids published, awaiting, or confirmed but not written
         self._confirmed_ids: list[int] = []            # to write: confirmed by PUBACK (broker) or by event id
         self._released: list[tuple[int, int]] = []      # (seq, row id) confirmed by the high-water mark
+        # The same, kept a while after the write: if the ingest then reports that another copy of lane.db wrote
+        # those seqs too, its mark proved nothing for them, and they are taken back (`_take_back`).
+        self._by_mark: deque[tuple[int, int]] = deque(maxlen=window * AWAITING_WINDOWS)
+        self._unconfirm: list[int] = []                 # to write: row ids taken back, pending again
         self._confirmed_events: list[str] = []         # to write: acked events this relay did not publish
         self._flushing: list[int] = []
         self._hwm = 0           # the ingest's high-water mark, as received
@@ -228,8 +232,12 @@ class OutboxRelay:
             self._awaiting[row.seq] = Awaiting(row.id, row.event_id, time.monotonic())
             self._seq_of_event[row.event_id] = row.seq
         else:
-            self._released.append((row.seq, row.id))
+            self._release(row.seq, row.id)
         self._wakeup.set()
+
+    def _release(self, seq: int, row_id: int) -> None:
+        self._released.append((seq, row_id))
+        self._by_mark.append((seq, row_id))
 
     def _on_ack(self, payload: bytes) -> None:
         """Confirm in memory at once (so nothing acked is resent), and queue the write of the confirmation."""
@@ -237,15 +245,21 @@ class OutboxRelay:
             ack = json.loads(payload)
             event_ids = [str(e) for e in ack.get("event_ids", ())]
             # Another stream's seqs (an earlier lane.db of this lane, moved aside) say nothing about ours.
-            hwm = int(ack.get("seq_hwm", 0)) if ack.get("stream_id") == self._stream_id else 0
+            ours = ack.get("stream_id") == self._stream_id
+            hwm = int(ack.get("seq_hwm", 0)) if ours else 0
+            reused = int(ack.get("seq_reused_up_to", 0)) if ours else 0
         except (ValueError, TypeError, AttributeError) as exc:
             logger.warning("ignoring malformed ack: %s", exc)
             return
+        if reused > self._reused_up_to:   # the ingest saw a new event at a seq it held under another event ID
+            self._seqs_reused(reused, "the ingest holds events of another copy of this lane.db at seqs up to %d")
+            self._take_back(reused)
         if hwm > self._hwm:
             if hwm > max(self._last_seq, self._reused_up_to):
                 self._last_seq = outbox.seqs_in_use(self.db.reader())[0]
                 if hwm > self._last_seq:
-                    self._seqs_reused(hwm)
+                    self._seqs_reused(hwm, f"the ingest holds seq %d of this lane.db's stream, which has written "
+                                           f"only {self._last_seq}")
             self._release_up_to(hwm)
         for event_id in event_ids:
             seq = self._seq_of_event.pop(event_id, None)
@@ -257,18 +271,37 @@ class OutboxRelay:
         self._acked = True
         self._wakeup.set()
 
-    def _seqs_reused(self, hwm: int) -> None:
-        """The ingest holds seqs this lane.db has not written yet: another copy of the file wrote them first.
+    def _seqs_reused(self, up_to: int, evidence: str) -> None:
+        """Another copy of this lane.db wrote seqs up to `up_to` too (a restored backup, a copied disk).
 
-        Its high-water mark then speaks of that copy's events up to `hwm`, not of this file's: rows up to
-        there are confirmed only when the ingest names their event IDs (it names every event that arrives at
-        or below its mark), and the relay says so in health until lane.db is moved aside.
+        Found two ways: the ingest holds seqs this file has not written yet, or the ingest reports an event it
+        did not hold at a seq it held (`seq_reused_up_to` in its ack). Its high-water mark then speaks of that
+        copy's events up to there, not of this file's: rows up to there are confirmed only when the ingest
+        names their event IDs (it names every event that arrives at or below its mark), and the relay says so
+        in health until lane.db is moved aside.
         """
-        self._reused_up_to = hwm
-        logger.warning("the ingest holds seq %d of this lane.db's stream, which has written only %d: lane.db "
-                       "was restored from an older copy or copied from another lane", hwm, self._last_seq)
+        self._reused_up_to = up_to
+        logger.warning(evidence + ": lane.db was restored from an older copy or copied from another lane", up_to)
         if self._health is not None:
             self._health.count("seq_reused")
+
+    def _take_back(self, up_to: int) -> None:
+        """Rows the mark confirmed lately at seqs another copy used too are pending again, to be named by ID.
+
+        Why: the ingest reports such seqs once it has stored the first event of this copy at one of them, and
+        an ack that came a moment before may have carried its mark over this copy's next rows before it
+        stored them. They are sent again (the ingest drops a duplicate by event ID and names it).
+        """
+        doubtful = {row_id for seq, row_id in self._by_mark if seq <= up_to}
+        if not doubtful:
+            return
+        self._by_mark = deque(((s, r) for s, r in self._by_mark if s > up_to), maxlen=self._by_mark.maxlen)
+        self._released = [(s, r) for s, r in self._released if r not in doubtful]
+        self._claimed -= doubtful
+        self._unconfirm.extend(doubtful)
+        if self._health is not None:
+            self._health.count("confirmations_taken_back", len(doubtful))
+        self._rewind()
 
     def _release_up_to(self, hwm: int) -> None:
         """Every seq up to `hwm` is confirmed; walk the new range or the awaiting rows, whichever is shorter.
@@ -282,7 +315,7 @@ class OutboxRelay:
             done = self._awaiting.pop(seq, None)
             if done is not None:
                 self._seq_of_event.pop(done.event_id, None)
-                self._released.append((seq, done.row_id))
+                self._release(seq, done.row_id)
         self._hwm = hwm
 
     def _on_state(self, up: bool) -> None:
@@ -297,7 +330,7 @@ class OutboxRelay:
         self._wakeup.set()
 
     def _has_marks(self) -> bool:
-        return bool(self._confirmed_ids or self._released or self._confirmed_events or self._acked
+        return bool(self._confirmed_ids or self._released or self._confirmed_events or self._acked or self._unconfirm
                     or self._hwm > self._hwm_written or self._reused_up_to > self._reused_written)
 
     async def _flush(self) -> None:
@@ -309,19 +342,23 @@ class OutboxRelay:
         # one ack can cover thousands of rows, and updating them all in one transaction held up a scan 15 ms.
         released = [row_id for _, row_id in self._released[:MARKS_PER_WRITE]]
         del self._released[:MARKS_PER_WRITE]
+        taken_back, self._unconfirm = self._unconfirm[:MARKS_PER_WRITE], self._unconfirm[MARKS_PER_WRITE:]
         hwm, reused = self._hwm, self._reused_up_to
         acked, self._acked = self._acked, False
         marks = self._flushing = [*ids, *released]
         try:
             # Not durable (no fsync): a confirmation lost to a power cut only means the row is sent again.
-            # A newly found reuse of seqs is (once): after a restart it could no longer be found.
-            await self.db.write(outbox.apply_marks, marks, events, hwm, acked, reused,
-                                background=reused <= self._reused_written)
+            # A newly found reuse of seqs is, and so are the rows it takes back: after a restart neither could
+            # be found again.
+            await self.db.write(outbox.apply_marks, marks, events, hwm, acked, reused, taken_back,
+                                background=reused <= self._reused_written and not taken_back)
             self._hwm_written = max(self._hwm_written, hwm)
             self._reused_written = max(self._reused_written, reused)
         finally:
             self._claimed.difference_update(self._flushing)
             self._flushing = []
+            if taken_back:
+                self._rewind()   # pending again, behind the cursor
             self._wakeup.set()
         if self._health is not None:
             self._report(bool(ids or released))

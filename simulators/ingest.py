@@ -7,7 +7,9 @@ more than the ingest holds. Acks: `{"schema": "omo.ack/1", "stream_id": S, "even
 where `seq_hwm` is the highest seq up to which every seq of the lane's stream S (one lane.db; a recreated
 one starts a new stream at seq 1) is committed: read from the database when this process first meets the
 stream (after a restart too), then kept from what it commits. `event_ids` names the events above it, and
-those that arrived again at or below it.
+those that arrived again at or below it. `seq_reused_up_to` (only once it happened) says that an event it
+did not hold arrived at a seq it held under another event ID: two copies of the lane's database (one
+restored from a backup) wrote seqs up to there, and the lane confirms those only by event ID.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ CREATE TABLE IF NOT EXISTS events (
     stream_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_lane_seq ON events (store_id, lane_id, stream_id, seq);
 CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_reuse (
+    store_id TEXT NOT NULL, lane_id TEXT NOT NULL, stream_id TEXT NOT NULL, seq_reused_up_to INTEGER NOT NULL,
+    PRIMARY KEY (store_id, lane_id, stream_id));
 """
 
 
@@ -64,6 +69,13 @@ class LaneTracker:
     def __init__(self) -> None:
         self.hwm = 0
         self.above: set[int] = set()
+        self.reused_up_to = 0   # seqs up to here were written by two copies of the lane's database
+
+    def held(self, seq: int) -> bool:
+        return seq <= self.hwm or seq in self.above
+
+    def highest(self) -> int:
+        return max(self.hwm, max(self.above, default=0))
 
     @classmethod
     def from_db(cls, conn: sqlite3.Connection, stream: tuple[str, str, str]) -> LaneTracker:
@@ -73,6 +85,9 @@ class LaneTracker:
         ack would then name every event, and the seqs above it would pile up in memory.
         """
         tracker = cls()
+        reused = conn.execute("SELECT seq_reused_up_to FROM stream_reuse WHERE store_id = ? AND lane_id = ? "
+                              "AND stream_id = ?", stream).fetchone()
+        tracker.reused_up_to = reused[0] if reused else 0
         for seq, seq_end in conn.execute("SELECT seq, seq_end FROM events WHERE store_id = ? AND lane_id = ? "
                                          "AND stream_id = ? ORDER BY seq", stream):
             if seq <= tracker.hwm + 1 and not tracker.above:
@@ -219,13 +234,19 @@ class Ingest:
         for stream in acks:   # before this batch is in the database, so that the mark held before is the old one
             if stream not in self.streams:
                 self.streams[stream] = LaneTracker.from_db(self.db, stream)
+        reuses = {stream: up_to for stream, events in acks.items() if (up_to := self._reused(stream, events))}
         self.db.execute("BEGIN IMMEDIATE")
         before = self.db.total_changes
         self.db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         duplicates = len(rows) - (self.db.total_changes - before)
         self.db.execute("INSERT INTO stats VALUES ('duplicates', ?) ON CONFLICT (key) DO UPDATE SET "
                         "value = value + excluded.value", (duplicates,))
+        self.db.executemany("INSERT INTO stream_reuse VALUES (?, ?, ?, ?) ON CONFLICT (store_id, lane_id, stream_id) "
+                            "DO UPDATE SET seq_reused_up_to = max(seq_reused_up_to, excluded.seq_reused_up_to)",
+                            [(*stream, up_to) for stream, up_to in reuses.items()])
         self.db.execute("COMMIT")
+        for stream, up_to in reuses.items():
+            self.streams[stream].reused_up_to = max(self.streams[stream].reused_up_to, up_to)
         for (store, lane, stream_id), events in acks.items():
             tracker = self.streams[(store, lane, stream_id)]
             held_before = tracker.hwm
@@ -236,9 +257,28 @@ class Ingest:
             # already are named: sent again, or from another copy of the lane's database, which the lane then
             # confirms only by event ID.
             named = [e for e, _, seq_end in events if seq_end > tracker.hwm or seq_end <= held_before]
-            body = {"schema": "omo.ack/1", "stream_id": stream_id, "event_ids": named, "seq_hwm": tracker.hwm}
+            body: dict[str, Any] = {"schema": "omo.ack/1", "stream_id": stream_id, "event_ids": named,
+                                    "seq_hwm": tracker.hwm}
+            if tracker.reused_up_to:
+                body["seq_reused_up_to"] = tracker.reused_up_to
             self.client.publish(f"{self.args.prefix}/{store}/{lane}/acks",
                                 json.dumps(body, separators=(",", ":")), qos=1)
+
+
+    def _reused(self, stream: tuple[str, str, str], events: list[tuple[str, int, int]]) -> int:
+        """Seqs written by two copies of the lane's database: an event not held yet at a seq already held.
+
+        Returns the highest seq held so far (the other copy's events may reach that far), or 0. Only events at
+        held seqs are looked up, and those are rare: resends, and the events of a restored copy.
+        """
+        tracker = self.streams[stream]
+        at_held = {event_id for event_id, seq, _ in events if tracker.held(seq)}
+        if not at_held:
+            return 0
+        marks = ",".join("?" * len(at_held))
+        known = {row[0] for row in self.db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})",
+                                                   tuple(at_held))}
+        return tracker.highest() if at_held - known else 0
 
 
 def check(db_path: Path) -> dict[tuple[str, str, str], dict[str, Any]]:

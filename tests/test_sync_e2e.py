@@ -7,7 +7,7 @@ import dataclasses
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,26 +118,30 @@ def copy_database(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
+async def restore_from_backup(state: Path, port: int, before: int, after: int) -> None:
+    """A lane sells `before` sales, its lane.db is backed up, it sells `after` more (all reach the ingest), and
+    then lane.db is restored from the backup: back to seq `before`, with the ingest holding seqs beyond it."""
+    await asyncio.to_thread(state.mkdir)
+    backup = state.parent / "backup.db"
+    for count, back_up in ((before, True), (after, False)):
+        async with running_lane(state, mqtt_section(port)) as lane:
+            for n in range(count):
+                await lane.db.write(record_sale, sale(n))
+            lane.relay.wake()
+            await lane.wait_drained(20)
+        if back_up:
+            copy_database(state / "lane.db", backup)
+    for suffix in ("", "-wal", "-shm"):
+        (state / f"lane.db{suffix}").unlink(missing_ok=True)
+    copy_database(backup, state / "lane.db")
+
+
 async def test_a_lane_db_restored_from_an_older_copy_sends_every_new_event(
         mqtt_broker: MosquittoBroker, ingest: IngestProcess, tmp_path: Path) -> None:
     """The restored file reuses seqs the ingest already holds: its high-water mark must not confirm them unsent."""
-    state, backup = tmp_path / "lane", tmp_path / "backup.db"
-    state.mkdir()
-    async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
-        for n in range(5):
-            await lane.db.write(record_sale, sale(n))
-        lane.relay.wake()
-        await lane.wait_drained(10)
-    copy_database(state / "lane.db", backup)
-    async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
-        for n in range(200):
-            await lane.db.write(record_sale, sale(n))
-        lane.relay.wake()
-        await lane.wait_drained(20)
+    state = tmp_path / "lane"
+    await restore_from_backup(state, mqtt_broker.port, before=5, after=200)
     assert ingest.report()["max_seq"] == 205
-    for suffix in ("", "-wal", "-shm"):
-        (state / f"lane.db{suffix}").unlink(missing_ok=True)
-    copy_database(backup, state / "lane.db")   # back to seq 5
     async with running_lane(state, mqtt_section(mqtt_broker.port + 1)) as lane:   # offline: nothing listens
         new_ids = [(await lane.db.write(record_sale, sale(n)))[0] for n in range(100)]   # seqs 6 to 105 again
     async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
@@ -149,37 +153,81 @@ async def test_a_lane_db_restored_from_an_older_copy_sends_every_new_event(
     assert not missing, f"{len(missing)} of 100 sales confirmed by an old high-water mark but never sent"
 
 
-async def test_seqs_another_copy_used_are_confirmed_only_by_event_id_even_after_a_restart(
-        mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
-    """An ack whose mark is beyond lane.db's last seq speaks of another copy's events, not of these rows."""
+@pytest.fixture
+def ack(mqtt_broker: MosquittoBroker) -> Iterator[Callable[..., None]]:
+    """Publish an ack to lane-01 by hand, as an ingest would: `ack(stream_id=..., seq_hwm=..., event_ids=[...])`."""
     cloud = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud", protocol=MQTTProtocolVersion.MQTTv5)
     cloud.connect("127.0.0.1", mqtt_broker.port)
     cloud.loop_start()
 
-    def ack(**body: object) -> None:
+    def publish(**body: object) -> None:
         cloud.publish("omo/v1/store-001/lane-01/acks", json.dumps({"schema": "omo.ack/1", **body}),
                       qos=1).wait_for_publish(5)
 
-    try:
-        async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
-            await commit_until_awaiting(lane, [sale(n) for n in range(2)], record_sale, 2)
-            stream_id = lane.db.reader().execute("SELECT stream_id FROM outbox_lane").fetchone()[0]
-            ack(stream_id=stream_id, seq_hwm=1000, event_ids=[])   # this lane.db has written seqs 1 and 2 only
-            await wait_until(lambda: lane.relay.probe()["seq_reused_up_to"] == 1000, 10)
-            assert lane.relay.probe()["awaiting_confirmation"] == 2
-            assert lane.relay_health.state is State.DEGRADED
-        assert states(tmp_path / "lane.db") == {0: 2}, "a reused seq was confirmed by the mark alone"
-        async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
-            await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 2, 10)   # sent again
-            ack(stream_id=stream_id, seq_hwm=1000, event_ids=[])
-            await asyncio.sleep(0.5)
-            assert states(tmp_path / "lane.db") == {0: 2}, "the reuse was forgotten over the restart"
-            named = [row[0] for row in lane.db.reader().execute("SELECT event_id FROM outbox ORDER BY seq")]
-            ack(stream_id=stream_id, seq_hwm=1000, event_ids=named)
-            await wait_until(lambda: states(tmp_path / "lane.db") == {2: 2}, 10)
-    finally:
-        cloud.loop_stop()
-        cloud.disconnect()
+    yield publish
+    cloud.loop_stop()
+    cloud.disconnect()
+
+
+def stream_of(lane: SyncLane) -> str:
+    return str(lane.db.reader().execute("SELECT stream_id FROM outbox_lane").fetchone()[0])
+
+
+async def test_a_restored_lane_db_that_wrote_past_the_ingests_mark_is_noticed_and_sends_every_new_event(
+        mqtt_broker: MosquittoBroker, ingest: IngestProcess, tmp_path: Path) -> None:
+    """Restored to seq 5 and then past the ingest's mark (105) offline: its own check cannot see the reuse, the
+    ingest's report of a new event at a seq it held under another event ID does."""
+    state = tmp_path / "lane"
+    await restore_from_backup(state, mqtt_broker.port, before=5, after=100)
+    async with running_lane(state, mqtt_section(mqtt_broker.port + 1)) as lane:   # offline: nothing listens
+        new_ids = [(await lane.db.write(record_sale, sale(n)))[0] for n in range(200)]   # seqs 6 to 205
+    async with running_lane(state, mqtt_section(mqtt_broker.port)) as lane:
+        await lane.wait_drained(20)
+        assert lane.relay_health.state is State.DEGRADED
+        assert "another copy" in lane.relay_health.reason
+        assert lane.relay.probe()["seq_reused_up_to"] == 105
+    missing = set(new_ids) - set(ingest.event_ids())
+    assert not missing, f"{len(missing)} of 200 sales confirmed but never stored"
+
+
+async def test_seqs_another_copy_used_are_confirmed_only_by_event_id_even_after_a_restart(
+        mqtt_broker: MosquittoBroker, tmp_path: Path, ack: Callable[..., None]) -> None:
+    """An ack whose mark is beyond lane.db's last seq speaks of another copy's events, not of these rows."""
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
+        await commit_until_awaiting(lane, [sale(n) for n in range(2)], record_sale, 2)
+        stream_id = stream_of(lane)
+        ack(stream_id=stream_id, seq_hwm=1000, event_ids=[])   # this lane.db has written seqs 1 and 2 only
+        await wait_until(lambda: lane.relay.probe()["seq_reused_up_to"] == 1000, 10)
+        assert lane.relay.probe()["awaiting_confirmation"] == 2
+        assert lane.relay_health.state is State.DEGRADED
+    assert states(tmp_path / "lane.db") == {0: 2}, "a reused seq was confirmed by the mark alone"
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
+        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 2, 10)   # sent again
+        ack(stream_id=stream_id, seq_hwm=1000, event_ids=[])
+        await asyncio.sleep(0.5)
+        assert states(tmp_path / "lane.db") == {0: 2}, "the reuse was forgotten over the restart"
+        named = [row[0] for row in lane.db.reader().execute("SELECT event_id FROM outbox ORDER BY seq")]
+        ack(stream_id=stream_id, seq_hwm=1000, event_ids=named)
+        await wait_until(lambda: states(tmp_path / "lane.db") == {2: 2}, 10)
+
+
+async def test_rows_the_mark_confirmed_are_taken_back_when_the_ingest_reports_another_copy(
+        mqtt_broker: MosquittoBroker, tmp_path: Path, ack: Callable[..., None]) -> None:
+    """A mark within lane.db's own seqs confirms; an ingest that then reports seqs another copy wrote too
+    (`seq_reused_up_to`) makes those rows pending again until it names them."""
+    db = tmp_path / "lane.db"
+    async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
+        await commit_until_awaiting(lane, [sale(n) for n in range(3)], record_sale, 3)
+        ack(stream_id=stream_of(lane), seq_hwm=3, event_ids=[])
+        await wait_until(lambda: states(db) == {2: 3}, 10)
+        ack(stream_id=stream_of(lane), seq_hwm=3, seq_reused_up_to=2, event_ids=[])
+        await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 2, 10)   # seqs 1 and 2 again
+        assert states(db) == {0: 2, 2: 1}
+        assert lane.relay_health.state is State.DEGRADED and "another copy" in lane.relay_health.reason
+        assert lane.relay_health.counters["confirmations_taken_back"] == 2
+        named = [row[0] for row in lane.db.reader().execute("SELECT event_id FROM outbox WHERE seq <= 2")]
+        ack(stream_id=stream_of(lane), seq_hwm=3, seq_reused_up_to=2, event_ids=named)
+        await wait_until(lambda: states(db) == {2: 3}, 10)
 
 
 async def test_broker_mode_confirms_on_puback_without_an_ingest(mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
