@@ -253,7 +253,6 @@ class OutboxRelay:
             return
         if reused > self._reused_up_to:   # the ingest saw a new event at a seq it held under another event ID
             self._seqs_reused(reused, "the ingest holds events of another copy of this lane.db at seqs up to %d")
-            self._take_back(reused)
         if hwm > self._hwm:
             if hwm > max(self._last_seq, self._reused_up_to):
                 self._last_seq = outbox.seqs_in_use(self.db.reader())[0]
@@ -278,12 +277,13 @@ class OutboxRelay:
         did not hold at a seq it held (`seq_reused_up_to` in its ack). Its high-water mark then speaks of that
         copy's events up to there, not of this file's: rows up to there are confirmed only when the ingest
         names their event IDs (it names every event that arrives at or below its mark), and the relay says so
-        in health until lane.db is moved aside.
+        in health until lane.db is moved aside. What the mark confirmed lately at those seqs is taken back.
         """
         self._reused_up_to = up_to
         logger.warning(evidence + ": lane.db was restored from an older copy or copied from another lane", up_to)
         if self._health is not None:
             self._health.count("seq_reused")
+        self._take_back(up_to)
 
     def _take_back(self, up_to: int) -> None:
         """Rows the mark confirmed lately at seqs another copy used too are pending again, to be named by ID.
