@@ -48,7 +48,7 @@ class ScriptedBroker:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
-        """Stop listening and wait for the open sessions, which end when their clients go."""
+        """Stop listening, end the open sessions and wait until they have closed their sockets."""
         if self._server is not None:
             self._server.close()
         for task in self._sessions:
