@@ -251,10 +251,12 @@ class Publisher:
         return client
 
     def _on_connack(self, client: paho.Client, connack: asyncio.Future[int], flags: Any, rc: Any, props: Any) -> None:
-        self.receive_maximum = int(getattr(props, "ReceiveMaximum", MQTT5_RECEIVE_MAXIMUM))
+        previous, self.receive_maximum = self.receive_maximum, int(getattr(props, "ReceiveMaximum",
+                                                                             MQTT5_RECEIVE_MAXIMUM))
         limit = getattr(props, "MaximumPacketSize", None)
         self.maximum_packet_size = int(limit) if limit is not None else None
-        if self.receive_maximum < self.section.inflight_window:
+        # Once per change, not on every reconnect of a flapping link.
+        if self.receive_maximum < self.section.inflight_window and self.receive_maximum != previous:
             logger.warning("the broker allows %d QoS 1 publishes in flight, fewer than [mqtt] inflight_window = %d: "
                            "the lane keeps to the broker's limit; raise it on the broker (mosquitto: "
                            "max_inflight_messages) for faster drains", self.receive_maximum,
