@@ -5,26 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import signal
 from dataclasses import dataclass, field
 
-from agent import __version__, heap, log
-from agent.api import ApiServer, EventHub
-from agent.catalog import CatalogDb
-from agent.catalog_sync import CatalogSync, build_catalog_sync
+from agent import __version__, log
+from agent.api.events import EventHub
+from agent.api.server import ApiServer
+from agent.catalog.db import CatalogDb
+from agent.catalog.refresh import CatalogSync, build_catalog_sync
 from agent.config import Config, DeviceSection, load
 from agent.devices import run_device
 from agent.errors import AgentError
 from agent.health import HealthRegistry
-from agent.interpret_config import build_rules
-from agent.lane import open_lane_db
-from agent.pipeline import Pipeline
+from agent.interpret.rules import build_rules
+from agent.interpret.tokens import clock_synchronised
+from agent.lane_db import open_lane_db
 from agent.sdnotify import Notifier
+from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor
-from agent.sync import Sync, start_sync
-from agent.tokens import clock_synchronised
+from agent.sync.wiring import Sync, start_sync
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +62,8 @@ async def start(config: Config) -> Lane:
     hub = EventHub()
     api = ApiServer(config.api, health, hub)
     await api.start()
-    pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, hub=hub, health=health.component("pipeline"),
-                        clock_synced=clock_synchronised())
+    pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
+                        health=health.component("pipeline"), clock_synced=clock_synchronised())
     lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
                 catalog=catalog, catalog_sync=build_catalog_sync(config.catalog, catalog), pipeline=pipeline)
     health.component("pipeline").ok()
@@ -167,7 +169,7 @@ async def run(config: Config, notifier: Notifier | None = None) -> int:
     notifier.ready(f"serving lane {config.agent.store_id}/{config.agent.lane_id}, "
                    f"{len(config.devices)} device(s), API on {config.api.listen}")
     lane.health.listeners.append(lambda health: notifier.status(health.summary()))
-    heap.settle_after_start()   # after READY=1: the collection it starts with is not start-up time
+    settle_after_start()   # after READY=1: the collection it starts with is not start-up time
     logger.info("agent ready version=%s store=%s lane=%s", __version__, config.agent.store_id,
                 config.agent.lane_id)
     try:
@@ -209,3 +211,20 @@ async def _forward_remote_reloads(lane: Lane, reloads: asyncio.Queue[None]) -> N
         await lane.reload_requested.wait()
         lane.reload_requested.clear()
         reloads.put_nowait(None)
+
+
+# Garbage-collector settings for a long-running lane: the start-up heap frozen, young collections rarer.
+# Why: during a drain the loop thread allocates a few objects per message (paho's message info, the relay's
+# bookkeeping), and CPython's default thresholds then ran a full collection every few seconds. Each one held
+# the GIL for 10-20 ms, which was the largest remaining part of scan-to-commit p99 (bench/drain.py). Freezing
+# what start-up made (modules, config, catalog handles: it lives as long as the process) keeps full
+# collections short; a larger first threshold makes them rarer. Cycles are still collected.
+GC_GEN0_THRESHOLD = 10_000
+
+
+def settle_after_start() -> None:
+    """Call once start-up is done (the daemon before READY=1; the test and bench harness likewise)."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)

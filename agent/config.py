@@ -18,8 +18,8 @@ from typing import Any
 
 from agent.config_table import Table
 from agent.errors import ConfigError
-from agent.interpret_config import InterpretSection
-from agent.interpret_config import parse_section as _interpret
+from agent.interpret.rules import InterpretSection
+from agent.interpret.rules import parse_section as _interpret
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
 SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret")

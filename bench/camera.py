@@ -23,8 +23,8 @@ import numpy as np
 
 from drivers.confirm import ConfirmTracker
 from drivers.decode import make_decoder
-from simulators.camera import SimCameraScanner, VirtualCamera
-from simulators.render import CLASSES, SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, scene
+from simulators.devices.camera import SimCameraScanner, VirtualCamera
+from simulators.devices.render import CLASSES, SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, scene
 
 DECODERS = ("zbar", "zxing", "auto")
 SIZES = ((640, 480), (1280, 720), (1920, 1080))

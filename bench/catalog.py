@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.catalog import CatalogDb  # noqa: E402
-from agent.catalog_load import load_snapshot  # noqa: E402
-from agent.catalog_schema import M001_TABLES  # noqa: E402
+from agent.catalog.db import CatalogDb  # noqa: E402
+from agent.catalog.load import load_snapshot  # noqa: E402
+from agent.catalog.schema import M001_TABLES  # noqa: E402
 from agent.store import split_statements  # noqa: E402
-from simulators.catalog_data import (  # noqa: E402
+from simulators.cloud.catalog_data import (  # noqa: E402
     SnapshotSpec,
     _order,  # noqa: E402
     gtin_for,
@@ -133,8 +133,8 @@ import random, sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 import agent.app  # the daemon's own imports, so the figure is the agent's, not a bare interpreter's
-from agent.catalog import CatalogDb
-from simulators.catalog_data import gtin_for
+from agent.catalog.db import CatalogDb
+from simulators.cloud.catalog_data import gtin_for
 catalog = CatalogDb.open(Path({state!r}))
 rng = random.Random(1)
 for _ in range(200000):
@@ -158,11 +158,11 @@ PULL_CHILD = """
 import asyncio, sys, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from agent.catalog import CatalogDb
-from agent.catalog_load import load_snapshot
-from agent.catalog_sync import CatalogSync
-from agent.cloud import SnapshotClient
-from simulators.catalog_data import SnapshotSpec, gtin_for, write_snapshot
+from agent.catalog.db import CatalogDb
+from agent.catalog.load import load_snapshot
+from agent.catalog.refresh import CatalogSync
+from agent.catalog.pull import SnapshotClient
+from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot
 state = Path({state!r})
 token = state.with_suffix(".token"); token.write_text("test-token"); token.chmod(0o600)
 catalog = CatalogDb.open(state)
@@ -204,8 +204,8 @@ def bench_pull(work: Path, sizes: list[int]) -> None:
     print("-- snapshot pull end to end (fake server in its own process, gzip, unsorted): HTTP -> file -> verify"
           " -> load -> swap")
     for n in sizes:
-        command = [sys.executable, "-m", "simulators.catalog_server", "--products", str(n), "--gzip", "--shuffled",
-                   "--version", "2"]
+        command = [sys.executable, "-m", "simulators.cloud.catalog_server", "--products", str(n), "--gzip",
+                   "--shuffled", "--version", "2"]
         server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         try:
             assert server.stdout is not None

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/event_ids.py [--events 200000] [--batch 40]
 
-Inserts the same events into the reference ingest's schema (simulators/ingest.py: a unique index on
+Inserts the same events into the reference ingest's schema (simulators/cloud/ingest.py: a unique index on
 `event_id`), `--batch` per transaction as its group commit does during a drain, WAL with
 synchronous=NORMAL. Prints CPU and wall time per event for each kind of ID, and their ratio.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.event_ids import new_event_id  # noqa: E402
-from simulators.ingest import SCHEMA  # noqa: E402
+from agent.sync.event_ids import new_event_id  # noqa: E402
+from simulators.cloud.ingest import SCHEMA  # noqa: E402
 
 PAYLOAD = "x" * 330   # about a scan event's JSON
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent import tokens  # noqa: E402
-from agent.gtin import check_digit  # noqa: E402
-from agent.interpret import interpret  # noqa: E402
-from agent.interpret_config import CodeRule, Rules  # noqa: E402
-from simulators.tokens import TokenIssuer  # noqa: E402
+from agent.interpret import tokens  # noqa: E402
+from agent.interpret.gtin import check_digit  # noqa: E402
+from agent.interpret.router import interpret  # noqa: E402
+from agent.interpret.rules import CodeRule, Rules  # noqa: E402
+from simulators.cloud.tokens import TokenIssuer  # noqa: E402
 
 SYMBOLOGIES = ("ean13", "ean8", "upca", "upce", "itf", "code128", "gs1-128", "databar", "databar-expanded",
                "qr", "gs1-qr", "datamatrix", "gs1-datamatrix", "unknown", "")

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent import tokens  # noqa: E402
-from agent.gtin import check_digit  # noqa: E402
-from agent.interpret import interpret  # noqa: E402
-from agent.interpret_config import Rules  # noqa: E402
-from simulators.tokens import TokenIssuer  # noqa: E402
+from agent.interpret import tokens  # noqa: E402
+from agent.interpret.gtin import check_digit  # noqa: E402
+from agent.interpret.router import interpret  # noqa: E402
+from agent.interpret.rules import Rules  # noqa: E402
+from simulators.cloud.tokens import TokenIssuer  # noqa: E402
 
 Case = tuple[str, str]   # (symbology, text)
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from drivers.serial import SerialScanner
-from simulators.serial_pty import VirtualSerialScanner, wire_time_s
+from simulators.devices.serial_pty import VirtualSerialScanner, wire_time_s
 
 
 def ean13(n: int) -> str:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.gtin import check_digit
-from simulators.broker import MosquittoBroker, mosquitto_path
-from simulators.catalog_data import SnapshotSpec
-from simulators.catalog_server import CatalogServer
+from agent.interpret.gtin import check_digit
+from simulators.cloud.broker import MosquittoBroker, mosquitto_path
+from simulators.cloud.catalog_data import SnapshotSpec
+from simulators.cloud.catalog_server import CatalogServer
+from simulators.cloud.tokens import TokenIssuer
+from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.ports import free_port
-from simulators.serial_pty import VirtualSerialScanner
-from simulators.tokens import TokenIssuer
 
 STORE, LANE = "store-demo", "lane-01"
 CLOUD_TOKEN = "demo-cloud-token"
@@ -119,7 +119,8 @@ port = "{scanner}"
 @contextlib.contextmanager
 def ingest_process(broker: MosquittoBroker, db: Path) -> Iterator[subprocess.Popen[bytes]]:
     """The reference ingest as its own process, as the cloud would run it."""
-    proc = subprocess.Popen([sys.executable, "-m", "simulators.ingest", "--port", str(broker.port), "--db", str(db)],
+    proc = subprocess.Popen([sys.executable, "-m", "simulators.cloud.ingest", "--port", str(broker.port),
+                             "--db", str(db)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield proc

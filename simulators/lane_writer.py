@@ -13,14 +13,14 @@ import sys
 import uuid
 from pathlib import Path
 
-from agent import outbox
 from agent.config import MqttSection
 from agent.health import ComponentHealth
-from agent.mqtt import Handlers, Publisher
-from agent.relay import OutboxRelay
-from agent.sales import record_sale
-from agent.scans import record_scan
-from agent.sync_db import open_sync_db
+from agent.lane_db import open_sync_db
+from agent.session.sales import record_sale
+from agent.session.scans import record_scan
+from agent.sync import outbox
+from agent.sync.mqtt import Handlers, Publisher
+from agent.sync.relay import OutboxRelay
 
 
 def sale(n: int) -> dict[str, object]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 FIXTURE_MODULES = (
-    "simulators.fixtures_agent",
-    "simulators.fixtures_devices",
-    "simulators.fixtures_tokens",
-    "simulators.fixtures_sync",
-    "simulators.fixtures_catalog",
+    "simulators.fixtures.daemon",
+    "simulators.fixtures.devices",
+    "simulators.fixtures.tokens",
+    "simulators.fixtures.sync",
+    "simulators.fixtures.catalog",
 )
 
 

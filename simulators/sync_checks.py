@@ -11,10 +11,10 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from agent.sales import record_sale
-from agent.scans import record_scan
-from simulators.broker import MosquittoBroker
-from simulators.fixtures_sync import IngestProcess
+from agent.session.sales import record_sale
+from agent.session.scans import record_scan
+from simulators.cloud.broker import MosquittoBroker
+from simulators.fixtures.sync import IngestProcess
 from simulators.lane_writer import sale, scan
 from simulators.sync_lane import SyncLane
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent import outbox
 from agent.config import MqttSection
 from agent.health import ComponentHealth
-from agent.mqtt import Handlers, Publisher
-from agent.relay import OutboxRelay
+from agent.lane_db import open_sync_db
 from agent.store import Database
-from agent.sync_db import open_sync_db
+from agent.sync import outbox
+from agent.sync.mqtt import Handlers, Publisher
+from agent.sync.relay import OutboxRelay
 
 
 @dataclass

@@ -18,7 +18,7 @@ from drivers.confirm import ConfirmTracker  # noqa: E402
 from drivers.decode import make_decoder  # noqa: E402
 from drivers.frames import Frame, LatestFrame  # noqa: E402
 from drivers.registry import create  # noqa: E402
-from simulators.render import SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, place, symbol_image  # noqa: E402
+from simulators.devices.render import SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, place, symbol_image  # noqa: E402
 
 
 def reads(decoder_name: str, image: object, symbologies: list[str] | None = None) -> set[tuple[str, str]]:
@@ -116,7 +116,7 @@ def test_no_camera_module_can_write_a_frame_anywhere() -> None:
 
 
 async def test_when_decoding_is_slower_than_the_camera_frames_are_skipped_and_lag_stays_small() -> None:
-    from simulators.camera import VirtualCamera
+    from simulators.devices.camera import VirtualCamera
 
     camera = VirtualCamera(fps=120, size=(1280, 720))
     async with create("cam", "sim+camera", {"source": camera.source, "decoder": "cascade-full"}) as scanner:
@@ -133,7 +133,7 @@ async def test_when_decoding_is_slower_than_the_camera_frames_are_skipped_and_la
 
 
 async def test_a_camera_that_stops_delivering_frames_is_reported_unplugged() -> None:
-    from simulators.camera import VirtualCamera
+    from simulators.devices.camera import VirtualCamera
 
     camera = VirtualCamera(fps=60)
     scanner = create("cam", "sim+camera", {"source": camera.source})

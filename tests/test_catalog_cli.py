@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from simulators.catalog_data import SnapshotSpec, gtin_for, write_snapshot
+from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot
 
 
 def write_config(tmp_path: Path) -> Path:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agent.catalog import CatalogDb
-from agent.catalog_delta import Outcome
-from agent.catalog_load import load_snapshot
-from agent.catalog_sync import CatalogSync
-from simulators.catalog_data import SnapshotSpec, delta_payload, gtin_for, member_id_for, write_snapshot
-from simulators.catalog_server import CatalogServer
+from agent.catalog.db import CatalogDb
+from agent.catalog.delta import Outcome
+from agent.catalog.load import load_snapshot
+from agent.catalog.refresh import CatalogSync
+from simulators.cloud.catalog_data import SnapshotSpec, delta_payload, gtin_for, member_id_for, write_snapshot
+from simulators.cloud.catalog_server import CatalogServer
 
 TIMEOUT_S = 20
 

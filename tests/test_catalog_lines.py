@@ -8,9 +8,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from agent.catalog_fields import CatalogLineError, gtin14
-from agent.catalog_lines import Delete, DeltaHeader, Record, Trailer, parse_line
-from simulators.catalog_data import gtin_for
+from agent.catalog.fields import CatalogLineError, gtin14
+from agent.catalog.lines import Delete, DeltaHeader, Record, Trailer, parse_line
+from simulators.cloud.catalog_data import gtin_for
 
 products = st.fixed_dictionaries({
     "gtin": st.integers(0, 10**9).map(gtin_for),

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog import CatalogDb
-from agent.catalog_fields import CatalogLineError
-from agent.catalog_load import OlderSnapshot, load_snapshot
+from agent.catalog.db import CatalogDb
+from agent.catalog.fields import CatalogLineError
+from agent.catalog.load import OlderSnapshot, load_snapshot
 from agent.errors import StoreError
-from simulators.catalog_data import SnapshotSpec, gtin_for, price_for, write_lines, write_snapshot
+from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, price_for, write_lines, write_snapshot
 
 
 def snapshot(tmp_path: Path, name: str = "snap.jsonl", **spec: int) -> Path:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog import CatalogDb
-from agent.catalog_load import load_snapshot
-from simulators.catalog_data import gtin_for, write_lines
+from agent.catalog.db import CatalogDb
+from agent.catalog.load import load_snapshot
+from simulators.cloud.catalog_data import gtin_for, write_lines
 
 G1, G2 = gtin_for(1), gtin_for(2)
 PEM = ("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"

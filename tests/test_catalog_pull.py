@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog import CatalogDb
-from agent.catalog_sync import CatalogSync
-from agent.cloud import SnapshotClient
+from agent.catalog.db import CatalogDb
+from agent.catalog.pull import SnapshotClient
+from agent.catalog.refresh import CatalogSync
 from agent.errors import CloudError
 from agent.health import State
-from simulators.catalog_data import SnapshotSpec, gtin_for
-from simulators.catalog_server import CatalogServer
+from simulators.cloud.catalog_data import SnapshotSpec, gtin_for
+from simulators.cloud.catalog_server import CatalogServer
 
 TIMEOUT_S = 20
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulators.fixtures_agent import AgentProcess, NotifySocket
+from simulators.fixtures.daemon import AgentProcess, NotifySocket
 
 
 def health(config_text: str) -> dict[str, Any]:

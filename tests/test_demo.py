@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from simulators.broker import mosquitto_path
+from simulators.cloud.broker import mosquitto_path
 
 
 @pytest.mark.skipif(mosquitto_path() is None,

@@ -12,8 +12,8 @@ from typing import Any
 
 from agent.commands.status import get_json
 from agent.config import ApiSection
-from simulators.hid import VirtualKeyboardWedge
-from simulators.serial_pty import VirtualSerialScanner
+from simulators.devices.hid import VirtualKeyboardWedge
+from simulators.devices.serial_pty import VirtualSerialScanner
 
 
 def device_health(api: ApiSection, name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 
 from agent import config as config_module
 from agent.cli import build_parser
-from agent.interpret_config import InterpretSection
+from agent.interpret.rules import InterpretSection
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = (ROOT / "config" / "agent.example.toml").read_text()

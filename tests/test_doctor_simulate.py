@@ -10,7 +10,7 @@ from pathlib import Path
 
 from drivers.detect import Roots, everything
 from drivers.serial import SerialScanner
-from simulators.serial_pty import VirtualSerialScanner
+from simulators.devices.serial_pty import VirtualSerialScanner
 
 PROC_INPUT = """I: Bus=0003 Vendor=0c2e Product=0b61 Version=0111
 N: Name="Honeywell Imaging & Mobility 1900"

@@ -36,7 +36,7 @@ class Rig:
 
 
 def _serial_rig() -> Iterator[Rig]:
-    from simulators.serial_pty import VirtualSerialScanner
+    from simulators.devices.serial_pty import VirtualSerialScanner
 
     sim = VirtualSerialScanner(suffix=b"\r\n")
     aims = {"ean13": "]E0", "ean8": "]E4"}
@@ -48,7 +48,7 @@ def _serial_rig() -> Iterator[Rig]:
 
 
 def _hid_rig() -> Iterator[Rig]:
-    from simulators.hid import VirtualKeyboardWedge
+    from simulators.devices.hid import VirtualKeyboardWedge
 
     sim = VirtualKeyboardWedge(layout="jp")
 
@@ -65,7 +65,7 @@ def _hid_rig() -> Iterator[Rig]:
 
 def _camera_rig() -> Iterator[Rig]:
     pytest.importorskip("cv2")
-    from simulators.camera import VirtualCamera
+    from simulators.devices.camera import VirtualCamera
 
     cam = VirtualCamera(fps=60)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from agent.event_ids import new_event_id
+from agent.sync.event_ids import new_event_id
 
 
 def test_an_event_id_is_a_version_7_rfc_uuid_carrying_the_current_millisecond() -> None:

@@ -10,7 +10,7 @@ import pytest
 from agent import config
 from agent.config_table import Table
 from agent.errors import ConfigError
-from agent.interpret_config import DEFAULT_PAYMENT_CODES, CodeRule, InterpretSection, parse_section
+from agent.interpret.rules import DEFAULT_PAYMENT_CODES, CodeRule, InterpretSection, parse_section
 
 
 def section(**values: Any) -> InterpretSection:

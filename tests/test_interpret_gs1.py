@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.gs1 import DEFAULT_SUBSTITUTES, Gs1Data, Gs1Error, clean, parse_digital_link, parse_element_strings
-from agent.interpret import interpret
-from agent.interpret_config import Rules
-from agent.meanings import Invalid, Product, Unknown
+from agent.interpret.gs1 import DEFAULT_SUBSTITUTES, Gs1Data, Gs1Error, clean, parse_digital_link, parse_element_strings
+from agent.interpret.meanings import Invalid, Product, Unknown
+from agent.interpret.router import interpret
+from agent.interpret.rules import Rules
 
 GS = "\x1d"
 GTIN = "09506000134352"      # GS1's own example GTIN (GenSpec, Digital Link standard)

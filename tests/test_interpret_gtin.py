@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.gtin import GtinError, PrefixKind, check_digit, expand_upce, is_valid, normalize, prefix_kind, shortest
+from agent.interpret.gtin import (
+    GtinError,
+    PrefixKind,
+    check_digit,
+    expand_upce,
+    is_valid,
+    normalize,
+    prefix_kind,
+    shortest,
+)
 
 
 @pytest.mark.parametrize(("body", "digit"), [

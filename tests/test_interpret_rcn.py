@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from biip.checksums import gs1_price_weight_check_digit
 
-from agent.gtin import check_digit
-from agent.rcn import BUILTIN, RcnError, RcnTemplate, RcnValue, parse, template_problem, templates_for
+from agent.interpret.gtin import check_digit
+from agent.interpret.rcn import BUILTIN, RcnError, RcnTemplate, RcnValue, parse, template_problem, templates_for
 
 
 def ean(body12: str) -> str:

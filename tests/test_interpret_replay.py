@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import replay
+from agent.interpret.tokens import Claims, Rejection
+from agent.session import seen_tokens
 from agent.store import Database
-from agent.tokens import Claims, Rejection
 
 NOW = 1_790_000_000.0
 SKEW = 300
@@ -23,13 +23,13 @@ def claims(typ: str, jti: str = "j-1", exp: int = int(NOW) + 600) -> Claims:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database.open(tmp_path / "lane.db", {replay.COMPONENT: replay.MIGRATIONS})
+    database = Database.open(tmp_path / "lane.db", {seen_tokens.COMPONENT: seen_tokens.MIGRATIONS})
     yield database
     database.close()
 
 
 def use(db: Database, token: Claims, session: str | None = "s-1", now: float = NOW) -> Rejection | None:
-    return db.write_blocking(replay.claim, token, session, now, SKEW)
+    return db.write_blocking(seen_tokens.claim, token, session, now, SKEW)
 
 
 def test_coupon_works_once(db: Database) -> None:
@@ -61,19 +61,19 @@ def test_same_jti_under_another_type_is_a_replay(db: Database) -> None:
 
 def test_use_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "lane.db"
-    first = Database.open(path, {replay.COMPONENT: replay.MIGRATIONS})
-    first.write_blocking(replay.claim, claims("coupon"), "s-1", NOW, SKEW)
+    first = Database.open(path, {seen_tokens.COMPONENT: seen_tokens.MIGRATIONS})
+    first.write_blocking(seen_tokens.claim, claims("coupon"), "s-1", NOW, SKEW)
     first.close()
-    again = Database.open(path, {replay.COMPONENT: replay.MIGRATIONS})
+    again = Database.open(path, {seen_tokens.COMPONENT: seen_tokens.MIGRATIONS})
     try:
-        assert again.write_blocking(replay.claim, claims("coupon"), "s-9", NOW, SKEW) is Rejection.REPLAYED
+        assert again.write_blocking(seen_tokens.claim, claims("coupon"), "s-9", NOW, SKEW) is Rejection.REPLAYED
     finally:
         again.close()
 
 
 def test_rolled_back_scan_does_not_burn_the_coupon(db: Database) -> None:
     def claim_then_fail(conn: sqlite3.Connection) -> None:
-        replay.claim(conn, claims("coupon"), "s-1", NOW, SKEW)
+        seen_tokens.claim(conn, claims("coupon"), "s-1", NOW, SKEW)
         raise RuntimeError("the sale line could not be written")
 
     with pytest.raises(RuntimeError):
@@ -84,6 +84,6 @@ def test_rolled_back_scan_does_not_burn_the_coupon(db: Database) -> None:
 def test_prune_forgets_only_tokens_past_exp_plus_skew(db: Database) -> None:
     use(db, claims("coupon", jti="old", exp=int(NOW) - 400))
     use(db, claims("coupon", jti="new", exp=int(NOW) + 600))
-    assert db.write_blocking(replay.prune, NOW) == 1
-    assert not replay.seen(db.reader(), "old")
-    assert replay.seen(db.reader(), "new")
+    assert db.write_blocking(seen_tokens.prune, NOW) == 1
+    assert not seen_tokens.seen(db.reader(), "old")
+    assert seen_tokens.seen(db.reader(), "new")

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pytest
 
-from agent.gtin import check_digit
-from agent.interpret import interpret
-from agent.interpret_config import Rules
-from agent.meanings import Meaning, Member, Product
-from simulators.tokens import TokenIssuer
+from agent.interpret.gtin import check_digit
+from agent.interpret.meanings import Meaning, Member, Product
+from agent.interpret.router import interpret
+from agent.interpret.rules import Rules
+from simulators.cloud.tokens import TokenIssuer
 
 barcode = pytest.importorskip("barcode")
 segno = pytest.importorskip("segno")

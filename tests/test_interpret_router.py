@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.gtin import check_digit
-from agent.interpret import interpret, interpret_event, replay_rejected
-from agent.interpret_config import CodeRule, Rules
-from agent.meanings import Coupon, Invalid, Member, PaymentCode, Product, Unknown
-from agent.rcn import templates_for
-from agent.tokens import Claims
+from agent.interpret.gtin import check_digit
+from agent.interpret.meanings import Coupon, Invalid, Member, PaymentCode, Product, Unknown
+from agent.interpret.rcn import templates_for
+from agent.interpret.router import interpret, interpret_event, replay_rejected
+from agent.interpret.rules import CodeRule, Rules
+from agent.interpret.tokens import Claims
 from drivers.base import ScanEvent
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from agent.errors import ConfigError
-from agent.interpret import interpret
-from agent.interpret_config import InterpretSection, Rules, build_rules
-from agent.meanings import Coupon, Invalid, Member, PickupOrder, StaffCode
-from agent.tokens import Claims, Rejection, TimePolicy, TokenRejected, load_keys, looks_like_token, verify
-from simulators.tokens import TokenIssuer, b64url, forge_payload
+from agent.interpret.meanings import Coupon, Invalid, Member, PickupOrder, StaffCode
+from agent.interpret.router import interpret
+from agent.interpret.rules import InterpretSection, Rules, build_rules
+from agent.interpret.tokens import Claims, Rejection, TimePolicy, TokenRejected, load_keys, looks_like_token, verify
+from simulators.cloud.tokens import TokenIssuer, b64url, forge_payload
 
 NOW = 1_790_000_000
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from drivers import hid
 from drivers.evdev_codec import EventDecoder, InputEvent, encode, key_event, syn_event
 from drivers.keymap import WedgeDecoder
-from simulators.hid import SimHidScanner, VirtualKeyboardWedge, events_for
+from simulators.devices.hid import SimHidScanner, VirtualKeyboardWedge, events_for
 
 TEXT = "AZaz09-./"
 

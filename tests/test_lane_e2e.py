@@ -20,12 +20,12 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.gtin import check_digit
-from simulators.broker import MosquittoBroker
-from simulators.catalog_data import write_lines
-from simulators.fixtures_agent import AgentProcess
-from simulators.fixtures_sync import IngestProcess
-from simulators.serial_pty import VirtualSerialScanner
+from agent.interpret.gtin import check_digit
+from simulators.cloud.broker import MosquittoBroker
+from simulators.cloud.catalog_data import write_lines
+from simulators.devices.serial_pty import VirtualSerialScanner
+from simulators.fixtures.daemon import AgentProcess
+from simulators.fixtures.sync import IngestProcess
 
 TEA = "490123456789" + str(check_digit("490123456789"))
 BEER = "490123450001" + str(check_digit("490123450001"))

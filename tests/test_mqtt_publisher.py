@@ -13,9 +13,9 @@ import pytest
 from paho.mqtt import _packet
 
 from agent.health import ComponentHealth
-from agent.mqtt import Handlers, Publisher, publish_packet_size
-from simulators.broker import MosquittoBroker
-from simulators.scripted_broker import ScriptedBroker, mqtt_property
+from agent.sync.mqtt import Handlers, Publisher, publish_packet_size
+from simulators.cloud.broker import MosquittoBroker
+from simulators.cloud.scripted_broker import ScriptedBroker, mqtt_property
 from simulators.sync_checks import wait_until
 from simulators.sync_lane import mqtt_section
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.mqtt_socket import BufferedSocket
+from agent.sync.buffered_socket import BufferedSocket
 
 
 @pytest.fixture

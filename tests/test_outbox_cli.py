@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.sales import record_sale
-from agent.sync_db import open_sync_db
+from agent.lane_db import open_sync_db
+from agent.session.sales import record_sale
 from simulators.lane_writer import sale
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import outbox, remote, sales, scans
 from agent.errors import StoreError
-from agent.sales import record_sale
-from agent.scans import record_scan
+from agent.lane_db import open_sync_db
+from agent.session import sales, scans
+from agent.session.sales import record_sale
+from agent.session.scans import record_scan
 from agent.store import Database
-from agent.sync_db import open_sync_db
+from agent.sync import commands, outbox
 from simulators.lane_writer import sale, scan
 
 
@@ -113,7 +114,7 @@ def test_shedding_drops_scans_only_and_accounts_for_every_seq(lane_db: Database)
 def test_a_lane_db_from_before_the_stream_and_in_memory_sent_state_upgrades(tmp_path: Path) -> None:
     """An older lane.db (outbox m001 only) with a row left SENT: it is pending again and the file gets a stream."""
     migrations = {"outbox": outbox.MIGRATIONS[:1], "sales": sales.MIGRATIONS, "scans": scans.MIGRATIONS,
-                  "remote": remote.MIGRATIONS}
+                  "remote": commands.MIGRATIONS}
     old = Database.open(tmp_path / "lane.db", migrations)
     old.write_blocking(lambda c: c.execute("UPDATE outbox_lane SET store_id = 's', lane_id = 'l', last_seq = 1"))
     old.write_blocking(lambda c: c.execute(

@@ -234,7 +234,7 @@ async def test_a_write_cancelled_before_it_ran_is_not_waited_for(tmp_path: Path)
 @pytest.mark.parametrize(("checkpoint_pages", "wal_at_most_mb", "wal_at_least_mb"), [(250, 1.5, 0.5), (None, 5.0, 3.0)])
 def test_checkpoint_pages_bounds_the_wal(tmp_path: Path, checkpoint_pages: int | None, wal_at_most_mb: float,
                                          wal_at_least_mb: float) -> None:
-    """lane.db checkpoints at 250 pages (agent/sync_db.py) so no single commit copies 4 MB while a sale waits."""
+    """lane.db checkpoints at 250 pages (agent/lane_db.py) so no single commit copies 4 MB while a sale waits."""
     db = Database.open(tmp_path / "a.db", {"t": STEPS}, checkpoint_pages=checkpoint_pages)
     try:
         largest = 0

@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 import yaml
 
-from agent import outbox, remote
-from agent.sales import record_sale
-from agent.scans import record_scan
-from agent.sync_db import open_sync_db
+from agent.lane_db import open_sync_db
+from agent.session.sales import record_sale
+from agent.session.scans import record_scan
+from agent.sync import commands, outbox
 from simulators.lane_writer import sale, scan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,9 +70,9 @@ def test_a_scan_payload_matches_its_schema(tmp_path: Path) -> None:
 def test_status_ack_and_command_payloads_match() -> None:
     validate("Status", "online")
     validate("Status", "offline")
-    # The reference ingest's ack (simulators/ingest.py) and a command as remote.CommandRouter reads it.
+    # The reference ingest's ack (simulators/cloud/ingest.py) and a command as commands.CommandRouter reads it.
     validate("Ack", {"schema": "omo.ack/1", "event_ids": [str(uuid.uuid4())], "seq_hwm": 7})
-    for command in remote.COMMANDS:
+    for command in commands.COMMANDS:
         validate("Command", {"command_id": "c-1", "command": command, "args": {}})
 
 

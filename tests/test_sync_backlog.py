@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.sales import record_sale
-from agent.scans import record_scan
-from agent.sync_db import open_sync_db
-from simulators.broker import MosquittoBroker
-from simulators.fixtures_sync import IngestProcess
+from agent.lane_db import open_sync_db
+from agent.session.sales import record_sale
+from agent.session.scans import record_scan
+from simulators.cloud.broker import MosquittoBroker
+from simulators.fixtures.sync import IngestProcess
 from simulators.lane_writer import sale, scan
 from simulators.sync_checks import assert_all_delivered_once
 from simulators.sync_lane import mqtt_section, running_lane

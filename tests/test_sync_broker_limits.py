@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent.health import State
-from agent.sales import record_sale
+from agent.session.sales import record_sale
+from simulators.cloud.scripted_broker import ScriptedBroker, mqtt_property
 from simulators.lane_writer import sale
-from simulators.scripted_broker import ScriptedBroker, mqtt_property
 from simulators.sync_checks import wait_until
 from simulators.sync_lane import mqtt_section, running_lane
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.disk import DiskGuard, check_once
 from agent.errors import DiskFullError
 from agent.health import ComponentHealth, State
-from agent.sales import record_sale
+from agent.lane_db import open_sync_db
+from agent.session.sales import record_sale
 from agent.store import Database
-from agent.sync_db import open_sync_db
+from agent.sync.disk import DiskGuard, check_once
 from simulators.lane_writer import sale
 
 

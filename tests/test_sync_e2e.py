@@ -16,13 +16,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.health import State
-from agent.mqtt import Handlers
-from agent.remote import CommandRouter
-from agent.sales import record_sale
-from agent.scans import record_scan
+from agent.session.sales import record_sale
+from agent.session.scans import record_scan
 from agent.store import move_aside
-from simulators.broker import MosquittoBroker
-from simulators.fixtures_sync import IngestProcess
+from agent.sync.commands import CommandRouter
+from agent.sync.mqtt import Handlers
+from simulators.cloud.broker import MosquittoBroker
+from simulators.fixtures.sync import IngestProcess
 from simulators.lane_writer import sale, scan
 from simulators.sync_checks import wait_until, watch
 from simulators.sync_lane import SyncLane, mqtt_section, running_lane

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.sales import record_sale
-from simulators.broker import MosquittoBroker
-from simulators.fixtures_sync import IngestProcess
-from simulators.ingest import LaneTracker, open_db
+from agent.session.sales import record_sale
+from simulators.cloud.broker import MosquittoBroker
+from simulators.cloud.ingest import LaneTracker, open_db
+from simulators.fixtures.sync import IngestProcess
 from simulators.lane_writer import sale
 from simulators.sync_checks import wait_until, watch
 from simulators.sync_lane import SyncLane, mqtt_section, running_lane

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from simulators import kill9
-from simulators.broker import MosquittoBroker
-from simulators.fixtures_sync import IngestProcess
+from simulators.cloud.broker import MosquittoBroker
+from simulators.fixtures.sync import IngestProcess
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(180)]
 

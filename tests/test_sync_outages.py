@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from simulators.broker import MosquittoBroker
-from simulators.faultproxy import FaultProxy
-from simulators.fixtures_sync import IngestProcess
+from simulators.cloud.broker import MosquittoBroker
+from simulators.cloud.faultproxy import FaultProxy
+from simulators.fixtures.sync import IngestProcess
 from simulators.sync_checks import assert_all_delivered_once, stream
 from simulators.sync_lane import SyncLane, mqtt_section, running_lane
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.scans import record_scan
-from simulators.broker import mosquitto_path
+from agent.session.scans import record_scan
+from simulators.cloud.broker import mosquitto_path
 from simulators.lane_writer import scan
 from simulators.ports import free_port
 from simulators.sync_checks import wait_until

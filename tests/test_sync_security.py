@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent.health import State
-from agent.sales import record_sale
-from simulators.broker import MosquittoBroker
-from simulators.certs import SERVER_NAME, LanePki
+from agent.session.sales import record_sale
+from simulators.cloud.broker import MosquittoBroker
+from simulators.cloud.certs import SERVER_NAME, LanePki
 from simulators.lane_writer import sale
 from simulators.sync_checks import wait_until
 from simulators.sync_lane import mqtt_section, running_lane

@@ -9,14 +9,14 @@ import pytest
 
 from agent.config import AgentSection
 from agent.health import ComponentHealth, HealthRegistry, State
-from agent.mqtt import Publisher
-from agent.relay import OutboxRelay
-from agent.sales import record_sale
+from agent.lane_db import open_sync_db
+from agent.session.sales import record_sale
 from agent.supervise import Supervisor
-from agent.sync import start_sync
-from agent.sync_db import open_sync_db
-from simulators.broker import MosquittoBroker
-from simulators.fixtures_sync import IngestProcess
+from agent.sync.mqtt import Publisher
+from agent.sync.relay import OutboxRelay
+from agent.sync.wiring import start_sync
+from simulators.cloud.broker import MosquittoBroker
+from simulators.fixtures.sync import IngestProcess
 from simulators.lane_writer import sale
 from simulators.ports import free_port
 from simulators.sync_checks import wait_until

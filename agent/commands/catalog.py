@@ -41,9 +41,9 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 
 def handle_import(args: argparse.Namespace) -> int:
-    from agent.catalog import CatalogDb
-    from agent.catalog_fields import CatalogLineError
-    from agent.catalog_load import OlderSnapshot, load_snapshot
+    from agent.catalog.db import CatalogDb
+    from agent.catalog.fields import CatalogLineError
+    from agent.catalog.load import OlderSnapshot, load_snapshot
     from agent.errors import StoreError
 
     source: Path = args.file
@@ -92,7 +92,7 @@ def _end_progress() -> None:
 
 
 def handle_status(args: argparse.Namespace) -> int:
-    from agent.catalog import read_status
+    from agent.catalog.db import read_status
 
     status = read_status(_state_dir(args))
     if args.json:

@@ -17,6 +17,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
-    from agent.demo import run_demo
+    from simulators.demo import run_demo
 
     return asyncio.run(run_demo(args))

@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from agent import config as config_module
-from agent import outbox
-from agent.disk import file_sizes
 from agent.store import readonly
+from agent.sync import outbox
+from agent.sync.disk import file_sizes
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

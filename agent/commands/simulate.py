@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_scanner(args: argparse.Namespace) -> int:
-    from simulators.serial_pty import VirtualSerialScanner
+    from simulators.devices.serial_pty import VirtualSerialScanner
 
     suffix = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}[args.suffix]
     with VirtualSerialScanner(suffix=suffix, baudrate=args.baud or None, link_dir=args.link_dir) as sim:
@@ -35,7 +35,7 @@ def run_scanner(args: argparse.Namespace) -> int:
 
 
 def _command(sim: object, line: str, aim: str | None) -> None:
-    from simulators.serial_pty import VirtualSerialScanner
+    from simulators.devices.serial_pty import VirtualSerialScanner
 
     assert isinstance(sim, VirtualSerialScanner)
     if line == "!garbage":

@@ -1,0 +1,39 @@
+"""The lane database (lane.db): scans, sales, sessions, the outbox and the token replay cache; never thrown away.
+
+Each component that keeps state here contributes its own named migrations; this module is where they meet,
+which is why it sits at the composition root rather than in any one package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.session import sales, scans, seen_tokens
+from agent.store import Database, Migration
+from agent.sync import commands, outbox
+
+# The commit that finds the WAL this long checkpoints it, holding the single writer meanwhile. SQLite's 1000
+# pages (4 MB) made a sale wait up to 15-35 ms behind one during a drain; 250 pages keeps each under ~3 ms
+# (bench/drain.py: scan-to-commit p99 during the drain).
+LANE_CHECKPOINT_PAGES = 250
+
+
+def sync_migrations() -> dict[str, Sequence[Migration]]:
+    """The migrations of the recording and sync tables (outbox, sales, scans, cloud commands), by component."""
+    return {"outbox": outbox.MIGRATIONS, "sales": sales.MIGRATIONS, "scans": scans.MIGRATIONS,
+            "remote": commands.MIGRATIONS}
+
+
+def open_sync_db(path: Path, store_id: str, lane_id: str,
+                 extra: dict[str, Sequence[Migration]] | None = None) -> Database:
+    """Open lane.db (`extra` are other components' migrations, applied first) and record the lane identity."""
+    db = Database.open(path, {**(extra or {}), **sync_migrations()}, checkpoint_pages=LANE_CHECKPOINT_PAGES)
+    db.write_blocking(outbox.set_identity, store_id, lane_id)
+    return db
+
+
+def open_lane_db(state_dir: Path, store_id: str, lane_id: str) -> Database:
+    """Open (checking, moving aside if corrupt, migrating) lane.db and record which lane it belongs to."""
+    return open_sync_db(state_dir / "lane.db", store_id, lane_id,
+                        extra={seen_tokens.COMPONENT: seen_tokens.MIGRATIONS})

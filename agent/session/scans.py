@@ -1,0 +1,51 @@
+"""Scan events in lane.db (minimal for issue 6): the scan row and its `omo.scan/1` outbox row commit together.
+
+The scan pipeline calls `await lane_db.write(record_scan, fields)`; the session issue will add columns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.clock import rfc3339_ms
+from agent.store import Migration
+from agent.sync import outbox
+
+MIGRATIONS = [
+    Migration("m001_scans", """
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY,
+            device TEXT NOT NULL,
+            symbology TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            gtin TEXT,
+            session_id TEXT,
+            outcome TEXT,
+            event_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            occurred_at TEXT NOT NULL);
+    """),
+]
+
+REQUIRED = ("device", "symbology", "text", "kind")
+OPTIONAL = ("gtin", "session_id", "member_id", "outcome", "reason", "occurred_at")
+
+
+def record_scan(conn: sqlite3.Connection, fields: dict[str, Any]) -> tuple[str, int]:
+    """Store one scan and enqueue its event in the caller's transaction; returns (event_id, seq).
+
+    `fields` holds `device`, `symbology`, `text`, `kind` and where known `gtin`, `session_id`,
+    `member_id`, `outcome`, `occurred_at` (DESIGN.md, scan payload).
+    """
+    body = {key: fields[key] for key in REQUIRED}
+    body.update({key: fields[key] for key in OPTIONAL if fields.get(key) is not None})
+    body.setdefault("occurred_at", rfc3339_ms(datetime.now(UTC)))
+    event_id, seq = outbox.enqueue(conn, "scans", "omo.scan/1", body)
+    conn.execute("INSERT INTO scans (device, symbology, text, kind, gtin, session_id, outcome, event_id, seq, "
+                 "occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (body["device"], body["symbology"], body["text"], body["kind"], body.get("gtin"),
+                  body.get("session_id"), body.get("outcome"), event_id, seq, body["occurred_at"]))
+    return event_id, seq
