@@ -14,6 +14,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.tokens",
     "simulators.fixtures.sync",
     "simulators.fixtures.catalog",
+    "simulators.fixtures.clock",
 )
 
 

@@ -9,22 +9,7 @@ import pytest
 
 from agent.health import ComponentHealth, HealthRegistry, State
 from agent.supervise import Backoff, Supervisor
-
-
-class FakeClock:
-    """Records requested sleeps and returns at once, so back-off is tested without waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from simulators.clock import FakeClock
 
 
 NO_JITTER = Backoff(initial_s=1, max_s=8, factor=2, jitter=0, reset_after_s=60)
@@ -32,7 +17,7 @@ NO_JITTER = Backoff(initial_s=1, max_s=8, factor=2, jitter=0, reset_after_s=60)
 
 async def test_a_failing_component_is_restarted_with_growing_back_off(caplog: pytest.LogCaptureFixture) -> None:
     health = HealthRegistry("t")
-    clock = FakeClock()
+    clock = FakeClock(autoadvance=True)
     attempts = 0
     recovered = asyncio.Event()
 
