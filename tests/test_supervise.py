@@ -11,7 +11,6 @@ from agent.health import ComponentHealth, HealthRegistry, State
 from agent.supervise import Backoff, Supervisor
 from simulators.clock import FakeClock
 
-
 NO_JITTER = Backoff(initial_s=1, max_s=8, factor=2, jitter=0, reset_after_s=60)
 
 
