@@ -121,7 +121,9 @@ async def test_when_decoding_is_slower_than_the_camera_frames_are_skipped_and_la
     camera = VirtualCamera(fps=120, size=(1280, 720))
     async with create("cam", "sim+camera", {"source": camera.source, "decoder": "cascade-full"}) as scanner:
         events = aiter(scanner.scans())
-        await asyncio.sleep(0.3)    # an empty scene: every pass runs, far slower than 120 frames/s
+        async with asyncio.timeout(5):   # an empty scene: every pass runs, far slower than 120 frames/s
+            while scanner.counters()["frame_skipped_count"] == 0:  # noqa: ASYNC110 - a counter of the decode thread
+                await asyncio.sleep(0.01)
         camera.show(SAMPLE_DATA["ean8"], "ean8")
         async with asyncio.timeout(5):
             event = await anext(events)

@@ -9,6 +9,7 @@ from agent.catalog.db import CatalogDb
 from agent.catalog.delta import Outcome
 from agent.catalog.load import load_snapshot
 from agent.catalog.refresh import CatalogSync
+from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import SnapshotSpec, delta_payload, gtin_for, member_id_for, write_snapshot
 from simulators.cloud.catalog_server import CatalogServer
 
@@ -112,13 +113,20 @@ async def _until(condition: object) -> None:
     raise AssertionError("condition not met")
 
 
-async def test_without_a_cloud_a_gap_does_not_spin(catalog_db: CatalogDb, tmp_path: Path) -> None:
+async def test_without_a_cloud_a_gap_does_not_spin(catalog_db: CatalogDb, tmp_path: Path,
+                                                   fake_clock: FakeClock) -> None:
     sync = offline_sync(catalog_db, tmp_path)
-    sync.check_interval_s = 0.05
+    sync.clock = fake_clock
     task = asyncio.create_task(sync.run(sync.health))
     try:
         await sync.apply_delta(delta_payload(5, 6, [product(3, 1)]))
-        await asyncio.sleep(0.2)
+        await _until(lambda: sync.health.counters["deltas_gap"] == 1 and fake_clock.sleeping == 1)
+        waits = len(fake_clock.sleeps)
+        for _ in range(50):          # loop turns without time passing: a spinning loop would wait again
+            await asyncio.sleep(0)
+        assert len(fake_clock.sleeps) == waits, "the pull request was not cleared: the loop spins"
+        fake_clock.advance(sync.check_interval_s)
+        await _until(lambda: len(fake_clock.sleeps) == waits + 1)
         assert sync.health.counters["deltas_gap"] == 1 and catalog_db.status().version == 1
     finally:
         task.cancel()
@@ -132,7 +140,7 @@ async def test_a_delta_during_a_pull_is_held_not_waited_for(catalog_sync: Catalo
         catalog_server.publish(version=2, products=300)
         catalog_server.drip_s = 0.01
         pulling = asyncio.create_task(catalog_sync.pull())
-        await asyncio.sleep(0.05)
+        await _until(lambda: catalog_sync.pulling)
         assert await catalog_sync.apply(delta_payload(2, 3, [product(3, 33)])) is Outcome.HELD
         assert await catalog_sync.apply(delta_payload(1, 2, [product(3, 22)])) is Outcome.HELD
         await pulling

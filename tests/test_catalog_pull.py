@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from agent.catalog.pull import SnapshotClient
 from agent.catalog.refresh import CatalogSync
 from agent.errors import CloudError
 from agent.health import State
+from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for
 from simulators.cloud.catalog_server import CatalogServer
 
@@ -126,13 +128,21 @@ async def test_refused_token_is_not_retried(catalog_server: CatalogServer, catal
     assert caught.value.status == 401 and len(catalog_server.requests) == 1
 
 
+def aged_clock(catalog_sync: CatalogSync, catalog_db: CatalogDb) -> FakeClock:
+    """A fake clock from now on for the sync and the catalog, so a test ages the catalog without waiting."""
+    clock = FakeClock(start_wall=time.time())
+    catalog_sync.clock = clock
+    catalog_db.clock = clock
+    return clock
+
+
 async def test_stale_catalog_is_degraded_and_lookups_go_on(catalog_sync: CatalogSync, catalog_db: CatalogDb,
                                                            catalog_server: CatalogServer) -> None:
     await loaded_v1(catalog_sync, catalog_db)
     catalog_sync.report()
     assert catalog_sync.health.state == State.OK
-    catalog_sync.max_age_s = 0.05
-    await asyncio.sleep(0.1)
+    clock = aged_clock(catalog_sync, catalog_db)
+    clock.advance(catalog_sync.max_age_s + 1)
     catalog_sync.report()
     assert catalog_sync.health.state == State.DEGRADED
     assert "max_age_s" in catalog_sync.health.reason and "selling goes on" in catalog_sync.health.reason
@@ -168,8 +178,8 @@ async def test_a_stuck_etag_is_caught_by_one_unconditional_pull_per_max_age(
     catalog_server.stale_etag = True
     await pull(catalog_sync)
     assert catalog_db.status().version == 1          # 304: the agent cannot know yet
-    catalog_sync.max_age_s = 0.05
-    await asyncio.sleep(0.1)
+    clock = aged_clock(catalog_sync, catalog_db)
+    clock.advance(catalog_sync.max_age_s + 1)
     await pull(catalog_sync)
     assert "If-None-Match" not in catalog_server.requests[-1]
     assert catalog_db.status().version == 2

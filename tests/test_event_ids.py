@@ -22,7 +22,7 @@ def test_ids_of_later_milliseconds_sort_after_earlier_ones_as_text() -> None:
     ids = []
     for _ in range(5):
         ids.append(new_event_id())
-        time.sleep(0.002)
+        time.sleep(0.002)   # the behaviour under test: IDs made in later milliseconds
     assert ids == sorted(ids)
 
 

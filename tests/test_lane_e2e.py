@@ -128,7 +128,7 @@ def test_a_lane_closed_by_the_cloud_refuses_scans_until_reopened(
         client.publish(topic, close, qos=1).wait_for_publish(5)   # the same command again: done once
         client.publish(topic, json.dumps({"command_id": "c-2", "command": "lane.open"}), qos=1).wait_for_publish(5)
         wait_for_health(agent.config_path, lambda h: h["components"]["pipeline"]["state"] == "ok")
-        time.sleep(0.35)   # past the scanner's 300 ms bounce window: the same code again is a new scan
+        time.sleep(0.35)   # past the 300 ms bounce window (the behaviour): the same code again is a new scan
         serial_scanner_sim.scan(TEA, aim="]E0")
         closed, reopened = scan_events(ingest, 2)
     finally:
@@ -145,8 +145,8 @@ def test_scans_made_while_the_broker_is_down_arrive_once_it_returns(
     mqtt_broker.stop()
     for _ in range(3):
         serial_scanner_sim.scan(TEA, aim="]E0")
-        time.sleep(0.35)          # beyond the bounce window: three real scans
-    time.sleep(0.5)
+        time.sleep(0.35)          # the behaviour under test: beyond the bounce window, three real scans
+    wait_for_health(agent.config_path, lambda h: h["components"]["pipeline"]["counters"].get("scans_product", 0) >= 3)
     mqtt_broker.start()
     events = scan_events(ingest, 3, timeout_s=30)
     assert [e["seq"] for e in events] == [1, 2, 3]

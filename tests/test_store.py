@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_kill_during_a_migration_leaves_the_old_schema(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "a.db")], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"started"
-    time.sleep(0.2)
+    time.sleep(0.2)   # the behaviour under test: a kill some way into the migration's inserts
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     proc.stdout.close()
@@ -185,9 +186,19 @@ async def test_async_writes_run_off_the_event_loop_in_order(tmp_path: Path) -> N
         db.close()
 
 
+RUNNING: dict[str, threading.Event] = {}
+
+
 def slow_insert(conn: sqlite3.Connection, name: str, hold_s: float) -> None:
     conn.execute("INSERT INTO items (name) VALUES (?)", (name,))
+    RUNNING.setdefault(name, threading.Event()).set()
     time.sleep(hold_s)   # a transaction that takes a while, as one does when the writer is starved
+
+
+async def running(name: str) -> None:
+    """Until the writer thread is inside the transaction `slow_insert(name)`."""
+    event = RUNNING.setdefault(name, threading.Event())
+    assert await asyncio.to_thread(event.wait, 5), f"the write {name!r} never started"
 
 
 async def test_give_way_waits_for_a_sale_write_but_not_for_background_ones(tmp_path: Path) -> None:
@@ -197,15 +208,16 @@ async def test_give_way_waits_for_a_sale_write_but_not_for_background_ones(tmp_p
         db.give_way(1.0)
         assert time.perf_counter() - started < 0.05, "nothing pending: give_way returns at once"
 
+        RUNNING.clear()
         background = asyncio.ensure_future(db.write(slow_insert, "marks", 0.3, background=True))
-        await asyncio.sleep(0.05)
+        await running("marks")
         started = time.perf_counter()
         db.give_way(1.0)
         assert time.perf_counter() - started < 0.05, "a drain does not wait for its own bookkeeping"
         await background
 
         sale = asyncio.ensure_future(db.write(slow_insert, "sale", 0.2))
-        await asyncio.sleep(0.05)
+        await running("sale")
         started = time.perf_counter()
         db.give_way(1.0)
         waited = time.perf_counter() - started
@@ -218,9 +230,10 @@ async def test_give_way_waits_for_a_sale_write_but_not_for_background_ones(tmp_p
 async def test_a_write_cancelled_before_it_ran_is_not_waited_for(tmp_path: Path) -> None:
     db = Database.open(tmp_path / "a.db", {"t": STEPS})
     try:
+        RUNNING.clear()
         first = asyncio.ensure_future(db.write(slow_insert, "first", 0.2))
         second = asyncio.ensure_future(db.write(slow_insert, "second", 0.0))
-        await asyncio.sleep(0.05)   # the first is running, the second queued behind it
+        await running("first")      # the first is running, the second queued behind it
         second.cancel()
         await first
         started = time.perf_counter()

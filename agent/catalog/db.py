@@ -13,13 +13,13 @@ import json
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from agent.catalog.files import FILE_PREFIX, catalog_lock, read_pointer, write_pointer
 from agent.catalog.records import CatalogStatus, Coupon, Member, OfflinePolicy, Order, Product, Promotion, TrustedKey
 from agent.catalog.schema import KINDS, migrations
+from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import StoreError
 from agent.store import Database, readonly, translate
 
@@ -41,21 +41,22 @@ _MEMBER_BY_CARD = "SELECT m.* FROM member_cards c JOIN members m ON m.member_id 
 class CatalogDb:
     """Lookups against the current generation; `swap` installs a new one. Safe to use from any thread."""
 
-    def __init__(self, state_dir: Path, *, cleanup: bool = True) -> None:
+    def __init__(self, state_dir: Path, *, cleanup: bool = True, clock: Clock = SYSTEM_CLOCK) -> None:
         self.state_dir = state_dir
+        self.clock = clock                  # "now" for prices in force and the catalog's age
         self.cleanup = cleanup
         self._db: Database | None = None
         self._retired: list[Database] = []
         self._swap_lock = threading.Lock()
 
     @classmethod
-    def open(cls, state_dir: Path, *, cleanup: bool = True) -> CatalogDb:
+    def open(cls, state_dir: Path, *, cleanup: bool = True, clock: Clock = SYSTEM_CLOCK) -> CatalogDb:
         """Open the current generation; an unusable one is dropped (the next pull rebuilds it).
 
         `cleanup=False` (the CLI) never deletes generation files: the running agent may have them open.
         """
         state_dir.mkdir(parents=True, exist_ok=True)
-        catalog = cls(state_dir, cleanup=cleanup)
+        catalog = cls(state_dir, cleanup=cleanup, clock=clock)
         name = read_pointer(state_dir)
         if name is not None and not (state_dir / name).exists():
             logger.warning("catalog pointer names %s, which is missing; running without a catalog until the next "
@@ -137,17 +138,18 @@ class CatalogDb:
 
     def product(self, gtin: str, at: float | None = None) -> Product | None:
         """The product with the price in force at `at` (epoch seconds, default now); GTIN-14 expected."""
-        when = int(time.time() if at is None else at)
+        when = int(self.clock.time() if at is None else at)
         return _product(self._query(_PRODUCT, (gtin if len(gtin) == 14 else gtin.zfill(14), when)))
 
     def promotions(self, gtin: str, at: float | None = None) -> list[Promotion]:
         """Promotions that include this GTIN and are valid at `at` (default now)."""
-        rows = self._query(_PROMOTIONS, (gtin.zfill(14), int(time.time() if at is None else at)), many=True)
+        rows = self._query(_PROMOTIONS, (gtin.zfill(14), int(self.clock.time() if at is None else at)),
+                           many=True)
         return [_promotion(r) for r in rows]
 
     def item(self, gtin: str, at: float | None = None) -> tuple[Product | None, list[Promotion]]:
         """The product and its promotions read in one transaction: both from the same catalog version."""
-        params = (gtin.zfill(14), int(time.time() if at is None else at))
+        params = (gtin.zfill(14), int(self.clock.time() if at is None else at))
         for attempt in (1, 2):
             db = self._db
             if db is None:
@@ -197,7 +199,8 @@ class CatalogDb:
     def status(self, now: float | None = None) -> CatalogStatus:
         """Version, age and counts per kind, from the meta table (cheap: no counting of big tables)."""
         meta = dict(self._query("SELECT key, value FROM meta", (), many=True))
-        return status_from_meta(meta, None if self._db is None else str(self._db.path), now)
+        return status_from_meta(meta, None if self._db is None else str(self._db.path),
+                                self.clock.time() if now is None else now)
 
     def meta_value(self, key: str) -> str | None:
         row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
@@ -209,23 +212,24 @@ class CatalogDb:
         return status.age_s is None or status.age_s > max_age_s
 
 
-def read_status(state_dir: Path) -> CatalogStatus:
+def read_status(state_dir: Path, clock: Clock = SYSTEM_CLOCK) -> CatalogStatus:
     """The status without opening the catalog for writing (`omo-edge catalog status`)."""
     name = read_pointer(state_dir)
     if name is None or not (state_dir / name).exists():
-        return status_from_meta({}, None)
+        return status_from_meta({}, None, clock.time())
     with readonly(state_dir / name) as conn:
-        return status_from_meta(dict(conn.execute("SELECT key, value FROM meta")), str(state_dir / name))
+        return status_from_meta(dict(conn.execute("SELECT key, value FROM meta")), str(state_dir / name),
+                                clock.time())
 
 
-def status_from_meta(meta: dict[str, str], path: str | None, now: float | None = None) -> CatalogStatus:
+def status_from_meta(meta: dict[str, str], path: str | None, now: float) -> CatalogStatus:
     version = int(meta.get("version", 0))
     checked = float(meta["checked_at"]) if "checked_at" in meta else None
     counts = json.loads(meta.get("counts", "{}"))
     return CatalogStatus(
         loaded=version > 0, version=version,
         loaded_at=float(meta["loaded_at"]) if "loaded_at" in meta else None, checked_at=checked,
-        age_s=None if checked is None else max(0.0, (time.time() if now is None else now) - checked),
+        age_s=None if checked is None else max(0.0, now - checked),
         etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS}, path=path)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,8 +62,8 @@ def current_version(conn: sqlite3.Connection) -> int:
     return 0 if row is None else int(row[0])
 
 
-def apply_delta_tx(conn: sqlite3.Connection, delta: Delta) -> Outcome:
-    """Apply inside the caller's write transaction (`Database.write`)."""
+def apply_delta_tx(conn: sqlite3.Connection, delta: Delta, now: float) -> Outcome:
+    """Apply inside the caller's write transaction (`Database.write`); `now` (epoch s) marks the catalog fresh."""
     current = current_version(conn)
     if current == 0 or delta.base > current:
         return Outcome.GAP
@@ -76,7 +75,7 @@ def apply_delta_tx(conn: sqlite3.Connection, delta: Delta) -> Outcome:
             counts[change.kind] = counts.get(change.kind, 0) + _upsert(conn, change)
         else:
             counts[change.of] = counts.get(change.of, 0) - _delete(conn, change)
-    meta = {"version": str(delta.version), "checked_at": str(time.time()), "counts": json.dumps(counts)}
+    meta = {"version": str(delta.version), "checked_at": str(now), "counts": json.dumps(counts)}
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
     return Outcome.APPLIED
 

@@ -87,19 +87,20 @@ def load_snapshot(catalog: CatalogDb, source: Path, *, etag: str | None = None,
     With `swap` the generation also becomes `catalog`'s current one; without, only the pointer file moves
     (the CLI and the load worker: the agent follows the pointer).
     """
-    started = time.monotonic()
+    clock = catalog.clock
+    started = clock.monotonic()
     with catalog_lock(catalog.state_dir):
         result = _load_locked(catalog, source, etag, progress, swap)
     logger.info("catalog loaded version=%d lines=%d seconds=%.1f counts=%s", result.version, result.lines,
-                time.monotonic() - started, json.dumps(result.counts, separators=(",", ":")))
+                clock.monotonic() - started, json.dumps(result.counts, separators=(",", ":")))
     return result
 
 
 def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: Progress | None,
                  swap: bool) -> LoadResult:
-    started = time.monotonic()
+    started = catalog.clock.monotonic()
     # The pointer is the truth: another process may have installed a newer catalog than ours.
-    current = max(catalog.status().version, read_status(catalog.state_dir).version)
+    current = max(catalog.status().version, read_status(catalog.state_dir, catalog.clock).version)
     loading = catalog.state_dir / f"catalog-{uuid.uuid4().hex[:12]}.db.loading"
     try:
         reader, raw = open_source(source)
@@ -107,7 +108,8 @@ def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: P
         raise CatalogLineError(0, f"cannot read {source}: {exc}") from exc
     try:
         with reader, raw:
-            trailer, counts, lines = _write_generation(loading, reader, raw, current, etag, progress)
+            trailer, counts, lines = _write_generation(loading, reader, raw, current, etag, progress,
+                                                       catalog.clock.time())
         final = catalog.state_dir / f"catalog-v{trailer.version}-{time.time_ns()}.db"
         os.replace(loading, final)
         fsync_dir(catalog.state_dir)
@@ -119,11 +121,12 @@ def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: P
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{loading}{suffix}").unlink(missing_ok=True)
         raise
-    return LoadResult(trailer.version, counts, lines, time.monotonic() - started, final)
+    return LoadResult(trailer.version, counts, lines, catalog.clock.monotonic() - started, final)
 
 
 def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOBase, current: int,
-                      etag: str | None, progress: Progress | None) -> tuple[Trailer, dict[str, int], int]:
+                      etag: str | None, progress: Progress | None,
+                      loaded_at: float) -> tuple[Trailer, dict[str, int], int]:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # BatchWriter's thread
     try:
         apply_migrations(conn, path, migrations())
@@ -134,7 +137,7 @@ def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOB
         trailer, counts, lines = _stream(conn, reader, raw, progress)
         if trailer.version <= current:
             raise OlderSnapshot(trailer.version, current)
-        now = str(time.time())
+        now = str(loaded_at)
         meta = {"version": str(trailer.version), "loaded_at": now, "checked_at": now, "sha256": trailer.sha256,
                 "counts": json.dumps(counts), **({"etag": etag} if etag else {})}
         conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())

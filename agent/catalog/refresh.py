@@ -16,10 +16,8 @@ Wiring (agent/app.py):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +59,11 @@ class CatalogSync:
         self._pulling = False
         self._failures = 0
 
+    @property
+    def pulling(self) -> bool:
+        """A snapshot pull is in progress (deltas that arrive meanwhile are held, not applied)."""
+        return self._pulling
+
     async def run(self, health: ComponentHealth) -> None:
         """Supervisor entry point: pull now, then every `poll_interval_s`, at once after a delta gap or a request."""
         if health is not self.health:   # keep what deltas counted before the supervisor started us
@@ -77,9 +80,18 @@ class CatalogSync:
             await self._follow_pointer()
             self.report()
             wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait_s):
-                    await self._pull_now.wait()
+            await self._wait_for_request(wait_s)
+
+    async def _wait_for_request(self, wait_s: float) -> None:
+        """Until a pull is asked for or `wait_s` passes on the injected clock (a fake one in tests)."""
+        request = asyncio.ensure_future(self._pull_now.wait())
+        timer = asyncio.ensure_future(self.clock.sleep(wait_s))
+        try:
+            await asyncio.wait({request, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (request, timer):
+                task.cancel()
+            await asyncio.gather(request, timer, return_exceptions=True)
 
     def _next_pull_in(self) -> float:
         """`poll_interval_s`, or sooner after failures (30 s doubling, with jitter) so a lane that
@@ -155,13 +167,13 @@ class CatalogSync:
         """
         status = self.catalog.status()
         full_at = float(self.catalog.meta_value("full_at") or status.loaded_at or 0)
-        return status.etag if status.loaded and time.time() - full_at < self.max_age_s else None
+        return status.etag if status.loaded and self.clock.time() - full_at < self.max_age_s else None
 
     async def _touch(self, *, full: bool = False) -> None:
         """The cloud confirmed the catalog is current: it is fresh again."""
         db = self.catalog.database
         if db is not None:
-            now = str(time.time())
+            now = str(self.clock.time())
             await db.write(_set_meta, {"checked_at": now, **({"full_at": now} if full else {})})
 
     def _succeeded(self) -> None:
@@ -216,7 +228,7 @@ class CatalogSync:
         if db is None:
             return Outcome.GAP
         try:
-            return await db.write(apply_delta_tx, delta)
+            return await db.write(apply_delta_tx, delta, self.clock.time())
         except AgentError as exc:
             logger.warning("catalog delta %d->%d could not be written (%s); a snapshot pull will repair it",
                            delta.base, delta.version, exc)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.catalog.db import CatalogDb
-from agent.clock import Clock, SystemClock, rfc3339_ms
+from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.errors import StoreError
 from agent.health import ComponentHealth
 from agent.interpret.meanings import Meaning, Member, Product
@@ -48,7 +47,7 @@ class Pipeline:
         self._catalog = catalog
         self._notify = notify               # tells the screen; only ever after the commit
         self._health = health
-        self._clock = clock or SystemClock()
+        self._clock = clock or SYSTEM_CLOCK
         self._clock_synced = clock_synced
         self.on_recorded = on_recorded       # wakes the outbox relay after each commit
         self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
@@ -100,7 +99,8 @@ class Pipeline:
     def _record(self, conn: sqlite3.Connection, meaning: Meaning,
                 fields: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
         claims = getattr(meaning, "claims", None)
-        if claims is not None and seen_tokens.claim(conn, claims, self.session_id, time.time(), self._rules.max_skew_s):
+        if claims is not None and seen_tokens.claim(conn, claims, self.session_id, self._clock.time(),
+                                                          self._rules.max_skew_s):
             fields = {**fields, **replay_rejected(meaning).event_fields()}
         event_id, seq = scans.record_scan(conn, fields)
         return event_id, seq, fields
