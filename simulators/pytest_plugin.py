@@ -22,3 +22,31 @@ def pytest_configure(config: pytest.Config) -> None:
     for module in FIXTURE_MODULES:
         if not config.pluginmanager.has_plugin(module):
             config.pluginmanager.import_plugin(module)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("omo_edge", "omo-edge hardware in the loop")
+    group.addoption("--serial-port", metavar="PATH", default=None,
+                    help="run the tests marked `hardware` against the real serial scanner at PATH")
+    group.addoption("--hid-path", metavar="PATH", default=None,
+                    help="run the tests marked `hardware` against the real keyboard-wedge scanner at PATH "
+                         "(/dev/input/by-id/...-event-kbd; the test grabs it)")
+    group.addoption("--hid-layout", metavar="LAYOUT", default="us", help="the keyboard layout of --hid-path")
+
+
+@pytest.fixture
+def hardware_serial_port(request: pytest.FixtureRequest) -> str:
+    """The real serial scanner given with --serial-port; the test is skipped, saying so, without it."""
+    path: str | None = request.config.getoption("--serial-port")
+    if not path:
+        pytest.skip("needs a real serial scanner: run with --serial-port /dev/serial/by-id/...")
+    return path
+
+
+@pytest.fixture
+def hardware_hid_path(request: pytest.FixtureRequest) -> str:
+    """The real keyboard-wedge scanner given with --hid-path; the test is skipped, saying so, without it."""
+    path: str | None = request.config.getoption("--hid-path")
+    if not path:
+        pytest.skip("needs a real keyboard-wedge scanner: run with --hid-path /dev/input/by-id/...-event-kbd")
+    return path
