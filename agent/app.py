@@ -15,8 +15,8 @@ from agent.api.events import EventHub
 from agent.api.server import ApiServer
 from agent.catalog.db import CatalogDb
 from agent.catalog.refresh import CatalogSync, build_catalog_sync
-from agent.config import Config, DeviceSection, load
-from agent.devices import run_device
+from agent.config import Config, load
+from agent.devices import DeviceSection, run_device
 from agent.errors import AgentError
 from agent.health import HealthRegistry
 from agent.interpret.rules import build_rules

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.config_table import Table
+from agent.devices import DeviceSection, parse_devices
 from agent.errors import ConfigError
 from agent.interpret.rules import InterpretSection
 from agent.interpret.rules import parse_section as _interpret
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
-SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret")
+SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret", "session", "points")
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"   # safe inside an MQTT topic level
 
 
@@ -91,13 +92,35 @@ class TrustSection:
 @dataclass(frozen=True, slots=True)
 class PaymentSection:
     adapter: str = "simulated"
+    timeout_s: int = 30                     # a reply later than this is an unknown result, never a retry
+    simulated_outcome: str = "approve"      # the simulated adapter's answer: approve | decline | timeout
+    simulated_latency_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceSection:
-    name: str
-    driver: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+class SessionSection:
+    """The shopper's visit: limits, interventions, tax and the receipt's issuer (docs/session.md)."""
+
+    inactivity_timeout_s: int = 180         # an untouched basket is abandoned after this long
+    max_lines: int = 200
+    max_quantity: int = 99                  # per line
+    audit_rate: float = 0.0                 # share of sessions that get a random attendant check
+    max_failed_payments: int = 3            # then an attendant is called
+    tax_mode: str = "inclusive"             # prices include tax (Japan's total-price display) | exclusive
+    tax_rounding: str = "down"              # once per rate per receipt: down | half_up | up
+    registration_number: str | None = None  # the issuer's qualified-invoice number: T + 13 digits
+    issuer_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PointsSection:
+    """How members earn points at the end of a sale; absent: no points are earned."""
+
+    basis: str = "tax_inclusive"            # tax_inclusive | pre_tax
+    unit: int = 100                         # minor units per step
+    points_per_unit: int = 1
+    rounding: str = "down"
+    tier_multipliers: Mapping[str, str] = field(default_factory=dict)   # tier -> decimal string, e.g. "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +134,8 @@ class Config:
     mqtt: MqttSection | None = None
     catalog: CatalogSection | None = None
     interpret: InterpretSection = InterpretSection()
+    session: SessionSection = SessionSection()
+    points: PointsSection | None = None
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -146,7 +171,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         raise ConfigError(f"unknown section [{unknown[0]}]; known sections are "
                           f"{', '.join('[' + s + ']' for s in SECTIONS)}", path=where)
     agent = _agent(Table.of(data, "agent", where, required=True))
-    devices = _devices(data.get("devices", []), where, agent.allow_simulators, check_devices)
+    devices = parse_devices(data.get("devices", []), where, agent.allow_simulators, check_devices)
     return Config(
         path=path, agent=agent,
         api=_api(Table.of(data, "api", where)),
@@ -156,6 +181,8 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         mqtt=_mqtt(Table.of(data, "mqtt", where), agent) if "mqtt" in data else None,
         catalog=_catalog(Table.of(data, "catalog", where), agent) if "catalog" in data else None,
         interpret=_interpret(Table.of(data, "interpret", where)),
+        session=_session(Table.of(data, "session", where)),
+        points=_points(Table.of(data, "points", where)) if "points" in data else None,
     )
 
 
@@ -262,54 +289,58 @@ def _trust(t: Table) -> TrustSection:
 
 
 def _payment(t: Table) -> PaymentSection:
-    section = PaymentSection(adapter=t.string("adapter", "simulated", pattern=r"[a-z0-9_.+-]+"))
+    section = PaymentSection(
+        adapter=t.string("adapter", "simulated", pattern=r"[a-z0-9_.+-]+"),
+        timeout_s=t.integer("timeout_s", 30, 1, 600),
+        simulated_outcome=t.choice("simulated_outcome", "approve", ("approve", "decline", "timeout")),
+        simulated_latency_ms=t.integer("simulated_latency_ms", 0, 0, 600_000),
+    )
     t.finish()
     return section
 
 
-def _devices(raw: Any, where: str, allow_simulators: bool, check: bool) -> tuple[DeviceSection, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError("must be an array of tables: write each device as [[devices]]", path=where,
-                          key="[devices]")
-    devices: list[DeviceSection] = []
-    for index, entry in enumerate(raw):
-        if not isinstance(entry, dict):
-            raise ConfigError("each device must be a table: write it as [[devices]] with keys below",
-                              path=where, key=f"[[devices]] #{index + 1}")
-        devices.append(_device(Table(entry, f"devices #{index + 1}", where), allow_simulators, check))
-    names = [d.name for d in devices]
-    for name in names:
-        if names.count(name) > 1:
-            raise ConfigError(f"device name {name!r} is used twice; give each device its own name",
-                              path=where, key="[[devices]] name")
-    return tuple(devices)
+ROUNDING = ("down", "half_up", "up")
 
 
-def _device(t: Table, allow_simulators: bool, check: bool) -> DeviceSection:
-    name = t.string("name", pattern=r"[a-z0-9][a-z0-9_-]{0,31}",
-                 fix="use lower-case letters, digits, '-' and '_', up to 32 characters")
-    t.label = f"device {name!r}"
-    driver = t.string("driver", pattern=r"[a-z0-9_+.-]+")
-    if driver.startswith("sim+") and not allow_simulators:
-        raise t.error("driver", f"{driver!r} is a simulator", "set allow_simulators = true in [agent] "
-                      "(development and CI only), or use a real driver")
-    options = t.rest()
-    if check:
-        _check_driver_options(t, name, driver, options)
-    return DeviceSection(name=name, driver=driver, options=options)
+def _session(t: Table) -> SessionSection:
+    section = SessionSection(
+        inactivity_timeout_s=t.integer("inactivity_timeout_s", 180, 10, 86400),
+        max_lines=t.integer("max_lines", 200, 1, 2000),
+        max_quantity=t.integer("max_quantity", 99, 1, 9999),
+        audit_rate=_rate(t, "audit_rate"),
+        max_failed_payments=t.integer("max_failed_payments", 3, 1, 20),
+        tax_mode=t.choice("tax_mode", "inclusive", ("inclusive", "exclusive")),
+        tax_rounding=t.choice("tax_rounding", "down", ROUNDING),
+        registration_number=t.optional_str("registration_number"),
+        issuer_name=t.string("issuer_name", ""),
+    )
+    t.finish()
+    number = section.registration_number
+    if number is not None and re.fullmatch(r"T[0-9]{13}", number) is None:
+        raise t.error("registration_number", f"{number!r} is not a qualified-invoice registration number",
+                      "write it as on the tax office's notice: 'T' and 13 digits, such as \"T1234567890123\"")
+    return section
 
 
-def _check_driver_options(t: Table, name: str, driver: str, options: Mapping[str, Any]) -> None:
-    """Let the driver validate its own options now, so a typo fails `config check`, not the night shift."""
-    from drivers.base import DriverOptionError
-    from drivers.registry import UnknownDriver, create
+def _rate(t: Table, key: str) -> float:
+    value = t.number(key, 0.0)
+    if not 0 <= value <= 1:
+        raise t.error(key, f"{value!r} is not a share from 0 to 1", "use 0 for none, 0.02 for one session in 50")
+    return float(value)
 
-    try:
-        create(name, driver, options)
-    except UnknownDriver as exc:
-        raise t.error("driver", str(exc), "use serial, hid or camera, or install the third-party driver") from None
-    except DriverOptionError as exc:
-        raise t.error(exc.key or "driver", str(exc), "see config/agent.example.toml for this driver's keys") from None
-    except ImportError as exc:
-        raise t.error("driver", f"the {driver} driver cannot be loaded ({exc})",
-                      f"install the extra it needs: pip install 'omo-edge[{driver}]'") from None
+
+def _points(t: Table) -> PointsSection:
+    multipliers = t.table("tier_multipliers")
+    section = PointsSection(
+        basis=t.choice("basis", "tax_inclusive", ("tax_inclusive", "pre_tax")),
+        unit=t.integer("unit", 100, 1, 1_000_000),
+        points_per_unit=t.integer("points_per_unit", 1, 1, 1000),
+        rounding=t.choice("rounding", "down", ROUNDING),
+        tier_multipliers={str(k): str(v) for k, v in multipliers.items()},
+    )
+    t.finish()
+    for tier, value in section.tier_multipliers.items():
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", value) is None:
+            raise t.error("tier_multipliers", f"{tier} = {value!r} is not a decimal multiplier",
+                          "write multipliers as strings, such as gold = \"2\" or silver = \"1.5\"")
+    return section

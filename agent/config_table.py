@@ -92,6 +92,16 @@ class Table:
             raise self.error(key, f"{value} is out of range", f"use an integer from {low} to {high}")
         return value
 
+    def number(self, key: str, default: Any) -> float:
+        value = self._get(key, default, (int, float), "a number")
+        if isinstance(value, bool):
+            raise self.error(key, f"expected a number, got {value!r}", f"write {key} as a number")
+        return float(value)
+
+    def table(self, key: str) -> dict[str, Any]:
+        """An inline table of free keys (checked by the caller), such as `tier_multipliers = { gold = "2" }`."""
+        return dict(self._get(key, {}, dict, "an inline table { name = value, ... }"))
+
     def boolean(self, key: str, default: Any) -> bool:
         value: bool = self._get(key, default, bool, "true or false")
         return value

@@ -1,4 +1,4 @@
-"""Run one configured scanner under the supervisor: open it, pass its scans on, report its health.
+"""The configured devices: their `[[devices]]` tables, and running each one under the supervisor.
 
 The supervisor builds a fresh driver for every attempt, so the counters a driver keeps die with it; they are
 folded into the component's health counters when the attempt ends, and shown live (past attempts plus the
@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import DeviceSection
+from agent.config_table import Table
+from agent.errors import ConfigError
 from agent.health import ComponentHealth
 from drivers import registry
 from drivers.base import DeviceUnavailable, ScanEvent, ScannerDriver
 
 ScanSink = Callable[[ScanEvent], Awaitable[None]]
 RECONNECTS = "reconnect_count"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSection:
+    name: str
+    driver: str
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 async def run_device(section: DeviceSection, on_scan: ScanSink, health: ComponentHealth) -> None:
@@ -48,3 +57,51 @@ def _live(driver: ScannerDriver, base: Mapping[str, int], health: ComponentHealt
         health.counters[key] = base.get(key, 0) + value
     details = getattr(driver, "details", None)
     return dict(details()) if callable(details) else {}
+
+
+def parse_devices(raw: Any, where: str, allow_simulators: bool, check: bool) -> tuple[DeviceSection, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("must be an array of tables: write each device as [[devices]]", path=where,
+                          key="[devices]")
+    devices: list[DeviceSection] = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise ConfigError("each device must be a table: write it as [[devices]] with keys below",
+                              path=where, key=f"[[devices]] #{index + 1}")
+        devices.append(_device(Table(entry, f"devices #{index + 1}", where), allow_simulators, check))
+    names = [d.name for d in devices]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"device name {name!r} is used twice; give each device its own name",
+                              path=where, key="[[devices]] name")
+    return tuple(devices)
+
+
+def _device(t: Table, allow_simulators: bool, check: bool) -> DeviceSection:
+    name = t.string("name", pattern=r"[a-z0-9][a-z0-9_-]{0,31}",
+                 fix="use lower-case letters, digits, '-' and '_', up to 32 characters")
+    t.label = f"device {name!r}"
+    driver = t.string("driver", pattern=r"[a-z0-9_+.-]+")
+    if driver.startswith("sim+") and not allow_simulators:
+        raise t.error("driver", f"{driver!r} is a simulator", "set allow_simulators = true in [agent] "
+                      "(development and CI only), or use a real driver")
+    options = t.rest()
+    if check:
+        _check_driver_options(t, name, driver, options)
+    return DeviceSection(name=name, driver=driver, options=options)
+
+
+def _check_driver_options(t: Table, name: str, driver: str, options: Mapping[str, Any]) -> None:
+    """Let the driver validate its own options now, so a typo fails `config check`, not the night shift."""
+    from drivers.base import DriverOptionError
+    from drivers.registry import UnknownDriver, create
+
+    try:
+        create(name, driver, options)
+    except UnknownDriver as exc:
+        raise t.error("driver", str(exc), "use serial, hid or camera, or install the third-party driver") from None
+    except DriverOptionError as exc:
+        raise t.error(exc.key or "driver", str(exc), "see config/agent.example.toml for this driver's keys") from None
+    except ImportError as exc:
+        raise t.error("driver", f"the {driver} driver cannot be loaded ({exc})",
+                      f"install the extra it needs: pip install 'omo-edge[{driver}]'") from None

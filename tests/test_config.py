@@ -64,6 +64,19 @@ BAD_CONFIGS = [
     ("duplicate_device", MINIMAL + '[[devices]]\nname = "x"\ndriver = "nope"\n[[devices]]\nname = "x"\n'
      'driver = "nope"\n', None),  # checked with check_devices=False below
     ("not_toml", "[agent\nstore_id=", "not valid TOML: "),
+    ("registration_number_short", MINIMAL + '[session]\nregistration_number = "T123"\n',
+     "[session] registration_number: 'T123' is not a qualified-invoice registration number. Fix: write it as on "
+     "the tax office's notice: 'T' and 13 digits"),
+    ("registration_number_without_t", MINIMAL + '[session]\nregistration_number = "1234567890123"\n',
+     "[session] registration_number: '1234567890123' is not a qualified-invoice registration number"),
+    ("tax_rounding_unknown", MINIMAL + '[session]\ntax_rounding = "bankers"\n',
+     "[session] tax_rounding: 'bankers' is not one of down, half_up, up"),
+    ("audit_rate_above_one", MINIMAL + '[session]\naudit_rate = 2\n',
+     "[session] audit_rate: 2.0 is not a share from 0 to 1. Fix: use 0 for none"),
+    ("points_multiplier_not_decimal", MINIMAL + '[points]\ntier_multipliers = { gold = "double" }\n',
+     "[points] tier_multipliers: gold = 'double' is not a decimal multiplier"),
+    ("simulated_outcome_unknown", MINIMAL + '[payment]\nsimulated_outcome = "maybe"\n',
+     "[payment] simulated_outcome: 'maybe' is not one of approve, decline, timeout"),
 ]
 
 

@@ -20,6 +20,7 @@ SECTION_CLASSES = {
     "agent": config_module.AgentSection, "mqtt": config_module.MqttSection, "api": config_module.ApiSection,
     "catalog": config_module.CatalogSection, "trust": config_module.TrustSection,
     "payment": config_module.PaymentSection, "interpret": InterpretSection,
+    "session": config_module.SessionSection, "points": config_module.PointsSection,
 }
 
 

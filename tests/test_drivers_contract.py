@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent.config import DeviceSection
-from agent.devices import run_device
+from agent.devices import DeviceSection, run_device
 from agent.health import HealthRegistry, State
 from agent.supervise import Backoff, Supervisor
 from drivers import registry
