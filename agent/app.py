@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from agent import __version__, log
 from agent.api.events import EventHub
 from agent.api.server import ApiServer
+from agent.api.session_routes import SessionRoutes
 from agent.catalog.db import CatalogDb
 from agent.catalog.refresh import CatalogSync, build_catalog_sync
 from agent.config import Config, load
@@ -22,7 +23,9 @@ from agent.health import HealthRegistry
 from agent.interpret.rules import build_rules
 from agent.interpret.tokens import clock_synchronised
 from agent.lane_db import open_lane_db
+from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier
+from agent.session.controller import SessionController
 from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor
@@ -46,6 +49,7 @@ class Lane:
     catalog: CatalogDb
     catalog_sync: CatalogSync
     pipeline: Pipeline
+    session: SessionController
     sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
     reload_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,15 +65,26 @@ async def start(config: Config) -> Lane:
     catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
     hub = EventHub()
     api = ApiServer(config.api, health, hub)
-    await api.start()
+    session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
+                                adapter=build_adapter(config.payment), notify=hub.publish,
+                                health=health.component("session"), currency=config.agent.currency,
+                                max_skew_s=rules.max_skew_s, payment_timeout_s=config.payment.timeout_s,
+                                store_id=config.agent.store_id, lane_id=config.agent.lane_id)
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
-                        health=health.component("pipeline"), clock_synced=clock_synchronised())
-    lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
-                catalog=catalog, catalog_sync=build_catalog_sync(config.catalog, catalog), pipeline=pipeline)
-    health.component("pipeline").ok()
+                        health=health.component("pipeline"), clock_synced=clock_synchronised(), session=session)
+    if config.catalog is not None:
+        pipeline.max_catalog_age_s = config.catalog.max_age_s
+    SessionRoutes(session, pipeline).add_to(api.app)
+    await api.start()
     health.component("api").ok()
+    lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
+                catalog=catalog, catalog_sync=build_catalog_sync(config.catalog, catalog), pipeline=pipeline,
+                session=session)
+    health.component("pipeline").ok()
     lane.supervisor.start("catalog", lane.catalog_sync.run)
     _start_sync(lane, config)
+    await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
+    lane.supervisor.start("session", session.run)
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:
@@ -97,6 +112,8 @@ def _start_sync(lane: Lane, config: Config) -> None:
                            commands={"catalog.refresh": refresh_catalog, "config.reload": reload_config,
                                      "lane.open": open_lane, "lane.close": close_lane})
     lane.pipeline.on_recorded = lane.sync.wake
+    lane.session.on_recorded = lane.sync.wake
+    lane.session.guard = lane.sync.guard
 
 
 def _report_store(health: HealthRegistry, lane_db: Database) -> None:

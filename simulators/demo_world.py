@@ -58,19 +58,24 @@ class Step:
 def shopper_steps(issuer: TokenIssuer, today: dt.date) -> list[Step]:
     yesterday = (today - dt.timedelta(days=1)).strftime("%y%m%d")
     coupon = issuer.coupon("C-TEA20", "M-0001")
+    staff = issuer.staff("S-0042")
+    expired = f"01{'0' + YOGHURT}17{yesterday}10LOT42"
     return [
-        Step("shows the member QR in the app", issuer.member("M-0001"), "]Q1"),
-        Step("scans a green tea", TEA, "]E0"),
-        Step("scans a second green tea", TEA, "]E0"),
-        Step("scans a chocolate bar (EAN-8)", CHOCOLATE, "]E4"),
-        Step("scans pork loin priced by the store's scale", MEAT_LABEL, "]E0"),
-        Step("scans a craft beer (age-restricted)", BEER, "]E0"),
-        Step("scans yoghurt past its expiry date (GS1 DataBar)", f"01{'0' + YOGHURT}17{yesterday}10LOT42", "]e0"),
-        Step("scans a label with a misprinted check digit", TEA[:-1] + str((int(TEA[-1]) + 1) % 10), "]E0"),
-        Step("scans an item the store does not carry", UNKNOWN, "]E0"),
-        Step("shows an app coupon for green tea", coupon, "]Q1"),
-        Step("shows the same coupon again (single use)", coupon, "]Q1"),
-        Step("presents a wallet payment code", "281234567890123456", "]Q1"),
+        Step("shopper shows the member QR in the app", issuer.member("M-0001"), "]Q1"),
+        Step("shopper scans a green tea", TEA, "]E0"),
+        Step("shopper scans a second green tea", TEA, "]E0"),
+        Step("shopper scans a chocolate bar (EAN-8)", CHOCOLATE, "]E4"),
+        Step("shopper scans pork loin priced by the store's scale", MEAT_LABEL, "]E0"),
+        Step("shopper scans a craft beer (age-restricted)", BEER, "]E0"),
+        Step("staff check the shopper's age and scan their staff code", staff, "]Q1"),
+        Step("shopper scans yoghurt past its expiry date (GS1 DataBar)", expired, "]e0"),
+        Step("staff look at the yoghurt and approve it", staff, "]Q1"),
+        Step("shopper scans a label with a misprinted check digit", TEA[:-1] + str((int(TEA[-1]) + 1) % 10), "]E0"),
+        Step("shopper scans an item the store does not carry", UNKNOWN, "]E0"),
+        Step("staff take the unknown item away", staff, "]Q1"),
+        Step("shopper shows an app coupon for green tea", coupon, "]Q1"),
+        Step("shopper shows the same coupon again (already in the basket)", coupon, "]Q1"),
+        Step("shopper presents a wallet payment code: the basket is paid", "281234567890123456", "]Q1"),
     ]
 
 

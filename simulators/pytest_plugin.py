@@ -15,6 +15,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.sync",
     "simulators.fixtures.catalog",
     "simulators.fixtures.clock",
+    "simulators.fixtures.session",
 )
 
 

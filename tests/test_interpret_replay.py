@@ -32,10 +32,18 @@ def use(db: Database, token: Claims, session: str | None = "s-1", now: float = N
     return db.write_blocking(seen_tokens.claim, token, session, now, SKEW)
 
 
-def test_coupon_works_once(db: Database) -> None:
+def test_coupon_works_in_one_visit_only(db: Database) -> None:
     assert use(db, claims("coupon")) is None
-    assert use(db, claims("coupon")) is Rejection.REPLAYED
+    assert use(db, claims("coupon")) is None, "scanned again in its own visit: still that visit's coupon"
     assert use(db, claims("coupon"), session="s-2") is Rejection.REPLAYED
+
+
+def test_a_visit_without_a_sale_releases_its_coupon_but_not_its_member_token(db: Database) -> None:
+    assert use(db, claims("coupon")) is None
+    assert use(db, claims("member", jti="j-m")) is None
+    assert db.write_blocking(seen_tokens.release, "s-1") == 1
+    assert use(db, claims("coupon"), session="s-2") is None
+    assert use(db, claims("member", jti="j-m"), session="s-2") is Rejection.REPLAYED
 
 
 def test_order_works_once(db: Database) -> None:

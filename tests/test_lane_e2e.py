@@ -95,7 +95,7 @@ def test_a_scanned_item_reaches_the_cloud_with_the_contract_fields(
     [event] = scan_events(ingest, 1)
     assert event["schema"] == "omo.scan/1"
     assert uuid.UUID(event["event_id"])
-    assert (event["store_id"], event["lane_id"], event["seq"]) == ("store-001", "lane-01", 1)
+    assert (event["store_id"], event["lane_id"], event["seq"]) == ("store-001", "lane-01", 2)  # 1: session started
     assert RFC3339_MS.match(event["occurred_at"])
     assert {k: event[k] for k in ("device", "symbology", "text", "kind", "gtin", "outcome")} == {
         "device": "handheld", "symbology": "ean13", "text": TEA, "kind": "product", "gtin": "0" + TEA,
@@ -149,6 +149,6 @@ def test_scans_made_while_the_broker_is_down_arrive_once_it_returns(
     wait_for_health(agent.config_path, lambda h: h["components"]["pipeline"]["counters"].get("scans_product", 0) >= 3)
     mqtt_broker.start()
     events = scan_events(ingest, 3, timeout_s=30)
-    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert [e["seq"] for e in events] == [2, 3, 4]     # seq 1 is the session's `started` event
     assert ingest.report()["gaps"] == []
     assert agent.proc.poll() is None

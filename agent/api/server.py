@@ -84,8 +84,12 @@ class ApiServer:
 
     async def _events(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20)
-        await ws.prepare(request)
-        queue = self.hub.subscribe()
+        queue = self.hub.subscribe()         # before the handshake ends: no commit after it is missed
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            self.hub.unsubscribe(queue)
+            raise
         sender = asyncio.create_task(self._forward(queue, ws))
         try:
             async for message in ws:

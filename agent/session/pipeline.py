@@ -7,6 +7,7 @@ Nothing here logs or stores a full payment code or a token signature: only the m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -17,13 +18,17 @@ from agent.catalog.db import CatalogDb
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.errors import StoreError
 from agent.health import ComponentHealth
-from agent.interpret.meanings import Meaning, Member, Product
-from agent.interpret.router import interpret_event, replay_rejected
+from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, Product
+from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
 from agent.session import scans, seen_tokens
+from agent.session.change import Change
+from agent.session.controller import SessionController
+from agent.session.dispatch import Facts, scan_change
 from agent.session.outcome import member_fields, product_fields
 from agent.store import Database
 from agent.sync import outbox
+from agent.sync.event_ids import new_event_id
 from drivers.base import ScanEvent
 
 logger = logging.getLogger(__name__)
@@ -41,7 +46,8 @@ class Pipeline:
 
     def __init__(self, *, rules: Rules, lane_db: Database, catalog: CatalogDb | None, notify: Notify,
                  health: ComponentHealth, clock: Clock | None = None, clock_synced: bool = True,
-                 on_recorded: Callable[[int], None] = lambda priority: None) -> None:
+                 on_recorded: Callable[[int], None] = lambda priority: None,
+                 session: SessionController | None = None) -> None:
         self._rules = rules
         self._lane_db = lane_db
         self._catalog = catalog
@@ -52,6 +58,9 @@ class Pipeline:
         self.on_recorded = on_recorded       # wakes the outbox relay after each commit
         self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
         self.lane_open = True
+        self.max_catalog_age_s = 86400.0      # past this the offline policy applies ([catalog] max_age_s)
+        self.session = session                # the visit; None records scans only (tools and older tests)
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def set_open(self, lane_open: bool) -> None:
         """The cloud opens or closes the lane; a closed lane records scans as refused and says why."""
@@ -63,6 +72,21 @@ class Pipeline:
         self._notify({"type": "lane", "open": lane_open})
 
     async def on_scan(self, event: ScanEvent) -> None:
+        await self.handle(event)
+
+    async def manual_entry(self, code: str) -> Change | None:
+        """A code typed on the screen's keypad, interpreted and recorded exactly like a scan."""
+        data = code.encode("utf-8", "replace")
+        return await self.handle(ScanEvent(device="keypad", symbology="unknown", data=data, text=code, raw=data,
+                                           received_at=self._clock.time(), monotonic=self._clock.monotonic()))
+
+    def interpret_text(self, text: str) -> Meaning:
+        """What a code given as text means (staff tokens on the API), verified offline like a scan."""
+        return interpret("qr", text, text.encode("utf-8", "replace"), self._rules, self._clock.now(),
+                         clock_synced=self._clock_synced)
+
+    async def handle(self, event: ScanEvent) -> Change | None:
+        """Interpret, record and announce one scan; returns the change it made to the visit, if any."""
         meaning = interpret_event(event, self._rules, self._clock.now(), clock_synced=self._clock_synced)
         fields = {"device": event.device, "symbology": event.symbology,
                   "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC)),
@@ -70,11 +94,15 @@ class Pipeline:
         display = self._look_up(meaning, fields)
         if not self.lane_open:
             fields.update(outcome="rejected", reason="lane_closed")
+        change: Change | None = None
         try:
-            event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
+            if self.session is not None and self.lane_open:
+                change, (event_id, seq, fields) = await self._in_session(meaning, fields)
+            else:
+                event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
         except StoreError as exc:
             self._refused(fields, exc)
-            return
+            return None
         self._health.count(f"scans_{fields['kind']}")
         if self._health.state != "ok" and self.lane_open:
             self._health.ok()
@@ -82,6 +110,46 @@ class Pipeline:
         logger.info("scan device=%s kind=%s outcome=%s text=%s seq=%s", fields["device"], fields["kind"],
                     fields["outcome"], fields["text"], seq)
         self._notify({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
+        return change
+
+    async def _in_session(self, meaning: Meaning,
+                          fields: dict[str, Any]) -> tuple[Change, tuple[str, int, dict[str, Any]]]:
+        """The scan and the change it makes to the visit, committed together; a wallet code starts payment."""
+        session = self.session
+        assert session is not None
+        facts = self._facts(meaning, session)
+        now = self._clock.time()
+        committed = await session.apply(
+            lambda current: scan_change(current, meaning, facts, settings=session.settings, now=now,
+                                        new_id=new_event_id, clock_synced=self._clock_synced),
+            scan_fields=fields)
+        assert committed.scan is not None
+        if isinstance(meaning, PaymentCode) and not committed.replayed:
+            task = asyncio.create_task(session.pay("wallet_code", meaning.code))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return committed.change, committed.scan
+
+    def _facts(self, meaning: Meaning, session: SessionController) -> Facts:
+        """The catalog facts a scan's rule needs, read before the change (lookups never touch the network)."""
+        catalog = self._catalog
+        if catalog is None:
+            return Facts()
+        if isinstance(meaning, Product):
+            product, promotions = catalog.item(meaning.gtin14)
+            return Facts(product=product, promotions=promotions)
+        if isinstance(meaning, Member):
+            record = (catalog.member(meaning.member_id) if meaning.member_id is not None
+                      else catalog.member_by_card(meaning.card_number) if meaning.card_number else None)
+            return Facts(member=record)
+        if isinstance(meaning, Coupon):
+            return Facts(coupon=catalog.coupon(meaning.coupon_id), coupon_uses=session.coupon_uses(meaning.coupon_id),
+                         policy=catalog.policy(), stale=self._stale())
+        return Facts()
+
+    def _stale(self) -> bool:
+        assert self._catalog is not None
+        return not self._catalog.status().loaded or self._catalog.is_stale(self.max_catalog_age_s)
 
     def _look_up(self, meaning: Meaning, fields: dict[str, Any]) -> dict[str, Any]:
         """Catalog facts for the screen; the outcome and reason may change (unknown item, age check)."""

@@ -1,7 +1,8 @@
-"""Completed sales in lane.db (minimal for issue 6): the sale row and its `omo.sale/1` outbox row commit together.
+"""Completed sales in lane.db: the sale row and its `omo.sale/1` outbox row commit together.
 
-The session issue grows this module; the contract kept here is that `record_sale` never leaves a sale
-recorded without its outbox row (or the reverse), and refuses a new sale while the disk is nearly full.
+`record_sale` never leaves a sale recorded without its outbox row (or the reverse), and refuses a new sale
+while the disk is nearly full. The session's controller calls it in the same transaction that records the
+payment's success and the paid session (agent/session/controller.py), so a charge is never without its sale.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ MIGRATIONS = [
     """),
 ]
 
-SALE_FIELDS = ("sale_id", "session_id", "member_id", "lines", "discounts", "points", "tax", "total", "payment")
+SALE_FIELDS = ("sale_id", "session_id", "member_id", "lines", "discounts", "points", "tax", "total", "payment",
+               "currency", "coupons", "points_redeemed", "tax_mode", "tax_rounding", "tax_breakdown", "subtotal",
+               "discount_total", "amount_due", "clock", "receipt")
 
 
 def record_sale(conn: sqlite3.Connection, sale: dict[str, Any], guard: DiskGuard | None = None) -> tuple[str, int]:

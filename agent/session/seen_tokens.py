@@ -15,8 +15,11 @@ from agent.store import Migration
 
 COMPONENT = "replay"
 # Types a holder may scan again within the session they first identified (a shopper rescanning the member QR,
-# an attendant approving twice); anything else (coupon, order) is single-use.
-PER_SESSION = ("member", "staff")
+# an attendant approving twice, a coupon scanned again after the basket changed); anything else (order) is
+# single-use. A coupon becomes single-use for good when its visit ends in a sale: a visit that ends without
+# one releases it (`release`), so the shopper keeps a coupon they did not spend.
+PER_SESSION = ("member", "staff", "coupon")
+RELEASED_ON_NO_SALE = ("coupon",)
 
 MIGRATIONS: list[Migration] = [
     Migration("m001_replay_cache", """
@@ -49,6 +52,13 @@ def claim(conn: sqlite3.Connection, claims: Claims, session_id: str | None, now:
     if typ == claims.typ and typ in PER_SESSION and session_id is not None and first_session == session_id:
         return None
     return Rejection.REPLAYED
+
+
+def release(conn: sqlite3.Connection, session_id: str) -> int:
+    """The visit ended without a sale: its coupons may be used again (returns how many were released)."""
+    marks = ", ".join("?" * len(RELEASED_ON_NO_SALE))
+    return conn.execute(f"DELETE FROM replay_cache WHERE session_id = ? AND typ IN ({marks})",  # noqa: S608
+                        (session_id, *RELEASED_ON_NO_SALE)).rowcount
 
 
 def seen(conn: sqlite3.Connection, jti: str) -> bool:

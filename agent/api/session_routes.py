@@ -1,0 +1,138 @@
+"""The session's routes on the local API (docs/openapi.yaml): the kiosk screen and staff act through these.
+
+A refused action answers 409 with a `detail` saying why and what to do, its `reason` code, and the session as
+it stands, so the screen never has to guess. Staff actions take a staff token (the staff app's signed QR, as
+text), verified offline like a scanned one; a bad or missing token answers 403.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from agent.interpret.meanings import StaffCode
+from agent.session import actions
+from agent.session.change import Change
+from agent.session.controller import SessionController
+from agent.session.pipeline import Pipeline
+
+MAX_BODY = 4096
+
+
+class SessionRoutes:
+    def __init__(self, controller: SessionController, pipeline: Pipeline) -> None:
+        self.controller = controller
+        self.pipeline = pipeline
+
+    def add_to(self, app: web.Application) -> None:
+        router = app.router
+        router.add_get("/v1/session", self.get)
+        router.add_post("/v1/session/items", self.add_item)
+        router.add_post("/v1/session/lines/{line_id}/void", self.void)
+        router.add_post("/v1/session/pay", self.pay)
+        router.add_post("/v1/session/cancel", self.cancel)
+        router.add_post("/v1/attendant/approve", self.approve)
+        router.add_post("/v1/attendant/reject", self.reject)
+        router.add_post("/v1/lane/lock", self.lock)
+        router.add_post("/v1/lane/unlock", self.unlock)
+
+    async def get(self, request: web.Request) -> web.Response:
+        return web.json_response(self.controller.view())
+
+    async def add_item(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        code = body.get("code")
+        if not isinstance(code, str) or not 0 < len(code) <= 512:
+            raise _bad("`code` must be the text of the code, 1 to 512 characters")
+        refused = await self.pipeline.manual_entry(code)
+        return self._answer(refused)
+
+    async def void(self, request: web.Request) -> web.Response:
+        line_id = request.match_info["line_id"]
+        controller = self.controller
+        committed = await controller.apply(lambda s: actions.void(s, line_id, controller.settings,
+                                                                  controller.clock.time()))
+        return self._answer(committed.change)
+
+    async def pay(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        method = body.get("method", "simulated")
+        if not isinstance(method, str) or method not in ("simulated",):
+            raise _bad("`method` must be \"simulated\" (a wallet's code is paid by scanning it)")
+        change = await self.controller.pay(method)
+        return self._answer(change)
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        controller = self.controller
+        committed = await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+        return self._answer(committed.change)
+
+    async def approve(self, request: web.Request) -> web.Response:
+        return await self._staff(request, "approve")
+
+    async def reject(self, request: web.Request) -> web.Response:
+        return await self._staff(request, "reject")
+
+    async def lock(self, request: web.Request) -> web.Response:
+        return await self._staff(request, "lock")
+
+    async def unlock(self, request: web.Request) -> web.Response:
+        return await self._staff(request, "unlock")
+
+    async def _staff(self, request: web.Request, what: str) -> web.Response:
+        staff = self._staff_code(await _body(request))
+        controller, settings = self.controller, self.controller.settings
+        now = controller.clock.time()
+        committed = await controller.apply({
+            "approve": lambda s: actions.resolve(s, approved=True, staff_id=staff.staff_id, settings=settings,
+                                                 now=now),
+            "reject": lambda s: actions.resolve(s, approved=False, staff_id=staff.staff_id, settings=settings,
+                                                now=now),
+            "lock": lambda s: actions.lock(s, staff.staff_id, settings, now),
+            "unlock": lambda s: actions.unlock(s, staff.staff_id, settings, now),
+        }[what])
+        return self._answer(committed.change)
+
+    def _staff_code(self, body: dict[str, Any]) -> StaffCode:
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise web.HTTPForbidden(text=json.dumps({"detail": "a staff token is required: scan or paste the "
+                                                     "staff app's code as `token`"}), content_type="application/json")
+        meaning = self.pipeline.interpret_text(token)
+        if not isinstance(meaning, StaffCode):
+            reason = getattr(meaning, "reason", None) or meaning.kind
+            raise web.HTTPForbidden(text=json.dumps({"detail": f"not a valid staff token ({reason}); ask for a "
+                                                     "fresh code from the staff app"}),
+                                    content_type="application/json")
+        return meaning
+
+    def _answer(self, change: Change | None) -> web.Response:
+        session = self.controller.view()
+        if change is None or change.ok:
+            return web.json_response(session)
+        prompt = change.session.prompts[0] if change.session.prompts else None
+        return web.json_response({"detail": prompt.message if prompt else change.refused, "reason": change.refused,
+                                  "session": session}, status=409)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise _bad(f"the body is over {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise _bad(f"the body is over {MAX_BODY} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise _bad("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _bad("the body must be a JSON object")
+    return body
+
+
+def _bad(detail: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"detail": detail}), content_type="application/json")

@@ -1,0 +1,193 @@
+"""What the shopper and staff do besides scanning (pure): void, pay, cancel, approve, reject, suspend, lock.
+
+Each returns a `Change` through the state machine, so a refused action names its reason and what to do. Two
+kinds of event leave with these changes: session events (`omo.session/1`) and interest events
+(`omo.interest/1`, "scanned but not bought": voided lines and baskets that were cancelled or abandoned),
+which carry the member ID only when the member consented (`consent_interest`), else a pseudonym that is
+stable within the visit and says nothing about the shopper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Any
+
+from agent.config import SessionSection
+from agent.interpret.meanings import StaffCode
+from agent.interpret.tokens import Claims
+from agent.session import machine
+from agent.session.basket import (
+    BasketLine,
+    PaymentState,
+    Prompt,
+    Session,
+    add_intervention,
+    idle_session,
+    resolve_oldest,
+    void_line,
+    with_prompt,
+)
+from agent.session.change import Change, EventRow, refuse, session_event, touched
+from agent.session.machine import Refusal, SessionState
+from agent.session.steps import advance
+
+
+def shopper_ref(session: Session) -> dict[str, str]:
+    """Who an interest event is about: the member when they consented, else a per-visit pseudonym."""
+    if session.member is not None and session.member.consent_interest:
+        return {"member_id": session.member.member_id}
+    return {"pseudonym": "p-" + hashlib.sha256(session.session_id.encode()).hexdigest()[:20]}
+
+
+def interest_event(session: Session, reason: str, lines: tuple[BasketLine, ...]) -> EventRow:
+    body: dict[str, Any] = {"session_id": session.session_id, "reason": reason, **shopper_ref(session),
+                            "items": [{"gtin": line.gtin, "quantity": line.quantity} for line in lines]}
+    return ("scans", "omo.interest/1", body)
+
+
+def void(session: Session, line_id: str, settings: SessionSection, now: float) -> Change:
+    line = session.line(line_id)
+    if line is None or line.voided:
+        return refuse(session, "no_such_line", "That line is not in the basket.")
+    moved = advance(session, machine.LineVoided(), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    session = touched(void_line(moved[0], line_id), now)
+    session = with_prompt(session, Prompt("line_voided", f"{line.name} removed."))
+    events = (session_event(session, "line_voided", line_id=line_id, gtin=line.gtin, quantity=line.quantity),
+              interest_event(session, "voided", (line,)))
+    return Change(session, events)
+
+
+def request_payment(session: Session, method: str, amount: int, payment_id: str, settings: SessionSection,
+                    audit_draw: float, now: float) -> Change:
+    """Pay for the basket: the intent is committed (status `requested`) before the adapter is called."""
+    if session.state is SessionState.SCANNING and session.pending:
+        return refuse(session, "needs_attendant", "Please wait: a member of staff is coming to help.")
+    if (session.state is SessionState.SCANNING and session.active_lines and not session.audited
+            and audit_draw < settings.audit_rate):
+        audited = advance(replace(session, audited=True), machine.AttendantNeeded("random_audit"),
+                          settings.max_failed_payments)
+        if not isinstance(audited, Refusal):
+            checked = add_intervention(audited[0], "random_audit", None)
+            checked = with_prompt(checked, Prompt("attendant_random_audit", "A member of staff will check your "
+                                                  "basket before you pay. Thank you for waiting.", "warning"))
+            return Change(checked, (session_event(checked, "attendant_requested", reason="random_audit",
+                                                  intervention_id=checked.interventions[-1].intervention_id),),
+                          refused="random_audit")
+    moved = advance(session, machine.PayRequested(), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    paying = replace(touched(moved[0], now), payment=PaymentState(payment_id, method, amount, "requested"))
+    return Change(with_prompt(paying, Prompt("paying", "Paying...")))
+
+
+def payment_failed(session: Session, reason: str, settings: SessionSection, now: float) -> Change:
+    """A decline or a payment that did not happen: back to the basket, and staff after too many."""
+    failed = replace(session, failed_payments=session.failed_payments + 1,
+                     payment=None if session.payment is None else replace(session.payment, status="failed",
+                                                                         reason=reason))
+    moved = advance(failed, machine.PaymentFailed(reason), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    after, transition = moved
+    after = touched(after, now)
+    if after.state is SessionState.NEEDS_ATTENDANT:
+        after = add_intervention(after, "payment_failures", None, detail=reason)
+        after = with_prompt(after, Prompt("attendant_payment_failures", f"{reason} A member of staff is coming "
+                                          "to help.", "warning"))
+        return Change(after, (session_event(after, "attendant_requested", reason="payment_failures",
+                                            intervention_id=after.interventions[-1].intervention_id),))
+    return Change(with_prompt(after, Prompt("payment_declined", reason, "error")))
+
+
+def payment_succeeded(session: Session, sale: dict[str, Any], reference: str | None,
+                      settings: SessionSection, now: float) -> Change:
+    """The money moved: the sale, the paid session and its event go in one transaction."""
+    moved = advance(session, machine.PaymentSucceeded(), settings.max_failed_payments)
+    if isinstance(moved, Refusal):           # never drop a charged payment: record the sale whatever the state
+        moved = (replace(session, state=SessionState.PAID), machine.Transition(SessionState.PAID))
+    paid = replace(touched(moved[0], now), sale_id=sale["sale_id"],
+                   payment=None if session.payment is None else replace(session.payment, status="succeeded",
+                                                                       reference=reference))
+    paid = with_prompt(paid, Prompt("paid", "Thank you. Please take your receipt and your items."))
+    event = session_event(paid, "paid", sale_id=sale["sale_id"], total=sale["total"])
+    return Change(paid, (event,), sale=sale)
+
+
+def cancel(session: Session, settings: SessionSection, now: float) -> Change:
+    moved = advance(session, machine.CancelRequested(), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    return _ended(session, moved[0], "cancelled", now)
+
+
+def inactivity(session: Session, settings: SessionSection, now: float) -> Change | None:
+    """The visit is abandoned when nothing happened for `inactivity_timeout_s`; None when it is not due."""
+    if now - session.last_activity < settings.inactivity_timeout_s:
+        return None
+    moved = advance(session, machine.InactivityTimeout(), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return None
+    return _ended(session, moved[0], "abandoned", now)
+
+
+def _ended(before: Session, after: Session, how: str, now: float) -> Change:
+    """A visit that ends without a sale: its event, the basket as interest, its coupons released."""
+    after = with_prompt(touched(after, now), Prompt(how, "Your basket was cleared." if how == "cancelled" else
+                                                    "This basket was left and has been cleared."))
+    events: list[EventRow] = [session_event(after, how, lines=len(before.active_lines))]
+    if before.active_lines:
+        events.append(interest_event(after, how, before.active_lines))
+    return Change(after, tuple(events), release_tokens=True)
+
+
+def resolve(session: Session, *, approved: bool, staff_id: str, settings: SessionSection, now: float,
+            claim: Claims | None = None) -> Change:
+    """Staff approve or reject the oldest open intervention; a rejected item's line is voided."""
+    event = machine.AttendantApproved(staff_id) if approved else machine.AttendantRejected(staff_id)
+    moved = advance(session, event, settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    after, done = resolve_oldest(moved[0], approved, staff_id)
+    if done is None:
+        return refuse(session, "nothing_to_approve", "Nothing is waiting for staff at this lane.", "info")
+    events: list[EventRow] = [session_event(after, "attendant_resolved", intervention_id=done.intervention_id,
+                                            reason=done.reason, outcome=done.status, staff_id=staff_id)]
+    if not approved and done.line_id is not None and (line := after.line(done.line_id)) is not None:
+        after = void_line(after, done.line_id)
+        events.append(interest_event(after, "rejected", (line,)))
+    if after.pending and after.state is not SessionState.NEEDS_ATTENDANT:
+        after = replace(after, state=SessionState.NEEDS_ATTENDANT, state_before_attendant=after.state)
+    prompt = Prompt("attendant_done", "Thank you. Please carry on." if approved else
+                    "The item was removed by staff. Please carry on.")
+    return Change(with_prompt(touched(after, now), prompt), tuple(events), claim=claim)
+
+
+def staff_scan(session: Session, meaning: StaffCode, *, settings: SessionSection, now: float) -> Change:
+    """A staff code scanned at the lane approves the oldest open intervention."""
+    if session.state is not SessionState.NEEDS_ATTENDANT:
+        return refuse(session, "nothing_to_approve", "Nothing is waiting for staff at this lane.", "info",
+                      outcome="accepted")
+    return resolve(session, approved=True, staff_id=meaning.staff_id, settings=settings, now=now,
+                   claim=meaning.claims)
+
+
+def lock(session: Session, staff_id: str, settings: SessionSection, now: float) -> Change:
+    moved = advance(session, machine.LaneLocked(staff_id), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    locked = with_prompt(moved[0], Prompt("lane_locked", "This lane is closed. Please use another register."))
+    return Change(locked, (("sessions", "omo.session/1", {"session_id": session.session_id or "-",
+                                                          "event": "lane_locked", "staff_id": staff_id}),))
+
+
+def unlock(session: Session, staff_id: str, settings: SessionSection, now: float) -> Change:
+    moved = advance(session, machine.LaneUnlocked(staff_id), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    after = moved[0] if moved[0].state is not SessionState.IDLE else idle_session(now)
+    return Change(with_prompt(touched(after, now), None),
+                  (("sessions", "omo.session/1", {"session_id": session.session_id or "-", "event": "lane_unlocked",
+                                                  "staff_id": staff_id}),))

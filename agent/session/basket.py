@@ -1,0 +1,208 @@
+"""The shopper's visit as one frozen value, and the pure operations on its basket.
+
+Why one value: the whole visit (lines, member, coupons, interventions, prompts, payment) is written to
+lane.db in the same transaction as the events it causes, and read back whole after a restart, so a `kill -9`
+leaves the basket, member, discounts and prompts exactly as they were. Every change makes a new value; the
+recording layer (`agent/session/controller.py`) decides when it is committed. Prices are copied into a line
+at the time of the scan, so a catalog that changes during the visit does not re-price what is in the basket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from agent.session.machine import SessionState
+
+NO_SESSION = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BasketLine:
+    line_id: str                        # "L1", "L2", ... in scan order within the session
+    gtin: str
+    name: str
+    quantity: int
+    unit_price: int                     # regular or time-limited price in force at the scan (minor units)
+    member_price: int | None
+    tax_rate: str
+    department: str | None
+    position: int                       # scan order, for display
+    fixed_amount: int | None = None     # weighed or price-embedded: the label's amount
+    weight_g: int | None = None
+    age_restricted: bool = False
+    voided: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    member_id: str
+    tier: str
+    points_balance: int
+    consent_interest: bool
+    via: str                            # "app" (a signed token) | "card" (a legacy card)
+
+
+@dataclass(frozen=True, slots=True)
+class CouponEntry:
+    coupon_id: str
+    jti: str | None                     # the app token's ID (single use on this lane), None for a paper coupon
+    amount: int | None
+    percent: str | None
+    min_spend: int | None
+    gtins: tuple[str, ...]
+    departments: tuple[str, ...]
+    member_only: bool
+    max_value: int | None = None        # the offline policy's cap, when the catalog was stale at the scan
+    applied: bool = True                # False once the basket no longer meets its condition (kept for the prompt)
+
+
+@dataclass(frozen=True, slots=True)
+class Promo:
+    """A catalog promotion as the basket met it (the gtins are those of the basket it covers)."""
+
+    promo_id: str
+    type: str
+    quantity: int
+    bundle_price: int | None
+    percent: str | None
+    amount: int | None
+    member_only: bool
+    gtins: tuple[str, ...]
+    stacks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Intervention:
+    intervention_id: str                # "I1", "I2", ...
+    reason: str                         # age_restricted | expired_item | unknown_item | payment_failures | random_audit
+    line_id: str | None
+    status: str = "pending"             # pending | approved | rejected
+    staff_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """Something the screen must say: a stable `code` the screen translates, and plain English as a fallback."""
+
+    code: str
+    message: str
+    level: str = "info"                 # info | warning | error
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentState:
+    payment_id: str                     # the idempotency key sent to the service
+    method: str
+    amount: int
+    status: str                         # requested | succeeded | failed | unknown
+    reference: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    session_id: str
+    state: SessionState
+    started_at: float                   # wall clock, epoch seconds
+    last_activity: float                # wall clock: the inactivity timer survives a restart
+    lines: tuple[BasketLine, ...] = ()
+    member: MemberInfo | None = None
+    coupons: tuple[CouponEntry, ...] = ()
+    promotions: tuple[Promo, ...] = ()
+    points_to_redeem: int = 0
+    interventions: tuple[Intervention, ...] = ()
+    prompts: tuple[Prompt, ...] = ()
+    payment: PaymentState | None = None
+    failed_payments: int = 0
+    state_before_attendant: SessionState | None = None
+    state_before_lock: SessionState | None = None
+    next_line: int = 1
+    next_intervention: int = 1
+    audited: bool = False
+    clock_synced: bool = True
+    sale_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active_lines(self) -> tuple[BasketLine, ...]:
+        return tuple(line for line in self.lines if not line.voided)
+
+    @property
+    def pending(self) -> tuple[Intervention, ...]:
+        return tuple(i for i in self.interventions if i.status == "pending")
+
+    def line(self, line_id: str) -> BasketLine | None:
+        return next((line for line in self.lines if line.line_id == line_id), None)
+
+
+def idle_session(now: float) -> Session:
+    """The lane between shoppers: no session ID, nothing in the basket."""
+    return Session(session_id=NO_SESSION, state=SessionState.IDLE, started_at=now, last_activity=now)
+
+
+def new_session(session_id: str, now: float, clock_synced: bool) -> Session:
+    return Session(session_id=session_id, state=SessionState.SCANNING, started_at=now, last_activity=now,
+                   clock_synced=clock_synced)
+
+
+def add_item(session: Session, item: BasketLine, *, merge: bool = True) -> tuple[Session, BasketLine]:
+    """The same item again adds quantity to its line; weighed and price-embedded items are lines of their own.
+
+    `item.line_id` and `position` are assigned here. Returns the new session and the line as it now stands.
+    """
+    if merge and item.fixed_amount is None:
+        for existing in session.lines:
+            if (not existing.voided and existing.gtin == item.gtin and existing.fixed_amount is None
+                    and existing.unit_price == item.unit_price):
+                grown = replace(existing, quantity=existing.quantity + item.quantity)
+                return _with_line(session, grown), grown
+    line = replace(item, line_id=f"L{session.next_line}", position=session.next_line)
+    return replace(session, lines=(*session.lines, line), next_line=session.next_line + 1), line
+
+
+def void_line(session: Session, line_id: str) -> Session:
+    line = session.line(line_id)
+    if line is None or line.voided:
+        return session
+    return _with_line(session, replace(line, voided=True))
+
+
+def set_quantity(session: Session, line_id: str, quantity: int) -> Session:
+    line = session.line(line_id)
+    return session if line is None else _with_line(session, replace(line, quantity=quantity))
+
+
+def _with_line(session: Session, line: BasketLine) -> Session:
+    return replace(session, lines=tuple(line if old.line_id == line.line_id else old for old in session.lines))
+
+
+def add_promotions(session: Session, promos: list[Promo]) -> Session:
+    """Remember promotions met by a scan, merging the basket's GTINs into one that is already known."""
+    known = {p.promo_id: p for p in session.promotions}
+    for promo in promos:
+        old = known.get(promo.promo_id)
+        known[promo.promo_id] = promo if old is None else replace(
+            old, gtins=tuple(sorted(set(old.gtins) | set(promo.gtins))))
+    return replace(session, promotions=tuple(known[k] for k in sorted(known)))
+
+
+def add_intervention(session: Session, reason: str, line_id: str | None, detail: str = "") -> Session:
+    entry = Intervention(f"I{session.next_intervention}", reason, line_id, detail=detail)
+    return replace(session, interventions=(*session.interventions, entry),
+                   next_intervention=session.next_intervention + 1)
+
+
+def resolve_oldest(session: Session, approved: bool, staff_id: str) -> tuple[Session, Intervention | None]:
+    """The oldest pending intervention, approved or rejected by `staff_id`."""
+    pending = session.pending
+    if not pending:
+        return session, None
+    done = replace(pending[0], status="approved" if approved else "rejected", staff_id=staff_id)
+    interventions = tuple(done if i.intervention_id == done.intervention_id else i for i in session.interventions)
+    return replace(session, interventions=interventions), done
+
+
+def with_prompt(session: Session, prompt: Prompt | None) -> Session:
+    """Replace the prompts with this one (the screen shows the latest thing the lane has to say)."""
+    return replace(session, prompts=() if prompt is None else (prompt,))

@@ -1,0 +1,56 @@
+"""Which rule a scan's meaning goes to, with the catalog facts looked up for it beforehand (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.catalog.records import Coupon as CouponRecord
+from agent.catalog.records import Member as MemberRecord
+from agent.catalog.records import OfflinePolicy
+from agent.catalog.records import Product as ProductRecord
+from agent.catalog.records import Promotion as PromotionRecord
+from agent.config import SessionSection
+from agent.interpret.meanings import Coupon, Invalid, Meaning, Member, PaymentCode, PickupOrder, Product, StaffCode
+from agent.session import actions, scan_rules
+from agent.session.basket import Session
+from agent.session.change import Change, refuse
+from agent.session.scan_rules import NewId
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the offline catalog said about the scan, read before the change is computed."""
+
+    product: ProductRecord | None = None
+    promotions: list[PromotionRecord] = field(default_factory=list)
+    member: MemberRecord | None = None
+    coupon: CouponRecord | None = None
+    coupon_uses: int = 0
+    policy: OfflinePolicy = OfflinePolicy()
+    stale: bool = False
+
+
+def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: SessionSection, now: float,
+                new_id: NewId, clock_synced: bool) -> Change:
+    """The change one scan makes to the visit (payment codes are started by the controller, not here)."""
+    if isinstance(meaning, Product):
+        return scan_rules.on_product(session, meaning, facts.product, facts.promotions, settings=settings, now=now,
+                                     new_id=new_id, clock_synced=clock_synced)
+    if isinstance(meaning, Member):
+        return scan_rules.on_member(session, meaning, facts.member, settings=settings, now=now, new_id=new_id,
+                                    clock_synced=clock_synced)
+    if isinstance(meaning, Coupon):
+        return scan_rules.on_coupon(session, meaning, facts.coupon, uses=facts.coupon_uses, policy=facts.policy,
+                                    stale=facts.stale, settings=settings, now=now)
+    if isinstance(meaning, StaffCode):
+        return actions.staff_scan(session, meaning, settings=settings, now=now)
+    if isinstance(meaning, PaymentCode):
+        return Change(session, scan_fields={"session_id": session.session_id or None})
+    if isinstance(meaning, PickupOrder):
+        return refuse(session, "pickup_at_staffed_register", "Online orders are collected at the service counter "
+                      "for now.", "info", outcome="rejected", reason="pickup_not_available")
+    if isinstance(meaning, Invalid):
+        return refuse(session, f"invalid_{meaning.reason}", "This code could not be read as valid. Please try again "
+                      "or ask a member of staff.", outcome="rejected")
+    return refuse(session, "unknown_code", "This code is not one we know. Please scan the item's barcode.",
+                  "info", outcome="unknown")

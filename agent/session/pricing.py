@@ -1,0 +1,135 @@
+"""The one pricing engine: every total the screen, the receipt and the cloud see comes from `price_basket`.
+
+Order (docs/session.md): member price, catalog promotions (`agent/session/promotions.py`), coupons, then tax
+once per rate per receipt, then points. Pure and deterministic: the same lines in any order give the same
+result, money stays an `int` of minor units, and no line's amount goes below zero.
+
+Coupons, in coupon ID order, each once (a coupon given twice counts once), on the amounts the promotions
+left: the eligible lines are those matching the coupon's GTINs and departments (none given: every line);
+`min_spend` is checked against the eligible lines' amount (tax included in inclusive mode, before tax in
+exclusive mode); an amount coupon takes at most that amount, a percent coupon rounds down. The saving is
+spread over the eligible lines in proportion to their amounts by the largest remainder, which is how a coupon
+on the whole order splits exactly between two tax rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agent.session.money import rate, round_money, split
+from agent.session.pricing_types import (
+    CouponOutcome,
+    CouponRule,
+    Discount,
+    LineInput,
+    PointsRule,
+    PricedBasket,
+    PricedLine,
+    PromotionRule,
+    RateTotal,
+    TaxConfig,
+)
+from agent.session.promotions import gtin14, member_stage, promotion_stage
+
+DEFAULT_TAX = TaxConfig()
+
+
+def price_basket(lines: Iterable[LineInput], *, member_tier: str | None, promotions: Iterable[PromotionRule] = (),
+                 coupons: Iterable[CouponRule] = (), tax: TaxConfig = DEFAULT_TAX, points: PointsRule | None = None,
+                 points_to_redeem: int = 0) -> PricedBasket:
+    """Price a basket; see the module docstring for the rules and their order."""
+    ordered = sorted(lines, key=lambda line: line.line_id)
+    member = member_tier is not None
+    units, discounts = member_stage(ordered, member)
+    discounts += promotion_stage(units, list(promotions), member)
+    nets: dict[str, int] = {line.line_id: 0 for line in ordered}
+    for unit in units:
+        nets[unit.line_id] += unit.price
+    coupon_discounts, outcomes = _coupons(ordered, nets, coupons, member)
+    discounts += coupon_discounts
+    priced = tuple(PricedLine(line.line_id, line.gtin, line.quantity, line.unit_price, _gross(line),
+                              nets[line.line_id], line.tax_rate) for line in ordered)
+    rates = _taxes(priced, tax)
+    total = sum(r.total for r in rates)
+    subtotal = sum(line.gross for line in priced)
+    redeemed = max(0, min(points_to_redeem, total))
+    earned = _points(points, member_tier, rates, total, redeemed)
+    return PricedBasket(lines=priced, discounts=tuple(discounts), rates=rates, subtotal=subtotal,
+                        discount_total=sum(d.amount for d in discounts), total=total,
+                        tax_total=sum(r.tax for r in rates), coupons=outcomes, points_earned=earned,
+                        points_redeemed=redeemed, amount_due=total - redeemed)
+
+
+def _gross(line: LineInput) -> int:
+    return line.fixed_amount if line.fixed_amount is not None else line.unit_price * line.quantity
+
+
+def _coupons(lines: list[LineInput], nets: dict[str, int], coupons: Iterable[CouponRule],
+             member: bool) -> tuple[list[Discount], tuple[CouponOutcome, ...]]:
+    unique: dict[str, CouponRule] = {}
+    for coupon in sorted(coupons, key=lambda c: (c.coupon_id, repr(c))):   # deterministic, whatever the order
+        unique.setdefault(coupon.coupon_id, coupon)
+    discounts, outcomes = [], []
+    for coupon in (unique[k] for k in sorted(unique)):
+        eligible = [line for line in lines if _matches(coupon, line) and nets[line.line_id] > 0]
+        amount = sum(nets[line.line_id] for line in eligible)
+        reason = _coupon_refusal(coupon, member, eligible, amount)
+        if reason is not None:
+            outcomes.append(CouponOutcome(coupon.coupon_id, False, reason))
+            continue
+        saving = min(amount, coupon.amount) if coupon.amount is not None else \
+            round_money(amount * rate(coupon.percent or "0"), "down")
+        if saving <= 0:
+            outcomes.append(CouponOutcome(coupon.coupon_id, False, "no_saving"))
+            continue
+        shares = split(saving, [(line.line_id, nets[line.line_id]) for line in eligible])
+        for line_id, share in shares.items():
+            nets[line_id] -= share
+        discounts.append(Discount(f"coupon:{coupon.coupon_id}", "coupon", coupon.coupon_id, "Coupon", saving,
+                                  tuple(sorted((k, v) for k, v in shares.items() if v))))
+        outcomes.append(CouponOutcome(coupon.coupon_id, True))
+    return discounts, tuple(outcomes)
+
+
+def _matches(coupon: CouponRule, line: LineInput) -> bool:
+    if coupon.gtins and gtin14(line.gtin) not in {gtin14(g) for g in coupon.gtins}:
+        return False
+    return not coupon.departments or line.department in coupon.departments
+
+
+def _coupon_refusal(coupon: CouponRule, member: bool, eligible: list[LineInput], amount: int) -> str | None:
+    if coupon.member_only and not member:
+        return "member_only"
+    if not eligible:
+        return "no_eligible_items"
+    if coupon.min_spend is not None and amount < coupon.min_spend:
+        return "min_spend_not_met"
+    return None
+
+
+def _taxes(lines: tuple[PricedLine, ...], tax: TaxConfig) -> tuple[RateTotal, ...]:
+    """Tax once per rate for the whole receipt, from that rate's total: never per line and summed."""
+    by_rate: dict[str, int] = {}
+    for line in lines:
+        by_rate[line.tax_rate] = by_rate.get(line.tax_rate, 0) + line.net
+    totals = []
+    for key in sorted(by_rate, key=rate):
+        amount, r = by_rate[key], rate(key)
+        if tax.mode == "exclusive":
+            levied = round_money(amount * r, tax.rounding)
+            totals.append(RateTotal(key, amount + levied, amount, levied))
+        else:
+            levied = round_money(amount * r / (1 + r), tax.rounding)
+            totals.append(RateTotal(key, amount, amount - levied, levied))
+    return tuple(totals)
+
+
+def _points(rule: PointsRule | None, tier: str | None, rates: tuple[RateTotal, ...], total: int,
+            redeemed: int) -> int:
+    """Points on what the shopper pays: the tax-inclusive amount, or its pre-tax part, less points redeemed."""
+    if rule is None or tier is None or rule.unit <= 0:
+        return 0
+    paid = sum(r.taxable_base for r in rates) if rule.basis == "pre_tax" else total
+    basis = max(0, paid - redeemed)
+    multiplier = rate(rule.tier_multipliers.get(tier, "1"))
+    return round_money(basis * rule.points_per_unit * multiplier / rule.unit, rule.rounding)

@@ -1,0 +1,66 @@
+"""The completed sale: the `omo.sale/1` body and its structured receipt, both from one priced basket.
+
+The receipt follows Japan's simplified qualified invoice: the issuer and its registration number (`T` + 13
+digits), the date, the items with the reduced-rate ones marked (※), the total per rate and the tax per rate.
+The tax is the engine's (once per rate per receipt), so the receipt, the screen and the cloud cannot differ.
+A Code 128 of the sale ID (python-barcode, SVG) lets a staffed register find the sale for a return.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import barcode
+from barcode.writer import SVGWriter
+
+from agent.config import SessionSection
+from agent.session.basket import Session
+from agent.session.pricing_types import PricedBasket
+from agent.session.totals import view
+
+REDUCED_RATES = frozenset({"0.08"})      # Japan's reduced consumption-tax rate (food, newspapers)
+
+
+@lru_cache(maxsize=64)
+def code128_svg(data: str) -> str:
+    """The sale ID as a Code 128 barcode in SVG, without human-readable text (the receipt prints the ID)."""
+    rendered = barcode.get("code128", data, writer=SVGWriter()).render(
+        {"module_height": 8.0, "write_text": False, "quiet_zone": 2.0})
+    return bytes(rendered).decode("utf-8")
+
+
+def build_sale(session: Session, priced: PricedBasket, *, sale_id: str, occurred_at: str, monotonic: float,
+               settings: SessionSection, currency: str, payment: dict[str, Any]) -> dict[str, Any]:
+    """The sale event's body: lines, discounts, points, per-rate tax, the payment and the receipt."""
+    shown = view(session, priced)
+    rates = shown["totals"]["rates"]
+    body: dict[str, Any] = {
+        "sale_id": sale_id, "session_id": session.session_id, "status": "completed", "occurred_at": occurred_at,
+        "member_id": None if session.member is None else session.member.member_id,
+        "currency": currency, "lines": shown["lines"], "discounts": shown["discounts"],
+        "coupons": [{"coupon_id": c.coupon_id, "jti": c.jti} for c in session.coupons
+                    if any(o.coupon_id == c.coupon_id and o.applied for o in priced.coupons)],
+        "points": priced.points_earned, "points_redeemed": priced.points_redeemed,
+        "tax": priced.tax_total, "tax_mode": settings.tax_mode, "tax_rounding": settings.tax_rounding,
+        "tax_breakdown": rates, "subtotal": priced.subtotal, "discount_total": priced.discount_total,
+        "total": priced.total, "amount_due": priced.amount_due, "payment": payment,
+        "clock": {"monotonic": round(monotonic, 3), "synchronised": session.clock_synced},
+    }
+    body["receipt"] = receipt(body, settings)
+    return body
+
+
+def receipt(sale: dict[str, Any], settings: SessionSection) -> dict[str, Any]:
+    """What the printer or the screen shows; every figure is taken from the sale, none computed again."""
+    return {
+        "issuer": settings.issuer_name, "registration_number": settings.registration_number,
+        "date": sale["occurred_at"], "sale_id": sale["sale_id"],
+        "items": [{"name": line["name"] + (" ※" if line["tax_rate"] in REDUCED_RATES else ""),
+                   "quantity": line["quantity"], "amount": line["net"]} for line in sale["lines"]],
+        "reduced_rate_note": "※ reduced tax rate" if any(line["tax_rate"] in REDUCED_RATES
+                                                         for line in sale["lines"]) else None,
+        "rates": [{"rate": r["rate"], "total": r["total"], "tax": r["tax"]} for r in sale["tax_breakdown"]],
+        "total": sale["total"], "points_earned": sale["points"],
+        "barcode": {"symbology": "code128", "data": sale["sale_id"], "svg": code128_svg(sale["sale_id"])},
+    }

@@ -1,0 +1,87 @@
+"""The visit priced by the one engine (`agent/session/pricing.py`), and the view the screen and the API show.
+
+Every total the shopper sees, the receipt prints and the cloud receives comes from `price()`; nothing else in
+the project adds money up. Coupons the basket no longer qualifies for stay in the visit, marked not applied,
+with a prompt, so they apply again by themselves if the shopper adds the missing items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from agent.config import PointsSection, SessionSection
+from agent.session.basket import Session
+from agent.session.pricing import price_basket
+from agent.session.pricing_types import (
+    CouponRule,
+    LineInput,
+    PointsRule,
+    PricedBasket,
+    PromotionRule,
+    TaxConfig,
+)
+
+
+def price(session: Session, settings: SessionSection, points: PointsSection | None) -> PricedBasket:
+    lines = [LineInput(line_id=line.line_id, gtin=line.gtin, name=line.name, quantity=line.quantity,
+                       unit_price=line.unit_price, member_price=line.member_price, tax_rate=line.tax_rate,
+                       department=line.department, fixed_amount=line.fixed_amount, position=line.position)
+             for line in session.active_lines]
+    promotions = [PromotionRule(promo_id=p.promo_id, type=p.type, quantity=p.quantity, bundle_price=p.bundle_price,
+                                percent=p.percent, amount=p.amount, member_only=p.member_only,
+                                gtins=frozenset(p.gtins), stacks=p.stacks) for p in session.promotions]
+    coupons = [CouponRule(coupon_id=c.coupon_id, amount=_capped(c.amount, c.max_value), percent=c.percent,
+                          min_spend=c.min_spend, gtins=frozenset(c.gtins), departments=frozenset(c.departments),
+                          member_only=c.member_only) for c in session.coupons]
+    rule = None if points is None else PointsRule(basis=points.basis, unit=points.unit,
+                                                  points_per_unit=points.points_per_unit, rounding=points.rounding,
+                                                  tier_multipliers=dict(points.tier_multipliers))
+    return price_basket(lines, member_tier=None if session.member is None else session.member.tier,
+                        promotions=promotions, coupons=coupons,
+                        tax=TaxConfig(mode=settings.tax_mode, rounding=settings.tax_rounding), points=rule,
+                        points_to_redeem=session.points_to_redeem)
+
+
+def _capped(amount: int | None, cap: int | None) -> int | None:
+    return amount if amount is None or cap is None else min(amount, cap)
+
+
+def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> dict[str, Any]:
+    """`GET /v1/session` and the WebSocket's `session` message: everything the screen needs, nothing secret."""
+    nets = {line.line_id: line for line in priced.lines}
+    return {
+        "session_id": session.session_id or None,
+        "state": session.state.value,
+        "lane_open": lane_open,
+        "lines": [{"line_id": line.line_id, "gtin": line.gtin, "name": line.name, "quantity": line.quantity,
+                   "unit_price": line.unit_price, "member_price": line.member_price, "tax_rate": line.tax_rate,
+                   "reduced_rate": line.tax_rate == "0.08", "fixed_amount": line.fixed_amount,
+                   "weight_g": line.weight_g, "age_restricted": line.age_restricted,
+                   "gross": nets[line.line_id].gross if line.line_id in nets else 0,
+                   "net": nets[line.line_id].net if line.line_id in nets else 0}
+                  for line in session.active_lines],
+        "discounts": [_discount(d) for d in priced.discounts],
+        "totals": {"subtotal": priced.subtotal, "discount": priced.discount_total, "total": priced.total,
+                   "tax": priced.tax_total, "points_redeemed": priced.points_redeemed,
+                   "amount_due": priced.amount_due,
+                   "rates": [{"rate": r.rate, "total": r.total, "taxable_base": r.taxable_base, "tax": r.tax}
+                             for r in priced.rates]},
+        "member": None if session.member is None else {
+            "member_id": session.member.member_id, "tier": session.member.tier,
+            "points_balance": session.member.points_balance, "points_to_earn": priced.points_earned},
+        "coupons": [{"coupon_id": c.coupon_id, "applied": c.applied, "reason": c.reason} for c in priced.coupons],
+        "interventions": [asdict(i) for i in session.interventions if i.status == "pending"],
+        "prompts": [asdict(p) for p in session.prompts],
+        "payment": None if session.payment is None else {
+            "payment_id": session.payment.payment_id, "method": session.payment.method,
+            "amount": session.payment.amount, "status": session.payment.status,
+            "reason": session.payment.reason},
+        "sale_id": session.sale_id,
+    }
+
+
+def _discount(discount: Any) -> dict[str, Any]:
+    return {"discount_id": discount.discount_id, "kind": discount.kind, "source_id": discount.source_id,
+            "label": discount.label, "amount": discount.amount,
+            "refers_to": [{"line_id": line_id, "amount": amount} for line_id, amount in discount.refers_to]}

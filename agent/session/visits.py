@@ -1,0 +1,68 @@
+"""The visit in lane.db: the current session value (one row, rewritten with every change) and a row per visit.
+
+Why the whole value in one row: after `kill -9` or a power cut the lane must come back with the basket,
+member, discounts, interventions and prompts exactly as the last committed change left them, and one JSON
+row read back by `agent/session/codec.py` is the simplest thing that is exactly that. It is written in the
+same transaction as the events the change caused, so the screen, lane.db and the cloud never disagree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from agent.session import codec
+from agent.session.basket import Session
+from agent.store import Migration
+
+COMPONENT = "session"
+MIGRATIONS = [
+    Migration("m001_visits", """
+        CREATE TABLE lane_session (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            body TEXT NOT NULL,
+            updated_at REAL NOT NULL);
+        CREATE TABLE visits (
+            session_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            member_id TEXT,
+            started_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            sale_id TEXT);
+        CREATE TABLE coupon_redemptions (
+            coupon_id TEXT NOT NULL,
+            jti TEXT,
+            sale_id TEXT NOT NULL,
+            redeemed_at REAL NOT NULL);
+        CREATE INDEX coupon_redemptions_coupon ON coupon_redemptions (coupon_id);
+    """),
+]
+
+
+def save(conn: sqlite3.Connection, session: Session, now: float) -> None:
+    """Store the current value (inside the caller's transaction, with the events it caused)."""
+    conn.execute("INSERT INTO lane_session (id, body, updated_at) VALUES (1, ?, ?) "
+                 "ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                 (codec.dumps(session), now))
+    if session.session_id:
+        conn.execute("INSERT INTO visits (session_id, state, member_id, started_at, updated_at, sale_id) "
+                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, "
+                     "member_id = excluded.member_id, updated_at = excluded.updated_at, sale_id = excluded.sale_id",
+                     (session.session_id, session.state.value,
+                      None if session.member is None else session.member.member_id, session.started_at, now,
+                      session.sale_id))
+
+
+def load(conn: sqlite3.Connection) -> Session | None:
+    """The value the last committed change left, or None on a new lane.db."""
+    row = conn.execute("SELECT body FROM lane_session WHERE id = 1").fetchone()
+    return None if row is None else codec.loads(row[0])
+
+
+def redeem_coupons(conn: sqlite3.Connection, coupons: list[tuple[str, str | None]], sale_id: str, now: float) -> None:
+    conn.executemany("INSERT INTO coupon_redemptions VALUES (?, ?, ?, ?)",
+                     [(coupon_id, jti, sale_id, now) for coupon_id, jti in coupons])
+
+
+def coupon_uses(conn: sqlite3.Connection, coupon_id: str) -> int:
+    """How often this lane redeemed the coupon in a completed sale (the cloud reconciles across lanes)."""
+    return int(conn.execute("SELECT count(*) FROM coupon_redemptions WHERE coupon_id = ?", (coupon_id,)).fetchone()[0])

@@ -1,0 +1,136 @@
+"""The session's local API on a real HTTP server on 127.0.0.1: routes, refusals, staff tokens, the WebSocket.
+
+Every response body is validated against docs/openapi.yaml for its path, method and status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+import yaml
+
+from agent.api.events import EventHub
+from agent.api.server import ApiServer
+from agent.api.session_routes import SessionRoutes
+from agent.config import ApiSection
+from agent.health import HealthRegistry
+from simulators.cloud.store_catalog import BEER, TEA
+from simulators.fixtures.session import SessionLane
+from simulators.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+
+
+def check(path: str, method: str, status: int, body: Any) -> None:
+    """The body fits the schema docs/openapi.yaml gives for this path, method and status."""
+    response = OPENAPI["paths"][path][method]["responses"][str(status)]
+    if "$ref" in response:
+        response = OPENAPI["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = {**response["content"]["application/json"]["schema"], "components": OPENAPI["components"]}
+    jsonschema.Draft202012Validator(schema).validate(body)
+
+
+class Client:
+    def __init__(self, base: str, http: aiohttp.ClientSession) -> None:
+        self.base, self.http = base, http
+
+    async def call(self, method: str, path: str, template: str | None = None,
+                   body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        async with self.http.request(method, self.base + path, json=body) as response:
+            payload = await response.json()
+        check(template or path, method.lower(), response.status, payload)
+        return response.status, payload
+
+
+@pytest.fixture
+async def api(session_lane: SessionLane) -> AsyncIterator[Client]:
+    assert session_lane.controller is not None and session_lane.pipeline is not None
+    hub = EventHub()
+    session_lane.controller.notify = hub.publish
+    port = free_port()
+    server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), HealthRegistry("t"), hub)
+    SessionRoutes(session_lane.controller, session_lane.pipeline).add_to(server.app)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            yield Client(f"http://127.0.0.1:{port}", http)
+    finally:
+        await server.stop()
+
+
+async def test_an_empty_lane_answers_idle(api: Client) -> None:
+    status, body = await api.call("GET", "/v1/session")
+    assert status == 200 and body["state"] == "idle" and body["lines"] == []
+
+
+async def test_a_code_typed_on_the_screen_is_added_like_a_scan(api: Client, session_lane: SessionLane) -> None:
+    status, body = await api.call("POST", "/v1/session/items", body={"code": TEA})
+    assert status == 200 and body["lines"][0]["gtin"] == "0" + TEA and body["totals"]["total"] == 150
+    assert session_lane.events("omo.scan/1")[-1]["device"] == "keypad"
+
+
+async def test_a_refused_action_says_why_with_the_session(api: Client) -> None:
+    status, body = await api.call("POST", "/v1/session/pay", body={"method": "simulated"})
+    assert status == 409 and body["reason"] == "basket_empty" and body["detail"]
+    assert body["session"]["state"] == "idle"
+
+
+async def test_bad_bodies_are_400_with_a_detail(api: Client) -> None:
+    status, body = await api.call("POST", "/v1/session/items", body={"code": ""})
+    assert status == 400 and "code" in body["detail"]
+    status, body = await api.call("POST", "/v1/session/pay", body={"method": "cash"})
+    assert status == 400
+
+
+async def test_void_then_pay_then_the_lane_is_paid(api: Client, session_lane: SessionLane) -> None:
+    await api.call("POST", "/v1/session/items", body={"code": TEA})
+    await api.call("POST", "/v1/session/items", body={"code": TEA})
+    status, body = await api.call("POST", "/v1/session/lines/L1/void", "/v1/session/lines/{line_id}/void")
+    assert status == 200 and body["lines"] == []
+    await api.call("POST", "/v1/session/items", body={"code": TEA})
+    status, body = await api.call("POST", "/v1/session/pay", body={"method": "simulated"})
+    assert status == 200 and body["state"] == "paid" and body["sale_id"]
+    assert len(session_lane.events("omo.sale/1")) == 1
+
+
+async def test_staff_actions_need_a_valid_staff_token(api: Client, session_lane: SessionLane) -> None:
+    await api.call("POST", "/v1/session/items", body={"code": BEER})
+    status, body = await api.call("POST", "/v1/attendant/approve", body={"token": "not-a-token"})
+    assert status == 403 and "staff token" in body["detail"]
+    member = session_lane.issuer.member("M-0001")
+    status, body = await api.call("POST", "/v1/attendant/approve", body={"token": member})
+    assert status == 403
+    status, body = await api.call("POST", "/v1/attendant/reject", body={"token": session_lane.issuer.staff("S-9")})
+    assert status == 200 and body["state"] == "scanning" and body["lines"] == []
+
+
+async def test_a_locked_lane_refuses_scans_until_unlocked(api: Client, session_lane: SessionLane) -> None:
+    staff = session_lane.issuer.staff("S-9")
+    status, body = await api.call("POST", "/v1/lane/lock", body={"token": staff})
+    assert status == 200 and body["state"] == "locked"
+    status, body = await api.call("POST", "/v1/session/items", body={"code": TEA})
+    assert status == 409 and body["reason"] == "lane_locked"
+    status, body = await api.call("POST", "/v1/lane/unlock", body={"token": staff})
+    assert status == 200 and body["state"] == "idle"
+
+
+async def test_the_websocket_sends_the_new_state_after_each_commit(api: Client, session_lane: SessionLane) -> None:
+    async with api.http.ws_connect(api.base + "/v1/events") as ws:
+        await api.call("POST", "/v1/session/items", body={"code": TEA})
+        async with asyncio.timeout(5):
+            while True:
+                message = json.loads((await ws.receive()).data)
+                if message["type"] == "session":
+                    break
+    assert message["session"]["lines"][0]["gtin"] == "0" + TEA
+    assert session_lane.lane_db is not None
+    committed = session_lane.lane_db.reader().execute("SELECT count(*) FROM visits").fetchone()[0]
+    assert committed == 1, "the screen heard of the line only once it was in lane.db"
