@@ -257,3 +257,104 @@ async def test_voided_lines_are_interest_with_the_member_only_when_they_consente
     last = lane.events("omo.interest/1")[-1]
     assert "member_id" not in last and last["pseudonym"].startswith("p-")
     assert_contract(lane.events())
+
+
+async def test_a_suspended_basket_comes_back_by_scanning_its_code_once(session_lane: SessionLane) -> None:
+    lane = session_lane
+    assert lane.controller is not None
+    from agent.session import actions
+
+    controller = lane.controller
+    await lane.scan(lane.issuer.member(MEMBER), "qr")
+    await lane.scan(TEA)
+    await lane.scan(ONIGIRI)
+    await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+    code = lane.view["suspend_code"]
+    assert lane.view["state"] == "idle" and code.startswith("SUSP-")
+    await lane.restart()
+    await lane.scan(code, "code128")
+    view = lane.view
+    assert view["state"] == "scanning" and view["member"]["member_id"] == MEMBER
+    assert [line["gtin"] for line in view["lines"]] == ["0" + TEA, "0" + ONIGIRI] and view["totals"]["total"] == 300
+    assert session_events(lane)[-3:] == ["suspended", "started", "resumed"]
+    second = await lane.scan(code, "code128")
+    assert second is not None and second.refused == "nothing_to_resume", "a kept basket comes back once"
+    assert_contract(lane.events())
+
+
+async def test_an_untouched_basket_is_abandoned_by_the_fake_clock_never_while_paying(
+        session_lane: SessionLane) -> None:
+    import asyncio
+    import time
+
+    from simulators.clock import FakeClock
+
+    clock = FakeClock(start_wall=time.time())
+    lane = session_lane
+    lane.clock = clock
+    await lane.restart()
+    assert lane.controller is not None
+    await lane.scan(lane.issuer.member(MEMBER), "qr")
+    await lane.scan(TEA)
+    from agent.health import ComponentHealth
+
+    timer = asyncio.create_task(lane.controller.run(ComponentHealth("session")))
+    try:
+        async with asyncio.timeout(5):
+            while clock.sleeping == 0:  # noqa: ASYNC110 - the timer parks on the fake clock
+                await asyncio.sleep(0)
+        clock.advance(lane.settings.inactivity_timeout_s - 1)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert lane.view["state"] == "scanning"
+        clock.advance(5)
+        async with asyncio.timeout(5):
+            while lane.view["state"] != "abandoned":  # noqa: ASYNC110 - the commit runs on the writer thread
+                await asyncio.sleep(0)
+    finally:
+        timer.cancel()
+    [interest] = lane.events("omo.interest/1")
+    assert interest["reason"] == "abandoned" and interest["member_id"] == MEMBER
+    assert session_events(lane)[-1] == "abandoned"
+
+
+async def test_a_lane_restarted_while_paying_settles_the_payment_before_anything_else(
+        session_lane: SessionLane) -> None:
+    lane = session_lane
+    assert lane.controller is not None
+    await lane.scan(TEA)
+    lane.adapter.outcome = "timeout"
+    lane.adapter.latency_s = 0
+    from agent.session import actions
+
+    controller = lane.controller
+    change = actions.request_payment(controller.session, "simulated", 150, "pay-1", controller.settings, 1.0,
+                                     controller.clock.time())
+    await controller.apply(lambda s: change)
+    from agent.payment.adapter import PaymentRequest, PaymentUnknown
+
+    try:                                 # the service charges; the lane dies before the reply
+        await lane.adapter.pay(PaymentRequest("pay-1", 150, "JPY", "store-001", "lane-01"))
+    except PaymentUnknown:
+        pass
+    await lane.restart(keep_payments=True)
+    assert lane.view["state"] == "paid"
+    [sale] = lane.events("omo.sale/1")
+    assert sale["payment"]["payment_id"] == "pay-1" and sale["total"] == 150
+    assert lane.adapter.charged("pay-1") == 1
+
+
+async def test_a_lane_restarted_while_paying_releases_a_basket_that_was_never_charged(
+        session_lane: SessionLane) -> None:
+    lane = session_lane
+    assert lane.controller is not None
+    await lane.scan(TEA)
+    from agent.session import actions
+
+    controller = lane.controller
+    change = actions.request_payment(controller.session, "simulated", 150, "pay-2", controller.settings, 1.0,
+                                     controller.clock.time())
+    await controller.apply(lambda s: change)
+    await lane.restart()                 # the request never reached the service
+    assert lane.view["state"] == "scanning" and lane.view["lines"][0]["quantity"] == 1
+    assert lane.events("omo.sale/1") == []

@@ -33,6 +33,7 @@ class SessionRoutes:
         router.add_post("/v1/session/lines/{line_id}/void", self.void)
         router.add_post("/v1/session/pay", self.pay)
         router.add_post("/v1/session/cancel", self.cancel)
+        router.add_post("/v1/session/suspend", self.suspend)
         router.add_post("/v1/attendant/approve", self.approve)
         router.add_post("/v1/attendant/reject", self.reject)
         router.add_post("/v1/lane/lock", self.lock)
@@ -67,6 +68,11 @@ class SessionRoutes:
     async def cancel(self, request: web.Request) -> web.Response:
         controller = self.controller
         committed = await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+        return self._answer(committed.change)
+
+    async def suspend(self, request: web.Request) -> web.Response:
+        controller = self.controller
+        committed = await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
         return self._answer(committed.change)
 
     async def approve(self, request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ stable within the visit and says nothing about the shopper.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -163,6 +164,50 @@ def resolve(session: Session, *, approved: bool, staff_id: str, settings: Sessio
     prompt = Prompt("attendant_done", "Thank you. Please carry on." if approved else
                     "The item was removed by staff. Please carry on.")
     return Change(with_prompt(touched(after, now), prompt), tuple(events), claim=claim)
+
+
+SUSPEND_PREFIX = "SUSP-"
+
+
+def suspend_code(session_id: str) -> str:
+    """The code a suspended basket is taken back by: printed or shown as a Code 128, typed on a keypad."""
+    return SUSPEND_PREFIX + session_id.replace("-", "")[-12:].upper()
+
+
+def is_suspend_code(text: str) -> bool:
+    text = text.strip()
+    return text.startswith(SUSPEND_PREFIX) and len(text) == len(SUSPEND_PREFIX) + 12 and text[5:].isalnum()
+
+
+def suspend(session: Session, settings: SessionSection, now: float) -> Change:
+    """Put the basket aside under a code the shopper takes to a staffed register (or scans here later)."""
+    moved = advance(session, machine.Suspended(), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message)
+    code = suspend_code(session.session_id)
+    after = with_prompt(idle_session(now), Prompt("suspended", f"Your basket is kept under {code}. Show this code "
+                                                  "at the service counter, or scan it here to carry on.", "info"))
+    after = replace(after, extra={"suspend_code": code})
+    event = session_event(session, "suspended", code=code, lines=len(session.active_lines),
+                          items=[{"gtin": line.gtin, "quantity": line.quantity} for line in session.active_lines])
+    return Change(after, (event,), suspended=(code, session))
+
+
+def resume(session: Session, code: str, kept: Session | None, settings: SessionSection, now: float,
+           new_id: Callable[[], str]) -> Change:
+    """Take a suspended basket back: a new visit with the kept lines, member, coupons and promotions."""
+    if kept is None:
+        return refuse(session, "nothing_to_resume", "No basket is kept under this code. Please ask a member of "
+                      "staff.", outcome="rejected", reason="nothing_to_resume")
+    moved = advance(session, machine.Resumed(), settings.max_failed_payments)
+    if isinstance(moved, Refusal):
+        return refuse(session, moved.reason, moved.message, outcome="rejected", reason=moved.reason)
+    after = replace(kept, session_id=new_id(), state=SessionState.SCANNING, started_at=now, last_activity=now,
+                    payment=None, prompts=(), sale_id=None, extra={"resumed_from": kept.session_id})
+    after = with_prompt(after, Prompt("resumed", "Welcome back: your basket is here."))
+    events = (session_event(after, "started"), session_event(after, "resumed", code=code,
+                                                             resumed_from=kept.session_id))
+    return Change(after, events, {"session_id": after.session_id, "outcome": "accepted"}, resumed=code)
 
 
 def staff_scan(session: Session, meaning: StaffCode, *, settings: SessionSection, now: float) -> Change:

@@ -25,6 +25,8 @@ class Change:
     release_tokens: bool = False         # the visit ended without a sale: its coupons may be used again
     sale: dict[str, Any] | None = None   # a completed sale to record (with its receipt)
     refused: str | None = None           # the reason code, when the step was refused
+    suspended: tuple[str, Session] | None = None   # (code, basket) to keep for a staffed register
+    resumed: str | None = None           # the suspend code whose basket this step took back
 
     @property
     def ok(self) -> bool:

@@ -82,6 +82,9 @@ class SessionController:
     def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         return fn(self.lane_db.reader())
 
+    def suspended(self, code: str) -> Session | None:
+        return visits.suspended(self.lane_db.reader(), code)
+
     def coupon_uses(self, coupon_id: str) -> int:
         return int(visits.coupon_uses(self.lane_db.reader(), coupon_id))
 
@@ -122,6 +125,10 @@ class SessionController:
             record_sale(conn, change.sale, self.guard)
             visits.redeem_coupons(conn, [(c["coupon_id"], c.get("jti")) for c in change.sale["coupons"]],
                                   change.sale["sale_id"], now)
+        if change.suspended is not None:
+            visits.suspend(conn, change.suspended[0], change.suspended[1], now)
+        if change.resumed is not None:
+            visits.mark_resumed(conn, change.resumed, now)
         visits.save(conn, change.session, now)
         scan = None if fields is None else (*scans.record_scan(conn, fields), fields)
         return Committed(change, scan, False)

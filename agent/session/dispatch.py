@@ -10,7 +10,17 @@ from agent.catalog.records import OfflinePolicy
 from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
 from agent.config import SessionSection
-from agent.interpret.meanings import Coupon, Invalid, Meaning, Member, PaymentCode, PickupOrder, Product, StaffCode
+from agent.interpret.meanings import (
+    Coupon,
+    Invalid,
+    Meaning,
+    Member,
+    PaymentCode,
+    PickupOrder,
+    Product,
+    StaffCode,
+    Unknown,
+)
 from agent.session import actions, scan_rules
 from agent.session.basket import Session
 from agent.session.change import Change, refuse
@@ -28,6 +38,7 @@ class Facts:
     coupon_uses: int = 0
     policy: OfflinePolicy = OfflinePolicy()
     stale: bool = False
+    suspended: Session | None = None      # the basket kept under a scanned suspend code
 
 
 def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: SessionSection, now: float,
@@ -49,6 +60,8 @@ def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: S
     if isinstance(meaning, PickupOrder):
         return refuse(session, "pickup_at_staffed_register", "Online orders are collected at the service counter "
                       "for now.", "info", outcome="rejected", reason="pickup_not_available")
+    if isinstance(meaning, Unknown) and actions.is_suspend_code(meaning.text):
+        return actions.resume(session, meaning.text.strip(), facts.suspended, settings, now, new_id)
     if isinstance(meaning, Invalid):
         return refuse(session, f"invalid_{meaning.reason}", "This code could not be read as valid. Please try again "
                       "or ask a member of staff.", outcome="rejected")

@@ -18,10 +18,11 @@ from agent.catalog.db import CatalogDb
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.errors import StoreError
 from agent.health import ComponentHealth
-from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, Product
+from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, Product, Unknown
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
 from agent.session import scans, seen_tokens
+from agent.session.actions import is_suspend_code
 from agent.session.change import Change
 from agent.session.controller import SessionController
 from agent.session.dispatch import Facts, scan_change
@@ -132,6 +133,8 @@ class Pipeline:
 
     def _facts(self, meaning: Meaning, session: SessionController) -> Facts:
         """The catalog facts a scan's rule needs, read before the change (lookups never touch the network)."""
+        if isinstance(meaning, Unknown) and is_suspend_code(meaning.text):
+            return Facts(suspended=session.suspended(meaning.text.strip()))
         catalog = self._catalog
         if catalog is None:
             return Facts()

@@ -78,6 +78,7 @@ def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> d
             "amount": session.payment.amount, "status": session.payment.status,
             "reason": session.payment.reason},
         "sale_id": session.sale_id,
+        "suspend_code": session.extra.get("suspend_code"),
     }
 
 

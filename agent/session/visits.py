@@ -35,6 +35,13 @@ MIGRATIONS = [
             redeemed_at REAL NOT NULL);
         CREATE INDEX coupon_redemptions_coupon ON coupon_redemptions (coupon_id);
     """),
+    Migration("m002_suspended", """
+        CREATE TABLE suspended (
+            code TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            suspended_at REAL NOT NULL,
+            resumed_at REAL);
+    """),
 ]
 
 
@@ -66,3 +73,18 @@ def redeem_coupons(conn: sqlite3.Connection, coupons: list[tuple[str, str | None
 def coupon_uses(conn: sqlite3.Connection, coupon_id: str) -> int:
     """How often this lane redeemed the coupon in a completed sale (the cloud reconciles across lanes)."""
     return int(conn.execute("SELECT count(*) FROM coupon_redemptions WHERE coupon_id = ?", (coupon_id,)).fetchone()[0])
+
+
+def suspend(conn: sqlite3.Connection, code: str, session: Session, now: float) -> None:
+    """Keep a suspended basket under its code until it is resumed (here, or by the cloud at a staffed register)."""
+    conn.execute("INSERT INTO suspended (code, body, suspended_at) VALUES (?, ?, ?)", (code, codec.dumps(session), now))
+
+
+def suspended(conn: sqlite3.Connection, code: str) -> Session | None:
+    """The basket suspended under `code`, unless it was already resumed."""
+    row = conn.execute("SELECT body FROM suspended WHERE code = ? AND resumed_at IS NULL", (code,)).fetchone()
+    return None if row is None else codec.loads(row[0])
+
+
+def mark_resumed(conn: sqlite3.Connection, code: str, now: float) -> None:
+    conn.execute("UPDATE suspended SET resumed_at = ? WHERE code = ?", (now, code))
