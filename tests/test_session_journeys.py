@@ -358,3 +358,26 @@ async def test_a_lane_restarted_while_paying_releases_a_basket_that_was_never_ch
     await lane.restart()                 # the request never reached the service
     assert lane.view["state"] == "scanning" and lane.view["lines"][0]["quantity"] == 1
     assert lane.events("omo.sale/1") == []
+
+
+async def test_with_a_stale_catalog_the_offline_policy_refuses_coupons_and_the_sale_goes_on(
+        session_lane: SessionLane) -> None:
+    import time
+
+    from simulators.clock import FakeClock
+
+    clock = FakeClock(start_wall=time.time())
+    lane = session_lane
+    lane.clock = clock
+    await lane.restart()
+    clock.advance(2 * 86400)                       # no word from the cloud for two days: the catalog is stale
+    ttl = 10 * 86400
+    await lane.scan(lane.issuer.member(MEMBER, ttl_s=ttl), "qr")
+    await lane.scan(BATTERIES)
+    refused = await lane.scan(lane.issuer.coupon(COUPON_100, sub=MEMBER, ttl_s=ttl), "qr")
+    assert refused is not None and refused.refused == "coupon_offline"
+    assert "Your basket is kept" in lane.view["prompts"][0]["message"]
+    assert lane.controller is not None
+    await lane.controller.pay("simulated")
+    [sale] = lane.events("omo.sale/1")
+    assert sale["total"] == 498 and sale["coupons"] == []
