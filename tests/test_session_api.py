@@ -134,3 +134,21 @@ async def test_the_websocket_sends_the_new_state_after_each_commit(api: Client, 
     assert session_lane.lane_db is not None
     committed = session_lane.lane_db.reader().execute("SELECT count(*) FROM visits").fetchone()[0]
     assert committed == 1, "the screen heard of the line only once it was in lane.db"
+
+
+async def test_points_pay_part_of_the_basket_and_travel_in_the_sale(api: Client, session_lane: SessionLane) -> None:
+    status, body = await api.call("POST", "/v1/session/points", body={"points": 50})
+    assert status == 409 and body["reason"] == "no_basket"
+    await api.call("POST", "/v1/session/items", body={"code": TEA})
+    status, body = await api.call("POST", "/v1/session/points", body={"points": 50})
+    assert status == 409 and body["reason"] == "member_required"
+    await api.call("POST", "/v1/session/items", body={"code": session_lane.issuer.member("M-0001")})
+    status, body = await api.call("POST", "/v1/session/points", body={"points": 5000})
+    assert status == 409 and body["reason"] == "points_balance"
+    status, body = await api.call("POST", "/v1/session/points", body={"points": 40})
+    assert status == 200 and (body["totals"]["total"], body["totals"]["amount_due"]) == (140, 100)
+    status, body = await api.call("POST", "/v1/session/pay", body={"method": "simulated"})
+    assert status == 200 and body["state"] == "paid"
+    [sale] = session_lane.events("omo.sale/1")
+    assert (sale["points_redeemed"], sale["amount_due"], sale["payment"]["amount"]) == (40, 100, 100)
+    assert sale["points"] == 2, "earned on what was paid: 100 / 100 x 2 (gold)"

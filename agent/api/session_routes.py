@@ -34,6 +34,7 @@ class SessionRoutes:
         router.add_post("/v1/session/pay", self.pay)
         router.add_post("/v1/session/cancel", self.cancel)
         router.add_post("/v1/session/suspend", self.suspend)
+        router.add_post("/v1/session/points", self.points)
         router.add_post("/v1/attendant/approve", self.approve)
         router.add_post("/v1/attendant/reject", self.reject)
         router.add_post("/v1/lane/lock", self.lock)
@@ -73,6 +74,17 @@ class SessionRoutes:
     async def suspend(self, request: web.Request) -> web.Response:
         controller = self.controller
         committed = await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+        return self._answer(committed.change)
+
+    async def points(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        points = body.get("points")
+        if not isinstance(points, int) or isinstance(points, bool) or points < 0:
+            raise _bad("`points` must be a whole number of points, 0 or more")
+        allowed = self.pipeline.points_redemption_allowed()
+        controller = self.controller
+        committed = await controller.apply(lambda s: actions.redeem_points(s, points, allowed, controller.settings,
+                                                                           controller.clock.time()))
         return self._answer(committed.change)
 
     async def approve(self, request: web.Request) -> web.Response:

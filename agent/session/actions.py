@@ -210,6 +210,24 @@ def resume(session: Session, code: str, kept: Session | None, settings: SessionS
     return Change(after, events, {"session_id": after.session_id, "outcome": "accepted"}, resumed=code)
 
 
+def redeem_points(session: Session, points: int, policy_allows: bool, settings: SessionSection,
+                  now: float) -> Change:
+    """Pay part of the basket with points: only with a member, within the cached balance, and while the catalog
+    is stale only if the offline policy allows it (a stale balance could be spent twice on two lanes)."""
+    if session.state is not SessionState.SCANNING:
+        return refuse(session, "no_basket", "Points can be used once your items are scanned.")
+    if session.member is None:
+        return refuse(session, "member_required", "Please show your app's member code to use points.")
+    if not policy_allows:
+        return refuse(session, "points_offline", "Points cannot be used while the store is offline. Your "
+                      "basket is kept.")
+    if not 0 <= points <= session.member.points_balance:
+        return refuse(session, "points_balance", f"You have {session.member.points_balance} points.")
+    after = with_prompt(touched(replace(session, points_to_redeem=points), now),
+                        Prompt("points_redeemed", f"{points} points will be used."))
+    return Change(after)
+
+
 def staff_scan(session: Session, meaning: StaffCode, *, settings: SessionSection, now: float) -> Change:
     """A staff code scanned at the lane approves the oldest open intervention."""
     if session.state is not SessionState.NEEDS_ATTENDANT:

@@ -150,6 +150,12 @@ class Pipeline:
                          policy=catalog.policy(), stale=self._stale())
         return Facts()
 
+    def points_redemption_allowed(self) -> bool:
+        """A fresh catalog's balance may be spent; a stale one only if the offline policy says so."""
+        if self._catalog is None:
+            return False
+        return not self._stale() or self._catalog.policy().points_redemption
+
     def _stale(self) -> bool:
         assert self._catalog is not None
         return not self._catalog.status().loaded or self._catalog.is_stale(self.max_catalog_age_s)
