@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from agent.interpret.rules import build_rules
 from agent.interpret.tokens import clock_synchronised
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
-from agent.sdnotify import Notifier
+from agent.sdnotify import Notifier, settle_heap
 from agent.session.controller import SessionController
 from agent.session.pipeline import Pipeline
 from agent.store import Database
@@ -186,7 +185,7 @@ async def run(config: Config, notifier: Notifier | None = None) -> int:
     notifier.ready(f"serving lane {config.agent.store_id}/{config.agent.lane_id}, "
                    f"{len(config.devices)} device(s), API on {config.api.listen}")
     lane.health.listeners.append(lambda health: notifier.status(health.summary()))
-    settle_after_start()   # after READY=1: the collection it starts with is not start-up time
+    settle_heap()   # after READY=1: the collection it starts with is not start-up time
     logger.info("agent ready version=%s store=%s lane=%s", __version__, config.agent.store_id,
                 config.agent.lane_id)
     try:
@@ -228,20 +227,3 @@ async def _forward_remote_reloads(lane: Lane, reloads: asyncio.Queue[None]) -> N
         await lane.reload_requested.wait()
         lane.reload_requested.clear()
         reloads.put_nowait(None)
-
-
-# Garbage-collector settings for a long-running lane: the start-up heap frozen, young collections rarer.
-# Why: during a drain the loop thread allocates a few objects per message (paho's message info, the relay's
-# bookkeeping), and CPython's default thresholds then ran a full collection every few seconds. Each one held
-# the GIL for 10-20 ms, which was the largest remaining part of scan-to-commit p99 (bench/drain.py). Freezing
-# what start-up made (modules, config, catalog handles: it lives as long as the process) keeps full
-# collections short; a larger first threshold makes them rarer. Cycles are still collected.
-GC_GEN0_THRESHOLD = 10_000
-
-
-def settle_after_start() -> None:
-    """Call once start-up is done (the daemon before READY=1; the test and bench harness likewise)."""
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)

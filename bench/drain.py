@@ -30,8 +30,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.app import settle_after_start  # noqa: E402
 from agent.lane_db import open_sync_db  # noqa: E402
+from agent.sdnotify import settle_heap  # noqa: E402
 from agent.session.sales import record_sale  # noqa: E402
 from agent.session.scans import record_scan  # noqa: E402
 from agent.sync import outbox  # noqa: E402
@@ -190,7 +190,7 @@ async def agent_part(port: int, state: Path, events: int, window: int, with_onli
                      cloud: dict[str, int]) -> float:
     """The end-to-end drain with scans during it, then (once) the online figure; returns the drain's events/s."""
     async with running_lane(state, mqtt_section(port, inflight_window=window, confirm_timeout_s=30)) as lane:
-        settle_after_start()   # as the daemon does before READY=1
+        settle_heap()   # as the daemon does before READY=1
         rate, scan_ms, rss, cpu_us, cloud_us = await drain(lane, events, cloud)
         print(f"  agent drain (end-to-end confirmed): {rate:,.0f} events/s, {cpu_us:.0f} us CPU per event "
               "(the lane process, all threads); on the same cores, per event: "
@@ -211,7 +211,7 @@ async def broker_mode_part(port: int, state: Path, events: int, window: int) -> 
     """
     section = mqtt_section(port, inflight_window=window, delivery="broker", topic_prefix="bench/unsubscribed")
     async with running_lane(state, section) as lane:
-        settle_after_start()
+        settle_heap()
         rate, _, _, cpu_us, _ = await drain(lane, events)
     return rate, cpu_us
 

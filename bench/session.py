@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.api.events import EventHub  # noqa: E402
 from agent.api.server import ApiServer  # noqa: E402
-from agent.app import settle_after_start  # noqa: E402
 from agent.catalog.db import CatalogDb  # noqa: E402
 from agent.catalog.load import load_snapshot  # noqa: E402
 from agent.config import ApiSection  # noqa: E402
 from agent.health import ComponentHealth, HealthRegistry  # noqa: E402
+from agent.sdnotify import settle_heap  # noqa: E402
 from agent.session.basket import BasketLine, add_item, new_session  # noqa: E402
 from agent.session.totals import price  # noqa: E402
 from agent.sync.mqtt import Handlers, Publisher  # noqa: E402
@@ -158,7 +158,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"baseline: bare durable SQLite commit p50 {pct(bare, 50):.2f} ms, p99 {pct(bare, 99):.2f} ms; "
               f"{1000 / statistics.mean(bare):,.0f} commits/s")
         lane = await make_lane(work, args.products)
-        settle_after_start()
+        settle_heap()
         with cloud_on_loopback(work, nice=10) as (broker, _ingest):
             fill_backlog(lane, args.backlog)
             assert lane.lane_db is not None

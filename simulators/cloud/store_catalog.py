@@ -19,14 +19,14 @@ def ean13(body12: str) -> str:
     return body12 + str(check_digit(body12))
 
 
-TEA = ean13("490000000001")            # green tea 500ml, 8 %, member price
-ONIGIRI = ean13("490000000002")        # salmon onigiri, 8 %, "2 for 300"
-BEER = ean13("490000000003")           # craft beer, 10 %, age-restricted
-BATTERIES = ean13("490000000004")      # AA batteries, 10 %, household
-SNACK = ean13("490000000005")          # recalled snack: sale stopped
-BEEF = ean13("490000000006")           # beef, priced per 100 g (weighed at the deli scale)
+TEA = ean13("451000000001")            # green tea 500ml, 8 %, member price
+ONIGIRI = ean13("451000000002")        # salmon onigiri, 8 %, "2 for 300"
+BEER = ean13("451000000003")           # craft beer, 10 %, age-restricted
+BATTERIES = ean13("451000000004")      # AA batteries, 10 %, household
+SNACK = ean13("451000000005")          # recalled snack: sale stopped
+BEEF = ean13("451000000006")           # beef, priced per 100 g (weighed at the deli scale)
 DELI_ITEM = "0212345"                  # deli bento: in-store label "02" + item 12345 + price
-NOT_IN_CATALOG = ean13("490000000099")
+NOT_IN_CATALOG = ean13("451000000099")
 MEMBER = "M-0001"                      # gold, 1200 points, consents to interest events
 MEMBER_NO_CONSENT = "M-0002"
 COUPON_100 = "C-100OFF"                # 100 off a spend of 500 or more, members only
