@@ -45,9 +45,9 @@ class SyncLane:
         return {"relay": relay.probe(), "relay_counters": self.relay_health.counters,
                 "mqtt": {**publisher.probe(), "connected": publisher.connected.is_set(),
                          "counters": self.mqtt_health.counters, "state": self.mqtt_health.state},
-                "pending_seq_min_max_count": pending.fetchone(), "cursor": relay._cursor,
-                "claimed": len(relay._claimed), "released": len(relay._released),
-                "hwm_received_written": (relay._hwm, relay._hwm_written)}
+                "pending_seq_min_max_count": pending.fetchone(), "cursor": relay._pending.cursor,
+                "claimed": len(relay._claimed), "released": len(relay.book.released),
+                "hwm_received_written": (relay.book.hwm, relay.book.hwm_written)}
 
 
 def mqtt_section(port: int, **overrides: Any) -> MqttSection:
