@@ -108,15 +108,14 @@ async def test_a_burst_larger_than_the_socket_buffer_all_arrives_and_the_writer_
         for _ in range(40):   # 40 MB in one loop turn: the send buffer fills and the rest waits for writable
             publisher.publish_nowait(publisher.topics.lane("scans"), payload)
         await asyncio.sleep(0)
-        assert publisher._write_waits, "the burst should have filled the socket"
+        link = publisher._link
+        assert link is not None and link._write_waits, "the burst should have filled the socket"
         await wait_until(lambda: len(acks) == 40, 30)
         assert acks == [0x10] * 40   # no subscriber: mosquitto says so in each PUBACK
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: not link._write_waits, 5)
         # Once drained, the selector must not keep reporting a writable socket (a busy loop at idle).
-        assert publisher._io is not None
         selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
-        assert selector.get_key(publisher._io.fileno()).events == selectors.EVENT_READ
-        assert not publisher._write_waits
+        assert selector.get_key(link.io.fileno()).events == selectors.EVENT_READ
 
 
 async def test_the_publish_size_the_publisher_checks_is_the_size_that_arrives() -> None:

@@ -204,7 +204,7 @@ async def test_seqs_another_copy_used_are_confirmed_only_by_event_id_even_after_
     async with running_lane(tmp_path, mqtt_section(mqtt_broker.port, confirm_timeout_s=60)) as lane:
         await wait_until(lambda: lane.relay.probe()["awaiting_confirmation"] == 2, 10)   # sent again
         ack(stream_id=stream_id, seq_hwm=1000, event_ids=[])
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)   # a window for a wrong confirmation to be written, were the mark trusted
         assert states(tmp_path / "lane.db") == {0: 2}, "the reuse was forgotten over the restart"
         named = [row[0] for row in lane.db.reader().execute("SELECT event_id FROM outbox ORDER BY seq")]
         ack(stream_id=stream_id, seq_hwm=1000, event_ids=named)
@@ -298,7 +298,7 @@ async def test_commands_run_once_per_command_id_and_catalog_deltas_reach_the_cac
             client.publish("omo/v1/store-001/lane-01/commands", command, qos=1).wait_for_publish(5)
         client.publish("omo/v1/store-001/catalog", b'{"gtin": "04901234567894", "version": 18}', qos=1)
         await wait_until(lambda: deltas and closed, 10)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)   # a window for the repeated command to run again, were it not idempotent
         client.loop_stop()
         client.disconnect()
     assert closed == [{"reason": "night"}]

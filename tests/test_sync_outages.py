@@ -26,7 +26,7 @@ async def test_broker_killed_and_restarted_ten_times_during_a_stream_loses_nothi
     async with running_lane(tmp_path, mqtt_section(mqtt_broker.port)) as lane:
         stop = asyncio.Event()
         writer = asyncio.create_task(stream(lane, stop))
-        for _ in range(10):
+        for _ in range(10):   # the behaviour under test: the broker up 0.3 s, down 0.2 s, ten times
             await asyncio.sleep(0.3)
             mqtt_broker.kill()
             await asyncio.sleep(0.2)
@@ -49,7 +49,7 @@ async def run_with_fault(tmp_path: Path, broker: MosquittoBroker, fault: str, ho
             await asyncio.wait_for(lane.publisher.connected.wait(), 10)
             stop = asyncio.Event()
             writer = asyncio.create_task(stream(lane, stop))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)   # the stream runs a while before the fault, and after it
             rss_before = rss_mb()
             await apply_fault(proxy, fault, hold_s, lane)
             await asyncio.sleep(0.5)

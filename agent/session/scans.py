@@ -1,15 +1,15 @@
-"""Scan events in lane.db (minimal for issue 6): the scan row and its `omo.scan/1` outbox row commit together.
+"""Scan events in lane.db: the scan row and its `omo.scan/1` outbox row commit together.
 
-The scan pipeline calls `await lane_db.write(record_scan, fields)`; the session issue will add columns.
+The pipeline records a scan alone (`await lane_db.write(record_scan, fields)`) when no visit is involved, and
+the session's controller records it in the same transaction as the change the scan made to the visit.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
-from agent.clock import rfc3339_ms
+from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.store import Migration
 from agent.sync import outbox
 
@@ -34,7 +34,7 @@ REQUIRED = ("device", "symbology", "text", "kind")
 OPTIONAL = ("gtin", "session_id", "member_id", "outcome", "reason", "occurred_at")
 
 
-def record_scan(conn: sqlite3.Connection, fields: dict[str, Any]) -> tuple[str, int]:
+def record_scan(conn: sqlite3.Connection, fields: dict[str, Any], clock: Clock = SYSTEM_CLOCK) -> tuple[str, int]:
     """Store one scan and enqueue its event in the caller's transaction; returns (event_id, seq).
 
     `fields` holds `device`, `symbology`, `text`, `kind` and where known `gtin`, `session_id`,
@@ -42,7 +42,7 @@ def record_scan(conn: sqlite3.Connection, fields: dict[str, Any]) -> tuple[str, 
     """
     body = {key: fields[key] for key in REQUIRED}
     body.update({key: fields[key] for key in OPTIONAL if fields.get(key) is not None})
-    body.setdefault("occurred_at", rfc3339_ms(datetime.now(UTC)))
+    body.setdefault("occurred_at", rfc3339_ms(clock.now()))
     event_id, seq = outbox.enqueue(conn, "scans", "omo.scan/1", body)
     conn.execute("INSERT INTO scans (device, symbology, text, kind, gtin, session_id, outcome, event_id, seq, "
                  "occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

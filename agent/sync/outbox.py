@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.clock import rfc3339_ms
+from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.errors import StoreError
 from agent.store import Migration
 from agent.sync.event_ids import new_event_id
@@ -114,7 +113,8 @@ def set_identity(conn: sqlite3.Connection, store_id: str, lane_id: str) -> None:
     conn.execute("UPDATE outbox_lane SET store_id = ?, lane_id = ? WHERE id = 1", (store_id, lane_id))
 
 
-def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mapping[str, Any]) -> tuple[str, int]:
+def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mapping[str, Any],
+            clock: Clock = SYSTEM_CLOCK) -> tuple[str, int]:
     """Add one event; call inside the caller's write transaction so it commits with the state it reports.
 
     Returns (event_id, seq). The envelope (schema, event_id, store_id, lane_id, stream_id, seq, occurred_at) is added
@@ -133,11 +133,11 @@ def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mappi
     event_id = new_event_id()
     payload = {"schema": schema, "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
                "stream_id": stream_id, "seq": seq,
-               "occurred_at": body.get("occurred_at") or rfc3339_ms(datetime.now(UTC)), **body}
+               "occurred_at": body.get("occurred_at") or rfc3339_ms(clock.now()), **body}
     conn.execute("INSERT INTO outbox (priority, topic_class, schema, event_id, seq, payload, created_at) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (expected[1], topic_class, schema, event_id, seq,
-                  json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), time.time()))
+                  json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), clock.time()))
     return event_id, seq
 
 
@@ -151,7 +151,8 @@ def pending(conn: sqlite3.Connection, after: tuple[int, int], limit: int) -> lis
 
 
 def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirmed_events: Sequence[str],
-                hwm: int, acked: bool, seq_reused_up_to: int = 0, taken_back: Sequence[int] = ()) -> None:
+                hwm: int, acked: bool, seq_reused_up_to: int = 0, taken_back: Sequence[int] = (),
+                clock: Clock = SYSTEM_CLOCK) -> None:
     """Record a batch of confirmations in one transaction (one commit for many messages).
 
     Each kind of mark is one set-based statement over a JSON array, not an `executemany`: the sqlite3
@@ -159,7 +160,7 @@ def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirme
     with paho each of those hand-overs waits up to a switch interval, so a 500-row batch could hold the
     single writer (and the sale queued behind it) for tens of milliseconds.
     """
-    now = time.time()
+    now = clock.time()
     if taken_back:   # first: a row both taken back and named by the ingest in this batch ends confirmed
         conn.execute("UPDATE outbox SET state = 0, confirmed_at = NULL "
                      "WHERE id IN (SELECT value FROM json_each(?)) AND state = 2", (json.dumps(list(taken_back)),))
@@ -183,14 +184,14 @@ def apply_marks(conn: sqlite3.Connection, confirmed_ids: Sequence[int], confirme
         conn.execute("UPDATE outbox_lane SET last_ack_at = ? WHERE id = 1", (now,))
 
 
-def prune(conn: sqlite3.Connection, retention_days: float, limit: int = 5000) -> int:
+def prune(conn: sqlite3.Connection, retention_days: float, limit: int = 5000, clock: Clock = SYSTEM_CLOCK) -> int:
     """Delete confirmed rows older than the retention period, a bounded batch at a time."""
-    cutoff = time.time() - retention_days * 86400
+    cutoff = clock.time() - retention_days * 86400
     return conn.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_confirmed "
                         "WHERE state = 2 AND confirmed_at < ? LIMIT ?)", (cutoff, limit)).rowcount
 
 
-def shed(conn: sqlite3.Connection, limit: int = 10000) -> int:
+def shed(conn: sqlite3.Connection, limit: int = 10000, clock: Clock = SYSTEM_CLOCK) -> int:
     """Drop the oldest unconfirmed scan/interest rows to save the disk; never sales, payments or sessions.
 
     The dropped range is replaced by one `omo.shed/1` row that keeps the first seq and names the last
@@ -205,11 +206,11 @@ def shed(conn: sqlite3.Connection, limit: int = 10000) -> int:
             "SELECT store_id, lane_id, stream_id FROM outbox_lane WHERE id = 1").fetchone()
         event_id = new_event_id()
         body = {"schema": "omo.shed/1", "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
-                "stream_id": stream_id, "seq": first, "seq_end": last, "occurred_at": rfc3339_ms(datetime.now(UTC)),
+                "stream_id": stream_id, "seq": first, "seq_end": last, "occurred_at": rfc3339_ms(clock.now()),
                 "reason": "disk nearly full", "count": len(ids)}
         conn.execute("INSERT INTO outbox (priority, topic_class, schema, event_id, seq, payload, created_at) "
                      "VALUES (?, 'scans', 'omo.shed/1', ?, ?, ?, ?)",
-                     (SHEDDABLE, event_id, first, json.dumps(body, separators=(",", ":")).encode(), time.time()))
+                     (SHEDDABLE, event_id, first, json.dumps(body, separators=(",", ":")).encode(), clock.time()))
     return sum(len(ids) for _, _, ids in runs)
 
 
@@ -242,7 +243,7 @@ def stream_id(conn: sqlite3.Connection) -> str:
     return str(conn.execute("SELECT stream_id FROM outbox_lane WHERE id = 1").fetchone()[0])
 
 
-def depth(conn: sqlite3.Connection) -> dict[str, Any]:
+def depth(conn: sqlite3.Connection, clock: Clock = SYSTEM_CLOCK) -> dict[str, Any]:
     """Unconfirmed rows per class, the oldest unconfirmed sale's age and the last ack time (for health)."""
     per_class = dict.fromkeys(CLASS_NAMES.values(), 0)
     for priority, count in conn.execute("SELECT priority, count(*) FROM outbox INDEXED BY outbox_pending "
@@ -255,6 +256,6 @@ def depth(conn: sqlite3.Connection) -> dict[str, Any]:
     last_seq, last_ack, hwm, reused = conn.execute(
         "SELECT last_seq, last_ack_at, ack_hwm, seq_reused_up_to FROM outbox_lane WHERE id = 1").fetchone()
     return {"outbox_depth": per_class,
-            "oldest_unconfirmed_sale_age_s": round(time.time() - oldest, 3) if oldest else None,
+            "oldest_unconfirmed_sale_age_s": round(clock.time() - oldest, 3) if oldest else None,
             "last_ack_at": rfc3339_ms(datetime.fromtimestamp(last_ack, UTC)) if last_ack else None,
             "last_seq": last_seq, "ack_seq_hwm": hwm, "seq_reused_up_to": reused}

@@ -20,7 +20,7 @@ from agent.health import ComponentHealth
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.confirmations import Confirmations, Reuse, parse_ack
-from agent.sync.mqtt import Publisher
+from agent.sync.link import PublisherLink
 from agent.sync.pending import PendingReader
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ AWAITING_WINDOWS = 20
 class OutboxRelay:
     """Drains lane.db's outbox through a Publisher; `wake()` after a commit makes a new row go at once."""
 
-    def __init__(self, db: Database, publisher: Publisher, *, delivery: str = "end-to-end", window: int = 100,
+    def __init__(self, db: Database, publisher: PublisherLink, *, delivery: str = "end-to-end", window: int = 100,
                  confirm_timeout_s: float = 30.0, retention_days: float = 7.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db, self.publisher, self.clock = db, publisher, clock
         self.broker_mode = delivery == "broker"
@@ -71,7 +71,7 @@ class OutboxRelay:
 
     def probe(self) -> dict[str, Any]:
         """Outbox depth per class, oldest unconfirmed sale, last ack, in flight (for /v1/health)."""
-        return {**outbox.depth(self.db.reader()), "inflight": len(self._inflight),
+        return {**outbox.depth(self.db.reader(), self.clock), "inflight": len(self._inflight),
                 "awaiting_confirmation": len(self.book.awaiting),
                 "delivery": "broker" if self.broker_mode else "end-to-end"}
 
@@ -236,7 +236,7 @@ class OutboxRelay:
             # A newly found reuse of seqs is, and so are the rows it takes back: after a restart neither could
             # be found again.
             await self.db.write(outbox.apply_marks, marks.row_ids, marks.event_ids, marks.hwm, marks.acked,
-                                marks.reused_up_to, marks.taken_back,
+                                marks.reused_up_to, marks.taken_back, self.clock,
                                 background=not self.book.new_reuse_unwritten(marks))
             self.book.written(marks)
         finally:
@@ -271,7 +271,7 @@ class OutboxRelay:
             self._claimed.difference_update(late)
             self._health.count("resent_unconfirmed", len(late))
         try:
-            await self.db.write(outbox.prune, self.retention_days, background=True)
+            await self.db.write(outbox.prune, self.retention_days, 5000, self.clock, background=True)
         except StoreError as exc:
             logger.warning("outbox housekeeping failed: %s", exc)
         self._rewind()

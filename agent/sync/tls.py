@@ -1,6 +1,6 @@
 """TLS and credentials for the MQTT connection: a verifying SSL context, the password file, cert expiry.
 
-Kept apart from agent/sync/mqtt.py so that it can be tested without a broker; it never turns verification off
+Kept apart from agent/sync/mqtt/ so that it can be tested without a broker; it never turns verification off
 (no `tls_insecure`): the CA is required, the hostname is checked, and `server_name` only changes which
 name is checked (for brokers reached by IP address).
 """
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import socket
 import ssl
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from agent.clock import SYSTEM_CLOCK
 from agent.config import MqttSection
 from agent.errors import ConfigError
 
@@ -61,7 +62,19 @@ def cert_expiry(path: Path | None) -> datetime | None:
     return cert.not_valid_after_utc
 
 
-def days_left(expiry: datetime | None) -> float | None:
+def days_left(expiry: datetime | None, now: datetime | None = None) -> float | None:
     if expiry is None:
         return None
-    return round((expiry - datetime.now(UTC)).total_seconds() / 86400, 1)
+    return round((expiry - (now or SYSTEM_CLOCK.now())).total_seconds() / 86400, 1)
+
+
+CERT_RENEW_DAYS = 21.0          # health turns degraded this long before the client certificate expires
+
+
+def expiry_warning(cert_file: Path | None, expiry: datetime | None) -> str | None:
+    """What health says weeks before the client certificate expires (after that the broker refuses the lane)."""
+    left = days_left(expiry)
+    if left is None or expiry is None or left >= CERT_RENEW_DAYS:
+        return None
+    return (f"client certificate {cert_file} expires in {max(left, 0):.0f} days ({expiry:%Y-%m-%d}); install a "
+            "renewed certificate at that path and reload the config before then, or the broker will refuse this lane")
