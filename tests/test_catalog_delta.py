@@ -94,7 +94,7 @@ async def test_a_gap_triggers_a_snapshot_pull(catalog_sync: CatalogSync, catalog
     task = asyncio.create_task(catalog_sync.run(catalog_sync.health))
     try:
         async with asyncio.timeout(TIMEOUT_S):
-            await _until(lambda: catalog_db.status().version == 1)
+            await _until(lambda: catalog_db.status().version == 1 and not catalog_sync.pulling)
             catalog_server.publish(version=4, products=250)
             assert await catalog_sync.apply(delta_payload(4, 5, [product(3, 42)])) is Outcome.GAP
             await _until(lambda: catalog_db.status().version == 5)
