@@ -35,19 +35,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hid-layout", metavar="LAYOUT", default="us", help="the keyboard layout of --hid-path")
 
 
+def _device_option(request: pytest.FixtureRequest, option: str, reason: str) -> str:
+    path: str | None = request.config.getoption(option)
+    if not path:
+        pytest.skip(reason)
+    return path
+
+
 @pytest.fixture
 def hardware_serial_port(request: pytest.FixtureRequest) -> str:
     """The real serial scanner given with --serial-port; the test is skipped, saying so, without it."""
-    path: str | None = request.config.getoption("--serial-port")
-    if not path:
-        pytest.skip("needs a real serial scanner: run with --serial-port /dev/serial/by-id/...")
-    return path
+    return _device_option(request, "--serial-port",
+                          "needs a real serial scanner: run with --serial-port /dev/serial/by-id/...")
 
 
 @pytest.fixture
 def hardware_hid_path(request: pytest.FixtureRequest) -> str:
     """The real keyboard-wedge scanner given with --hid-path; the test is skipped, saying so, without it."""
-    path: str | None = request.config.getoption("--hid-path")
-    if not path:
-        pytest.skip("needs a real keyboard-wedge scanner: run with --hid-path /dev/input/by-id/...-event-kbd")
-    return path
+    return _device_option(request, "--hid-path",
+                          "needs a real keyboard-wedge scanner: run with --hid-path /dev/input/by-id/...-event-kbd")

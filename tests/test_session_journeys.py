@@ -285,14 +285,9 @@ async def test_a_suspended_basket_comes_back_by_scanning_its_code_once(session_l
 async def test_an_untouched_basket_is_abandoned_by_the_fake_clock_never_while_paying(
         session_lane: SessionLane) -> None:
     import asyncio
-    import time
 
-    from simulators.clock import FakeClock
-
-    clock = FakeClock(start_wall=time.time())
     lane = session_lane
-    lane.clock = clock
-    await lane.restart()
+    clock = await lane.on_fake_clock()
     assert lane.controller is not None
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     await lane.scan(TEA)
@@ -362,14 +357,8 @@ async def test_a_lane_restarted_while_paying_releases_a_basket_that_was_never_ch
 
 async def test_with_a_stale_catalog_the_offline_policy_refuses_coupons_and_the_sale_goes_on(
         session_lane: SessionLane) -> None:
-    import time
-
-    from simulators.clock import FakeClock
-
-    clock = FakeClock(start_wall=time.time())
     lane = session_lane
-    lane.clock = clock
-    await lane.restart()
+    clock = await lane.on_fake_clock()
     clock.advance(2 * 86400)                       # no word from the cloud for two days: the catalog is stale
     ttl = 10 * 86400
     await lane.scan(lane.issuer.member(MEMBER, ttl_s=ttl), "qr")
