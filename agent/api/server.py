@@ -14,6 +14,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import WSMsgType, web
 
 from agent.api.events import EventHub
@@ -104,4 +105,4 @@ class ApiServer:
     async def _forward(queue: asyncio.Queue[dict[str, Any]], ws: web.WebSocketResponse) -> None:
         while not ws.closed:
             event = await queue.get()
-            await ws.send_str(json.dumps(event, default=str))
+            await ws.send_str(orjson.dumps(event, default=str).decode())

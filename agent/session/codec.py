@@ -1,10 +1,14 @@
-"""The session value to JSON and back, for its row in lane.db (it must read back exactly as it was written)."""
+"""The session value to JSON and back, for its row in lane.db (it must read back exactly as it was written).
+
+orjson serialises the frozen dataclasses directly: `dataclasses.asdict` deep-copies the whole visit first,
+and with a long basket that copy was the largest part of each scan's commit (bench/session.py).
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from typing import Any
+
+import orjson
 
 from agent.session.basket import (
     BasketLine,
@@ -20,11 +24,11 @@ from agent.session.machine import SessionState
 
 
 def dumps(session: Session) -> str:
-    return json.dumps(asdict(session), separators=(",", ":"), sort_keys=True)
+    return orjson.dumps(session).decode()
 
 
 def loads(text: str) -> Session:
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = orjson.loads(text)
     return Session(
         session_id=data["session_id"],
         state=SessionState(data["state"]),

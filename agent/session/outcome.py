@@ -49,14 +49,17 @@ def _display(record: ProductRecord | None, meaning: Product) -> Display:
     return display
 
 
-def member_fields(meaning: Member, catalog: MemberLookup) -> tuple[Outcome, Display]:
-    """A token's member ID or a legacy card, checked against the member cache."""
+def member_record(meaning: Member, catalog: MemberLookup) -> MemberRecord | None:
+    """The member cache's record for a token's member ID or a legacy card."""
     if meaning.member_id is not None:
-        record = catalog.member(meaning.member_id)
-    elif meaning.card_number is not None:
-        record = catalog.member_by_card(meaning.card_number)
-    else:
-        record = None
+        return catalog.member(meaning.member_id)
+    if meaning.card_number is not None:
+        return catalog.member_by_card(meaning.card_number)
+    return None
+
+
+def member_fields(meaning: Member, record: MemberRecord | None) -> tuple[Outcome, Display]:
+    """The outcome and display of a member code, from the member cache's record (None: not found)."""
     if record is None:
         # An app token is signed by the cloud: the member exists even if this cache does not know them yet.
         if meaning.member_id is not None:

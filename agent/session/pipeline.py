@@ -26,7 +26,7 @@ from agent.session.actions import is_suspend_code
 from agent.session.change import Change
 from agent.session.controller import SessionController
 from agent.session.dispatch import Facts, scan_change
-from agent.session.outcome import member_fields, product_fields
+from agent.session.outcome import member_fields, member_record, product_fields
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id
@@ -92,13 +92,14 @@ class Pipeline:
         fields = {"device": event.device, "symbology": event.symbology,
                   "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC)),
                   "session_id": self.session_id, **meaning.event_fields()}
-        display = self._look_up(meaning, fields)
+        facts = self._facts(meaning)
+        display = self._display(meaning, facts, fields)
         if not self.lane_open:
             fields.update(outcome="rejected", reason="lane_closed")
         change: Change | None = None
         try:
             if self.session is not None and self.lane_open:
-                change, (event_id, seq, fields) = await self._in_session(meaning, fields)
+                change, (event_id, seq, fields) = await self._in_session(meaning, facts, fields)
             else:
                 event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
         except StoreError as exc:
@@ -113,12 +114,11 @@ class Pipeline:
         self._notify({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
         return change
 
-    async def _in_session(self, meaning: Meaning,
+    async def _in_session(self, meaning: Meaning, facts: Facts,
                           fields: dict[str, Any]) -> tuple[Change, tuple[str, int, dict[str, Any]]]:
         """The scan and the change it makes to the visit, committed together; a wallet code starts payment."""
         session = self.session
         assert session is not None
-        facts = self._facts(meaning, session)
         now = self._clock.time()
         committed = await session.apply(
             lambda current: scan_change(current, meaning, facts, settings=session.settings, now=now,
@@ -131,9 +131,10 @@ class Pipeline:
             task.add_done_callback(self._tasks.discard)
         return committed.change, committed.scan
 
-    def _facts(self, meaning: Meaning, session: SessionController) -> Facts:
-        """The catalog facts a scan's rule needs, read before the change (lookups never touch the network)."""
-        if isinstance(meaning, Unknown) and is_suspend_code(meaning.text):
+    def _facts(self, meaning: Meaning) -> Facts:
+        """The catalog facts a scan needs, read once before the change (lookups never touch the network)."""
+        session = self.session
+        if session is not None and isinstance(meaning, Unknown) and is_suspend_code(meaning.text):
             return Facts(suspended=session.suspended(meaning.text.strip()))
         catalog = self._catalog
         if catalog is None:
@@ -142,10 +143,8 @@ class Pipeline:
             product, promotions = catalog.item(meaning.gtin14)
             return Facts(product=product, promotions=promotions)
         if isinstance(meaning, Member):
-            record = (catalog.member(meaning.member_id) if meaning.member_id is not None
-                      else catalog.member_by_card(meaning.card_number) if meaning.card_number else None)
-            return Facts(member=record)
-        if isinstance(meaning, Coupon):
+            return Facts(member=member_record(meaning, catalog))
+        if isinstance(meaning, Coupon) and session is not None:
             return Facts(coupon=catalog.coupon(meaning.coupon_id), coupon_uses=session.coupon_uses(meaning.coupon_id),
                          policy=catalog.policy(), stale=self._stale())
         return Facts()
@@ -160,14 +159,14 @@ class Pipeline:
         assert self._catalog is not None
         return not self._catalog.status().loaded or self._catalog.is_stale(self.max_catalog_age_s)
 
-    def _look_up(self, meaning: Meaning, fields: dict[str, Any]) -> dict[str, Any]:
+    def _display(self, meaning: Meaning, facts: Facts, fields: dict[str, Any]) -> dict[str, Any]:
         """Catalog facts for the screen; the outcome and reason may change (unknown item, age check)."""
         if self._catalog is None:
             return {}
         if isinstance(meaning, Product):
-            outcome, display = product_fields(meaning, self._catalog.product(meaning.gtin14))
+            outcome, display = product_fields(meaning, facts.product)
         elif isinstance(meaning, Member):
-            outcome, display = member_fields(meaning, self._catalog)
+            outcome, display = member_fields(meaning, facts.member)
         else:
             return {}
         fields.update(outcome)

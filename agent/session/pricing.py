@@ -40,11 +40,12 @@ def price_basket(lines: Iterable[LineInput], *, member_tier: str | None, promoti
     """Price a basket; see the module docstring for the rules and their order."""
     ordered = sorted(lines, key=lambda line: line.line_id)
     member = member_tier is not None
-    units, discounts = member_stage(ordered, member)
-    discounts += promotion_stage(units, list(promotions), member)
-    nets: dict[str, int] = {line.line_id: 0 for line in ordered}
+    rules = list(promotions)
+    promoted = frozenset(gtin14(g) for rule in rules for g in rule.gtins)
+    units, nets, discounts = member_stage(ordered, member, promoted)
+    discounts += promotion_stage(units, rules, member)
     for unit in units:
-        nets[unit.line_id] += unit.price
+        nets[unit.line_id] = nets.get(unit.line_id, 0) + unit.price
     coupon_discounts, outcomes = _coupons(ordered, nets, coupons, member)
     discounts += coupon_discounts
     priced = tuple(PricedLine(line.line_id, line.gtin, line.quantity, line.unit_price, _gross(line),

@@ -36,13 +36,24 @@ def gtin14(gtin: str) -> str:
     return gtin.zfill(14)
 
 
-def member_stage(lines: list[LineInput], member: bool) -> tuple[list[Unit], list[Discount]]:
-    """Units at their member price (when a member is identified), and the member-price discount lines."""
+def member_stage(lines: list[LineInput], member: bool,
+                 promoted: frozenset[str]) -> tuple[list[Unit], dict[str, int], list[Discount]]:
+    """Lines at their member price (when a member is identified) and the member-price discount lines.
+
+    Only lines a promotion could touch (their GTIN in `promoted`) are cut into units; every other line keeps
+    one amount, so pricing a long basket costs per line, not per unit (bench/session.py).
+    Returns the units, the amounts of the lines not cut into units, and the discounts.
+    """
     units: list[Unit] = []
+    amounts: dict[str, int] = {}
     discounts: list[Discount] = []
-    for line in sorted(lines, key=lambda item: item.line_id):
+    for line in lines:
+        gtin = gtin14(line.gtin)
         if line.fixed_amount is not None:
-            units.append(Unit(f"{line.line_id}#0", line.line_id, gtin14(line.gtin), line.fixed_amount, True))
+            if gtin in promoted:
+                units.append(Unit(f"{line.line_id}#0", line.line_id, gtin, line.fixed_amount, True))
+            else:
+                amounts[line.line_id] = line.fixed_amount
             continue
         price = line.unit_price
         if member and line.member_price is not None and line.member_price < line.unit_price:
@@ -50,9 +61,11 @@ def member_stage(lines: list[LineInput], member: bool) -> tuple[list[Unit], list
             saving = (line.unit_price - price) * line.quantity
             discounts.append(Discount(f"member:{line.line_id}", "member_price", None, "Member price", saving,
                                       ((line.line_id, saving),)))
-        units.extend(Unit(f"{line.line_id}#{n}", line.line_id, gtin14(line.gtin), price, False)
-                     for n in range(line.quantity))
-    return units, discounts
+        if gtin in promoted:
+            units.extend(Unit(f"{line.line_id}#{n}", line.line_id, gtin, price, False) for n in range(line.quantity))
+        else:
+            amounts[line.line_id] = price * line.quantity
+    return units, amounts, discounts
 
 
 def promotion_stage(units: list[Unit], promotions: list[PromotionRule], member: bool) -> list[Discount]:
