@@ -10,7 +10,7 @@
 2. Re-pricing per scan with a 200-line basket, against a 20-line one: the ratio per line shows it does not
    grow with the square of the basket.
 3. Completed sales per second on one lane (10 lines each, the simulated payment), against bare commits per
-   second: a sale is about 13 durable commits (10 scans, the payment intent, the sale), so commits bound it.
+   second: a sale is 12 durable commits (10 scans, the payment intent, the sale), so commits bound it.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import orjson
+from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,6 +51,15 @@ from simulators.fixtures.sync import cloud_on_loopback  # noqa: E402
 from simulators.lane_writer import scan as scan_fields  # noqa: E402
 from simulators.ports import free_port  # noqa: E402
 from simulators.sync_lane import mqtt_section  # noqa: E402
+
+# Generated product i is age-restricted when i % 50 == 0 (simulators/cloud/catalog_data.py): those would stop
+# the basket for an attendant, so the bench scans only the others.
+SELLABLE = [i for i in range(1, 600) if i % 50]
+
+
+def code(n: int) -> str:
+    """The EAN-13 of the n-th sellable generated product (wrapping at 500)."""
+    return gtin_for(SELLABLE[n % 500])[1:]
 
 
 def pct(values: list[float], q: int) -> float:
@@ -102,37 +114,56 @@ def fill_backlog(lane: SessionLane, events: int) -> None:
         lane.lane_db.write_blocking(fill, start, min(10_000, events - start))
 
 
-async def scan_to_screen(lane: SessionLane, scans: int, port: int) -> list[float]:
-    """Scan to the screen's WebSocket client holding the new session, one scan at a time."""
+async def scan_to_screen(lane: SessionLane, scans: int, port: int) -> tuple[list[float], list[float]]:
+    """Scan to the session's WebSocket message sent by the API, and to it received by a client on this loop."""
     assert lane.controller is not None and lane.pipeline is not None
     hub = EventHub()
     lane.controller.notify = hub.publish
     lane.pipeline._notify = hub.publish
     server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), HealthRegistry("bench"), hub)
+    sent_at: list[float] = []
+
+    async def timed_forward(queue: asyncio.Queue[dict[str, Any]], ws: web.WebSocketResponse) -> None:
+        """The server's forwarding (agent/api/server.py `_forward`), noting when each session message was sent."""
+        while not ws.closed:
+            event = await queue.get()
+            await ws.send_str(orjson.dumps(event, default=str).decode())
+            if event.get("type") == "session":
+                sent_at.append(time.perf_counter())
+
+    server._forward = timed_forward  # type: ignore[method-assign]
     await server.start()
-    times: list[float] = []
+    to_sent: list[float] = []
+    to_received: list[float] = []
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(f"http://127.0.0.1:{port}/v1/events") as ws:
             for n in range(scans):
-                code = gtin_for(1 + n % 150)[1:]
+                before = len(sent_at)
                 started = time.perf_counter()
-                await lane.scan(code)
+                change = await lane.scan(code(n % 150))
+                assert change is not None and change.ok, change
                 while True:
                     message = json.loads((await ws.receive()).data)
                     if message["type"] == "session":
                         break
-                times.append((time.perf_counter() - started) * 1000)
+                to_received.append((time.perf_counter() - started) * 1000)
+                to_sent.append((sent_at[before] - started) * 1000)
                 if n % 150 == 149:                      # a fresh visit now and then: baskets stay realistic
-                    await lane.controller.pay("simulated")
+                    paid = await lane.controller.pay("simulated")
+                    assert paid.ok and lane.view["state"] == "paid", lane.view["prompts"]
+                    while True:                         # past the payment's own messages
+                        message = json.loads((await ws.receive()).data)
+                        if message["type"] == "session" and message["session"]["state"] == "paid":
+                            break
     finally:
         await server.stop()
-    return times
+    return to_sent, to_received
 
 
 def repricing_us(lines: int, rounds: int = 200) -> float:
     session = new_session("bench", 0.0, True)
     for i in range(lines):
-        item = BasketLine("", gtin_for(i + 1), f"Item {i}", 1 + i % 3, 100 + i % 700, 90 + i % 700 if i % 4 == 0
+        item = BasketLine("", gtin_for(SELLABLE[i]), f"Item {i}", 1 + i % 3, 100 + i % 700, 90 + i % 700 if i % 4 == 0
                           else None, "0.10" if i % 5 == 0 else "0.08", "food", 0)
         session, _ = add_item(session, item)
     started = time.perf_counter()
@@ -143,11 +174,14 @@ def repricing_us(lines: int, rounds: int = 200) -> float:
 
 async def sales_per_second(lane: SessionLane, sales: int) -> float:
     assert lane.controller is not None
+    if lane.view["lines"]:
+        await lane.controller.pay("simulated")      # the basket left by the scans before
     started = time.perf_counter()
     for n in range(sales):
         for i in range(10):
-            await lane.scan(gtin_for(1 + (n * 10 + i) % 500)[1:])
-        await lane.controller.pay("simulated")
+            await lane.scan(code(n * 10 + i))
+        paid = await lane.controller.pay("simulated")
+        assert paid.ok and len(lane.view["lines"]) == 10, lane.view["prompts"]
     return sales / (time.perf_counter() - started)
 
 
@@ -168,21 +202,23 @@ async def main_async(args: argparse.Namespace) -> None:
                                 retention_days=7)
             tasks = [asyncio.create_task(publisher.run(ComponentHealth("mqtt"))),
                      asyncio.create_task(relay.run(ComponentHealth("relay")))]
-            times = await scan_to_screen(lane, args.scans, free_port())
+            sent, received = await scan_to_screen(lane, args.scans, free_port())
             pending = lane.lane_db.reader().execute("SELECT count(*) FROM outbox WHERE state = 0").fetchone()[0]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        print(f"scan to basket updated on the screen's WebSocket ({args.scans} scans, {args.products:,}-product "
+        print(f"scan to basket updated, its WebSocket message sent ({args.scans} scans, {args.products:,}-product "
               f"catalog, relay draining a {args.backlog:,}-event backlog, {pending:,} still pending at the end): "
-              f"p50 {pct(times, 50):.2f} ms, p99 {pct(times, 99):.2f} ms (target p99 < 5 ms); "
-              f"p99 / bare commit p99 = {pct(times, 99) / pct(bare, 99):.1f}")
+              f"p50 {pct(sent, 50):.2f} ms, p99 {pct(sent, 99):.2f} ms (target p99 < 5 ms); "
+              f"p99 / bare commit p99 = {pct(sent, 99) / pct(bare, 99):.1f}")
+        print(f"  ... and received by a client on the same loop: p50 {pct(received, 50):.2f} ms, "
+              f"p99 {pct(received, 99):.2f} ms")
         small, large = repricing_us(20), repricing_us(200)
         print(f"re-pricing per scan: 20 lines {small:.0f} us, 200 lines {large:.0f} us (target < 1000 us); "
               f"per line {small / 20:.2f} vs {large / 200:.2f} us: ratio {large / 200 / (small / 20):.2f} "
               "(1.0 = linear; 10 would be quadratic)")
         rate = await sales_per_second(lane, args.sales)
-        print(f"completed sales (10 lines each, simulated payment): {rate:.1f} sales/s = {rate * 13:,.0f} durable "
+        print(f"completed sales (10 lines each, simulated payment): {rate:.1f} sales/s = {rate * 12:,.0f} durable "
               f"commits/s against {1000 / statistics.mean(bare):,.0f} bare commits/s: the fsync per commit limits it")
         lane.close()
 

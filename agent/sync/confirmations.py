@@ -80,6 +80,7 @@ class Confirmations:
     """The bookkeeping between a PUBACK and the confirmation written to lane.db."""
 
     memory: int = 2000                                  # releases by the mark remembered for a take-back
+    stream_id: str = ""                                 # lane.db's stream: a mark for another one says nothing
     hwm: int = 0                                        # the ingest's mark, as received
     hwm_written: int = 0
     last_seq: int = 0                                   # lane.db's last seq, as last read

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock
@@ -34,20 +35,26 @@ GIVE_WAY_S = 0.005   # at most this long per batch waiting for a sale's or scan'
 AWAITING_WINDOWS = 20
 
 
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    broker_mode: bool           # confirmed on PUBACK alone ([mqtt] delivery = "broker")
+    window: int                 # QoS 1 publishes in flight at most
+    confirm_timeout_s: float    # a row the ingest has not confirmed by then is sent again
+    retention_days: float       # confirmed rows are pruned after this long
+
+
 class OutboxRelay:
     """Drains lane.db's outbox through a Publisher; `wake()` after a commit makes a new row go at once."""
 
     def __init__(self, db: Database, publisher: PublisherLink, *, delivery: str = "end-to-end", window: int = 100,
                  confirm_timeout_s: float = 30.0, retention_days: float = 7.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db, self.publisher, self.clock = db, publisher, clock
-        self.broker_mode = delivery == "broker"
-        self.window, self.confirm_timeout_s, self.retention_days = window, confirm_timeout_s, retention_days
+        self.settings = RelaySettings(delivery == "broker", window, confirm_timeout_s, retention_days)
         self.book = Confirmations(memory=window * AWAITING_WINDOWS)   # what the cloud holds (pure)
         self._topics = {c: publisher.topics.lane(c) for c in ("sales", "sessions", "scans")}
         self._inflight: dict[int, outbox.Row] = {}     # mid -> row, until its PUBACK
         self._claimed: set[int] = set()                # row ids published, awaiting, or confirmed but not written
         self._flushing: list[int] = []
-        self._stream_id = ""    # lane.db's stream: a high-water mark for another stream confirms nothing
         self._pending = PendingReader(db, window)
         self._wakeup = asyncio.Event()
         self._refused_at = -1e9
@@ -56,6 +63,14 @@ class OutboxRelay:
         self._health = ComponentHealth("relay")        # until the supervisor hands its own to run()
         handlers = publisher.handlers
         handlers.on_puback, handlers.on_ack, handlers.on_state = self._on_puback, self._on_ack, self._on_state
+
+    @property
+    def window(self) -> int:
+        return self.settings.window
+
+    @property
+    def confirm_timeout_s(self) -> float:
+        return self.settings.confirm_timeout_s
 
     def wake(self, priority: int | None = None) -> None:
         """Tell the relay new rows were committed (call after `await lane_db.write(record_sale, ...)`).
@@ -73,14 +88,14 @@ class OutboxRelay:
         """Outbox depth per class, oldest unconfirmed sale, last ack, in flight (for /v1/health)."""
         return {**outbox.depth(self.db.reader(), self.clock), "inflight": len(self._inflight),
                 "awaiting_confirmation": len(self.book.awaiting),
-                "delivery": "broker" if self.broker_mode else "end-to-end"}
+                "delivery": "broker" if self.settings.broker_mode else "end-to-end"}
 
     async def run(self, health: ComponentHealth) -> None:
         """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
         self._health = health
         health.probe = self.probe
         reader = self.db.reader()
-        self._stream_id = outbox.stream_id(reader)
+        self.book.stream_id = outbox.stream_id(reader)
         book = self.book
         book.last_seq, book.reused_up_to = outbox.seqs_in_use(reader)
         book.reused_written = book.reused_up_to
@@ -182,7 +197,7 @@ class OutboxRelay:
             self._health.degraded(f"broker refused a publish (reason 0x{rc:02x}, e.g. 0x87 not authorized); "
                                   "check the broker ACL for this lane's topics. The row stays unsent")
             return
-        if self.broker_mode:
+        if self.settings.broker_mode:
             self.book.confirmed_by_broker(row.id)
         else:                                  # an ack may have come before its PUBACK: the book knows
             self.book.published(row.seq, row.id, row.event_id, self.clock.monotonic())
@@ -191,7 +206,7 @@ class OutboxRelay:
     def _on_ack(self, payload: bytes) -> None:
         """Confirm in memory at once (so nothing acked is resent), and queue the write of the confirmation."""
         try:
-            ack = parse_ack(payload, self._stream_id)
+            ack = parse_ack(payload, self.book.stream_id)
         except ValueError as exc:
             logger.warning("ignoring %s", exc)
             return
@@ -271,7 +286,7 @@ class OutboxRelay:
             self._claimed.difference_update(late)
             self._health.count("resent_unconfirmed", len(late))
         try:
-            await self.db.write(outbox.prune, self.retention_days, 5000, self.clock, background=True)
+            await self.db.write(outbox.prune, self.settings.retention_days, 5000, self.clock, background=True)
         except StoreError as exc:
             logger.warning("outbox housekeeping failed: %s", exc)
         self._rewind()
