@@ -100,6 +100,8 @@ def test_an_attendant_called_during_payment_cannot_cancel_it_and_payment_results
     assert outcome(transition(S.NEEDS_ATTENDANT, machine.CancelRequested(), context=during)) \
         == "no:payment_in_progress"
     assert outcome(transition(S.NEEDS_ATTENDANT, machine.PaymentSucceeded(), context=during)) == "to:paid"
+    assert outcome(transition(S.NEEDS_ATTENDANT, machine.LaneLocked("S-1"), context=during)) \
+        == "no:payment_in_progress", "a locked lane would refuse the payment's result"
 
 
 def test_unlock_restores_the_state_before_the_lock() -> None:

@@ -193,7 +193,10 @@ def transition(state: SessionState, event: SessionEvent, *, context: MachineCont
     if state is SessionState.LOCKED:
         return _locked(event, context)
     if isinstance(event, LaneLocked):
-        return refuse("payment_in_progress") if state is SessionState.PAYING else Transition(SessionState.LOCKED)
+        # Never while a payment may still answer: a locked lane refuses payment results (a charge without a sale).
+        paying = state is SessionState.PAYING or (state is SessionState.NEEDS_ATTENDANT
+                                                  and context.state_before_attendant is SessionState.PAYING)
+        return refuse("payment_in_progress") if paying else Transition(SessionState.LOCKED)
     if isinstance(event, LaneUnlocked):
         return refuse("not_locked")
     if state is SessionState.PAYING:
