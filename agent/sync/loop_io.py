@@ -29,6 +29,7 @@ class LoopIO:
         self.last_in = clock.monotonic()
         self._write_soon = False    # a write is scheduled for the next loop turn
         self._write_waits = False   # the socket was full: the selector watches for writable
+        self._released = False
 
     def attach(self) -> None:
         client = self.client
@@ -72,6 +73,13 @@ class LoopIO:
             self.lost.set_result(why)
 
     def release(self) -> None:
+        """Stop serving the socket, once. Why once: the old client may report its socket closed after the next
+        connection got the same fd number, and removing the reader then left the new connection deaf."""
+        if self._released:
+            return
+        self._released = True
+        self.client.on_socket_close = None
+        self.client.on_socket_register_write = None
         self.loop.remove_reader(self.fd)
         self.loop.remove_writer(self.fd)
         self._write_waits = False
