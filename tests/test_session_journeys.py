@@ -370,3 +370,22 @@ async def test_with_a_stale_catalog_the_offline_policy_refuses_coupons_and_the_s
     await lane.controller.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert sale["total"] == 498 and sale["coupons"] == []
+
+
+async def test_an_adapter_that_fails_oddly_after_charging_is_asked_and_the_sale_recorded_once(
+        session_lane: SessionLane) -> None:
+    from agent.payment.adapter import PaymentRequest, PaymentResult
+    from agent.payment.simulated import SimulatedAdapter
+
+    class Flaky(SimulatedAdapter):
+        async def pay(self, request: PaymentRequest) -> PaymentResult:
+            await super().pay(request)                       # charged ...
+            raise RuntimeError("the reply could not be parsed")  # ... and then the reply is garbage
+
+    lane = session_lane
+    assert lane.controller is not None
+    lane.controller.adapter = lane.adapter = Flaky()
+    await lane.scan(TEA)
+    await lane.controller.pay("simulated")
+    [sale] = lane.events("omo.sale/1")
+    assert lane.view["state"] == "paid" and lane.adapter.charged(sale["payment"]["payment_id"]) == 1
