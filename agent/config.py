@@ -95,6 +95,10 @@ class PaymentSection:
     timeout_s: int = 30                     # a reply later than this is an unknown result, never a retry
     simulated_outcome: str = "approve"      # the simulated adapter's answer: approve | decline | timeout
     simulated_latency_ms: int = 0
+    base_url: str = ""                      # paypay: the Open Payment API's base URL
+    merchant_id: str = ""
+    api_key_id: str = ""
+    api_secret_file: Path | None = None     # a secret: not world-readable, or a systemd credential
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +298,16 @@ def _payment(t: Table) -> PaymentSection:
         timeout_s=t.integer("timeout_s", 30, 1, 600),
         simulated_outcome=t.choice("simulated_outcome", "approve", ("approve", "decline", "timeout")),
         simulated_latency_ms=t.integer("simulated_latency_ms", 0, 0, 600_000),
+        base_url=t.string("base_url", ""),
+        merchant_id=t.string("merchant_id", ""),
+        api_key_id=t.string("api_key_id", ""),
+        api_secret_file=t.secret_file("api_secret_file"),
     )
     t.finish()
+    url = section.base_url
+    if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise t.error("base_url", f"{url!r} is not https", "use the service's https:// URL (plain http only to "
+                      "this machine, for the simulator)")
     return section
 
 
