@@ -1,0 +1,86 @@
+"""Payment fault trials: a visit paid through the `paypay` adapter while the service or the lane fails.
+
+Each trial puts one item in a new visit and pays with a wallet code under one fault, chosen at random:
+none, a decline, a 5xx before the create, a 429, the reply dropped after the charge is committed, 5xx on
+the create and the status queries after it, or the lane stopping at a random instant of the payment and
+coming back on the same files (the in-process stand-in for `kill -9`; tests/test_session_daemon.py kills
+the real daemon). Afterwards the service's ledger and the lane's sales must agree exactly (`check`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from agent.session import actions
+from simulators.cloud.payment_service import PaymentService
+from simulators.cloud.store_catalog import TEA
+from simulators.fixtures.session import SessionLane
+
+WALLET = "281234567890123456"
+FAULTS = ("none", "decline", "5xx_before", "429", "drop_after_commit", "5xx_then_status", "lane_stops")
+
+
+@dataclass
+class Report:
+    trials: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    sales: int = 0
+    charges: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+async def trial(lane: SessionLane, service: PaymentService, fault: str, rng: random.Random) -> None:
+    assert lane.controller is not None
+    await lane.scan(TEA)
+    service.decline_codes = {WALLET} if fault == "decline" else set()
+    service.fail_5xx = {"5xx_before": 1, "5xx_then_status": 2}.get(fault, 0)
+    service.rate_limit = 1 if fault == "429" else 0
+    service.drop_after_commit = 1 if fault == "drop_after_commit" else 0
+    paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
+    if fault == "lane_stops":
+        await asyncio.sleep(rng.uniform(0, 0.03))
+        paying.cancel()
+        await asyncio.gather(paying, return_exceptions=True)
+        await lane.restart(keep_payments=True)          # comes back, settles what was in flight
+    else:
+        await paying
+    await finish_visit(lane)
+
+
+async def finish_visit(lane: SessionLane) -> None:
+    """A visit not paid in the end is cancelled, so the next trial starts a new one."""
+    controller = lane.controller
+    assert controller is not None
+    if controller.session.state.value in ("scanning", "needs_attendant"):
+        await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+
+
+def check(lane: SessionLane, service: PaymentService) -> list[str]:
+    """Every charge has exactly one sale, every sale exactly one charge, and no one was charged twice."""
+    sales = Counter(sale["payment"]["payment_id"] for sale in lane.events("omo.sale/1"))
+    problems = [f"{pid}: recorded {n} times" for pid, n in sales.items() if n != 1]
+    for pid, charge in service.ledger.items():
+        charged = service.charged(pid)
+        if charged > 1:
+            problems.append(f"{pid}: charged {charged} times")
+        if charged == 1 and charge.status == "COMPLETED" and pid not in sales:
+            problems.append(f"{pid}: charged with no sale")
+    problems += [f"{pid}: a sale with no charge" for pid in sales if service.charged(pid) != 1]
+    return problems
+
+
+async def campaign(lane: SessionLane, service: PaymentService, trials: int, seed: int) -> Report:
+    rng = random.Random(seed)
+    report = Report()
+    for _ in range(trials):
+        fault = rng.choice(FAULTS)
+        await trial(lane, service, fault, rng)
+        report.trials += 1
+        report.faults[fault] += 1
+    report.sales = len(lane.events("omo.sale/1"))
+    report.charges = sum(1 for pid in service.ledger if service.charged(pid) == 1)
+    report.problems = check(lane, service)
+    return report
