@@ -125,6 +125,8 @@ def test_a_lane_closed_by_the_cloud_refuses_scans_until_reopened(
         client.publish(topic, close, qos=1).wait_for_publish(5)
         wait_for_health(agent.config_path, lambda h: "lane closed" in h["components"]["pipeline"]["reason"])
         serial_scanner_sim.scan(TEA, aim="]E0")
+        wait_for_health(agent.config_path,      # recorded while closed, before the lane opens again
+                        lambda h: h["components"]["pipeline"]["counters"].get("scans_product", 0) >= 1)
         client.publish(topic, close, qos=1).wait_for_publish(5)   # the same command again: done once
         client.publish(topic, json.dumps({"command_id": "c-2", "command": "lane.open"}), qos=1).wait_for_publish(5)
         wait_for_health(agent.config_path, lambda h: h["components"]["pipeline"]["state"] == "ok")
