@@ -7,7 +7,9 @@ import contextlib
 import functools
 import logging
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent import __version__, log
 from agent.api.events import EventHub
@@ -67,7 +69,7 @@ async def start(config: Config) -> Lane:
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=build_adapter(config.payment), notify=hub.publish,
                                 health=health.component("session"), currency=config.agent.currency,
-                                max_skew_s=rules.max_skew_s, payment_timeout_s=config.payment.timeout_s,
+                                max_skew_s=rules.max_skew_s, payment=config.payment,
                                 store_id=config.agent.store_id, lane_id=config.agent.lane_id)
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
                         health=health.component("pipeline"), clock_synced=clock_synchronised(), session=session)
@@ -106,13 +108,26 @@ def _start_sync(lane: Lane, config: Config) -> None:
     async def close_lane(_args: object) -> None:
         lane.pipeline.set_open(False)
 
+    async def payment_notified(args: Mapping[str, Any]) -> None:
+        lane.session.checkout.notified(str(args.get("payment_id", "")))
+
     lane.sync = start_sync(config.agent, config.mqtt, lane.lane_db, lane.supervisor,
                            on_catalog_delta=lane.catalog_sync.apply_delta,
                            commands={"catalog.refresh": refresh_catalog, "config.reload": reload_config,
-                                     "lane.open": open_lane, "lane.close": close_lane})
+                                     "lane.open": open_lane, "lane.close": close_lane,
+                                     "payment.notify": payment_notified})
     lane.pipeline.on_recorded = lane.sync.wake
     lane.session.on_recorded = lane.sync.wake
     lane.session.guard = lane.sync.guard
+    publisher = lane.sync.publisher
+
+    def offline_kinds() -> tuple[str, ...] | None:
+        """While the uplink is down, only the payment kinds the cloud's offline policy allows."""
+        if publisher is None or publisher.connected.is_set():
+            return None
+        return lane.catalog.policy().payment_kinds
+
+    lane.session.checkout.offline_kinds = offline_kinds
 
 
 def _report_store(health: HealthRegistry, lane_db: Database) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.payment import intents
 from agent.session import sales, scans, seen_tokens, visits
 from agent.store import Database, Migration
 from agent.sync import commands, outbox
@@ -36,4 +37,5 @@ def open_sync_db(path: Path, store_id: str, lane_id: str,
 def open_lane_db(state_dir: Path, store_id: str, lane_id: str) -> Database:
     """Open (checking, moving aside if corrupt, migrating) lane.db and record which lane it belongs to."""
     return open_sync_db(state_dir / "lane.db", store_id, lane_id,
-                        extra={seen_tokens.COMPONENT: seen_tokens.MIGRATIONS, visits.COMPONENT: visits.MIGRATIONS})
+                        extra={seen_tokens.COMPONENT: seen_tokens.MIGRATIONS, visits.COMPONENT: visits.MIGRATIONS,
+                               intents.COMPONENT: intents.MIGRATIONS})

@@ -47,7 +47,7 @@ async def main_async(trials: int, seed: int) -> int:
         try:
             report = await campaign(lane, service, trials, seed)
         finally:
-            lane.close()
+            await lane.stop()
             await adapter.close()
             await service.stop()
     print(f"payment fault campaign: {report.trials} trials in {time.monotonic() - started:.0f} s; "

@@ -1,10 +1,12 @@
 """Payment fault trials: a visit paid through the `paypay` adapter while the service or the lane fails.
 
-Each trial puts one item in a new visit and pays with a wallet code under one fault, chosen at random:
-none, a decline, a 5xx before the create, a 429, the reply dropped after the charge is committed, 5xx on
-the create and the status queries after it, or the lane stopping at a random instant of the payment and
-coming back on the same files (the in-process stand-in for `kill -9`; tests/test_session_daemon.py kills
-the real daemon). Afterwards the service's ledger and the lane's sales must agree exactly (`check`).
+Each trial puts one item in a new visit and pays, with a scanned wallet code or the lane's QR, under one fault
+chosen at random: none, a decline, a 5xx before the create, a 429, the reply dropped after the charge is
+committed, 5xx on the create and the status queries after it, status queries failing after a lost reply,
+the service restarting mid-payment, a shopper slow to confirm in the app, a QR paid by the app, a QR the
+shopper cancels, or the lane stopping at a random instant of the payment and coming back on the same files
+(the in-process stand-in for `kill -9`; tests/test_payment_kill9.py kills the real daemon). Afterwards the
+service's ledger and the lane's sales must agree exactly (`check`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
 
 WALLET = "281234567890123456"
-FAULTS = ("none", "decline", "5xx_before", "429", "drop_after_commit", "5xx_then_status", "lane_stops")
+FAULTS = ("none", "decline", "5xx_before", "429", "drop_after_commit", "5xx_then_status", "lane_stops",
+          "status_fails", "service_restarts", "slow_confirm", "qr_paid", "qr_cancelled", "qr_lane_stops")
 
 
 @dataclass
@@ -38,15 +41,29 @@ async def trial(lane: SessionLane, service: PaymentService, fault: str, rng: ran
     service.decline_codes = {WALLET} if fault == "decline" else set()
     service.fail_5xx = {"5xx_before": 1, "5xx_then_status": 2}.get(fault, 0)
     service.rate_limit = 1 if fault == "429" else 0
-    service.drop_after_commit = 1 if fault == "drop_after_commit" else 0
-    paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
-    if fault == "lane_stops":
-        await asyncio.sleep(rng.uniform(0, 0.03))
+    service.drop_after_commit = 1 if fault in ("drop_after_commit", "status_fails", "service_restarts") else 0
+    service.fail_status = rng.randint(1, 4) if fault == "status_fails" else 0
+    service.confirm_s = 0.3 if fault == "slow_confirm" else 0.0
+    service.app_pays_after_s = rng.uniform(0.05, 0.3) if fault in ("qr_paid", "qr_lane_stops") else None
+    merchant = fault.startswith("qr_")
+    paying = asyncio.create_task(lane.controller.pay("wallet_qr") if merchant else
+                                 lane.controller.pay("wallet_code", WALLET))
+    if fault in ("lane_stops", "qr_lane_stops"):
+        await asyncio.sleep(rng.uniform(0, 0.03 if fault == "lane_stops" else 0.3))
         paying.cancel()
         await asyncio.gather(paying, return_exceptions=True)
         await lane.restart(keep_payments=True)          # comes back, settles what was in flight
+    elif fault == "service_restarts":
+        await asyncio.sleep(rng.uniform(0, 0.05))
+        await service.restart(down_s=rng.uniform(0.1, 0.5))
+        await paying
+    elif fault == "qr_cancelled":
+        await paying
+        await asyncio.sleep(rng.uniform(0, 0.2))
+        await lane.controller.cancel_payment()
     else:
         await paying
+    await lane.settled()
     await finish_visit(lane)
 
 
@@ -59,28 +76,33 @@ async def finish_visit(lane: SessionLane) -> None:
 
 
 def check(lane: SessionLane, service: PaymentService) -> list[str]:
-    """Every charge has exactly one sale, every sale exactly one charge, and no one was charged twice."""
+    """Every charge the service kept has exactly one sale, every sale exactly one kept charge, no one was charged
+    twice, and no payment is left open."""
     sales = Counter(sale["payment"]["payment_id"] for sale in lane.events("omo.sale/1"))
     problems = [f"{pid}: recorded {n} times" for pid, n in sales.items() if n != 1]
-    for pid, charge in service.ledger.items():
-        charged = service.charged(pid)
-        if charged > 1:
-            problems.append(f"{pid}: charged {charged} times")
-        if charged == 1 and charge.status == "COMPLETED" and pid not in sales:
-            problems.append(f"{pid}: charged with no sale")
-    problems += [f"{pid}: a sale with no charge" for pid in sales if service.charged(pid) != 1]
+    for pid in service.ledger:
+        if service.charged(pid) > 1:
+            problems.append(f"{pid}: charged {service.charged(pid)} times")
+        if service.kept(pid) and pid not in sales:
+            problems.append(f"{pid}: charged with no sale ({service.ledger[pid].status})")
+    problems += [f"{pid}: a sale with no charge" for pid in sales if not service.kept(pid)]
+    problems += [f"{i['payment_id']}: intent left {i['state']}" for i in lane.intents()
+                 if i["state"] not in ("succeeded", "failed", "cancelled")]
     return problems
 
 
 async def campaign(lane: SessionLane, service: PaymentService, trials: int, seed: int) -> Report:
     rng = random.Random(seed)
     report = Report()
+    order: list[str] = []
     for _ in range(trials):
-        fault = rng.choice(FAULTS)
+        if not order:                    # every fault once per round, in a random order
+            order = rng.sample(FAULTS, len(FAULTS))
+        fault = order.pop()
         await trial(lane, service, fault, rng)
         report.trials += 1
         report.faults[fault] += 1
     report.sales = len(lane.events("omo.sale/1"))
-    report.charges = sum(1 for pid in service.ledger if service.charged(pid) == 1)
+    report.charges = sum(1 for pid in service.ledger if service.kept(pid))
     report.problems = check(lane, service)
     return report

@@ -10,7 +10,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.payment import signing
-from agent.payment.adapter import PaymentRequest, PaymentStatus, PaymentUnknown
+from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentStatus, PaymentUnknown
 from agent.payment.paypay import PayPayAdapter
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
@@ -61,7 +61,7 @@ async def test_a_reply_lost_after_the_charge_is_unknown_and_the_status_says_comp
     service.drop_after_commit = 1
     with pytest.raises(PaymentUnknown):
         await adapter.pay(request())
-    assert (await adapter.status("pay-1")).status is PaymentStatus.COMPLETED
+    assert (await adapter.status(PaymentRef("pay-1"))).status is PaymentStatus.COMPLETED
     assert service.charged("pay-1") == 1
 
 
@@ -77,7 +77,7 @@ async def test_a_5xx_is_unknown_and_nothing_was_charged(adapter: PayPayAdapter, 
     service.fail_5xx = 1
     with pytest.raises(PaymentUnknown, match="HTTP 500"):
         await adapter.pay(request())
-    assert (await adapter.status("pay-1")).status is PaymentStatus.NOT_FOUND
+    assert (await adapter.status(PaymentRef("pay-1"))).status is PaymentStatus.NOT_FOUND
 
 
 async def test_a_rate_limit_backs_off_and_the_payment_goes_once(adapter: PayPayAdapter,

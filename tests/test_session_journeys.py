@@ -30,7 +30,8 @@ from simulators.fixtures.session import SessionLane
 
 ROOT = Path(__file__).resolve().parents[1]
 ASYNCAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
-SCHEMA_OF = {"omo.scan/1": "Scan", "omo.sale/1": "Sale", "omo.session/1": "Session", "omo.interest/1": "Interest"}
+SCHEMA_OF = {"omo.scan/1": "Scan", "omo.sale/1": "Sale", "omo.session/1": "Session", "omo.interest/1": "Interest",
+             "omo.payment/1": "Payment"}
 
 
 def assert_contract(payloads: list[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from agent.session import actions
 from agent.session.change import Change
 from agent.session.controller import SessionController
 from agent.session.pipeline import Pipeline
+from agent.session.refunds import SaleNotFound, reverse_sale
 
 MAX_BODY = 4096
 
@@ -32,6 +33,7 @@ class SessionRoutes:
         router.add_post("/v1/session/items", self.add_item)
         router.add_post("/v1/session/lines/{line_id}/void", self.void)
         router.add_post("/v1/session/pay", self.pay)
+        router.add_post("/v1/session/payment/cancel", self.cancel_payment)
         router.add_post("/v1/session/cancel", self.cancel)
         router.add_post("/v1/session/suspend", self.suspend)
         router.add_post("/v1/session/points", self.points)
@@ -39,6 +41,7 @@ class SessionRoutes:
         router.add_post("/v1/attendant/reject", self.reject)
         router.add_post("/v1/lane/lock", self.lock)
         router.add_post("/v1/lane/unlock", self.unlock)
+        router.add_post("/v1/sales/{sale_id}/void", self.void_sale)
 
     async def get(self, request: web.Request) -> web.Response:
         return web.json_response(self.controller.view())
@@ -61,10 +64,28 @@ class SessionRoutes:
     async def pay(self, request: web.Request) -> web.Response:
         body = await _body(request)
         method = body.get("method", "simulated")
-        if not isinstance(method, str) or method not in ("simulated",):
-            raise _bad("`method` must be \"simulated\" (a wallet's code is paid by scanning it)")
+        if not isinstance(method, str) or method not in ("simulated", "wallet_qr"):
+            raise _bad("`method` must be \"wallet_qr\" (the lane shows a QR the app pays) or \"simulated\"; a "
+                       "wallet's own code is paid by scanning it")
         change = await self.controller.pay(method)
         return self._answer(change)
+
+    async def cancel_payment(self, request: web.Request) -> web.Response:
+        return self._answer(await self.controller.cancel_payment())
+
+    async def void_sale(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        staff = self._staff_code(body)
+        reason = body.get("reason", "staff")
+        if not isinstance(reason, str) or not 0 < len(reason) <= 200:
+            raise _bad("`reason` must be a short text, 1 to 200 characters")
+        try:
+            answer = await reverse_sale(self.controller, request.match_info["sale_id"], staff.staff_id, reason)
+        except SaleNotFound:
+            raise web.HTTPNotFound(text=json.dumps({"detail": "no sale with this ID was recorded at this lane; "
+                                                    "check the receipt's sale ID"}),
+                                   content_type="application/json") from None
+        return web.json_response(answer.as_dict(), status=200 if answer.state == "done" else 202)
 
     async def cancel(self, request: web.Request) -> web.Response:
         controller = self.controller

@@ -56,6 +56,12 @@ class PaymentRequest:
     store_id: str
     lane_id: str
     user_code: str | None = field(default=None, repr=False)   # a scanned wallet code: to the service only
+    merchant_presented: bool = False    # the lane shows a dynamic QR (no user_code) instead of scanning one
+    expires_in_s: int = 300             # merchant-presented: how long the QR may be paid
+
+    @property
+    def ref(self) -> PaymentRef:
+        return PaymentRef(self.payment_id, merchant_presented=self.merchant_presented)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,16 @@ class PaymentResult:
     reason: str | None = None           # why it failed, in words fit for the shopper's screen
     qr_payload: str | None = None       # merchant-presented: what the screen renders as a QR
     expires_at: float | None = None     # merchant-presented: epoch seconds
+    code_id: str | None = None          # merchant-presented: the service's ID of the QR, to withdraw it
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRef:
+    """Which payment a status query, cancel or refund is about; kept in the intent row, so it survives a restart."""
+
+    payment_id: str
+    merchant_presented: bool = False
+    code_id: str | None = None
 
 
 class PaymentUnknown(AgentError):
@@ -79,9 +95,26 @@ class PaymentAdapter(Protocol):
     capabilities: Capabilities
 
     async def pay(self, request: PaymentRequest) -> PaymentResult:
-        """Charge a scanned wallet code, or create the dynamic QR (status CREATED) when `user_code` is None."""
+        """Charge a scanned wallet code, or create the dynamic QR (status CREATED) when `merchant_presented`."""
         ...
 
-    async def status(self, payment_id: str) -> PaymentResult: ...
-    async def cancel(self, payment_id: str) -> PaymentResult: ...
-    async def refund(self, payment_id: str, refund_id: str, amount: int) -> PaymentResult: ...
+    async def status(self, ref: PaymentRef) -> PaymentResult:
+        """The service's current view; NOT_FOUND when it never saw the payment ID (nothing was charged)."""
+        ...
+
+    async def withdraw(self, ref: PaymentRef) -> PaymentResult:
+        """Merchant-presented: withdraw the QR so it can no longer be paid; answers the status after it.
+
+        A payment made just before stays made (the answer is then COMPLETED and the sale is recorded)."""
+        ...
+
+    async def cancel(self, ref: PaymentRef) -> PaymentResult:
+        """Cancel (void) the payment, withdrawing its QR first; answers the status after it.
+
+        A cancel is a void: the money goes back in full. Services allow it only for a while after the payment
+        (PayPay: until 00:14:59 the next day, `agent.payment.reversal`); after that it is a refund."""
+        ...
+
+    async def refund(self, ref: PaymentRef, refund_id: str, amount: int) -> PaymentResult:
+        """Give `amount` back, idempotently by `refund_id` (merchantRefundId)."""
+        ...

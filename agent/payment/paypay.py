@@ -1,4 +1,8 @@
-"""The `paypay` adapter: customer-presented wallet payments over PayPay's Open Payment API, on httpx.
+"""The `paypay` adapter: wallet payments over PayPay's Open Payment API, on httpx.
+
+Customer-presented (the lane scans the wallet's code: `POST /v2/payments`) and merchant-presented (the lane
+shows a dynamic QR: `POST /v2/codes`, polled with `GET /v2/codes/payments/{merchantPaymentId}`, withdrawn
+with `DELETE /v2/codes/{codeId}`).
 
 Why httpx and not the `paypayopa` SDK: the SDK cannot be pointed at a local simulator, and the lane needs
 its own handling of ambiguity (docs/session.md "Payment"): a timeout, a reset or a 5xx is a `PaymentUnknown`
@@ -22,7 +26,14 @@ import httpx
 from agent.config import PaymentSection
 from agent.errors import ConfigError
 from agent.payment import signing
-from agent.payment.adapter import Capabilities, PaymentRequest, PaymentResult, PaymentStatus, PaymentUnknown
+from agent.payment.adapter import (
+    Capabilities,
+    PaymentRef,
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+    PaymentUnknown,
+)
 
 JSON = "application/json;charset=UTF-8"
 RATE_LIMIT_TRIES = 4
@@ -33,7 +44,7 @@ DECLINES = {"USER_DECLINED": "Your wallet declined the payment. Please try anoth
 
 class PayPayAdapter:
     name = "paypay"
-    capabilities = Capabilities(customer_presented=True, merchant_presented=False, offline=False)
+    capabilities = Capabilities(customer_presented=True, merchant_presented=True, offline=False)
 
     def __init__(self, base_url: str, merchant_id: str, key_id: str, secret: bytes, *, timeout_s: float = 30.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -44,35 +55,72 @@ class PayPayAdapter:
         await self._client.aclose()
 
     async def pay(self, request: PaymentRequest) -> PaymentResult:
+        if request.merchant_presented:
+            return await self._create_code(request)
         if request.user_code is None:
-            raise ValueError("merchant-presented codes are not built yet: pay with a scanned wallet code")
+            raise ValueError("a customer-presented payment needs the scanned wallet code")
         body = {"merchantPaymentId": request.payment_id, "userAuthorizationId": request.user_code,
                 "amount": {"amount": request.amount, "currency": request.currency},
                 "storeId": request.store_id, "terminalId": request.lane_id, "requestedAt": int(time.time())}
+        return self._result(request.payment_id, await self._send("POST", "/v2/payments", body))
+
+    async def _create_code(self, request: PaymentRequest) -> PaymentResult:
+        """The dynamic QR: the answer is CREATED with the code's URL (what the screen shows) and its expiry."""
+        expires_at = int(time.time()) + request.expires_in_s
+        body = {"merchantPaymentId": request.payment_id, "codeType": "ORDER_QR",
+                "amount": {"amount": request.amount, "currency": request.currency},
+                "storeId": request.store_id, "terminalId": request.lane_id, "requestedAt": int(time.time()),
+                "codeExpiryDate": expires_at, "isAuthorization": False}
+        answer = await self._send("POST", "/v2/codes", body)
+        payload = answer.json()
+        data = payload.get("data") or {}
+        if answer.status_code == 400 and "DUPLICATE" in str(payload.get("resultInfo", {}).get("code", "")):
+            raise PaymentUnknown(f"{request.payment_id} was already sent: asking its status")
+        if answer.status_code >= 400 or not data.get("codeId") or not data.get("url"):
+            return PaymentResult(request.payment_id, PaymentStatus.FAILED, reason="The payment code could not be "
+                                 "made. Please try again or ask a member of staff.")
+        return PaymentResult(request.payment_id, PaymentStatus.CREATED, code_id=str(data["codeId"]),
+                             qr_payload=str(data["url"]), expires_at=float(data.get("expiryDate", expires_at)))
+
+    async def _send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        """A create: a 429 means the service did not process it, so it is sent again after a back-off."""
         for attempt in range(RATE_LIMIT_TRIES):
-            answer = await self._call("POST", "/v2/payments", body)
+            answer = await self._call(method, path, body)
             if answer.status_code != 429:
-                break
-            await asyncio.sleep(0.5 * 2 ** attempt)   # not processed: safe to send again, after a while
-        return self._result(request.payment_id, answer)
+                return answer
+            await asyncio.sleep(0.5 * 2 ** attempt)
+        return answer
 
-    async def status(self, payment_id: str) -> PaymentResult:
-        return self._result(payment_id, await self._call("GET", f"/v2/payments/{payment_id}"))
+    async def status(self, ref: PaymentRef) -> PaymentResult:
+        path = f"/v2/codes/payments/{ref.payment_id}" if ref.merchant_presented else f"/v2/payments/{ref.payment_id}"
+        return self._result(ref.payment_id, await self._call("GET", path))
 
-    async def cancel(self, payment_id: str) -> PaymentResult:
-        answer = await self._call("DELETE", f"/v2/payments/{payment_id}")
-        if answer.status_code >= 500 or answer.status_code == 429:
-            raise PaymentUnknown(f"cancel of {payment_id} not confirmed (HTTP {answer.status_code})")
-        return await self.status(payment_id)
+    async def withdraw(self, ref: PaymentRef) -> PaymentResult:
+        if ref.code_id is not None:
+            answer = await self._call("DELETE", f"/v2/codes/{ref.code_id}")
+            if answer.status_code == 429:
+                raise PaymentUnknown(f"withdrawing the code of {ref.payment_id} not confirmed (HTTP 429)")
+        return await self.status(ref)
 
-    async def refund(self, payment_id: str, refund_id: str, amount: int) -> PaymentResult:
-        charged = await self.status(payment_id)
+    async def cancel(self, ref: PaymentRef) -> PaymentResult:
+        if ref.code_id is not None:
+            await self.withdraw(ref)
+        answer = await self._call("DELETE", f"/v2/payments/{ref.payment_id}")
+        if answer.status_code == 429:
+            raise PaymentUnknown(f"cancel of {ref.payment_id} not confirmed (HTTP {answer.status_code})")
+        return await self.status(ref)
+
+    async def refund(self, ref: PaymentRef, refund_id: str, amount: int) -> PaymentResult:
+        charged = await self.status(ref)
         body = {"merchantRefundId": refund_id, "paymentId": charged.reference,
                 "amount": {"amount": amount, "currency": "JPY"}, "requestedAt": int(time.time())}
         answer = await self._call("POST", "/v2/refunds", body)
-        if answer.status_code >= 500 or answer.status_code == 429:
+        if answer.status_code == 429:
             raise PaymentUnknown(f"refund {refund_id} not confirmed (HTTP {answer.status_code})")
-        return await self.status(payment_id)
+        if answer.status_code >= 400:
+            return PaymentResult(ref.payment_id, charged.status, reference=charged.reference,
+                                 reason=f"the service refused the refund ({_message(answer)})")
+        return await self.status(ref)
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
@@ -109,7 +157,8 @@ class PayPayAdapter:
                 code, "The payment did not go through. Please try again or ask a member of staff."))
         if status not in STATUSES:
             raise PaymentUnknown(f"unexpected payment status {status!r}")
-        return PaymentResult(payment_id, PaymentStatus(status), reference=data.get("paymentId"))
+        return PaymentResult(payment_id, PaymentStatus(status), reference=data.get("paymentId"),
+                             code_id=data.get("codeId"))
 
 
 def _message(answer: httpx.Response) -> str:

@@ -254,3 +254,27 @@ def unlock(session: Session, staff_id: str, settings: SessionSection, now: float
     return Change(with_prompt(touched(after, now), None),
                   (("sessions", "omo.session/1", {"session_id": session.session_id or "-", "event": "lane_unlocked",
                                                   "staff_id": staff_id}),))
+
+
+def payment_progress(session: Session, payment_id: str, status: str, prompt: Prompt | None, now: float,
+                     **fields: Any) -> Change:
+    """The payment moved on without ending (sent, waiting for the shopper, being checked): the screen follows."""
+    if session.payment is None or session.payment.payment_id != payment_id:
+        return refuse(session, "stale_payment", "That payment is no longer this visit's.", "info")
+    after = replace(session, payment=replace(session.payment, status=status, **fields))
+    return Change(after if prompt is None else with_prompt(after, prompt))
+
+
+def payment_released(session: Session, payment_id: str, reason: str, message: str, settings: SessionSection,
+                     now: float) -> Change:
+    """No money was kept (the QR expired or was cancelled, an unknown payment was voided): the basket is the
+    shopper's again, and this does not count as a declined payment."""
+    if session.payment is None or session.payment.payment_id != payment_id:
+        return refuse(session, "stale_payment", "That payment is no longer this visit's.", "info")
+    released = replace(session, payment=replace(session.payment, status="cancelled", reason=reason))
+    moved = advance(released, machine.PaymentCancelled(), settings.max_failed_payments)
+    after = released if isinstance(moved, Refusal) else moved[0]
+    if isinstance(moved, Refusal):           # never keep a shopper in `paying` with no payment in flight
+        after = replace(released, state=SessionState.SCANNING)
+    after = with_prompt(touched(after, now), Prompt(f"payment_{reason}", message, "warning"))
+    return Change(after, (session_event(after, "payment_released", payment_id=payment_id, reason=reason),))

@@ -95,9 +95,11 @@ class PaymentState:
     payment_id: str                     # the idempotency key sent to the service
     method: str
     amount: int
-    status: str                         # requested | succeeded | failed | unknown
+    status: str                         # the intent's state (agent/payment/intents.py)
     reference: str | None = None
     reason: str | None = None
+    qr_payload: str | None = None       # merchant-presented: what the screen shows as a QR
+    expires_at: float | None = None     # merchant-presented: when the QR stops being payable (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)

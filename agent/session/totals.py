@@ -76,7 +76,8 @@ def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> d
         "payment": None if session.payment is None else {
             "payment_id": session.payment.payment_id, "method": session.payment.method,
             "amount": session.payment.amount, "status": session.payment.status,
-            "reason": session.payment.reason},
+            "reason": session.payment.reason, "qr_payload": session.payment.qr_payload,
+            "expires_at": session.payment.expires_at},
         "sale_id": session.sale_id,
         "suspend_code": session.extra.get("suspend_code"),
     }

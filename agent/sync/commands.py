@@ -1,4 +1,5 @@
-"""Cloud-to-edge commands on `{prefix}/{store}/{lane}/commands`: lane open/close, catalog refresh, config reload.
+"""Cloud-to-edge commands on `{prefix}/{store}/{lane}/commands`: lane open/close, catalog refresh, config reload,
+and a payment service's notification relayed by the cloud (`payment.notify`: the lane asks the status now).
 
 Why a table: MQTT QoS 1 delivers at least once, and the cloud may repeat a command after a timeout, so a
 command ID already carried out is recorded in lane.db and ignored when it comes again, even after a restart.
@@ -17,7 +18,7 @@ from agent.store import Database, Migration
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = ("lane.open", "lane.close", "catalog.refresh", "config.reload")
+COMMANDS = ("lane.open", "lane.close", "catalog.refresh", "config.reload", "payment.notify")
 
 MIGRATIONS = [
     Migration("m001_remote_commands", """

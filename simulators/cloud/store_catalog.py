@@ -68,6 +68,9 @@ def records(version: int = 1) -> list[dict[str, Any]]:
         {"kind": "coupon", "id": COUPON_100, "amount": 100, "conditions": {"min_spend": 500, "member_only": True},
          "max_uses": 1},
         {"kind": "coupon", "id": COUPON_TEA, "percent": "0.2", "conditions": {"gtins": [TEA], "member_only": True}},
+        # While the uplink is down the store takes card, cash and the simulated payment, never a wallet QR
+        # (a wallet needs the payment service, which is out of reach with the uplink).
+        {"kind": "policy", "key": "payment_kinds", "value": ["card", "cash", "simulated"]},
     ]
     return [{**line, "version": version} for line in products + others]
 

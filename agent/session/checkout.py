@@ -1,0 +1,408 @@
+"""Paying for the basket: payment intents driven through the adapter, never charging twice, never losing a sale.
+
+Every attempt is an intent row (agent/payment/intents.py) committed with the session turning `paying`, before
+the service hears of it; each later state is committed when reached, and a final one together with its
+`omo.payment/1` event (and, on success, the sale). What the lane does at each answer (docs/payment.md):
+- COMPLETED: the sale is recorded. FAILED: a decline, shown with its reason; staff after too many.
+- CREATED or AUTHORIZED: the shopper has a QR to pay or is confirming in the app; the status is polled every
+  `poll_interval_s` (sooner when the cloud relays the service's notification) until it settles. A QR past
+  its expiry, or cancelled by the shopper, is withdrawn and its final status asked before the basket is
+  released: a payment made at the last moment is a sale, not a loss.
+- No usable answer (timeout, reset, 5xx): the status is asked with the same ID, never a second create.
+  NOT_FOUND then means the request may still be on its way, so the payment is cancelled by ID, which stops a
+  late arrival from charging. Still unknown after `unknown_timeout_s`: cancelled, or refunded once the
+  service's cancel window has passed, and recorded as a reversal with its reason.
+Recovery at start reconciles every intent not final, so a restarted lane neither loses a charged sale nor
+keeps a shopper's money for a sale it never recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agent.config import PaymentSection
+from agent.payment import intents
+from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
+from agent.payment.intents import Intent, IntentState
+from agent.payment.reversal import reversal_kind
+from agent.session import actions, codec
+from agent.session.basket import Prompt, Session
+from agent.session.change import Change, refuse
+from agent.session.machine import SessionState
+from agent.session.totals import price
+from agent.sync import outbox
+from agent.sync.event_ids import new_event_id
+
+if TYPE_CHECKING:
+    from agent.session.controller import SessionController
+
+logger = logging.getLogger(__name__)
+
+METHODS = {"wallet_code": False, "wallet_qr": True, "simulated": False}   # method -> merchant-presented
+CHECKING = Prompt("checking_payment", "Checking your payment. Please wait.", "info")
+SHOW_QR = Prompt("pay_by_qr", "Scan this code with your wallet app to pay.", "info")
+CONFIRM = Prompt("confirm_in_app", "Please confirm the payment in your wallet app.", "info")
+DECLINED = "The payment did not go through. Please try again or ask staff."
+RELEASED = {
+    "expired": "The payment code expired. Nothing was charged: your basket is kept. Tap Pay to try again.",
+    "cancelled_by_shopper": "Payment cancelled. Nothing was charged: your basket is kept.",
+    "never_sent": "The payment was not made. Nothing was charged: your basket is kept. Please pay again.",
+    "not_found": "The payment did not go through. Nothing was charged: your basket is kept. Please pay again.",
+    "unknown": "We could not confirm your payment, so it was cancelled and nothing is charged. Please pay again "
+               "or ask a member of staff.",
+}
+OfflineKinds = Callable[[], tuple[str, ...] | None]
+
+
+def _online() -> tuple[str, ...] | None:
+    return None
+
+
+class Checkout:
+    """Drives each payment intent of one lane to a final state; owned by the session's controller."""
+
+    def __init__(self, controller: SessionController, settings: PaymentSection,
+                 offline_kinds: OfflineKinds = _online) -> None:
+        self.ctl = controller
+        self.settings = settings
+        self.offline_kinds = offline_kinds          # None while online, else the kinds the offline policy allows
+        self._wake: dict[str, asyncio.Event] = {}
+        self._cancel: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[Change]] = {}
+
+    # -- starting a payment ------------------------------------------------------------------------------------
+
+    async def pay(self, method: str, user_code: str | None = None) -> Change:
+        """Ask for payment: the intent is committed first, then the adapter is called with its payment ID."""
+        ctl = self.ctl
+        merchant = METHODS.get(method)
+        async with ctl.lock:
+            refused = self._refusal(method, merchant)
+            if refused is not None:
+                await ctl.apply_locked(refused)
+                return refused
+            amount = price(ctl.session, ctl.settings, ctl.points).amount_due
+            payment_id, now = new_event_id(), ctl.clock.time()
+            change = actions.request_payment(ctl.session, method, amount, payment_id, ctl.settings, ctl.audit(), now)
+            if not change.ok:
+                await ctl.apply_locked(change)
+                return change
+            intent = Intent(payment_id, change.session.session_id, method, bool(merchant), amount, ctl.currency,
+                            IntentState.CREATED, codec.dumps(change.session), now, now)
+            await ctl.apply_locked(change, None, lambda conn: intents.create(conn, intent))
+            # `requested` is committed before the call: an intent still `created` proves the call never happened.
+            await ctl.lane_db.write(intents.advance, payment_id, IntentState.REQUESTED, now)
+        request = PaymentRequest(payment_id, amount, ctl.currency, ctl.store_id, ctl.lane_id, user_code=user_code,
+                                 merchant_presented=bool(merchant), expires_in_s=self.settings.qr_expiry_s)
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                result = await ctl.adapter.pay(request)
+        except Exception as exc:   # noqa: BLE001 - whatever went wrong, the money may have moved: ask, never retry
+            # Only the type is logged: an adapter's message could quote what the shopper's wallet sent.
+            logger.warning("payment %s: no usable answer (%s); asking its status", payment_id, type(exc).__name__)
+            await self._progress(payment_id, IntentState.UNKNOWN, CHECKING)
+            return await self.settle(payment_id)
+        return await self.on_result(payment_id, result, background=True)
+
+    def _refusal(self, method: str, merchant: bool | None) -> Change | None:
+        session, caps = self.ctl.session, self.ctl.adapter.capabilities
+        if merchant is None:
+            return refuse(session, "unknown_method", f"Unknown way to pay: {method}.")
+        if session.state is not SessionState.SCANNING:
+            return None                               # the state machine says why (actions.request_payment)
+        if merchant and not caps.merchant_presented or not merchant and not caps.customer_presented:
+            return refuse(session, "method_not_available", "This way to pay is not available at this lane. "
+                          "Please choose another.")
+        kinds = self.offline_kinds()
+        if kinds is not None and (not caps.offline or method not in kinds):
+            return refuse(session, "payment_offline", "Paying by wallet is not possible while the store is "
+                          "offline. Your basket is kept: you can put it aside and pay at a staffed register.")
+        return None
+
+    # -- answers -----------------------------------------------------------------------------------------------
+
+    async def on_result(self, payment_id: str, result: PaymentResult, *, background: bool = False) -> Change:
+        """Act on the service's answer; a payment still open is followed by polling (in a task if `background`)."""
+        status = result.status
+        if status is PaymentStatus.COMPLETED:
+            return await self._succeed(payment_id, result)
+        if status is PaymentStatus.FAILED:
+            return await self._finish(payment_id, IntentState.FAILED, result.reason or DECLINED)
+        if status in (PaymentStatus.CANCELED, PaymentStatus.EXPIRED, PaymentStatus.REFUNDED):
+            return await self._finish(payment_id, IntentState.CANCELLED,
+                                      "expired" if status is PaymentStatus.EXPIRED else "cancelled_by_shopper")
+        if status is PaymentStatus.NOT_FOUND:
+            return await self.reverse(payment_id, "not_found")
+        fields: dict[str, Any] = {}
+        if result.qr_payload is not None:
+            fields = {"code_id": result.code_id, "qr_payload": result.qr_payload, "expires_at": result.expires_at}
+        prompt = SHOW_QR if status is PaymentStatus.CREATED else CONFIRM
+        change = await self._progress(payment_id, IntentState.WAITING, prompt, **fields)
+        if background:
+            self._follow(payment_id)
+            return change
+        return await self.wait(payment_id)
+
+    def _follow(self, payment_id: str) -> None:
+        if payment_id in self._tasks:
+            return
+        task = asyncio.create_task(self.wait(payment_id), name=f"payment {payment_id}")
+        self._tasks[payment_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(payment_id, None))
+
+    async def wait(self, payment_id: str) -> Change:
+        """Poll an intent the shopper is still paying until it settles, expires, or the shopper cancels."""
+        clock, wake = self.ctl.clock, self._wake.setdefault(payment_id, asyncio.Event())
+        try:
+            while True:
+                intent = self._intent(payment_id)
+                if intent is None or intent.state.final:
+                    return Change(self.ctl.session)
+                now = clock.time()
+                if payment_id in self._cancel:
+                    return await self._stop_waiting(intent, "cancelled_by_shopper")
+                if intent.merchant_presented and intent.expires_at is not None and now >= intent.expires_at:
+                    return await self._stop_waiting(intent, "expired")
+                limit = intent.created_at + max(self.settings.unknown_timeout_s,
+                                                self.settings.qr_expiry_s + self.settings.timeout_s)
+                if now >= limit:
+                    return await self.reverse(payment_id, "unknown")
+                await self._pause(wake, self.settings.poll_interval_s)
+                result = await self._ask(self.ctl.adapter.status, self._ref(intent))
+                if result is not None and result.status not in (PaymentStatus.CREATED, PaymentStatus.AUTHORIZED,
+                                                                 PaymentStatus.REAUTHORIZING):
+                    return await self.on_result(payment_id, result)
+        finally:
+            self._wake.pop(payment_id, None)
+            self._cancel.discard(payment_id)
+
+    async def _stop_waiting(self, intent: Intent, reason: str) -> Change:
+        """Withdraw the QR and ask the final status before the basket is released; a payment made at the last
+        moment is a sale, and one still being confirmed in the app is voided."""
+        await self._progress(intent.payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
+        while True:
+            result = await self._ask(self.ctl.adapter.withdraw, self._ref(intent))
+            if result is not None:
+                break
+            await self.ctl.clock.sleep(self.settings.poll_interval_s)
+        if result.status is PaymentStatus.COMPLETED and reason == "expired":
+            return await self._succeed(intent.payment_id, result)
+        if result.status in (PaymentStatus.COMPLETED, PaymentStatus.AUTHORIZED, PaymentStatus.REAUTHORIZING):
+            return await self.reverse(intent.payment_id, reason)
+        return await self._finish(intent.payment_id, IntentState.CANCELLED, reason)
+
+    async def settle(self, payment_id: str) -> Change:
+        """No usable answer: ask the status with the same ID until it is known; never pay again blindly."""
+        intent = self._intent(payment_id)
+        if intent is None or intent.state.final:
+            return Change(self.ctl.session)
+        deadline = intent.created_at + self.settings.unknown_timeout_s
+        attempt = 0
+        while True:
+            result = await self._ask(self.ctl.adapter.status, self._ref(intent))
+            if result is not None:
+                return await self.on_result(payment_id, result)
+            if self.ctl.clock.time() >= deadline:
+                return await self.reverse(payment_id, "unknown")
+            attempt += 1
+            await self.ctl.clock.sleep(min(1.0 * attempt, 10.0))
+
+    async def reverse(self, payment_id: str, reason: str) -> Change:
+        """Cancel (or, past the service's cancel window, refund) a payment the lane will not record as a sale."""
+        intent = self._intent(payment_id)
+        if intent is None or intent.state.final:
+            return Change(self.ctl.session)
+        await self._progress(payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
+        ref, attempt = self._ref(intent), 0
+        kind = reversal_kind(intent.created_at, self.ctl.clock.time(), self.settings.cancel_zone)
+        while True:
+            result = await self._ask(self.ctl.adapter.cancel, ref) if kind == "cancel" else \
+                await self._ask(self.ctl.adapter.refund, ref, f"R-{payment_id}", intent.amount)
+            if result is not None and result.status is not PaymentStatus.AUTHORIZED:
+                break
+            attempt += 1
+            if attempt % 5 == 0:
+                self.ctl.health.degraded(f"payment {payment_id}: the {kind} is not confirmed yet; the lane keeps "
+                                         "asking and the basket stays")
+            await self.ctl.clock.sleep(min(1.0 * attempt, 10.0))
+        if result.status is PaymentStatus.COMPLETED:     # the service refused to void it: the money stays, so a sale
+            logger.warning("payment %s: the service kept the payment after a %s; recording the sale", payment_id,
+                           kind)
+            return await self._succeed(payment_id, result)
+        return await self._finish(payment_id, IntentState.CANCELLED, reason)
+
+    async def cancel_by_shopper(self) -> Change:
+        """The shopper pressed cancel while paying: allowed while the QR is shown or the app is confirming."""
+        session = self.ctl.session
+        payment = session.payment
+        if session.state is not SessionState.PAYING or payment is None or payment.status != "waiting":
+            return refuse(session, "payment_in_progress", "Your payment is being made and cannot be cancelled "
+                          "now. Please wait.", "info")
+        self._cancel.add(payment.payment_id)
+        self.notified(payment.payment_id)
+        task = self._tasks.get(payment.payment_id)
+        if task is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), self.settings.timeout_s)
+        return Change(self.ctl.session)
+
+    def notified(self, payment_id: str) -> bool:
+        """The service said something happened (relayed by the cloud, perhaps more than once): ask now."""
+        wake = self._wake.get(payment_id)
+        if wake is not None:
+            wake.set()
+        return wake is not None
+
+    def following(self) -> list[asyncio.Task[Change]]:
+        """The payments being polled now (a test or the demo waits for them to settle)."""
+        return list(self._tasks.values())
+
+    async def stop(self) -> None:
+        """Stop following payments (the lane is stopping); their intents stay open for the next start."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- recovery ----------------------------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Reconcile every intent not final, oldest first, before the lane takes a new shopper."""
+        ctl = self.ctl
+        open_intents = await asyncio.to_thread(lambda: intents.open_intents(ctl.lane_db.reader()))
+        session = ctl.session
+        if (session.state is SessionState.PAYING and session.payment is not None
+                and all(i.payment_id != session.payment.payment_id for i in open_intents)
+                and self._intent(session.payment.payment_id) is None):
+            open_intents.append(await self._adopt(session))      # a lane.db from before intents existed
+        for intent in open_intents:
+            logger.info("payment %s: reconciling an intent left %s", intent.payment_id, intent.state)
+            if intent.state is IntentState.CREATED:
+                await self._finish(intent.payment_id, IntentState.CANCELLED, "never_sent")
+            elif intent.state is IntentState.WAITING:
+                self._follow(intent.payment_id)
+            elif intent.state is IntentState.CANCELLING:
+                await self.reverse(intent.payment_id, intent.reversal or "unknown")
+            else:
+                await self._progress(intent.payment_id, IntentState.UNKNOWN, CHECKING)
+                await self.settle(intent.payment_id)
+
+    async def _adopt(self, session: Session) -> Intent:
+        assert session.payment is not None
+        now = self.ctl.clock.time()
+        intent = Intent(session.payment.payment_id, session.session_id, session.payment.method, False,
+                        session.payment.amount, self.ctl.currency, IntentState.REQUESTED, codec.dumps(session),
+                        now, now)
+        await self.ctl.lane_db.write(intents.create, intent)
+        return intent
+
+    # -- committing --------------------------------------------------------------------------------------------
+
+    def _intent(self, payment_id: str) -> Intent | None:
+        return intents.get(self.ctl.lane_db.reader(), payment_id)
+
+    @staticmethod
+    def _ref(intent: Intent) -> PaymentRef:
+        return PaymentRef(intent.payment_id, intent.merchant_presented, intent.code_id)
+
+    async def _ask(self, call: Callable[..., Any], *args: Any) -> PaymentResult | None:
+        """One call to the service, bounded by `timeout_s`; None when no usable answer came."""
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                result: PaymentResult = await call(*args)
+                return result
+        except Exception as exc:   # noqa: BLE001 - an unanswered query is asked again, never guessed
+            logger.warning("payment %s: %s got no usable answer (%s)", args[0].payment_id,
+                           getattr(call, "__name__", "call"), type(exc).__name__)
+            return None
+
+    async def _pause(self, wake: asyncio.Event, seconds: float) -> None:
+        """Sleep on the lane's clock, or less when a notification or the shopper's cancel wakes the intent."""
+        sleeper = asyncio.ensure_future(self.ctl.clock.sleep(seconds))
+        waiter = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+            wake.clear()
+
+    async def _progress(self, payment_id: str, state: IntentState, prompt: Prompt | None, **fields: Any) -> Change:
+        """Commit a state that is not final: the intent, and the session's view of it when it is this visit's."""
+        ctl = self.ctl
+        async with ctl.lock:
+            now = ctl.clock.time()
+            view = {k: v for k, v in fields.items() if k in ("qr_payload", "expires_at")}
+            change = actions.payment_progress(ctl.session, payment_id, state.value, prompt, now, **view)
+            if not change.ok:
+                change = Change(ctl.session)
+            await ctl.apply_locked(change, None, lambda conn: intents.advance(conn, payment_id, state, now, **fields))
+            return change
+
+    async def _finish(self, payment_id: str, state: IntentState, reason: str) -> Change:
+        """A final state without a sale: the intent, its event and the released (or declined) basket, together."""
+        ctl = self.ctl
+        async with ctl.lock:
+            intent = self._intent(payment_id)
+            if intent is None or intent.state.final:
+                return Change(ctl.session, refused="stale_payment")
+            now = ctl.clock.time()
+            current = ctl.session.payment is not None and ctl.session.payment.payment_id == payment_id
+            if not current:
+                change = Change(ctl.session)
+            elif state is IntentState.FAILED:
+                change = actions.payment_failed(ctl.session, reason, ctl.settings, now)
+            else:
+                change = actions.payment_released(ctl.session, payment_id, reason, RELEASED.get(reason, DECLINED),
+                                                  ctl.settings, now)
+            fields = {"reason": reason} if state is IntentState.FAILED else {"reversal": reason}
+
+            def write(conn: sqlite3.Connection) -> None:
+                done = intents.advance(conn, payment_id, state, now, **fields)
+                outbox.enqueue(conn, "sales", "omo.payment/1", payment_event(done))
+
+            await ctl.apply_locked(change, None, write)
+            return change
+
+    async def _succeed(self, payment_id: str, result: PaymentResult) -> Change:
+        """The money moved: the intent's success, its event, the sale and the paid session in one transaction."""
+        ctl = self.ctl
+        async with ctl.lock:
+            intent = self._intent(payment_id)
+            if intent is None or intent.state.final:
+                return Change(ctl.session, refused="stale_payment")
+            now = ctl.clock.time()
+            current = ctl.session.payment is not None and ctl.session.payment.payment_id == payment_id
+            basket = ctl.session if current else codec.loads(intent.basket)
+            sale = ctl.sale_for(basket, intent.method, intent.amount, payment_id, result.reference)
+            if current:
+                change = actions.payment_succeeded(ctl.session, sale, result.reference, ctl.settings, now)
+            else:   # the visit moved on (it cannot, while paying; kept for safety): record the sale all the same
+                logger.error("payment %s succeeded for visit %s, which is no longer the lane's; recording its sale",
+                             payment_id, intent.session_id)
+                change = Change(ctl.session, sale=sale)
+
+            def write(conn: sqlite3.Connection) -> None:
+                conn.execute("UPDATE payment_intents SET state = 'succeeded', updated_at = ?, sale_id = ?, "
+                             "reference = ? WHERE payment_id = ?", (now, sale["sale_id"], result.reference,
+                                                                     payment_id))
+                done = intents.get(conn, payment_id)
+                assert done is not None
+                outbox.enqueue(conn, "sales", "omo.payment/1", payment_event(done))
+
+            await ctl.apply_locked(change, None, write)
+            ctl.health.count("sales")
+            return change
+
+
+def payment_event(intent: Intent) -> dict[str, Any]:
+    """The `omo.payment/1` body of a final intent; never a wallet code (the row has none)."""
+    return {"payment_id": intent.payment_id, "session_id": intent.session_id, "method": intent.method,
+            "presented_by": "merchant" if intent.merchant_presented else "customer", "amount": intent.amount,
+            "currency": intent.currency, "state": intent.state.value, "reference": intent.reference,
+            "reason": intent.reason, "reversal": intent.reversal, "sale_id": intent.sale_id}
