@@ -21,6 +21,7 @@ from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.config import ApiSection
 from agent.health import HealthRegistry
+from agent.payment.simulated import SimulatedAdapter
 from simulators.cloud.store_catalog import BEER, TEA
 from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
@@ -152,3 +153,31 @@ async def test_points_pay_part_of_the_basket_and_travel_in_the_sale(api: Client,
     [sale] = session_lane.events("omo.sale/1")
     assert (sale["points_redeemed"], sale["amount_due"], sale["payment"]["amount"]) == (40, 100, 100)
     assert sale["points"] == 2, "earned on what was paid: 100 / 100 x 2 (gold)"
+
+
+async def test_the_lanes_qr_is_shown_through_the_api_and_can_be_cancelled(api: Client,
+                                                                         session_lane: SessionLane) -> None:
+    session_lane.use_adapter(SimulatedAdapter(app_pays_after_s=None))     # the app never pays
+    await api.call("POST", "/v1/session/items", body={"code": TEA})
+    status, body = await api.call("POST", "/v1/session/pay", body={"method": "wallet_qr"})
+    assert status == 200 and body["state"] == "paying" and body["payment"]["status"] == "waiting"
+    assert body["payment"]["qr_payload"] and body["payment"]["expires_at"]
+    status, body = await api.call("POST", "/v1/session/payment/cancel")
+    assert status == 200 and body["state"] == "scanning" and body["payment"]["status"] == "cancelled"
+    status, body = await api.call("POST", "/v1/session/payment/cancel")
+    assert status == 409 and body["reason"] == "payment_in_progress"
+
+
+async def test_staff_void_a_sale_through_the_api(api: Client, session_lane: SessionLane) -> None:
+    await api.call("POST", "/v1/session/items", body={"code": TEA})
+    status, paid = await api.call("POST", "/v1/session/pay", body={"method": "simulated"})
+    template = "/v1/sales/{sale_id}/void"
+    path = f"/v1/sales/{paid['sale_id']}/void"
+    status, body = await api.call("POST", path, template, body={"reason": "damaged"})
+    assert status == 403
+    staff = session_lane.issuer.staff("S-9")
+    status, body = await api.call("POST", "/v1/sales/NOSUCHSALE/void", template, body={"token": staff})
+    assert status == 404 and "sale ID" in body["detail"]
+    status, body = await api.call("POST", path, template, body={"token": staff, "reason": "damaged"})
+    assert status == 200 and (body["kind"], body["state"]) == ("cancel", "done")
+    assert session_lane.adapter.ledger[paid["payment"]["payment_id"]].result.status.value == "CANCELED"

@@ -172,7 +172,10 @@ class Checkout:
                                                 self.settings.qr_expiry_s + self.settings.timeout_s)
                 if now >= limit:
                     return await self.reverse(payment_id, "unknown")
-                await self._pause(wake, self.settings.poll_interval_s)
+                pause = self.settings.poll_interval_s
+                if intent.merchant_presented and intent.expires_at is not None:
+                    pause = min(pause, max(0.05, intent.expires_at - now))    # act at the expiry, not after
+                await self._pause(wake, pause)
                 result = await self._ask(self.ctl.adapter.status, self._ref(intent))
                 if result is not None and result.status not in (PaymentStatus.CREATED, PaymentStatus.AUTHORIZED,
                                                                  PaymentStatus.REAUTHORIZING):

@@ -131,6 +131,10 @@ class Pipeline:
             task.add_done_callback(self._tasks.discard)
         return committed.change, committed.scan
 
+    def payments_started(self) -> list[asyncio.Task[Any]]:
+        """Payments started by a scanned wallet code and not finished yet (a test or the demo waits for them)."""
+        return list(self._tasks)
+
     def _facts(self, meaning: Meaning) -> Facts:
         """The catalog facts a scan needs, read once before the change (lookups never touch the network)."""
         session = self.session
