@@ -16,6 +16,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.catalog",
     "simulators.fixtures.clock",
     "simulators.fixtures.session",
+    "simulators.fixtures.shop",
 )
 
 

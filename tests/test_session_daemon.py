@@ -6,85 +6,16 @@ cloud once with the money the lane computed; a lane whose uplink is down sells, 
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from simulators.cloud.broker import MosquittoBroker
-from simulators.cloud.store_catalog import BATTERIES, COUPON_100, MEMBER, ONIGIRI, TEA, write_store_catalog
+from simulators.cloud.store_catalog import BATTERIES, COUPON_100, MEMBER, ONIGIRI, TEA
 from simulators.cloud.tokens import TokenIssuer
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.fixtures.daemon import AgentProcess
+from simulators.fixtures.shop import api, ingest_payloads, started, until
 from simulators.fixtures.sync import IngestProcess
-
-
-def api(config: Path, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    listen = next(line.split('"')[1] for line in config.read_text().splitlines() if line.startswith("listen"))
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://{listen}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-
-
-def until(check: Callable[[], Any], what: str, timeout_s: float = 15,
-          show: Callable[[], Any] = lambda: None) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}; {show()!r}"
-        time.sleep(0.05)
-
-
-def started(start_agent: Callable[..., AgentProcess], config: Path) -> AgentProcess:
-    """The daemon, once its scanner is open and it is connected (scans sent before are not read)."""
-    agent = start_agent(config)
-    until(lambda: all(api(config, "GET", "/v1/health")[1]["components"].get(c, {}).get("state") == "ok"
-                      for c in ("device:handheld", "mqtt")), "the scanner and the broker")
-    return agent
-
-
-def ingest_payloads(ingest: IngestProcess, schema: str) -> list[dict[str, Any]]:
-    if not ingest.db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{ingest.db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT payload FROM events WHERE schema = ? ORDER BY seq", (schema,)).fetchall()
-    except sqlite3.OperationalError:
-        rows = []
-    finally:
-        conn.close()
-    return [json.loads(row[0]) for row in rows]
-
-
-@pytest.fixture
-def shop(tmp_path: Path, write_config: Callable[..., Path], mqtt_broker: MosquittoBroker,
-         serial_scanner_sim: VirtualSerialScanner, token_issuer: TokenIssuer) -> Path:
-    """A config for the store's lane: its catalog imported, the app's key trusted, a pty scanner, the broker."""
-    snapshot = write_store_catalog(tmp_path / "store.jsonl")
-    imported = subprocess.run([sys.executable, "-m", "agent", "catalog", "import", str(snapshot), "--state-dir",
-                               str(tmp_path / "state")], capture_output=True, text=True, timeout=60)
-    assert imported.returncode == 0, imported.stderr
-    assert token_issuer.key_path is not None
-    return write_config(
-        mqtt={"host": "127.0.0.1", "port": mqtt_broker.port, "confirm_timeout_s": 2},
-        trust={"keys": [str(token_issuer.key_path)]},
-        session={"registration_number": "T1234567890123", "issuer_name": "OMO Mart"},
-        points={"unit": 100},
-        devices=[{"name": "handheld", "driver": "serial", "port": serial_scanner_sim.path, "bounce_ms": 0}])
 
 
 def test_a_basket_survives_kill_9_and_its_sale_reaches_the_cloud_once(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -309,3 +310,31 @@ def _answer(status: int, code: str, message: str, data: dict[str, Any] | None = 
     if data is not None:
         body["data"] = data
     return web.json_response(body, status=status)
+
+
+class ServiceThread:
+    """The service on its own event loop in a thread, for tests that drive a daemon from synchronous code."""
+
+    def __init__(self, service: PaymentService | None = None) -> None:
+        self.service = service or PaymentService()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="payment-service", daemon=True)
+
+    def __enter__(self) -> PaymentService:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.service.start(), self._loop).result(10)
+        return self.service
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the service's loop (the ledger is the loop's: read and change it there)."""
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.service.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
