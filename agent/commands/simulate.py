@@ -1,7 +1,10 @@
-"""`omo-edge simulate scanner`: a virtual serial scanner on a pty; print its path, send each typed line as a scan.
+"""`omo-edge simulate scanner|cloud`: simulators for development, beside a real or a dev lane.
 
-Point a dev config at the printed path (`driver = "serial"`, `port = <path>`) and type codes; `!unplug`,
-`!replug` and `!garbage` exercise the driver's recovery. Development only: nothing here runs in production.
+`scanner`: a virtual serial scanner on a pty; point a dev config at the printed path (`driver = "serial"`,
+`port = <path>`) and type codes; `!unplug`, `!replug` and `!garbage` exercise the driver's recovery.
+`cloud`: the fake cloud (broker, ingest, catalog server, token issuer, payment service); it prints its URLs
+and the config that points a lane at it, and runs until Ctrl-C. Development only: nothing here runs in
+production.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("simulate", help="run a simulated device for development (scanner)")
+    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, cloud)")
     kinds = parser.add_subparsers(dest="device", metavar="DEVICE", required=True)
     scanner = kinds.add_parser("scanner", help="a serial scanner on a pty: type codes, one per line")
     scanner.add_argument("--aim", default="", help="AIM identifier to prefix, e.g. ]E0 (default: none)")
@@ -19,6 +22,37 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     scanner.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
     scanner.add_argument("--baud", type=int, default=0, help="pace bytes like this baud rate (default: no pacing)")
     scanner.set_defaults(handler=run_scanner)
+    cloud = kinds.add_parser("cloud", help="the fake cloud: broker, ingest, catalog, tokens, payment service")
+    cloud.add_argument("--dir", default=None, help="directory for its files (default: a temp dir)")
+    cloud.add_argument("--store", default="store-001", help="the store ID of the lane it serves")
+    cloud.add_argument("--lane", default="lane-01", help="the lane ID it serves")
+    cloud.set_defaults(handler=run_cloud)
+
+
+def run_cloud(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import tempfile
+    from pathlib import Path
+
+    from simulators.cloud.fake_cloud import fake_cloud
+
+    async def serve(workdir: Path) -> None:
+        async with fake_cloud(workdir, store_id=args.store, lane_id=args.lane) as cloud:
+            broker = f"mqtt://127.0.0.1:{cloud.broker.port}" if cloud.broker else "none (mosquitto not installed)"
+            print(f"fake cloud for {args.store}/{args.lane} in {workdir}", flush=True)
+            print(f"  broker          {broker}\n  catalog         {cloud.catalog.url}\n"
+                  f"  payment service {cloud.payments.url} (the app pays a shown QR: POST "
+                  f"{cloud.payments.url}/sim/codes/<codeId>/pay)\n  ingest          {cloud.ingest_db}\n", flush=True)
+            print("# agent.toml: point a lane at this cloud\n" + cloud.config_snippet(), flush=True)
+            print("Ctrl-C stops it.", flush=True)
+            await asyncio.Event().wait()
+
+    with contextlib.ExitStack() as stack:
+        workdir = Path(args.dir) if args.dir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(workdir))
+    return 0
 
 
 def run_scanner(args: argparse.Namespace) -> int:

@@ -70,6 +70,7 @@ class PaymentService:
     on_notify: Notify | None = None
     ledger: dict[str, Charge] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)          # codeId -> merchantPaymentId
+    lanes: dict[str, tuple[str, str]] = field(default_factory=dict)  # merchantPaymentId -> (storeId, terminalId)
     requests: list[tuple[str, str]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -189,6 +190,7 @@ class PaymentService:
         mpid, code = str(data["merchantPaymentId"]), str(data["userAuthorizationId"])
         if mpid in self.ledger:                 # never a second charge for the same ID
             return _answer(400, "DUPLICATE_REQUEST", "merchantPaymentId already used")
+        self.lanes[mpid] = (str(data.get("storeId", "")), str(data.get("terminalId", "")))
         declined = code in self.decline_codes
         status = "FAILED" if declined else ("AUTHORIZED" if self.confirm_s else "COMPLETED")
         charge = Charge(mpid, f"P{len(self.ledger) + 1:08d}", int(data["amount"]["amount"]),
@@ -210,6 +212,7 @@ class PaymentService:
             return _answer(400, "INVALID_PARAMS", "codeType must be ORDER_QR")
         if mpid in self.ledger:
             return _answer(400, "DUPLICATE_DYNAMIC_QR_REQUEST", "merchantPaymentId already used")
+        self.lanes[mpid] = (str(data.get("storeId", "")), str(data.get("terminalId", "")))
         now = time.time()
         code_id = f"04-{len(self.codes) + 1:012d}"
         expires_at = float(data.get("codeExpiryDate") or now + 300)
