@@ -23,8 +23,8 @@ OTHER_WALLET = "289999999999999999"
 Lane = tuple[SessionLane, PaymentService]
 
 
-async def until(condition: object, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def until(condition: object, what: str, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)

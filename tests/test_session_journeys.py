@@ -12,6 +12,7 @@ import jsonschema
 import yaml
 
 from agent.session.machine import SessionState
+from agent.session.receipt import code128_svg
 from simulators.cloud.store_catalog import (
     BATTERIES,
     BEER,
@@ -164,7 +165,8 @@ async def test_the_whole_visit_is_priced_taxed_and_recorded_once(session_lane: S
     assert sale["coupons"][0]["coupon_id"] == COUPON_100
     assert sale["payment"]["amount"] == 2429 and lane.adapter.charged(sale["payment"]["payment_id"]) == 1
     assert sale["receipt"]["registration_number"] == "T1234567890123"
-    assert sale["receipt"]["barcode"]["data"] == sale["sale_id"] and "<svg" in sale["receipt"]["barcode"]["svg"]
+    assert sale["receipt"]["barcode"] == {"symbology": "code128", "data": sale["sale_id"]}
+    assert code128_svg(sale["sale_id"]).startswith("<?xml") and "<svg" in code128_svg(sale["sale_id"])
     assert [i["name"].endswith("※") for i in sale["receipt"]["items"]] == [True, True, True, False]
     assert session_events(lane) == ["started", "member_identified", "attendant_requested", "attendant_resolved",
                                     "paid"]
