@@ -155,7 +155,8 @@ async def main_async(payments: int, restarts: int) -> None:
     print(f"  lane's own time per payment  p50 {pct(added, .5) * ms:.2f} ms  p99 {pct(added, .99) * ms:.2f} ms  "
           f"(target p99 < 5 ms)")
     print(f"  baseline, the adapter's call p50 {pct(round_trip, .5) * ms:.2f} ms  "
-          f"p99 {pct(round_trip, .99) * ms:.2f} ms  -> the lane adds {statistics.median(added) / statistics.median(round_trip):.2f}x the round trip")
+          f"p99 {pct(round_trip, .99) * ms:.2f} ms  -> the lane adds "
+          f"{statistics.median(added) / statistics.median(round_trip):.2f}x the round trip")
     print(f"restart to an open lane, {restarts} restarts (in-process, same files)")
     print(f"  with one intent to reconcile  p50 {pct(with_intent, .5) * ms:.1f} ms  max {max(with_intent) * ms:.1f} ms")
     print(f"  baseline, nothing to reconcile p50 {pct(plain, .5) * ms:.1f} ms  max {max(plain) * ms:.1f} ms  -> "
