@@ -4,9 +4,10 @@ Each trial puts one item in a new visit and pays, with a scanned wallet code or 
 chosen at random: none, a decline, a 5xx before the create, a 429, the reply dropped after the charge is
 committed, 5xx on the create and the status queries after it, status queries failing after a lost reply,
 the service restarting mid-payment, a shopper slow to confirm in the app, a QR paid by the app, a QR the
-shopper cancels, or the lane stopping at a random instant of the payment and coming back on the same files
-(the in-process stand-in for `kill -9`; tests/test_payment_kill9.py kills the real daemon). Afterwards the
-service's ledger and the lane's sales must agree exactly (`check`).
+shopper cancels, the sale's commit failing once after the charge, or the lane stopping at a random instant
+of the payment and coming back on the same files (the in-process stand-in for `kill -9`;
+tests/test_payment_kill9.py kills the real daemon). Afterwards the service's ledger and the lane's sales must
+agree exactly (`check`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import asyncio
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+from agent.errors import StoreError
 from agent.session import actions
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
@@ -23,7 +26,23 @@ from simulators.fixtures.session import SessionLane
 
 WALLET = "281234567890123456"
 FAULTS = ("none", "decline", "5xx_before", "429", "drop_after_commit", "5xx_then_status", "lane_stops",
-          "status_fails", "service_restarts", "slow_confirm", "qr_paid", "qr_cancelled", "qr_lane_stops")
+          "status_fails", "service_restarts", "slow_confirm", "qr_paid", "qr_cancelled", "qr_lane_stops",
+          "sale_commit_fails")
+
+
+def fail_next_sale_commit(lane: SessionLane) -> None:
+    """lane.db refuses the next commit that records a sale, as SQLite does on a full disk or an I/O error."""
+    db = lane.lane_db
+    assert db is not None
+    original = db.write
+
+    async def write(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > 1 and getattr(args[1], "sale", None) is not None:
+            db.write = original                      # type: ignore[method-assign]
+            raise StoreError("database or disk is full (injected)")
+        return await original(fn, *args, **kwargs)
+
+    db.write = write                                 # type: ignore[method-assign]
 
 
 @dataclass
@@ -45,6 +64,8 @@ async def trial(lane: SessionLane, service: PaymentService, fault: str, rng: ran
     service.fail_status = rng.randint(1, 4) if fault == "status_fails" else 0
     service.confirm_s = 0.3 if fault == "slow_confirm" else 0.0
     service.app_pays_after_s = rng.uniform(0.05, 0.3) if fault in ("qr_paid", "qr_lane_stops") else None
+    if fault == "sale_commit_fails":
+        fail_next_sale_commit(lane)
     merchant = fault.startswith("qr_")
     paying = asyncio.create_task(lane.controller.pay("wallet_qr") if merchant else
                                  lane.controller.pay("wallet_code", WALLET))

@@ -6,7 +6,7 @@ from simulators.cloud.payment_service import PaymentService
 from simulators.fixtures.session import SessionLane
 from simulators.payment_campaign import FAULTS, campaign
 
-TRIALS = 26        # two rounds of every fault; bench/soak_payment.py runs hundreds
+TRIALS = 28        # two rounds of every fault; bench/soak_payment.py runs hundreds
 
 
 async def test_under_every_fault_each_charge_has_one_sale_and_each_sale_one_charge(

@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 from agent.payment.reversal import cancel_deadline, reversal_kind
 from agent.session import actions
 from agent.session.refunds import reverse_sale
+from agent.sync.disk import DiskGuard
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
+from simulators.payment_campaign import fail_next_sale_commit
 
 WALLET = "281234567890123456"
 OTHER_WALLET = "289999999999999999"
@@ -275,3 +277,24 @@ def test_the_cancel_window_closes_at_00_14_59_the_next_day_in_japan() -> None:
     assert reversal_kind(paid, datetime(2026, 12, 4, 0, 15, 0, tzinfo=tokyo).timestamp()) == "refund"
     early = datetime(2026, 12, 3, 0, 5, tzinfo=tokyo).timestamp()
     assert reversal_kind(early, datetime(2026, 12, 3, 23, 0, tzinfo=tokyo).timestamp()) == "cancel"
+
+
+async def test_a_nearly_full_disk_refuses_payment_before_any_money_moves(paypay_lane: Lane) -> None:
+    lane, service = paypay_lane
+    assert lane.controller is not None and lane.lane_db is not None
+    lane.controller.guard = DiskGuard(lane.state_dir, stop_sales_free_mb=10**9)   # more than any disk has
+    await lane.scan(TEA)
+    refused = await lane.controller.pay("wallet_qr")
+    assert refused.refused == "disk_full" and "another register" in lane.view["prompts"][0]["message"]
+    assert lane.intents() == [] and service.requests == []
+
+
+async def test_a_charged_sale_whose_commit_fails_is_recorded_when_lane_db_recovers(paypay_lane: Lane) -> None:
+    lane, service = paypay_lane
+    fail_next_sale_commit(lane)
+    await lane.scan(TEA)
+    await lane.scan(WALLET, symbology="qr")
+    await lane.settled()
+    [intent] = lane.intents()
+    assert intent["state"] == "succeeded" and lane.view["state"] == "paid"
+    assert len(lane.events("omo.sale/1")) == 1 and service.charged(intent["payment_id"]) == 1

@@ -114,7 +114,7 @@ def payment_succeeded(session: Session, sale: dict[str, Any], reference: str | N
                                                                        reference=reference))
     paid = with_prompt(paid, Prompt("paid", "Thank you. Please take your receipt and your items."))
     event = session_event(paid, "paid", sale_id=sale["sale_id"], total=sale["total"])
-    return Change(paid, (event,), sale=sale)
+    return Change(paid, (event,), sale=sale, charged=True)
 
 
 def cancel(session: Session, settings: SessionSection, now: float) -> Change:

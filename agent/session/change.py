@@ -24,6 +24,7 @@ class Change:
     claim: Claims | None = None          # a token to mark used, in the same transaction (a replay undoes all)
     release_tokens: bool = False         # the visit ended without a sale: its coupons may be used again
     sale: dict[str, Any] | None = None   # a completed sale to record (with its receipt)
+    charged: bool = False                # the sale's money already moved: record it even on a nearly full disk
     refused: str | None = None           # the reason code, when the step was refused
     suspended: tuple[str, Session] | None = None   # (code, basket) to keep for a staffed register
     resumed: str | None = None           # the suspend code whose basket this step took back

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent.config import PaymentSection
+from agent.errors import DiskFullError, StoreError
 from agent.payment import intents
 from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
 from agent.payment.intents import Intent, IntentState
@@ -115,6 +116,12 @@ class Checkout:
             return refuse(session, "unknown_method", f"Unknown way to pay: {method}.")
         if session.state is not SessionState.SCANNING:
             return None                               # the state machine says why (actions.request_payment)
+        if self.ctl.guard is not None:
+            try:
+                self.ctl.guard.admit_sale()          # before the money moves: a charged sale is always recorded
+            except DiskFullError as exc:
+                return refuse(session, "disk_full", "This lane cannot take payments right now. Your basket is "
+                              f"kept: please use another register. ({exc})")
         if merchant and not caps.merchant_presented or not merchant and not caps.customer_presented:
             return refuse(session, "method_not_available", "This way to pay is not available at this lane. "
                           "Please choose another.")
@@ -373,7 +380,23 @@ class Checkout:
             return change
 
     async def _succeed(self, payment_id: str, result: PaymentResult) -> Change:
-        """The money moved: the intent's success, its event, the sale and the paid session in one transaction."""
+        """The money moved: record it, trying again while lane.db refuses the commit (the intent stays open, so
+        a restart records it too); the shopper sees "checking your payment" meanwhile."""
+        attempt = 0
+        while True:
+            try:
+                change = await self._record_success(payment_id, result)
+                if attempt:
+                    self.ctl.health.ok()
+                return change
+            except StoreError as exc:
+                attempt += 1
+                self.ctl.health.degraded(f"a paid sale could not be recorded yet ({exc}); the lane keeps trying "
+                                         "and the shopper waits")
+                logger.error("payment %s: charged, but the sale's commit failed (%s); trying again", payment_id, exc)
+                await self.ctl.clock.sleep(min(0.5 * attempt, 5.0))
+
+    async def _record_success(self, payment_id: str, result: PaymentResult) -> Change:
         ctl = self.ctl
         async with ctl.lock:
             intent = self._intent(payment_id)
@@ -388,7 +411,7 @@ class Checkout:
             else:   # the visit moved on (it cannot, while paying; kept for safety): record the sale all the same
                 logger.error("payment %s succeeded for visit %s, which is no longer the lane's; recording its sale",
                              payment_id, intent.session_id)
-                change = Change(ctl.session, sale=sale)
+                change = Change(ctl.session, sale=sale, charged=True)
 
             def write(conn: sqlite3.Connection) -> None:
                 conn.execute("UPDATE payment_intents SET state = 'succeeded', updated_at = ?, sale_id = ?, "

@@ -137,7 +137,9 @@ class SessionController:
         for topic_class, schema, body in change.events:
             outbox.enqueue(conn, topic_class, schema, body)
         if change.sale is not None:
-            record_sale(conn, change.sale, self.guard)
+            # A charged sale is recorded whatever the disk says: the money moved. New sales are stopped before
+            # the payment instead (Checkout.pay asks the guard).
+            record_sale(conn, change.sale, None if change.charged else self.guard)
             visits.redeem_coupons(conn, [(c["coupon_id"], c.get("jti")) for c in change.sale["coupons"]],
                                   change.sale["sale_id"], now)
         if change.suspended is not None:
