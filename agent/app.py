@@ -25,6 +25,7 @@ from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
 from agent.session.controller import SessionController
+from agent.session.pickups import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor
@@ -69,8 +70,12 @@ async def start(config: Config) -> Lane:
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment_timeout_s=config.payment.timeout_s,
                                 store_id=config.agent.store_id, lane_id=config.agent.lane_id)
+    locker = build_locker(config.pickup)
+    pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
+                                                  health=health.component("locker"))
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
-                        health=health.component("pipeline"), clock_synced=clock_synchronised(), session=session)
+                        health=health.component("pipeline"), clock_synced=clock_synchronised(), session=session,
+                        pickups=pickups)
     if config.catalog is not None:
         pipeline.max_catalog_age_s = config.catalog.max_age_s
     SessionRoutes(session, pipeline).add_to(api.app)
@@ -83,6 +88,8 @@ async def start(config: Config) -> Lane:
     lane.supervisor.start("catalog", lane.catalog_sync.run)
     _start_sync(lane, config)
     await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
+    if pickups is not None:
+        await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     lane.supervisor.start("session", session.run)
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
@@ -146,7 +153,7 @@ async def reload(lane: Lane) -> None:
         return
     log.setup(new.agent.log_level, new.agent.log_format)
     await _reload_devices(lane, {d.name: d for d in new.devices})
-    needs_restart = [name for name in ("mqtt", "api", "catalog", "trust", "payment")
+    needs_restart = [name for name in ("mqtt", "api", "catalog", "trust", "payment", "pickup")
                      if getattr(new, name) != getattr(lane.config, name)]
     agent_fixed = ("store_id", "lane_id", "state_dir", "currency", "allow_simulators")
     needs_restart += [f"agent.{key}" for key in agent_fixed
