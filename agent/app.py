@@ -27,6 +27,7 @@ from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
 from agent.session.controller import SessionController
+from agent.session.pickups import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor
@@ -71,8 +72,12 @@ async def start(config: Config) -> Lane:
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
                                 store_id=config.agent.store_id, lane_id=config.agent.lane_id)
+    locker = build_locker(config.pickup)
+    pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
+                                                  health=health.component("locker"))
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
-                        health=health.component("pipeline"), clock_synced=clock_synchronised(), session=session)
+                        health=health.component("pipeline"), clock_synced=clock_synchronised(), session=session,
+                        pickups=pickups)
     if config.catalog is not None:
         pipeline.max_catalog_age_s = config.catalog.max_age_s
     SessionRoutes(session, pipeline).add_to(api.app)
@@ -85,6 +90,8 @@ async def start(config: Config) -> Lane:
     lane.supervisor.start("catalog", lane.catalog_sync.run)
     _start_sync(lane, config)
     await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
+    if pickups is not None:
+        await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     lane.supervisor.start("session", session.run)
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
@@ -145,8 +152,12 @@ def start_device(lane: Lane, device: DeviceSection) -> None:
 
 
 async def stop(lane: Lane) -> None:
-    """Stop components in reverse order, then the API, then close the database."""
+    """Stop components in reverse order, then the payments being followed (their intents stay on disk for the
+    next start), then the API, then close the databases: nothing may use a connection after it is closed."""
     await lane.supervisor.stop_all()
+    await lane.session.stop()
+    if lane.pipeline.pickups is not None:
+        await lane.pipeline.pickups.stop()
     await lane.api.stop()
     await asyncio.to_thread(lane.catalog.close)
     await asyncio.to_thread(lane.lane_db.close)
@@ -161,7 +172,7 @@ async def reload(lane: Lane) -> None:
         return
     log.setup(new.agent.log_level, new.agent.log_format)
     await _reload_devices(lane, {d.name: d for d in new.devices})
-    needs_restart = [name for name in ("mqtt", "api", "catalog", "trust", "payment")
+    needs_restart = [name for name in ("mqtt", "api", "catalog", "trust", "payment", "pickup")
                      if getattr(new, name) != getattr(lane.config, name)]
     agent_fixed = ("store_id", "lane_id", "state_dir", "currency", "allow_simulators")
     needs_restart += [f"agent.{key}" for key in agent_fixed

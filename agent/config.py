@@ -24,7 +24,8 @@ from agent.interpret.rules import InterpretSection
 from agent.interpret.rules import parse_section as _interpret
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
-SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret", "session", "points")
+SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret", "session", "points",
+            "pickup")
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"   # safe inside an MQTT topic level
 
 
@@ -134,6 +135,24 @@ class PointsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class PickupSection:
+    """Online orders collected at the lane from a locker (docs/session.md "Pickup"); "none": at the counter."""
+
+    locker: str = "none"                    # none | simulated | a locker in the omo_edge.lockers entry-point group
+    compartments: int = 24                  # an order the cloud gave no compartment is in one of "1".."24"
+    open_timeout_s: int = 15                # a locker silent this long: the pickup failed (timeout), try again
+    simulated_fault: str = "none"           # the simulated locker's fault: none | jammed | offline
+    options: Mapping[str, Any] = field(default_factory=dict)   # the locker driver's own keys, passed as they are
+
+    @property
+    def driver_options(self) -> dict[str, Any]:
+        """What the locker's factory is built with (the simulated one also gets its fault)."""
+        if self.locker == "simulated":
+            return {"fault": self.simulated_fault, **self.options}
+        return dict(self.options)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     agent: AgentSection
@@ -146,6 +165,7 @@ class Config:
     interpret: InterpretSection = InterpretSection()
     session: SessionSection = SessionSection()
     points: PointsSection | None = None
+    pickup: PickupSection = PickupSection()
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -193,6 +213,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         interpret=_interpret(Table.of(data, "interpret", where)),
         session=_session(Table.of(data, "session", where)),
         points=_points(Table.of(data, "points", where)) if "points" in data else None,
+        pickup=_pickup(Table.of(data, "pickup", where), agent, check_devices),
     )
 
 
@@ -375,3 +396,42 @@ def _points(t: Table) -> PointsSection:
             raise t.error("tier_multipliers", f"{tier} = {value!r} is not a decimal multiplier",
                           "write multipliers as strings, such as gold = \"2\" or silver = \"1.5\"")
     return section
+
+
+def _pickup(t: Table, agent: AgentSection, check: bool) -> PickupSection:
+    section = PickupSection(
+        locker=t.string("locker", "none", pattern=r"[a-z0-9_.+-]+",
+                        fix="use \"none\", \"simulated\" or the name of an installed locker driver"),
+        compartments=t.integer("compartments", 24, 1, 10_000),
+        open_timeout_s=t.integer("open_timeout_s", 15, 1, 300),
+        simulated_fault=t.choice("simulated_fault", "none", ("none", "jammed", "offline")),
+        options=t.table("options"),
+    )
+    t.finish()
+    if section.locker == "simulated" and not agent.allow_simulators:
+        raise t.error("locker", "'simulated' is a simulator: no door opens and orders would be reported collected",
+                      "set allow_simulators = true in [agent] (development and demos only), or name the store's "
+                      "locker driver")
+    if section.simulated_fault != "none" and section.locker != "simulated":
+        raise t.error("simulated_fault", f"is set but locker is {section.locker!r}",
+                      "remove simulated_fault, or set locker = \"simulated\"")
+    if section.locker != "none" and check:
+        _check_locker(t, section)
+    return section
+
+
+def _check_locker(t: Table, section: PickupSection) -> None:
+    """Let the locker driver validate its options now, so a typo fails `config check`, not the first pickup."""
+    from drivers.base import DriverOptionError
+    from drivers.lockers import UnknownLocker, create
+
+    try:
+        create(section.locker, section.driver_options)
+    except UnknownLocker as exc:
+        raise t.error("locker", str(exc), "use \"none\", or install the locker's package") from None
+    except DriverOptionError as exc:
+        raise t.error(f"options.{exc.key}" if exc.key else "options", str(exc),
+                      "see the locker driver's documentation for its keys") from None
+    except ImportError as exc:
+        raise t.error("locker", f"the {section.locker} locker cannot be loaded ({exc})",
+                      "install the package that provides it") from None

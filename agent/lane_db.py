@@ -1,4 +1,5 @@
-"""The lane database (lane.db): scans, sales, sessions, the outbox and the token replay cache; never thrown away.
+"""The lane database (lane.db): scans, sales, sessions, pickup claims, the outbox and the token replay cache; never
+thrown away.
 
 Each component that keeps state here contributes its own named migrations; this module is where they meet,
 which is why it sits at the composition root rather than in any one package.
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.payment import intents
-from agent.session import sales, scans, seen_tokens, visits
+from agent.session import pickup_claims, sales, scans, seen_tokens, visits
 from agent.store import Database, Migration
 from agent.sync import commands, outbox
 
@@ -38,4 +39,5 @@ def open_lane_db(state_dir: Path, store_id: str, lane_id: str) -> Database:
     """Open (checking, moving aside if corrupt, migrating) lane.db and record which lane it belongs to."""
     return open_sync_db(state_dir / "lane.db", store_id, lane_id,
                         extra={seen_tokens.COMPONENT: seen_tokens.MIGRATIONS, visits.COMPONENT: visits.MIGRATIONS,
-                               intents.COMPONENT: intents.MIGRATIONS})
+                               intents.COMPONENT: intents.MIGRATIONS,
+                               pickup_claims.COMPONENT: pickup_claims.MIGRATIONS})

@@ -77,6 +77,27 @@ BAD_CONFIGS = [
      "[points] tier_multipliers: gold = 'double' is not a decimal multiplier"),
     ("simulated_outcome_unknown", MINIMAL + '[payment]\nsimulated_outcome = "maybe"\n',
      "[payment] simulated_outcome: 'maybe' is not one of approve, decline, timeout"),
+    ("simulated_locker_not_allowed", MINIMAL + '[pickup]\nlocker = "simulated"\n',
+     "[pickup] locker: 'simulated' is a simulator: no door opens and orders would be reported collected. "
+     "Fix: set allow_simulators = true in [agent]"),
+    ("unknown_locker", MINIMAL + '[pickup]\nlocker = "vault9000"\n',
+     "[pickup] locker: no locker named 'vault9000' (installed: "),
+    ("locker_name_with_space", MINIMAL + '[pickup]\nlocker = "my locker"\n',
+     "[pickup] locker: 'my locker' is not allowed. Fix: use \"none\", \"simulated\" or the name of an installed "
+     "locker driver"),
+    ("simulated_fault_unknown", MINIMAL + 'allow_simulators = true\n[pickup]\nlocker = "simulated"\n'
+     'simulated_fault = "on_fire"\n',
+     "[pickup] simulated_fault: 'on_fire' is not one of none, jammed, offline"),
+    ("simulated_fault_without_simulated_locker", MINIMAL + '[pickup]\nsimulated_fault = "jammed"\n',
+     "[pickup] simulated_fault: is set but locker is 'none'. Fix: remove simulated_fault, or set locker = "
+     "\"simulated\""),
+    ("locker_option_unknown", MINIMAL + 'allow_simulators = true\n[pickup]\nlocker = "simulated"\n'
+     'options = { colour = "red" }\n',
+     "[pickup] options.colour: unknown option 'colour' (known: fault, latency_ms, compartments)"),
+    ("compartments_zero", MINIMAL + '[pickup]\ncompartments = 0\n',
+     "[pickup] compartments: 0 is out of range. Fix: use an integer from 1 to 10000"),
+    ("unknown_pickup_key", MINIMAL + '[pickup]\nlockr = "none"\n',
+     "[pickup] lockr: unknown option. Fix: remove it or check the spelling"),
 ]
 
 
@@ -153,6 +174,17 @@ def test_example_config_parses_with_every_section(tmp_path: Path) -> None:
     assert config.mqtt is not None and config.mqtt.delivery == "end-to-end"
     assert config.catalog is not None and config.catalog.url.endswith("/stores/store-001/catalog")
     assert [d.driver for d in config.devices] == ["serial", "hid", "camera"]
+
+
+def test_pickup_defaults_to_no_locker_and_a_simulated_locker_takes_its_fault(tmp_path: Path) -> None:
+    path = tmp_path / "pickup.toml"
+    path.write_text(MINIMAL)
+    assert load(path).pickup.locker == "none"
+    path.write_text(MINIMAL + 'allow_simulators = true\n[pickup]\nlocker = "simulated"\nsimulated_fault = "jammed"\n'
+                    'open_timeout_s = 5\noptions = { latency_ms = 10 }\n')
+    pickup = load(path).pickup
+    assert (pickup.locker, pickup.open_timeout_s, pickup.compartments) == ("simulated", 5, 24)
+    assert pickup.driver_options == {"fault": "jammed", "latency_ms": 10}
 
 
 def test_config_check_exits_2_with_the_message_on_stderr(tmp_path: Path) -> None:

@@ -27,5 +27,6 @@ def test_demo_runs_a_visit_end_to_end_and_every_event_reaches_the_cloud_once() -
     # 356 tea - 20 coupon + 120 chocolate + 498 pork + 328 beer + 158 yoghurt; tax 8 %: 1112 x 8/108 = 82.4,
     # 10 %: 328 x 10/110 = 29.8 -> 82 + 29.
     assert "PAID 1,440 JPY (tax 111 JPY)" in out
-    assert "cloud: the ingest holds 25 of 25 events from this lane, seq 1..25, gaps []" in out
+    # the scans, the session events, the sale and the payment intent's final state (omo.payment/1)
+    assert "cloud: the ingest holds 26 of 26 events from this lane, seq 1..26, gaps []" in out
     assert "lane:  0 events still waiting" in out

@@ -21,6 +21,7 @@ SECTION_CLASSES = {
     "catalog": config_module.CatalogSection, "trust": config_module.TrustSection,
     "payment": config_module.PaymentSection, "interpret": InterpretSection,
     "session": config_module.SessionSection, "points": config_module.PointsSection,
+    "pickup": config_module.PickupSection,
 }
 
 

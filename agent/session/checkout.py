@@ -284,7 +284,8 @@ class Checkout:
     async def recover(self) -> None:
         """Reconcile every intent not final, oldest first, before the lane takes a new shopper."""
         ctl = self.ctl
-        open_intents = await asyncio.to_thread(lambda: intents.open_intents(ctl.lane_db.reader()))
+        # Read on the loop's own thread: a worker thread's reader could be mid-query when the lane stops.
+        open_intents = intents.open_intents(ctl.lane_db.reader())
         session = ctl.session
         if (session.state is SessionState.PAYING and session.payment is not None
                 and all(i.payment_id != session.payment.payment_id for i in open_intents)

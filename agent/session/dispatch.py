@@ -21,9 +21,10 @@ from agent.interpret.meanings import (
     StaffCode,
     Unknown,
 )
-from agent.session import actions, scan_rules
+from agent.session import actions, pickup, scan_rules
 from agent.session.basket import Session
 from agent.session.change import Change, refuse
+from agent.session.pickup import PickupFacts
 from agent.session.scan_rules import NewId
 
 
@@ -39,6 +40,7 @@ class Facts:
     policy: OfflinePolicy = OfflinePolicy()
     stale: bool = False
     suspended: Session | None = None      # the basket kept under a scanned suspend code
+    pickup: PickupFacts | None = None     # an order's facts; None: this lane has no locker ([pickup] locker)
 
 
 def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: SessionSection, now: float,
@@ -58,8 +60,7 @@ def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: S
     if isinstance(meaning, PaymentCode):
         return Change(session, scan_fields={"session_id": session.session_id or None})
     if isinstance(meaning, PickupOrder):
-        return refuse(session, "pickup_at_staffed_register", "Online orders are collected at the service counter "
-                      "for now.", "info", outcome="rejected", reason="pickup_not_available")
+        return pickup.on_order(session, meaning, facts.pickup, now=now)
     if isinstance(meaning, Unknown) and actions.is_suspend_code(meaning.text):
         return actions.resume(session, meaning.text.strip(), facts.suspended, settings, now, new_id)
     if isinstance(meaning, Invalid):

@@ -18,7 +18,7 @@ from agent.catalog.db import CatalogDb
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.errors import StoreError
 from agent.health import ComponentHealth
-from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, Product, Unknown
+from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, PickupOrder, Product, Unknown
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
 from agent.session import scans, seen_tokens
@@ -27,6 +27,7 @@ from agent.session.change import Change
 from agent.session.controller import SessionController
 from agent.session.dispatch import Facts, scan_change
 from agent.session.outcome import member_fields, member_record, product_fields
+from agent.session.pickups import Pickups
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id
@@ -48,7 +49,7 @@ class Pipeline:
     def __init__(self, *, rules: Rules, lane_db: Database, catalog: CatalogDb | None, notify: Notify,
                  health: ComponentHealth, clock: Clock | None = None, clock_synced: bool = True,
                  on_recorded: Callable[[int], None] = lambda priority: None,
-                 session: SessionController | None = None) -> None:
+                 session: SessionController | None = None, pickups: Pickups | None = None) -> None:
         self._rules = rules
         self._lane_db = lane_db
         self._catalog = catalog
@@ -61,6 +62,7 @@ class Pipeline:
         self.lane_open = True
         self.max_catalog_age_s = 86400.0      # past this the offline policy applies ([catalog] max_age_s)
         self.session = session                # the visit; None records scans only (tools and older tests)
+        self.pickups = pickups                # online orders from a locker; None: sent to the service counter
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def set_open(self, lane_open: bool) -> None:
@@ -129,6 +131,8 @@ class Pipeline:
             task = asyncio.create_task(session.pay("wallet_code", meaning.code))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if isinstance(meaning, PickupOrder) and self.pickups and facts.pickup and committed.change.ok:
+            self.pickups.start(session, meaning, facts.pickup)     # claim, open the door, record: a task
         return committed.change, committed.scan
 
     def payments_started(self) -> list[asyncio.Task[Any]]:
@@ -141,6 +145,8 @@ class Pipeline:
         if session is not None and isinstance(meaning, Unknown) and is_suspend_code(meaning.text):
             return Facts(suspended=session.suspended(meaning.text.strip()))
         catalog = self._catalog
+        if isinstance(meaning, PickupOrder) and self.pickups is not None:
+            return Facts(pickup=self.pickups.facts(meaning.order_id, catalog, catalog is None or self._stale()))
         if catalog is None:
             return Facts()
         if isinstance(meaning, Product):

@@ -114,11 +114,13 @@ def set_identity(conn: sqlite3.Connection, store_id: str, lane_id: str) -> None:
 
 
 def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mapping[str, Any],
-            clock: Clock = SYSTEM_CLOCK) -> tuple[str, int]:
+            clock: Clock = SYSTEM_CLOCK, *, event_id: str | None = None) -> tuple[str, int]:
     """Add one event; call inside the caller's write transaction so it commits with the state it reports.
 
     Returns (event_id, seq). The envelope (schema, event_id, store_id, lane_id, stream_id, seq, occurred_at) is added
     here; `body` may carry its own `occurred_at` (RFC 3339) and must not carry the other envelope keys.
+    `event_id` is for a caller whose records must name the event before it is written (a pickup claim's ID is
+    its `processing` event's ID); it must come from `new_event_id()`.
     """
     if not conn.in_transaction:
         raise StoreError("outbox.enqueue must run inside the caller's write transaction (use Database.write)")
@@ -130,7 +132,7 @@ def enqueue(conn: sqlite3.Connection, topic_class: str, schema: str, body: Mappi
     ).fetchone()
     if not store_id:
         raise StoreError("outbox identity not set; call outbox.set_identity at start (open_sync_db does)")
-    event_id = new_event_id()
+    event_id = event_id or new_event_id()
     payload = {"schema": schema, "event_id": event_id, "store_id": store_id, "lane_id": lane_id,
                "stream_id": stream_id, "seq": seq,
                "occurred_at": body.get("occurred_at") or rfc3339_ms(clock.now()), **body}

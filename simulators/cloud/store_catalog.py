@@ -3,7 +3,8 @@
 Every code here is a real, check-digit-valid code of its kind, so it goes through the same interpretation
 as a label in a store: JAN/EAN-13 items, a per-100 g item read from a GS1 element string with its net
 weight, a deli item with its price in an in-store (RCN "02") label, an age-restricted beer, a sale-stopped
-snack, a "2 for 300" bundle, member prices, members with and without consent, and coupons.
+snack, a "2 for 300" bundle, member prices, members with and without consent, coupons, and online orders
+waiting for pickup (in a locker compartment the cloud named, or in none, another member's, one collected).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ MEMBER = "M-0001"                      # gold, 1200 points, consents to interest
 MEMBER_NO_CONSENT = "M-0002"
 COUPON_100 = "C-100OFF"                # 100 off a spend of 500 or more, members only
 COUPON_TEA = "C-TEA20"                 # 20 % off tea
+ORDER_READY = "O-1001"                 # MEMBER's order, ready in locker compartment A3
+ORDER_NO_COMPARTMENT = "O-1002"        # MEMBER's order, ready; the cloud named no compartment
+ORDER_OTHER_MEMBER = "O-1003"          # MEMBER_NO_CONSENT's order, ready in B1
+ORDER_COLLECTED = "O-1004"             # MEMBER's order, collected already (at the service counter)
+ORDER_NOT_IN_CATALOG = "O-9999"
 
 
 def deli_label(price: int) -> str:
@@ -71,6 +77,14 @@ def records(version: int = 1) -> list[dict[str, Any]]:
         # While the uplink is down the store takes card, cash and the simulated payment, never a wallet QR
         # (a wallet needs the payment service, which is out of reach with the uplink).
         {"kind": "policy", "key": "payment_kinds", "value": ["card", "cash", "simulated"]},
+        {"kind": "order", "id": ORDER_READY, "member": MEMBER, "items": [{"gtin": TEA, "qty": 2}], "status": "ready",
+         "locker": "A3"},
+        {"kind": "order", "id": ORDER_NO_COMPARTMENT, "member": MEMBER, "items": [{"gtin": BATTERIES, "qty": 1}],
+         "status": "ready"},
+        {"kind": "order", "id": ORDER_OTHER_MEMBER, "member": MEMBER_NO_CONSENT, "items": [{"gtin": ONIGIRI, "qty": 3}],
+         "status": "ready", "locker": "B1"},
+        {"kind": "order", "id": ORDER_COLLECTED, "member": MEMBER, "items": [{"gtin": TEA, "qty": 1}],
+         "status": "collected", "locker": "A4"},
     ]
     return [{**line, "version": version} for line in products + others]
 
