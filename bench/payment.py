@@ -27,15 +27,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.catalog.db import CatalogDb  # noqa: E402
-from agent.catalog.load import load_snapshot  # noqa: E402
 from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult  # noqa: E402
 from agent.payment.paypay import PayPayAdapter  # noqa: E402
 from agent.session import actions  # noqa: E402
 from simulators.cloud.payment_service import PaymentService  # noqa: E402
-from simulators.cloud.store_catalog import TEA, write_store_catalog  # noqa: E402
-from simulators.cloud.tokens import TokenIssuer  # noqa: E402
-from simulators.fixtures.session import SessionLane  # noqa: E402
+from simulators.cloud.store_catalog import TEA  # noqa: E402
+from simulators.fixtures.session import SessionLane, store_state, trusted_issuer  # noqa: E402
 
 WALLET = "281234567890123456"
 
@@ -129,14 +126,7 @@ async def restart_times(lane: SessionLane, service: PaymentService, restarts: in
 async def main_async(payments: int, restarts: int) -> None:
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         work = Path(tmp)
-        state = work / "state"
-        state.mkdir()
-        catalog = CatalogDb.open(state)
-        load_snapshot(catalog, write_store_catalog(work / "store.jsonl"))
-        catalog.close()
-        issuer = TokenIssuer()
-        (work / "keys").mkdir()
-        issuer.write_public_key(work / "keys")
+        state, issuer = store_state(work), trusted_issuer(work)
         service = PaymentService()
         await service.start()
         adapter = TimedAdapter(PayPayAdapter(service.url, "M-1", "key-1", b"secret-1", timeout_s=5))

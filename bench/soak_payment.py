@@ -17,27 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.catalog.db import CatalogDb  # noqa: E402
-from agent.catalog.load import load_snapshot  # noqa: E402
 from agent.payment.paypay import PayPayAdapter  # noqa: E402
 from simulators.cloud.payment_service import PaymentService  # noqa: E402
-from simulators.cloud.store_catalog import write_store_catalog  # noqa: E402
-from simulators.cloud.tokens import TokenIssuer  # noqa: E402
-from simulators.fixtures.session import SessionLane  # noqa: E402
+from simulators.fixtures.session import SessionLane, store_state, trusted_issuer  # noqa: E402
 from simulators.payment_campaign import campaign  # noqa: E402
 
 
 async def main_async(trials: int, seed: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        state = work / "state"
-        state.mkdir()
-        catalog = CatalogDb.open(state)
-        load_snapshot(catalog, write_store_catalog(work / "store.jsonl"))
-        catalog.close()
-        issuer = TokenIssuer()
-        (work / "keys").mkdir()
-        issuer.write_public_key(work / "keys")
+        state, issuer = store_state(work), trusted_issuer(work)
         service = PaymentService()
         await service.start()
         adapter = PayPayAdapter(service.url, "M-1", "key-1", b"secret-1", timeout_s=2)
@@ -62,6 +51,7 @@ def main() -> int:
     # expected here by the thousand; the report below is the result.
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    logging.getLogger("agent.session.checkout").setLevel(logging.CRITICAL)   # the injected commit failures
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)

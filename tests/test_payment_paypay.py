@@ -20,13 +20,8 @@ WALLET = "281234567890123456"
 
 
 @pytest.fixture
-async def service() -> AsyncIterator[PaymentService]:
-    svc = PaymentService()
-    await svc.start()
-    try:
-        yield svc
-    finally:
-        await svc.stop()
+def service(payment_service: PaymentService) -> PaymentService:
+    return payment_service
 
 
 @pytest.fixture

@@ -314,6 +314,11 @@ class Checkout:
 
     # -- committing --------------------------------------------------------------------------------------------
 
+    def _current(self, payment_id: str) -> bool:
+        """Whether `payment_id` is the payment of the visit on the lane now."""
+        payment = self.ctl.session.payment
+        return payment is not None and payment.payment_id == payment_id
+
     def _intent(self, payment_id: str) -> Intent | None:
         return intents.get(self.ctl.lane_db.reader(), payment_id)
 
@@ -363,8 +368,7 @@ class Checkout:
             if intent is None or intent.state.final:
                 return Change(ctl.session, refused="stale_payment")
             now = ctl.clock.time()
-            current = ctl.session.payment is not None and ctl.session.payment.payment_id == payment_id
-            if not current:
+            if not self._current(payment_id):
                 change = Change(ctl.session)
             elif state is IntentState.FAILED:
                 change = actions.payment_failed(ctl.session, reason, ctl.settings, now)
@@ -404,7 +408,7 @@ class Checkout:
             if intent is None or intent.state.final:
                 return Change(ctl.session, refused="stale_payment")
             now = ctl.clock.time()
-            current = ctl.session.payment is not None and ctl.session.payment.payment_id == payment_id
+            current = self._current(payment_id)
             basket = ctl.session if current else codec.loads(intent.basket)
             sale = ctl.sale_for(basket, intent.method, intent.amount, payment_id, result.reference)
             if current:
