@@ -13,6 +13,7 @@ from typing import Any
 
 from agent import __version__, log
 from agent.api.events import EventHub
+from agent.api.kiosk import add_kiosk_routes
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.catalog.db import CatalogDb
@@ -81,6 +82,9 @@ async def start(config: Config) -> Lane:
     if config.catalog is not None:
         pipeline.max_catalog_age_s = config.catalog.max_age_s
     SessionRoutes(session, pipeline).add_to(api.app)
+    capabilities = session.adapter.capabilities
+    add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
+                     pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented)
     await api.start()
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,

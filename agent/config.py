@@ -65,6 +65,7 @@ class MqttSection:
 @dataclass(frozen=True, slots=True)
 class ApiSection:
     listen: str = "127.0.0.1:8765"
+    screen_language: str = "ja"             # the shopper's screen's language until the shopper switches: ja | en
 
     @property
     def unix_path(self) -> Path | None:
@@ -272,8 +273,9 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
 
 def _api(t: Table) -> ApiSection:
     listen = t.string("listen", "127.0.0.1:8765")
+    language = t.choice("screen_language", "ja", ("ja", "en"))
     t.finish()
-    section = ApiSection(listen=listen)
+    section = ApiSection(listen=listen, screen_language=language)
     if section.unix_path is not None:
         if not section.unix_path.is_absolute():
             raise t.error("listen", "unix socket path must be absolute", "for example \"unix:/run/omo-edge/api.sock\"")

@@ -92,7 +92,7 @@ async def test_an_order_collected_here_is_refused_the_second_time_with_one_claim
     lane = pickup_lane
     await collect(lane, ORDER_READY)
     again = await collect(lane, ORDER_READY)
-    assert again is not None and again.refused == "pickup_collected"
+    assert again is not None and again.refused == "pickup_already_collected"
     assert "already been collected" in prompt(lane)["message"]
     assert lane.locker.opened == ["A3"], "the door opens once"
     assert claims(lane) == [(ORDER_READY, "collected", None, "A3", 1, 0)]
@@ -117,7 +117,7 @@ async def test_an_order_scanned_again_while_its_door_opens_is_refused_as_in_prog
 async def test_an_order_the_cloud_says_is_collected_is_refused_without_a_claim(pickup_lane: SessionLane) -> None:
     lane = pickup_lane
     refused = await collect(lane, ORDER_COLLECTED)
-    assert refused is not None and refused.refused == "pickup_collected"
+    assert refused is not None and refused.refused == "pickup_already_collected"
     assert lane.locker.attempts == [] and claims(lane) == []
     [event] = pickups(lane)
     assert (event["state"], event["reason"], event["order_status"]) == ("refused", "order_collected", "collected")

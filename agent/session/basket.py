@@ -88,6 +88,7 @@ class Prompt:
     code: str
     message: str
     level: str = "info"                 # info | warning | error
+    args: dict[str, str] = field(default_factory=dict)   # the values the screen puts in its own words
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,7 +147,7 @@ def _status_problem(status: str) -> Refused | None:
 
 
 def _collected() -> Refused:
-    return Refused("pickup_collected", "order_collected", "This order has already been collected. If that was "
+    return Refused("pickup_already_collected", "order_collected", "This order has already been collected. If that was "
                    "not you, please ask at the service counter.")
 
 
@@ -166,7 +166,8 @@ def on_order(session: Session, meaning: PickupOrder, facts: PickupFacts | None, 
         change = refuse(session, decided.code, decided.message, outcome="rejected", reason=decided.reason,
                         **scan_fields)
         return replace(change, events=(event,))
-    opening = Prompt("pickup_opening", f"Opening compartment {decided.compartment} for order {decided.order_id}.")
+    opening = Prompt("pickup_opening", f"Opening compartment {decided.compartment} for order {decided.order_id}.",
+                     args={"compartment": decided.compartment, "order": decided.order_id})
     return Change(with_prompt(touched(session, now), opening), scan_fields={**scan_fields, "outcome": "accepted"})
 
 
@@ -208,10 +209,11 @@ def result_prompt(claim: Claim) -> Prompt:
     """What the screen says once the locker answered."""
     if claim.state == COLLECTED:
         return Prompt("pickup_collected", f"Compartment {claim.compartment} is open. Please take order "
-                      f"{claim.order_id} and close the door.")
+                      f"{claim.order_id} and close the door.",
+                      args={"compartment": claim.compartment, "order": claim.order_id})
     why = FAILURES.get(claim.reason or "", "the locker reported a fault")
     return Prompt("pickup_failed", f"Compartment {claim.compartment} did not open: {why}. Please scan your order "
-                  "again, or ask a member of staff.", "error")
+                  "again, or ask a member of staff.", "error", args={"compartment": claim.compartment})
 
 
 def announce(session: Session, prompt: Prompt) -> Change:

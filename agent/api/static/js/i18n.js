@@ -1,0 +1,46 @@
+// Every word on the screen comes from one catalogue per language (static/i18n/<language>.json). The session's
+// prompts are looked up by their stable `code`; a code the catalogue does not know yet shows the English
+// `message` the session sent, so a new prompt is never silent.
+
+const catalogues = {};
+let current = 'ja';
+const yen = new Intl.NumberFormat('ja-JP', { style: 'currency', currency: 'JPY' });
+
+export async function loadCatalogues(languages) {
+  await Promise.all(languages.map(async (lang) => {
+    const response = await fetch(`/static/i18n/${lang}.json`);
+    if (!response.ok) throw new Error(`catalogue ${lang}: HTTP ${response.status}`);
+    catalogues[lang] = await response.json();
+  }));
+}
+
+export function setLanguage(lang) {
+  current = lang;
+  document.documentElement.lang = lang;
+}
+
+export const language = () => current;
+
+export function t(key, vars = {}) {
+  return fill(catalogues[current]?.[key] ?? key, vars);
+}
+
+// `invalid_<check>` codes share one sentence: the shopper needs the same advice whatever check failed.
+export function promptText(prompt, vars = {}) {
+  const catalogue = catalogues[current] ?? {};
+  const key = [`prompt.${prompt.code}`, prompt.code.startsWith('invalid_') ? 'prompt.invalid' : null]
+    .find((k) => k && k in catalogue);
+  const text = key ? fill(catalogue[key], vars) : prompt.message;
+  return /\{\w+\}/.test(text) ? prompt.message : text;   // a value the screen does not have: say it in English
+}
+
+export const money = (amount) => yen.format(amount);
+
+export function applyStatic(root = document) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+}
+
+function fill(text, vars) {
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (vars[name] ?? null) === null ? whole : String(vars[name]));
+}
