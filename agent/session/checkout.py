@@ -125,8 +125,11 @@ class Checkout:
         if merchant and not caps.merchant_presented or not merchant and not caps.customer_presented:
             return refuse(session, "method_not_available", "This way to pay is not available at this lane. "
                           "Please choose another.")
+        # While the uplink is down the cloud's offline policy decides which kinds a store takes (a business
+        # rule: the exposure it accepts on stale prices and balances). Whether the wallet's own service is
+        # reachable is learnt by asking it, and a payment it cannot answer is settled like any unknown one.
         kinds = self.offline_kinds()
-        if kinds is not None and (not caps.offline or method not in kinds):
+        if kinds is not None and method not in kinds:
             return refuse(session, "payment_offline", "Paying by wallet is not possible while the store is "
                           "offline. Your basket is kept: you can put it aside and pay at a staffed register.")
         return None
