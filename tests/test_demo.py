@@ -1,32 +1,67 @@
-"""README's first command ends in `omo-edge demo`: a shopper's visit through the real agent, confirmed by the cloud."""
+"""README's first command ends in `omo-edge demo`: the whole OMO journey through the real agent, checked by its
+own summary; and `--interactive` scans typed codes until Ctrl-C, which stops every process the demo started."""
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from simulators.cloud.broker import mosquitto_path
+from simulators.cloud.store_catalog import BATTERIES
+
+pytestmark = pytest.mark.skipif(mosquitto_path() is None,
+                                reason="mosquitto is not installed (apt-get install mosquitto; .ci/bootstrap does it)")
 
 
-@pytest.mark.skipif(mosquitto_path() is None,
-                    reason="mosquitto is not installed (apt-get install mosquitto; .ci/bootstrap does it)")
-def test_demo_runs_a_visit_end_to_end_and_every_event_reaches_the_cloud_once() -> None:
-    result = subprocess.run([sys.executable, "-m", "agent", "demo"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_the_demo_runs_the_whole_journey_and_checks_it_against_the_cloud() -> None:
+    result = subprocess.run([sys.executable, "-m", "agent", "demo", "--pace", "0.35"], capture_output=True,
+                            text=True, timeout=180)
     out = result.stdout
-    assert "(a real pty)" in out and "lane ready: catalog version 1 loaded over HTTP" in out
-    assert "member M-0001 (gold, 1200 points)" in out
-    assert out.count("Green tea 500 ml  198 JPY (member 178 JPY)") == 2
-    assert "Pork loin (weighed in store)  498 JPY" in out
-    assert "attendant (age_restricted)" in out and "attendant (expired)" in out
-    assert "rejected (bad_check_digit)" in out and "attendant (not_in_catalog)" in out
-    assert out.count("typ=staff") == 3 and "typ=coupon" in out
+    assert result.returncode == 0, out + result.stderr
+    assert re.search(r"screen +http://127\.0\.0\.1:\d+/", out), "the screen's URL comes first"
+    assert "(a real pty)" in out and "lane ready: catalog version 1" in out
+    assert "scan via overhead: member" in out                  # the app's QR, read by the camera
+    assert "-> attendant (age_restricted)" in out and "-> rejected (bad_check_digit)" in out
+    assert "screen: Coupon added." in out and "the app: COMPLETED" in out
+    # 2 teas at the member price 280, 2 onigiri for 300, 350 g of beef at 398/100 g = 1,393, beer 298,
+    # less the 100 coupon.
+    assert "PAID ¥2,171" in out
     assert "payment **************3456" in out and "281234567890123456" not in out
-    # 356 tea - 20 coupon + 120 chocolate + 498 pork + 328 beer + 158 yoghurt; tax 8 %: 1112 x 8/108 = 82.4,
-    # 10 %: 328 x 10/110 = 29.8 -> 82 + 29.
-    assert "PAID 1,440 JPY (tax 111 JPY)" in out
-    # the scans, the session events, the sale and the payment intent's final state (omo.payment/1)
-    assert "cloud: the ingest holds 26 of 26 events from this lane, seq 1..26, gaps []" in out
-    assert "lane:  0 events still waiting" in out
+    assert "Compartment A3 is open" in out
+    waiting = [int(n) for n in re.findall(r"uplink down; outbox: (\d+) events waiting", out)]
+    assert waiting and max(waiting) > 0, "the offline sale waits in the outbox"
+    assert "uplink up; outbox: 0 events waiting" in out.rsplit("every event confirmed", 1)[1]
+    assert out.count("PAID ") == 3
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("demo: OK, 3 sales"), last
+
+
+def test_interactive_scans_typed_codes_and_ctrl_c_stops_everything() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "demo", "--pace", "0.35", "--interactive"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 180
+    try:
+        while not any("the lane stays open" in line for line in seen):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(seen)
+            seen.append(proc.stdout.readline())
+        proc.stdin.write(BATTERIES + "\n")                     # typed, then sent by the pty scanner
+        proc.stdin.flush()
+        while not any("AA batteries x4 -> accepted" in line for line in seen[-5:]):
+            assert time.monotonic() < deadline, "".join(seen[-20:])
+            seen.append(proc.stdout.readline())
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode in (0, 130), rest
+    leftovers = subprocess.run(["pgrep", "-af", "omo-edge-demo-"], capture_output=True, text=True).stdout
+    assert leftovers.strip() == "", f"still running after Ctrl-C: {leftovers}"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("demo", help="run the agent with simulated devices and show a shopper's scans")
-    parser.add_argument("--seconds", type=float, default=0.0,
-                        help="keep the lane running this long after the scripted visit (default: stop at once)")
-    parser.add_argument("--pace", type=float, default=0.6,
-                        help="seconds between the shopper's scans (under 0.3 s, a repeated code counts as a bounce)")
+    parser = sub.add_parser("demo", help="run a whole OMO journey through the real agent, simulated surroundings")
+    parser.add_argument("--pace", type=float, default=0.8,
+                        help="seconds between the journey's steps (at least 0.35: the scanner's bounce filter "
+                             "takes a repeated code within 0.3 s as one)")
+    parser.add_argument("--interactive", action="store_true",
+                        help="after the journey keep the lane open and scan each code typed, until Ctrl-C")
     parser.set_defaults(handler=handle)
 
 
@@ -19,4 +21,12 @@ def handle(args: argparse.Namespace) -> int:
 
     from simulators.demo import run_demo
 
-    return asyncio.run(run_demo(args))
+    if args.pace < 0.35:
+        print("omo-edge demo: --pace must be at least 0.35 s (the scanner takes a repeated code within 0.3 s as a "
+              "bounce)", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run_demo(args))
+    except KeyboardInterrupt:                 # every process the demo started is stopped on the way out
+        print("demo: stopped by Ctrl-C", flush=True)
+        return 130
