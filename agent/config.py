@@ -60,6 +60,8 @@ class MqttSection:
     inflight_window: int = 100
     confirm_timeout_s: int = 30
     retention_days: int = 7
+    protocol: str = "5"                     # "5" | "3.1.1" (Azure IoT Hub, RabbitMQ before 3.13, amqtt): docs/sync.md
+    max_packet_bytes: int = 268_435_455     # 3.1.1: the broker's limit, since no CONNACK announces it (AWS: 131072)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +259,14 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
         inflight_window=t.integer("inflight_window", 100, 1, 65535),
         confirm_timeout_s=t.integer("confirm_timeout_s", 30, 1, 86400),
         retention_days=t.integer("retention_days", 7, 0, 3650),
+        protocol=t.choice("protocol", "5", ("5", "3.1.1")),
+        max_packet_bytes=t.integer("max_packet_bytes", 268_435_455, 1024, 268_435_455),
     )
     t.finish()
+    if section.protocol == "3.1.1" and section.delivery == "broker":
+        raise t.error("delivery", "\"broker\" cannot be used with protocol = \"3.1.1\": a 3.1.1 broker acknowledges a "
+                      "publish that its ACL silently dropped, so its PUBACK proves nothing",
+                      "use delivery = \"end-to-end\" (the cloud's own ack confirms each event), or protocol = \"5\"")
     if section.tls and section.ca_file is None:
         raise t.error("ca_file", "is required when tls = true", "point it at the PEM file of the broker's CA")
     if not section.tls and (section.ca_file or section.cert_file or section.key_file):

@@ -7,6 +7,7 @@ TCP_NODELAY like the agent: one with paho's network thread, one driving `loop()`
 faster here), then the agent's drain of the backlog, confirmed by the reference ingest, on the same broker;
 the round's ratios are agent / bare. Rounds interleave because this two-core machine swings either rate
 by 10-20% from one minute to the next; the median ratios are the figures, and their ranges are printed.
+Then one drain in MQTT 3.1.1 mode, beside MQTT 5's.
 Also: scan-to-commit p50/p99 while each drain runs, online one-at-a-time commit-to-confirmation p50/p99,
 RSS during the drain, and the load average (the machine is shared).
 """
@@ -187,9 +188,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def agent_part(port: int, state: Path, events: int, window: int, with_online: bool,
-                     cloud: dict[str, int]) -> float:
+                     cloud: dict[str, int], protocol: str = "5") -> float:
     """The end-to-end drain with scans during it, then (once) the online figure; returns the drain's events/s."""
-    async with running_lane(state, mqtt_section(port, inflight_window=window, confirm_timeout_s=30)) as lane:
+    section = mqtt_section(port, inflight_window=window, confirm_timeout_s=30, protocol=protocol)
+    async with running_lane(state, section) as lane:
         settle_heap()   # as the daemon does before READY=1
         rate, scan_ms, rss, cpu_us, cloud_us = await drain(lane, events, cloud)
         print(f"  agent drain (end-to-end confirmed): {rate:,.0f} events/s, {cpu_us:.0f} us CPU per event "
@@ -255,6 +257,13 @@ def main() -> int:
         print(f"  against the bare loop in one thread, median {statistics.median(stricts):,.0f} msg/s: ratio "
               f"median {statistics.median(strict_ratios):.2f} (range {min(strict_ratios):.2f} to "
               f"{max(strict_ratios):.2f})")
+        # MQTT 3.1.1 mode (`[mqtt] protocol = "3.1.1"`) beside MQTT 5, on the same broker in the same run.
+        v311 = work / "mqtt-3.1.1"
+        v311.mkdir()
+        make_backlog(v311, args.events)
+        print("MQTT 3.1.1 mode:")
+        rate311 = asyncio.run(agent_part(broker.port, v311, args.events, args.window, False, cloud, "3.1.1"))
+        print(f"  3.1.1 drain {rate311:,.0f} events/s: {rate311 / statistics.median(rates):.2f} of MQTT 5's median")
         # Context, not the target's baseline: the same loop on a topic the ingest consumes, so that the broker
         # forwards and the ingest process competes for the two cores as it does during the agent's drain.
         consumed, _ = bare_paho(broker.port, args.events, args.window, payload, "omo/v1/bench/bare/scans")

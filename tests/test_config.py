@@ -41,6 +41,12 @@ BAD_CONFIGS = [
      "[mqtt] ca_file: is required when tls = true. Fix: point it at the PEM file of the broker's CA"),
     ("bad_delivery", MINIMAL + '[mqtt]\nhost = "h"\ndelivery = "never"\n',
      "[mqtt] delivery: 'never' is not one of end-to-end, broker. Fix: use one of: 'end-to-end', 'broker'"),
+    ("broker_delivery_on_3_1_1", MINIMAL + '[mqtt]\nhost = "h"\nprotocol = "3.1.1"\ndelivery = "broker"\n',
+     '[mqtt] delivery: "broker" cannot be used with protocol = "3.1.1": a 3.1.1 broker acknowledges a publish that '
+     'its ACL silently dropped, so its PUBACK proves nothing. Fix: use delivery = "end-to-end" (the cloud\'s own ack '
+     'confirms each event), or protocol = "5"'),
+    ("bad_protocol", MINIMAL + '[mqtt]\nhost = "h"\nprotocol = "3.1"\n',
+     "[mqtt] protocol: '3.1' is not one of 5, 3.1.1. Fix: use one of: '5', '3.1.1'"),
     ("missing_ca_file", MINIMAL + '[mqtt]\nhost = "h"\ntls = true\nca_file = "/nonexistent/ca.pem"\n',
      "[mqtt] ca_file: /nonexistent/ca.pem does not exist or cannot be read. Fix: check the path"),
     ("api_not_loopback", MINIMAL + '[api]\nlisten = "0.0.0.0:8765"\n',

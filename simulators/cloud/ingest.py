@@ -143,7 +143,8 @@ class Ingest:
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         prefix = self.args.prefix
-        client.subscribe([(f"$share/ingest/{prefix}/+/+/{leaf}", 1) for leaf in LEAVES])
+        share = "" if self.args.no_share else "$share/ingest/"   # a broker without shared subscriptions: one ingest
+        client.subscribe([(f"{share}{prefix}/+/+/{leaf}", 1) for leaf in LEAVES])
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any) -> None:
         if not self.subscribed:
@@ -310,6 +311,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ca-file")
     parser.add_argument("--cert-file")
     parser.add_argument("--key-file")
+    parser.add_argument("--no-share", action="store_true",
+                        help="subscribe without $share (for a broker that has no shared subscriptions, e.g. amqtt)")
     parser.add_argument("--batch", type=int, default=500, help="most events in one transaction")
     parser.add_argument("--commit-interval-ms", type=float, default=2.0,
                         help="least time between two commits while events keep arriving (group commit)")

@@ -25,7 +25,8 @@ class PahoClient(paho.Client):
     reason code is present), a fifth of the loop thread's time during a drain. By MQTT 5 section 3.4.2, a
     PUBACK of remaining length 2 is success with no properties, and one of length 3 carries a reason code and
     no properties; both go to `on_publish` with shared objects, the code intact (a refusal is still one).
-    A PUBACK with properties (a reason string) or an unknown code takes paho's own path.
+    A PUBACK with properties (a reason string) or an unknown code takes paho's own path. An MQTT 3.1.1 PUBACK
+    (always 2 bytes, no reason code) takes the shortcut as success.
     tests/test_mqtt_publisher.py checks both paths, and that paho still has the method replaced here.
     """
 
@@ -34,6 +35,8 @@ class PahoClient(paho.Client):
         reason = None
         if cmd == "PUBACK" and self._protocol == MQTTProtocolVersion.MQTTv5 and 2 <= len(packet) <= 3:
             reason = _PUBACK_REASONS.get(packet[2] if len(packet) == 3 else 0)
+        elif cmd == "PUBACK" and self._protocol == MQTTProtocolVersion.MQTTv311 and len(packet) == 2:
+            reason = _PUBACK_REASONS.get(0)      # a 3.1.1 PUBACK has no reason code: it can only say "received"
         if reason is None:
             return super()._handle_pubackcomp(cmd)
         mid = int.from_bytes(packet[:2], "big")

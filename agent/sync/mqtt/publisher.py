@@ -23,8 +23,8 @@ from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.sync import tls
 from agent.sync.link import (
-    CONNACK,
-    CONNACK_FIX,
+    closed_before_connack,
+    connack_refused,
     Handlers,
     Topics,
     describe_error,
@@ -142,14 +142,11 @@ class Publisher:
             await asyncio.wait(waits, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
             if not connack.done():
                 why = link.lost.result() if link.lost.done() else "no CONNACK in time"
-                raise PublishError(f"connection closed before CONNACK ({why}); with TLS, the broker may have "
-                                   "refused the client certificate", 0)
+                raise PublishError(closed_before_connack(why, tls=self.section.tls,
+                                                         protocol=self.section.protocol), 0)
             rc = connack.result()
             if rc != 0:
-                why = CONNACK.get(rc, "see the MQTT 5 CONNACK reason codes")
-                fix = CONNACK_FIX.get(rc)
-                raise PublishError(f"broker refused the connection: reason 0x{rc:02x} ({why})"
-                                   + (f". Fix: {fix}" if fix else ""), rc)
+                raise PublishError(connack_refused(rc, self.section.protocol), rc)
             await self._on_connected(health)
             await self._serve(health, link)
         finally:
@@ -162,8 +159,10 @@ class Publisher:
             health.degraded(warning)
 
     def _new_client(self, loop: asyncio.AbstractEventLoop) -> paho.Client:
+        v5 = self.section.protocol == "5"
         client = PahoClient(CallbackAPIVersion.VERSION2, client_id=self.section.client_id,
-                         protocol=MQTTProtocolVersion.MQTTv5, reconnect_on_failure=False)
+                            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+                            clean_session=None if v5 else True, reconnect_on_failure=False)
         client.max_inflight_messages = 0   # the relay keeps its own window; 0 skips paho's O(n) rescan per ack
         client.connect_timeout = 5.0
         client.will_set(self.topics.lane("status"), b"offline", qos=1, retain=True)
@@ -180,9 +179,12 @@ class Publisher:
         return client
 
     def _on_connack(self, client: paho.Client, connack: asyncio.Future[int], flags: Any, rc: Any, props: Any) -> None:
+        # MQTT 5 announces the broker's limits in the CONNACK; with 3.1.1 they come from config.
+        v5 = self.section.protocol == "5"
         previous, self.receive_maximum = self.receive_maximum, int(getattr(props, "ReceiveMaximum",
-                                                                             MQTT5_RECEIVE_MAXIMUM))
-        limit = getattr(props, "MaximumPacketSize", None)
+                                                                             MQTT5_RECEIVE_MAXIMUM)) if v5 else \
+            self.section.inflight_window
+        limit = getattr(props, "MaximumPacketSize", None) if v5 else self.section.max_packet_bytes
         self.maximum_packet_size = int(limit) if limit is not None else None
         # Once per change, not on every reconnect of a flapping link.
         if self.receive_maximum < self.section.inflight_window and self.receive_maximum != previous:
@@ -196,8 +198,11 @@ class Publisher:
     def _connect_blocking(self, client: paho.Client) -> None:
         """TCP connect and TLS handshake: blocking, so it runs in an executor thread."""
         try:
-            client.connect(self.section.host, self.section.port, keepalive=self.section.keepalive_s,
-                           clean_start=True)
+            if self.section.protocol == "5":
+                client.connect(self.section.host, self.section.port, keepalive=self.section.keepalive_s,
+                               clean_start=True)
+            else:       # 3.1.1: a clean session, set when the client was made (clean_start is MQTT 5's)
+                client.connect(self.section.host, self.section.port, keepalive=self.section.keepalive_s)
         except BaseException:
             if self._tls is not None and self._tls.last_socket is not None:
                 self._tls.last_socket.close()
