@@ -23,10 +23,10 @@ from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.sync import tls
 from agent.sync.link import (
-    closed_before_connack,
-    connack_refused,
     Handlers,
     Topics,
+    closed_before_connack,
+    connack_refused,
     describe_error,
     dispatch,
     publish_packet_size,
