@@ -14,6 +14,8 @@ from typing import Any
 from agent import __version__, log
 from agent.api.events import EventHub
 from agent.api.kiosk import add_kiosk_routes
+from agent.api.lane_collector import Sources
+from agent.api.metrics import LaneMetrics
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.catalog.db import CatalogDb
@@ -53,6 +55,7 @@ class Lane:
     catalog_sync: CatalogSync
     pipeline: Pipeline
     session: SessionController
+    metrics: LaneMetrics
     sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
     reload_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -81,6 +84,8 @@ async def start(config: Config) -> Lane:
                         pickups=pickups)
     if config.catalog is not None:
         pipeline.max_catalog_age_s = config.catalog.max_age_s
+    metrics = _metrics(config, health, lane_db, catalog, pipeline, session)
+    metrics.add_to(api.app)
     SessionRoutes(session, pipeline).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
@@ -89,7 +94,7 @@ async def start(config: Config) -> Lane:
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
                 catalog=catalog, catalog_sync=build_catalog_sync(config.catalog, catalog), pipeline=pipeline,
-                session=session)
+                session=session, metrics=metrics)
     health.component("pipeline").ok()
     lane.supervisor.start("catalog", lane.catalog_sync.run)
     _start_sync(lane, config)
@@ -102,6 +107,17 @@ async def start(config: Config) -> Lane:
     for device in config.devices:
         start_device(lane, device)
     return lane
+
+
+def _metrics(config: Config, health: HealthRegistry, lane_db: Database, catalog: CatalogDb, pipeline: Pipeline,
+             session: SessionController) -> LaneMetrics:
+    """`/metrics`: the session and pipeline report to it through callbacks (they never import prometheus_client)."""
+    metrics = LaneMetrics(Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s),
+                          config.agent.currency)
+    pipeline.observe_scan = metrics.scan_recorded
+    session.observe_change = metrics.change_committed
+    session.checkout.observe_payment = metrics.payment_finished
+    return metrics
 
 
 def _start_sync(lane: Lane, config: Config) -> None:
@@ -130,7 +146,13 @@ def _start_sync(lane: Lane, config: Config) -> None:
     lane.pipeline.on_recorded = lane.sync.wake
     lane.session.on_recorded = lane.sync.wake
     lane.session.guard = lane.sync.guard
+    lane.metrics.sources.disk = lane.sync.guard
+    if lane.sync.relay is not None:
+        lane.sync.relay.observe_publish = lane.metrics.published
+        lane.sync.relay.observe_ack = lane.metrics.acked
     publisher = lane.sync.publisher
+    if publisher is not None:
+        lane.metrics.sources.cert_expiry = lambda: publisher.cert_expiry
 
     def offline_kinds() -> tuple[str, ...] | None:
         """While the uplink is down, only the payment kinds the cloud's offline policy allows."""

@@ -17,6 +17,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.clock",
     "simulators.fixtures.session",
     "simulators.fixtures.shop",
+    "simulators.fixtures.metrics",
 )
 
 

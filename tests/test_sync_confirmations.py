@@ -107,3 +107,13 @@ def test_acks_are_read_for_this_stream_only(payload: dict[str, Any], expected: A
 def test_a_malformed_ack_is_refused_with_its_cause(payload: bytes) -> None:
     with pytest.raises(ValueError, match="malformed ack"):
         parse_ack(payload, STREAM)
+
+
+def test_each_acked_row_reports_its_wait_from_the_puback_once() -> None:
+    book = book_with([1, 2, 3])                 # PUBACKed at t = 1, 2, 3
+    book.on_ack(ack(2))
+    book.on_ack(ack(hwm=1))
+    assert book.take_ack_waits(now=10.0) == [8.0, 9.0]   # by event ID, then by the mark
+    assert book.take_ack_waits(now=11.0) == []
+    book.on_ack(ack(7))                         # an event not published here has no wait to report
+    assert book.take_ack_waits(now=12.0) == []

@@ -75,6 +75,8 @@ class Checkout:
         self._wake: dict[str, asyncio.Event] = {}
         self._cancel: set[str] = set()
         self._tasks: dict[str, asyncio.Task[Change]] = {}
+        # Each intent that reached a final state, once committed, for the metrics the composition root wires.
+        self.observe_payment: Callable[[Intent], None] = lambda intent: None
 
     # -- starting a payment ------------------------------------------------------------------------------------
 
@@ -325,6 +327,12 @@ class Checkout:
     def _intent(self, payment_id: str) -> Intent | None:
         return intents.get(self.ctl.lane_db.reader(), payment_id)
 
+    def _observe(self, payment_id: str) -> None:
+        """Report an intent just committed final (read back: the write ran on the writer thread)."""
+        intent = self._intent(payment_id)
+        if intent is not None:
+            self.observe_payment(intent)
+
     @staticmethod
     def _ref(intent: Intent) -> PaymentRef:
         return PaymentRef(intent.payment_id, intent.merchant_presented, intent.code_id)
@@ -385,6 +393,7 @@ class Checkout:
                 outbox.enqueue(conn, "sales", "omo.payment/1", payment_event(done))
 
             await ctl.apply_locked(change, None, write)
+            self._observe(payment_id)
             return change
 
     async def _succeed(self, payment_id: str, result: PaymentResult) -> Change:
@@ -431,6 +440,7 @@ class Checkout:
 
             await ctl.apply_locked(change, None, write)
             ctl.health.count("sales")
+            self._observe(payment_id)
             return change
 
 

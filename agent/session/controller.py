@@ -65,6 +65,8 @@ class SessionController:
         self.lock = asyncio.Lock()
         self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None))
         self.recovery: asyncio.Task[None] | None = None
+        # Each committed change (its session events and sale), for the metrics the composition root wires.
+        self.observe_change: Callable[[Change], None] = lambda change: None
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class SessionController:
                                                         also)
         if not committed.replayed:
             self.session = change.session
+            self.observe_change(change)
         if change.events or committed.scan or change.sale:
             self.on_recorded(0 if change.sale else 2)
         self.notify({"type": "session", "session": self.view()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,9 @@ SCAN_PRIORITY = outbox.SCHEMAS["omo.scan/1"][1]
 # What the session tells the screen after each committed change; the composition root wires it to the API's
 # event hub, so the session never imports the HTTP server (an import-linter contract checks it).
 Notify = Callable[[dict[str, Any]], None]
+# A recorded scan's fields and the seconds from its frame to its commit; the composition root wires it to the
+# metrics (agent/api/metrics.py), so nothing here imports prometheus_client.
+ObserveScan = Callable[[Mapping[str, Any], float], None]
 
 
 class Pipeline:
@@ -58,6 +61,7 @@ class Pipeline:
         self._clock = clock or SYSTEM_CLOCK
         self._clock_synced = clock_synced
         self.on_recorded = on_recorded       # wakes the outbox relay after each commit
+        self.observe_scan: ObserveScan = lambda fields, seconds: None
         self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
         self.lane_open = True
         self.max_catalog_age_s = 86400.0      # past this the offline policy applies ([catalog] max_age_s)
@@ -107,6 +111,7 @@ class Pipeline:
         except StoreError as exc:
             self._refused(fields, exc)
             return None
+        self.observe_scan(fields, max(0.0, self._clock.monotonic() - event.monotonic))
         self._health.count(f"scans_{fields['kind']}")
         if self._health.state != "ok" and self.lane_open:
             self._health.ok()

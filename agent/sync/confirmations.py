@@ -94,6 +94,7 @@ class Confirmations:
     unconfirm: list[int] = field(default_factory=list)                   # row ids taken back
     acked: bool = False
     by_mark: deque[tuple[int, int]] = field(default_factory=deque)
+    acked_puback_at: list[float] = field(default_factory=list)          # of rows acked since take_ack_waits
 
     def published(self, seq: int, row_id: int, event_id: str, now: float) -> None:
         """The broker took the row (end-to-end delivery): wait for the ingest, unless its mark is ahead already."""
@@ -127,10 +128,17 @@ class Confirmations:
             done = self.awaiting.pop(seq, None) if seq is not None else None
             if done is not None:
                 self.confirmed_ids.append(done.row_id)
+                self.acked_puback_at.append(done.puback_at)
             elif seq is None and event_id:
                 self.confirmed_events.append(event_id)
         self.acked = True
         return findings
+
+    def take_ack_waits(self, now: float) -> list[float]:
+        """Seconds from each PUBACK to the ack that confirmed its row, since the last call (for metrics)."""
+        waits = [now - puback_at for puback_at in self.acked_puback_at]
+        self.acked_puback_at.clear()
+        return waits
 
     def late(self, now: float, timeout_s: float) -> list[int]:
         """Rows awaiting longer than `timeout_s`: forgotten here, to be published again (their row ids)."""
@@ -189,6 +197,7 @@ class Confirmations:
             done = self.awaiting.pop(seq, None)
             if done is not None:
                 self.seq_of_event.pop(done.event_id, None)
+                self.acked_puback_at.append(done.puback_at)
                 self._release(seq, done.row_id)
         self.hwm = hwm
 

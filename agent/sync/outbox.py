@@ -261,3 +261,16 @@ def depth(conn: sqlite3.Connection, clock: Clock = SYSTEM_CLOCK) -> dict[str, An
             "oldest_unconfirmed_sale_age_s": round(clock.time() - oldest, 3) if oldest else None,
             "last_ack_at": rfc3339_ms(datetime.fromtimestamp(last_ack, UTC)) if last_ack else None,
             "last_seq": last_seq, "ack_seq_hwm": hwm, "seq_reused_up_to": reused}
+
+
+def oldest_ages(conn: sqlite3.Connection, clock: Clock = SYSTEM_CLOCK) -> dict[str, float | None]:
+    """Seconds the oldest unconfirmed row of each class has waited (None: none waits), for the metrics.
+
+    One indexed lookup per class: rows are created in id order, so the first pending row is the oldest.
+    """
+    ages: dict[str, float | None] = {}
+    for priority, name in CLASS_NAMES.items():
+        first = conn.execute("SELECT created_at FROM outbox INDEXED BY outbox_pending WHERE state = 0 AND priority = ? "
+                             "ORDER BY id LIMIT 1", (priority,)).fetchone()
+        ages[name] = None if first is None else max(0.0, clock.time() - first[0])
+    return ages

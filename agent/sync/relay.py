@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ class OutboxRelay:
         self.settings = RelaySettings(delivery == "broker", window, confirm_timeout_s, retention_days)
         self.book = Confirmations(memory=window * AWAITING_WINDOWS)   # what the cloud holds (pure)
         self._topics = {c: publisher.topics.lane(c) for c in ("sales", "sessions", "scans")}
-        self._inflight: dict[int, outbox.Row] = {}     # mid -> row, until its PUBACK
+        self._inflight: dict[int, tuple[outbox.Row, float]] = {}   # mid -> (row, published at), until its PUBACK
         self._claimed: set[int] = set()                # row ids published, awaiting, or confirmed but not written
         self._flushing: list[int] = []
         self._pending = PendingReader(db, window)
@@ -61,6 +62,10 @@ class OutboxRelay:
         self._too_large: dict[int, str] = {}           # row id -> why the broker cannot take it on this connection
         self._next_housekeeping = 0.0
         self._health = ComponentHealth("relay")        # until the supervisor hands its own to run()
+        # Latencies for the metrics the composition root wires (agent/api/metrics.py): publish to PUBACK by
+        # class, and PUBACK to the ingest's ack.
+        self.observe_publish: Callable[[str, float], None] = lambda topic_class, seconds: None
+        self.observe_ack: Callable[[float], None] = lambda seconds: None
         handlers = publisher.handlers
         handlers.on_puback, handlers.on_ack, handlers.on_state = self._on_puback, self._on_ack, self._on_state
 
@@ -182,14 +187,15 @@ class OutboxRelay:
         except PublishError as exc:
             logger.debug("publish deferred: %s", exc)
             return False
-        self._inflight[mid] = row
+        self._inflight[mid] = (row, self.clock.monotonic())
         self._claimed.add(row.id)
         return True
 
     def _on_puback(self, mid: int, rc: int) -> None:
-        row = self._inflight.pop(mid, None)
-        if row is None:
+        entry = self._inflight.pop(mid, None)
+        if entry is None:
             return
+        row, published_at = entry
         if rc >= 0x80:
             self._claimed.discard(row.id)
             self._refused_at = self.clock.monotonic()
@@ -197,10 +203,12 @@ class OutboxRelay:
             self._health.degraded(f"broker refused a publish (reason 0x{rc:02x}, e.g. 0x87 not authorized); "
                                   "check the broker ACL for this lane's topics. The row stays unsent")
             return
+        now = self.clock.monotonic()
+        self.observe_publish(row.topic_class, now - published_at)
         if self.settings.broker_mode:
             self.book.confirmed_by_broker(row.id)
         else:                                  # an ack may have come before its PUBACK: the book knows
-            self.book.published(row.seq, row.id, row.event_id, self.clock.monotonic())
+            self.book.published(row.seq, row.id, row.event_id, now)
         self._wakeup.set()
 
     def _on_ack(self, payload: bytes) -> None:
@@ -214,6 +222,8 @@ class OutboxRelay:
             self.book.last_seq = outbox.seqs_in_use(self.db.reader())[0]
         for reuse in self.book.on_ack(ack):
             self._seqs_reused(reuse)
+        for seconds in self.book.take_ack_waits(self.clock.monotonic()):
+            self.observe_ack(seconds)
         self._wakeup.set()
 
     def _seqs_reused(self, reuse: Reuse) -> None:
