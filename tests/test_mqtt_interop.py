@@ -1,4 +1,5 @@
-"""The same lane against several real brokers: mosquitto with MQTT 5 and with 3.1.1, and amqtt (3.1.1 only).
+"""The same lane against several real brokers: mosquitto with MQTT 5 and with 3.1.1, amqtt (3.1.1 only), and
+RabbitMQ 3.10 with its MQTT plugin (3.1.1 only; where Debian's rabbitmq-server is installed).
 
 Scans and sales stream through the lane's real publisher and relay to the reference ingest (over 3.1.1 too),
 with end-to-end acks, and the broker is killed once mid-stream. Every event must arrive exactly once after
@@ -25,6 +26,7 @@ from agent.config import MqttSection
 from agent.sync.link import connack_refused
 from simulators.cloud.amqtt_broker import AmqttBroker, amqtt_path
 from simulators.cloud.broker import MosquittoBroker, mosquitto_path
+from simulators.cloud.rabbitmq_broker import RabbitMqBroker, rabbitmq_path
 from simulators.fixtures.sync import IngestProcess
 from simulators.sync_checks import assert_all_delivered_once, stream, wait_until
 from simulators.sync_lane import mqtt_section, running_lane
@@ -32,6 +34,8 @@ from simulators.sync_lane import mqtt_section, running_lane
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 needs_mosquitto = pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto is not installed (apt-get install "
                                      "mosquitto; .ci/bootstrap does it)")
+needs_rabbitmq = pytest.mark.skipif(rabbitmq_path() is None, reason="rabbitmq-server is not installed (apt-get "
+                                    "install rabbitmq-server; a node takes ~10 s to start, so CI runs amqtt instead)")
 needs_amqtt = pytest.mark.skipif(amqtt_path() is None, reason="amqtt is not installed (pip install -e '.[dev]')")
 
 BROKERS: dict[str, tuple[Callable[[Path], Any], str, bool]] = {
@@ -39,12 +43,14 @@ BROKERS: dict[str, tuple[Callable[[Path], Any], str, bool]] = {
     "mosquitto-5": (lambda d: MosquittoBroker(d), "5", True),
     "mosquitto-3.1.1": (lambda d: MosquittoBroker(d), "3.1.1", True),
     "amqtt-3.1.1": (lambda d: AmqttBroker(d), "3.1.1", False),
+    "rabbitmq-3.1.1": (lambda d: RabbitMqBroker(d), "3.1.1", False),
 }
 
 
 @pytest.fixture(params=[pytest.param("mosquitto-5", marks=needs_mosquitto),
                         pytest.param("mosquitto-3.1.1", marks=needs_mosquitto),
-                        pytest.param("amqtt-3.1.1", marks=needs_amqtt)])
+                        pytest.param("amqtt-3.1.1", marks=needs_amqtt),
+                        pytest.param("rabbitmq-3.1.1", marks=[needs_rabbitmq, pytest.mark.slow])])
 def broker_under_test(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Any, str, bool]]:
     make, protocol, share = BROKERS[request.param]
     broker = make(tmp_path / "broker")
@@ -180,3 +186,17 @@ async def test_a_client_id_the_broker_does_not_take_names_client_id(tmp_path: Pa
         broker.stop()
     assert "broker refused the connection: reason 0x87" in reason and "client_id" in reason, reason
     assert "0x85" in connack_refused(0x85, "3.1.1") and "own [mqtt] client_id" in connack_refused(0x85, "3.1.1")
+
+
+@needs_rabbitmq
+@pytest.mark.slow
+async def test_rabbitmq_3_10_hanging_up_on_mqtt_5_is_not_called_a_tls_failure(tmp_path: Path) -> None:
+    """The failure this issue started from: RabbitMQ 3.10 closes an MQTT 5 CONNECT without a CONNACK."""
+    broker = RabbitMqBroker(tmp_path / "rabbit")
+    broker.start()
+    try:
+        reason = await connect_error(mqtt_section(broker.port), tmp_path)
+    finally:
+        broker.stop()
+    assert "closed before CONNACK" in reason and 'protocol = "3.1.1"' in reason, reason
+    assert "TLS" not in reason and "certificate" not in reason, reason
