@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "agent.commands.status",
     "agent.commands.outbox",
     "agent.commands.catalog",
+    "agent.commands.backup",
     "agent.commands.doctor",
     "agent.commands.simulate",
 )
