@@ -96,7 +96,7 @@ class TrustSection:
 
 @dataclass(frozen=True, slots=True)
 class PaymentSection:
-    adapter: str = "simulated"
+    adapter: str = "none"                   # none (no payments taken) | simulated (allow_simulators) | paypay | ...
     timeout_s: int = 30                     # a reply later than this is an unknown result, never a retry
     simulated_outcome: str = "approve"      # the simulated adapter's answer: approve | decline | timeout
     simulated_latency_ms: int = 0
@@ -209,7 +209,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         path=path, agent=agent,
         api=_api(Table.of(data, "api", where)),
         trust=_trust(Table.of(data, "trust", where)),
-        payment=_payment(Table.of(data, "payment", where)),
+        payment=_payment(Table.of(data, "payment", where), agent),
         devices=devices,
         mqtt=_mqtt(Table.of(data, "mqtt", where), agent) if "mqtt" in data else None,
         catalog=_catalog(Table.of(data, "catalog", where), agent) if "catalog" in data else None,
@@ -329,9 +329,9 @@ def _trust(t: Table) -> TrustSection:
     return section
 
 
-def _payment(t: Table) -> PaymentSection:
+def _payment(t: Table, agent: AgentSection) -> PaymentSection:
     section = PaymentSection(
-        adapter=t.string("adapter", "simulated", pattern=r"[a-z0-9_.+-]+"),
+        adapter=t.string("adapter", "none", pattern=r"[a-z0-9_.+-]+"),
         timeout_s=t.integer("timeout_s", 30, 1, 600),
         simulated_outcome=t.choice("simulated_outcome", "approve", ("approve", "decline", "timeout")),
         simulated_latency_ms=t.integer("simulated_latency_ms", 0, 0, 600_000),
@@ -346,6 +346,10 @@ def _payment(t: Table) -> PaymentSection:
         simulated_app_pays_after_s=t.number("simulated_app_pays_after_s", 3.0),
     )
     t.finish()
+    if section.adapter == "simulated" and not agent.allow_simulators:
+        raise t.error("adapter", "'simulated' is a simulator: it approves payments and no money moves",
+                      "name the store's payment adapter (for example \"paypay\", docs/payment.md), or set "
+                      "allow_simulators = true in [agent] on a development lane")
     if not 0.2 <= section.poll_interval_s <= 60:
         raise t.error("poll_interval_s", f"{section.poll_interval_s} is out of range",
                       "use 0.2 to 60 seconds (the service asks for 2 to 3)")

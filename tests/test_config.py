@@ -45,6 +45,10 @@ BAD_CONFIGS = [
      '[mqtt] delivery: "broker" cannot be used with protocol = "3.1.1": a 3.1.1 broker acknowledges a publish that '
      'its ACL silently dropped, so its PUBACK proves nothing. Fix: use delivery = "end-to-end" (the cloud\'s own ack '
      'confirms each event), or protocol = "5"'),
+    ("simulated_payments_need_allow_simulators", MINIMAL + '[payment]\nadapter = "simulated"\n',
+     "[payment] adapter: 'simulated' is a simulator: it approves payments and no money moves. Fix: name the store's "
+     'payment adapter (for example "paypay", docs/payment.md), or set allow_simulators = true in [agent] on a '
+     "development lane"),
     ("bad_protocol", MINIMAL + '[mqtt]\nhost = "h"\nprotocol = "3.1"\n',
      "[mqtt] protocol: '3.1' is not one of 5, 3.1.1. Fix: use one of: '5', '3.1.1'"),
     ("missing_ca_file", MINIMAL + '[mqtt]\nhost = "h"\ntls = true\nca_file = "/nonexistent/ca.pem"\n',

@@ -25,7 +25,8 @@ pytestmark = needs_chromium
 def test_scans_on_the_pty_reach_the_page_and_the_qr_is_paid_by_the_app(
         shop: Path, start_agent: Callable[..., AgentProcess], ingest: IngestProcess,
         serial_scanner_sim: VirtualSerialScanner, token_issuer: TokenIssuer) -> None:
-    shop.write_text(shop.read_text() + '\n[payment]\nsimulated_app_pays_after_s = 1.5\n')
+    shop.write_text(shop.read_text().replace('adapter = "simulated"\n',
+                                             'adapter = "simulated"\nsimulated_app_pays_after_s = 1.5\n'))
     started(start_agent, shop)
     listen = re.search(r'listen = "([^"]+)"', shop.read_text()).group(1)  # type: ignore[union-attr]
     with sync_playwright() as playwright:

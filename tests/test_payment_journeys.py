@@ -11,6 +11,8 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from agent.config import PaymentSection
+from agent.payment.none import build as build_none
 from agent.payment.reversal import cancel_deadline, reversal_kind
 from agent.session import actions
 from agent.session.refunds import reverse_sale
@@ -298,3 +300,15 @@ async def test_a_charged_sale_whose_commit_fails_is_recorded_when_lane_db_recove
     [intent] = lane.intents()
     assert intent["state"] == "succeeded" and lane.view["state"] == "paid"
     assert len(lane.events("omo.sale/1")) == 1 and service.charged(intent["payment_id"]) == 1
+
+
+async def test_a_lane_without_a_payment_adapter_takes_no_payment_and_says_so(session_lane: SessionLane) -> None:
+    assert session_lane.controller is not None
+    session_lane.use_adapter(build_none(PaymentSection()))      # the default: no [payment] adapter configured
+    await session_lane.scan(TEA)
+    refused = await session_lane.controller.pay("wallet_qr")
+    assert refused.refused == "method_not_available" and session_lane.view["state"] == "scanning"
+    await session_lane.scan(WALLET, symbology="qr")
+    await session_lane.settled()
+    assert session_lane.view["state"] == "scanning" and session_lane.intents() == []
+    assert session_lane.events("omo.sale/1") == []

@@ -45,10 +45,8 @@ def paying_shop(shop: Path, tmp_path: Path, service_thread: ServiceThread) -> Pa
     secret.write_bytes(b"secret-1")
     secret.chmod(0o600)
     text = shop.read_text().replace("[agent]\n", '[agent]\nlog_level = "debug"\n', 1)
-    assert "[payment]" not in text and 'log_level = "debug"' in text
-    shop.write_text(text + f'''
-[payment]
-adapter = "paypay"
+    assert 'adapter = "simulated"' in text and 'log_level = "debug"' in text
+    shop.write_text(text.replace('adapter = "simulated"\n', f'''adapter = "paypay"
 base_url = "{service_thread.service.url}"
 merchant_id = "M-1"
 api_key_id = "key-1"
@@ -56,7 +54,7 @@ api_secret_file = "{secret}"
 timeout_s = 5
 poll_interval_s = 0.3
 unknown_timeout_s = 10
-''')
+'''))
     return shop
 
 

@@ -18,7 +18,7 @@ from agent.payment.adapter import PaymentAdapter
 GROUP = "omo_edge.payments"
 # Built-in adapters are found without scanning installed packages' metadata (20 ms of start-up); the
 # entry points are read only for a name that is not built in, such as a wallet's own package.
-BUILTIN = {"simulated": "agent.payment.simulated", "paypay": "agent.payment.paypay"}
+BUILTIN = {"none": "agent.payment.none", "simulated": "agent.payment.simulated", "paypay": "agent.payment.paypay"}
 
 
 def build_adapter(section: PaymentSection) -> PaymentAdapter:

@@ -77,4 +77,5 @@ def expiry_warning(cert_file: Path | None, expiry: datetime | None) -> str | Non
     if left is None or expiry is None or left >= CERT_RENEW_DAYS:
         return None
     return (f"client certificate {cert_file} expires in {max(left, 0):.0f} days ({expiry:%Y-%m-%d}); install a "
-            "renewed certificate at that path and reload the config before then, or the broker will refuse this lane")
+            "renewed certificate at that path and restart the service before then (a credential loaded with "
+            "LoadCredential= is copied only at start), or the broker will refuse this lane")
