@@ -6,14 +6,12 @@ Anonymous clients only, no persistence: `kill()` loses what it held in memory, a
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from simulators.cloud.broker import end_process, wait_listening
 from simulators.ports import free_port
 
 
@@ -43,27 +41,10 @@ class AmqttBroker:
         log = self.log.open("ab")
         self.process = subprocess.Popen([str(self.exe), "-c", str(self.conf)], stdout=log, stderr=log)
         log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"amqtt exited: {self.log.read_text()[-800:]}")
-            time.sleep(0.05)
-        raise TimeoutError(f"amqtt did not listen on {self.port} within {timeout_s} s")
+        wait_listening(self.process, self.host, self.port, self.log, "amqtt", timeout_s, 0.05)
 
     def stop(self) -> None:
-        self._end(signal.SIGTERM)
+        end_process(self.process, signal.SIGTERM)
 
     def kill(self) -> None:
-        self._end(signal.SIGKILL)
-
-    def _end(self, signum: int) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signum)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        end_process(self.process, signal.SIGKILL)

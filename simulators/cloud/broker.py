@@ -79,14 +79,7 @@ class MosquittoBroker:
         log = self.log.open("ab")
         self.process = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=log, stderr=log)
         log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-500:]}")
-            time.sleep(0.02)
-        raise TimeoutError(f"mosquitto did not listen on {self.port} within {timeout_s} s")
+        wait_listening(self.process, self.host, self.port, self.log, "mosquitto", timeout_s)
 
     def stop(self) -> None:
         """A clean stop (SIGTERM)."""
@@ -97,11 +90,38 @@ class MosquittoBroker:
         self._end(signal.SIGKILL)
 
     def _end(self, sig: signal.Signals) -> None:
-        if self.process is None or self.process.poll() is not None:
+        end_process(self.process, sig)
+
+
+def wait_listening(process: subprocess.Popen[bytes], host: str, port: int, log: Path, name: str,
+                   timeout_s: float, poll_s: float = 0.02) -> None:
+    """Return once a broker process accepts TCP on its port; its log's tail in the error if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
             return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text()[-1500:]}")
+        time.sleep(poll_s)
+    raise TimeoutError(f"{name} did not listen on {port} within {timeout_s} s")
+
+
+def end_process(process: subprocess.Popen[bytes] | None, sig: int, *, group: bool = False,
+                timeout_s: float = 10.0) -> None:
+    """Send `sig` (to the whole process group with `group`), then wait; kill -9 what does not end in time."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        if group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        process.wait(timeout=timeout_s)

@@ -7,15 +7,13 @@ slow. `kill()` is kill -9 of the whole node.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
+from simulators.cloud.broker import end_process, wait_listening
 from simulators.ports import free_port
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -52,28 +50,10 @@ class RabbitMqBroker:
         log = self.log.open("ab")
         self.process = subprocess.Popen([str(SERVER)], env=self.env, stdout=log, stderr=log, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"rabbitmq-server exited: {self.log.read_text()[-1500:]}")
-            time.sleep(0.2)
-        raise TimeoutError(f"RabbitMQ's MQTT listener did not open on {self.port} within {timeout_s} s")
+        wait_listening(self.process, self.host, self.port, self.log, "rabbitmq-server", timeout_s, 0.2)
 
     def stop(self) -> None:
-        self._end(signal.SIGTERM)
+        end_process(self.process, signal.SIGTERM, group=True, timeout_s=30)
 
     def kill(self) -> None:
-        self._end(signal.SIGKILL)
-
-    def _end(self, signum: int) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signum)        # the script, erl and beam: the whole node
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        end_process(self.process, signal.SIGKILL, group=True, timeout_s=30)
