@@ -85,13 +85,16 @@ class Journey:
     def waiting(self) -> int:
         return int(sum(outbox.depth(self.lane.lane_db.reader())["outbox_depth"].values()))
 
-    def cloud_events(self) -> int:
+    def cloud_events(self, schema: str | None = None) -> int:
+        """Events the cloud's ingest holds (of one schema)."""
         db = self.world.cloud.ingest_db
         if not db.exists():
             return 0
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+            if schema is None:
+                return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+            return int(conn.execute("SELECT count(*) FROM events WHERE schema = ?", (schema,)).fetchone()[0])
         except sqlite3.OperationalError:
             return 0
         finally:
@@ -163,21 +166,9 @@ class Journey:
     async def watch_cloud(self) -> None:
         """Note when the cloud first holds a sale (a figure for bench/demo.py)."""
         while self.first_confirmed is None:
-            if self.cloud_sales():
+            if self.cloud_events("omo.sale/1"):
                 self.first_confirmed = time.monotonic() - self.started
             await asyncio.sleep(0.05)
-
-    def cloud_sales(self) -> int:
-        db = self.world.cloud.ingest_db
-        if not db.exists():
-            return 0
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            return int(conn.execute("SELECT count(*) FROM events WHERE schema = 'omo.sale/1'").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
-        finally:
-            conn.close()
 
     async def on_events(self) -> None:
         """Each recorded scan and each sale, as the lane reports them."""

@@ -37,12 +37,16 @@ def write_pointer(state_dir: Path, name: str) -> None:
     fsync_dir(state_dir)
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory by its path (a directory's entry changes survive a power cut only so)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+fsync_dir = fsync_path      # the name the catalog's writers use for directories
 
 
 @contextlib.contextmanager

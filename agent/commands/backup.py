@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import config as config_module
+from agent.catalog.files import fsync_path
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 DEFAULT_PAGES = 256          # one step copies 1 MiB of 4 KiB pages
@@ -143,9 +144,9 @@ def copy_database(source: Path, target: Path, *, pages: int = DEFAULT_PAGES, pau
             raise BackupError(f"the copy of {source} failed SQLite's integrity check ({problem[:200]}), so "
                               f"nothing in {target.parent} was replaced. The file itself may be damaged. Fix: keep "
                               "it; the agent moves a damaged lane.db aside at its next start (docs/architecture.md)")
-        _fsync(temporary)
+        fsync_path(temporary)
         os.replace(temporary, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     except sqlite3.Error as exc:
         raise _sqlite_error(exc, source, target, size) from exc
     except OSError as exc:
@@ -195,14 +196,6 @@ def _create(path: Path, size: int) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         raise _os_error(exc, path.parent, size) from exc
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _os_error(exc: OSError, directory: Path, size: int) -> BackupError:
