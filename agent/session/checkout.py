@@ -172,8 +172,8 @@ class Checkout:
         clock, wake = self.ctl.clock, self._wake.setdefault(payment_id, asyncio.Event())
         try:
             while True:
-                intent = self._intent(payment_id)
-                if intent is None or intent.state.final:
+                intent = self._open_intent(payment_id)
+                if intent is None:
                     return Change(self.ctl.session)
                 now = clock.time()
                 if payment_id in self._cancel:
@@ -213,8 +213,8 @@ class Checkout:
 
     async def settle(self, payment_id: str) -> Change:
         """No usable answer: ask the status with the same ID until it is known; never pay again blindly."""
-        intent = self._intent(payment_id)
-        if intent is None or intent.state.final:
+        intent = self._open_intent(payment_id)
+        if intent is None:
             return Change(self.ctl.session)
         deadline = intent.created_at + self.settings.unknown_timeout_s
         attempt = 0
@@ -229,8 +229,8 @@ class Checkout:
 
     async def reverse(self, payment_id: str, reason: str) -> Change:
         """Cancel (or, past the service's cancel window, refund) a payment the lane will not record as a sale."""
-        intent = self._intent(payment_id)
-        if intent is None or intent.state.final:
+        intent = self._open_intent(payment_id)
+        if intent is None:
             return Change(self.ctl.session)
         await self._progress(payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
         ref, attempt = self._ref(intent), 0
@@ -327,11 +327,10 @@ class Checkout:
     def _intent(self, payment_id: str) -> Intent | None:
         return intents.get(self.ctl.lane_db.reader(), payment_id)
 
-    def _observe(self, payment_id: str) -> None:
-        """Report an intent just committed final (read back: the write ran on the writer thread)."""
+    def _open_intent(self, payment_id: str) -> Intent | None:
+        """The intent, if it is not final yet (a final one is never moved again)."""
         intent = self._intent(payment_id)
-        if intent is not None:
-            self.observe_payment(intent)
+        return None if intent is None or intent.state.final else intent
 
     @staticmethod
     def _ref(intent: Intent) -> PaymentRef:
@@ -375,8 +374,7 @@ class Checkout:
         """A final state without a sale: the intent, its event and the released (or declined) basket, together."""
         ctl = self.ctl
         async with ctl.lock:
-            intent = self._intent(payment_id)
-            if intent is None or intent.state.final:
+            if self._open_intent(payment_id) is None:
                 return Change(ctl.session, refused="stale_payment")
             now = ctl.clock.time()
             if not self._current(payment_id):
@@ -387,13 +385,7 @@ class Checkout:
                 change = actions.payment_released(ctl.session, payment_id, reason, RELEASED.get(reason, DECLINED),
                                                   ctl.settings, now)
             fields = {"reason": reason} if state is IntentState.FAILED else {"reversal": reason}
-
-            def write(conn: sqlite3.Connection) -> None:
-                done = intents.advance(conn, payment_id, state, now, **fields)
-                outbox.enqueue(conn, "sales", "omo.payment/1", payment_event(done))
-
-            await ctl.apply_locked(change, None, write)
-            self._observe(payment_id)
+            await self._commit_final(change, payment_id, state, now, **fields)
             return change
 
     async def _succeed(self, payment_id: str, result: PaymentResult) -> Change:
@@ -416,8 +408,8 @@ class Checkout:
     async def _record_success(self, payment_id: str, result: PaymentResult) -> Change:
         ctl = self.ctl
         async with ctl.lock:
-            intent = self._intent(payment_id)
-            if intent is None or intent.state.final:
+            intent = self._open_intent(payment_id)
+            if intent is None:
                 return Change(ctl.session, refused="stale_payment")
             now = ctl.clock.time()
             current = self._current(payment_id)
@@ -429,19 +421,22 @@ class Checkout:
                 logger.error("payment %s succeeded for visit %s, which is no longer the lane's; recording its sale",
                              payment_id, intent.session_id)
                 change = Change(ctl.session, sale=sale, charged=True)
-
-            def write(conn: sqlite3.Connection) -> None:
-                conn.execute("UPDATE payment_intents SET state = 'succeeded', updated_at = ?, sale_id = ?, "
-                             "reference = ? WHERE payment_id = ?", (now, sale["sale_id"], result.reference,
-                                                                     payment_id))
-                done = intents.get(conn, payment_id)
-                assert done is not None
-                outbox.enqueue(conn, "sales", "omo.payment/1", payment_event(done))
-
-            await ctl.apply_locked(change, None, write)
+            await self._commit_final(change, payment_id, IntentState.SUCCEEDED, now, sale_id=sale["sale_id"],
+                                     reference=result.reference)
             ctl.health.count("sales")
-            self._observe(payment_id)
             return change
+
+    async def _commit_final(self, change: Change, payment_id: str, state: IntentState, now: float,
+                            **fields: Any) -> None:
+        """The change, the intent's final state and its `omo.payment/1` event in one transaction (under `lock`)."""
+        final: list[Intent] = []
+
+        def write(conn: sqlite3.Connection) -> None:
+            final.append(intents.advance(conn, payment_id, state, now, **fields))
+            outbox.enqueue(conn, "sales", "omo.payment/1", payment_event(final[0]))
+
+        await self.ctl.apply_locked(change, None, write)
+        self.observe_payment(final[0])
 
 
 def payment_event(intent: Intent) -> dict[str, Any]:
