@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from agent.config import MqttSection
 from agent.health import State
 from agent.session.sales import record_sale
-from simulators.cloud.broker import mosquitto_path
+from simulators.cloud.broker import mosquitto_path, wait_listening
 from simulators.cloud.certs import SERVER_NAME, LanePki, Pair
 from simulators.lane_writer import sale
 from simulators.ports import free_port
@@ -69,13 +67,7 @@ def example_broker(tmp_path: Path, sync_pki: LanePki) -> Iterator[ExampleBroker]
     log = (tmp_path / "mosquitto.log").open("wb")
     process = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 5
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            assert process.poll() is None, (tmp_path / "mosquitto.log").read_text()
-            assert time.monotonic() < deadline, "mosquitto did not listen within 5 s"
-            time.sleep(0.02)
+        wait_listening(process, "127.0.0.1", port, tmp_path / "mosquitto.log", "mosquitto", 5)
         yield ExampleBroker(port, sync_pki, sync_pki.ca.issue("ingest", "ingest"))
     finally:
         process.kill()
@@ -145,14 +137,20 @@ async def test_a_lane_certificate_is_refused_on_another_lanes_topics(example_bro
         assert held_sales(ingest_db) == []
 
 
-def tls_client(broker: ExampleBroker, cert: Pair, seen: list[str]) -> paho.Client:
-    """A plain paho MQTT 5 client over TLS with `cert`; each message's topic lands in `seen`."""
+def tls_client(broker: ExampleBroker, cert: Pair, seen: list[str],
+               arrived: threading.Event | None = None) -> paho.Client:
+    """A plain paho MQTT 5 client over TLS with `cert`; each message's topic lands in `seen` (and sets `arrived`)."""
     connected = threading.Event()
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4()}",
                          protocol=MQTTProtocolVersion.MQTTv5)
     client.tls_set(ca_certs=str(broker.pki.ca.path), certfile=str(cert.cert), keyfile=str(cert.key))
     client.on_connect = lambda c, u, f, rc, p: connected.set()
-    client.on_message = lambda c, u, message: seen.append(message.topic)
+    def on_message(c: paho.Client, u: object, message: paho.MQTTMessage) -> None:
+        seen.append(message.topic)
+        if arrived is not None:
+            arrived.set()
+
+    client.on_message = on_message
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     assert connected.wait(10), "no CONNACK"
@@ -161,7 +159,8 @@ def tls_client(broker: ExampleBroker, cert: Pair, seen: list[str]) -> paho.Clien
 
 def test_a_lane_certificate_reads_its_own_commands_and_never_another_lanes(example_broker: ExampleBroker) -> None:
     pki, seen = example_broker.pki, list[str]()
-    lane = tls_client(example_broker, pki.lane("store-001", "lane-01"), seen)
+    arrived = threading.Event()
+    lane = tls_client(example_broker, pki.lane("store-001", "lane-01"), seen, arrived)
     cloud = tls_client(example_broker, pki.ca.issue("cloud", "cloud"), [])
     try:
         subscribed, pubacks = threading.Event(), list[int]()
@@ -173,9 +172,7 @@ def test_a_lane_certificate_reads_its_own_commands_and_never_another_lanes(examp
             info = cloud.publish(f"omo/v1/store-001/{target}/commands", b'{"command": "catalog.refresh"}', qos=1)
             info.wait_for_publish(10)
         assert len(pubacks) == 2 and max(pubacks) < 0x80   # both accepted from the cloud's certificate
-        wait_deadline = time.monotonic() + 10
-        while not seen and time.monotonic() < wait_deadline:
-            time.sleep(0.02)
+        assert arrived.wait(10)
         assert seen == ["omo/v1/store-001/lane-01/commands"]
     finally:
         for client in (lane, cloud):

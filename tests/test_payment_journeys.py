@@ -21,17 +21,11 @@ from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
 from simulators.payment_campaign import fail_next_sale_commit
+from simulators.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 OTHER_WALLET = "289999999999999999"
 Lane = tuple[SessionLane, PaymentService]
-
-
-async def until(condition: object, what: str, within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 def payment_events(lane: SessionLane) -> list[dict[str, object]]:
@@ -93,7 +87,7 @@ async def test_a_qr_paid_at_the_last_moment_is_a_sale_not_a_loss(paypay_lane: La
     await lane.scan(TEA)
     await lane.controller.pay("wallet_qr")
     [intent] = lane.intents()
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)                         # the behaviour: the shopper pays half a second before the expiry
     service.shopper_pays(intent["code_id"])
     lane.controller.checkout.notified("not-this-one")   # an unknown payment's notification changes nothing
     await lane.settled()
@@ -107,7 +101,7 @@ async def test_a_shopper_who_cancels_while_confirming_in_the_app_is_not_charged(
     service.confirm_s = 60                          # the shopper never finishes confirming
     await lane.scan(TEA)
     await lane.scan(WALLET, symbology="qr")
-    await until(lambda: lane.view["payment"] and lane.view["payment"]["status"] == "waiting", "waiting")
+    await wait_until(lambda: lane.view["payment"] and lane.view["payment"]["status"] == "waiting", 10)
     assert lane.view["prompts"][0]["code"] == "confirm_in_app"
     await lane.controller.cancel_payment()
     await lane.settled()
@@ -140,7 +134,7 @@ async def test_cancel_is_refused_while_a_wallet_code_is_being_charged(paypay_lan
     service.latency_s = 0.3
     await lane.scan(TEA)
     paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
-    await until(lambda: lane.view["state"] == "paying", "paying")
+    await wait_until(lambda: lane.view["state"] == "paying", 10)
     refused = await lane.controller.cancel_payment()
     assert refused.refused == "payment_in_progress"
     await paying
@@ -242,10 +236,10 @@ async def test_recovery_records_the_sale_of_a_charge_whose_reply_was_lost_before
     service.latency_s = 0.5                          # the service charges half a second after the request
     await lane.scan(TEA)
     paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
-    await until(lambda: ("POST", "/v2/payments") in service.requests, "the request at the service")
+    await wait_until(lambda: ("POST", "/v2/payments") in service.requests, 10)
     paying.cancel()                                  # the lane dies while the service is charging
     await asyncio.gather(paying, return_exceptions=True)
-    await until(lambda: len(service.ledger) == 1, "the charge at the service")
+    await wait_until(lambda: len(service.ledger) == 1, 10)
     assert lane.intents()[0]["state"] == "requested"
     service.latency_s = 0
     await lane.restart(keep_payments=True)
