@@ -108,18 +108,19 @@ async def scan_to_screen(lane: SessionLane, page: Page, hub: EventHub, scans: in
     device = asyncio.create_task(run_device(DeviceSection("bench", "serial", {"port": scanner.path, "bounce_ms": 0}),
                                             lane.pipeline.on_scan, HealthRegistry("bench").component("device")))
     await asyncio.sleep(0.5)                           # the driver opens the pty
+    recorded = hub.subscribe()                         # the pipeline tells the hub once the scan is committed
     for n in range(scans):
-        lines = len(lane.view["lines"])
         t0 = time.time() * 1000
         scanner.scan(gtin_for(SELLABLE[n])[1:], aim="]E0")
-        while len(lane.view["lines"]) == lines:     # noqa: ASYNC110 - the commit is what is timed here
-            await asyncio.sleep(0.0005)
+        while (await recorded.get()).get("type") != "scan":
+            pass
         scan_call.append(time.time() * 1000 - t0)
         started[f"{lane.view['session_id']}/{lane.view['lines'][-1]['line_id']}"] = t0
         await page.wait_for_function("n => Object.keys(window.benchLines).length >= n", arg=n + 1)
         if n % VISIT == VISIT - 1:
             paid = await lane.controller.pay("simulated")
             assert paid.ok, lane.view["prompts"]
+    hub.unsubscribe(recorded)
     device.cancel()
     await asyncio.gather(device, return_exceptions=True)
     scanner.close()

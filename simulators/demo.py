@@ -173,6 +173,7 @@ class Journey:
     async def on_events(self) -> None:
         """Each recorded scan and each sale, as the lane reports them."""
         queue = self.lane.hub.subscribe()
+        paid: set[str] = set()              # a paid visit is told again by later changes (prompts, timers)
         try:
             while True:
                 event = await queue.get()
@@ -181,8 +182,9 @@ class Journey:
                     name = event.get("name") or event.get("text", "")
                     self.say(f"      scan via {event['device']}: {event['kind']} {name} -> {event['outcome']}{reason}")
                 elif event.get("type") == "session" and event["session"]["state"] == "paid" \
-                        and event["session"]["sale_id"] not in "".join(self.log):
+                        and event["session"]["sale_id"] not in paid:
                     session = event["session"]
+                    paid.add(session["sale_id"])
                     self.say(f"      [green]PAID {yen(session['totals']['amount_due'])}[/green] "
                              f"(tax {yen(session['totals']['tax'])}), sale {session['sale_id']}")
         finally:

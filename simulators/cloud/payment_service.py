@@ -142,9 +142,7 @@ class PaymentService:
         for _ in range(1 + self.duplicate_notifications):
             outcome = self.on_notify(charge.merchant_payment_id, charge.status)
             if inspect.isawaitable(outcome):
-                task = asyncio.ensure_future(outcome)
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(outcome)
 
     def _expire(self, charge: Charge) -> None:
         if charge.status == "CREATED" and charge.expires_at is not None and time.time() >= charge.expires_at:
