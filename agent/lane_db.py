@@ -7,6 +7,8 @@ which is why it sits at the composition root rather than in any one package.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +22,24 @@ from agent.sync import commands, outbox
 # (bench/drain.py: scan-to-commit p99 during the drain).
 LANE_CHECKPOINT_PAGES = 250
 
+# For tests only: the power-cut campaign's control run (bench/soak_power.py --synchronous NORMAL) opens lane.db
+# with synchronous=NORMAL, to prove that the campaign sees a loss when commits are not fsynced. Not a config key
+# on purpose: no lane should ever sell with it, and the agent says so loudly when it is set.
+TEST_SYNCHRONOUS_ENV = "OMO_EDGE_TEST_LANE_SYNCHRONOUS"
+
+logger = logging.getLogger(__name__)
+
+
+def lane_synchronous() -> str:
+    """FULL, unless a test asked for NORMAL through TEST_SYNCHRONOUS_ENV (anything else is refused)."""
+    value = os.environ.get(TEST_SYNCHRONOUS_ENV, "FULL").upper()
+    if value not in ("FULL", "NORMAL"):
+        raise ValueError(f"{TEST_SYNCHRONOUS_ENV}={value!r}: only FULL or NORMAL (and NORMAL only in tests)")
+    if value != "FULL":
+        logger.critical("lane.db opened with synchronous=%s because %s is set: a power cut may lose paid "
+                        "sales. This is for the power-cut tests only; unset it", value, TEST_SYNCHRONOUS_ENV)
+    return value
+
 
 def sync_migrations() -> dict[str, Sequence[Migration]]:
     """The migrations of the recording and sync tables (outbox, sales, scans, cloud commands), by component."""
@@ -30,7 +50,8 @@ def sync_migrations() -> dict[str, Sequence[Migration]]:
 def open_sync_db(path: Path, store_id: str, lane_id: str,
                  extra: dict[str, Sequence[Migration]] | None = None) -> Database:
     """Open lane.db (`extra` are other components' migrations, applied first) and record the lane identity."""
-    db = Database.open(path, {**(extra or {}), **sync_migrations()}, checkpoint_pages=LANE_CHECKPOINT_PAGES)
+    db = Database.open(path, {**(extra or {}), **sync_migrations()}, checkpoint_pages=LANE_CHECKPOINT_PAGES,
+                       synchronous=lane_synchronous())
     db.write_blocking(outbox.set_identity, store_id, lane_id)
     return db
 
