@@ -12,6 +12,7 @@ delays the unmount (the daemon then detaches the mount and aborts its connection
 from __future__ import annotations
 
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -96,7 +97,6 @@ class PowerLossMount:
 
     def _line(self, timeout_s: float) -> str:
         assert self.process is not None and self.process.stdout is not None
-        import selectors
         with selectors.DefaultSelector() as sel:
             sel.register(self.process.stdout, selectors.EVENT_READ)
             if not sel.select(timeout_s):
