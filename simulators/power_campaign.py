@@ -33,6 +33,7 @@ class Figures:
     reported_paid: int = 0
     lost: set[str] = field(default_factory=set)        # reported paid, then missing from lane.db after a cut
     corrupt: int = 0                                     # cuts after which lane.db failed its integrity check
+    moved_aside: int = 0                                 # (or the daemon moved one aside as corrupt)
     cuts_discarding: int = 0                             # cuts that discarded unsynced writes
     writes_discarded: int = 0
     startup_cuts: int = 0                                # trials cut while the daemon was starting
@@ -88,10 +89,11 @@ def trial(lane: PowerLane, ingest: IngestProcess, rng: random.Random, figures: F
     figures.cuts_discarding += not cut.startswith("files=0 writes=0")
     figures.writes_discarded += int(cut.split("writes=")[1].split()[0])
     survived = lane.survivors()
-    if survived.integrity != "ok" or survived.moved_aside:
+    if survived.integrity != "ok" or survived.moved_aside > figures.moved_aside:
         figures.corrupt += 1
         figures.problems.append(f"trial {figures.trials}: lane.db {survived.integrity}, "
-                                f"{survived.moved_aside} moved aside")
+                                f"{survived.moved_aside} moved aside as corrupt so far")
+    figures.moved_aside = survived.moved_aside
     if survived.seq_gaps:
         figures.seq_gaps += 1
     figures.cut_mid_payment += survived.open_intents > 0
