@@ -105,10 +105,10 @@ def settle(lane: PowerLane, ingest: IngestProcess, figures: Figures, reported: s
     """With the daemon running and nobody shopping, wait until the outbox has drained and every payment is final,
     then check lane.db against the ingest; every check that fails is recorded with the trial's number."""
     def delivered() -> bool:
-        last_seq = lane.query("SELECT last_seq FROM outbox_lane")[0][0]
-        lane_sales = lane.query("SELECT count(*) FROM sales")[0][0]
+        last_seq = int(lane.query("SELECT last_seq FROM outbox_lane")[0][0])
+        lane_sales = int(lane.query("SELECT count(*) FROM sales")[0][0])
         streams = ingest.report_streams()
-        return max((s["max_seq"] for s in streams.values()), default=0) >= last_seq and \
+        return max((int(s["max_seq"]) for s in streams.values()), default=0) >= last_seq and \
             len(ingest_payloads(ingest, "omo.sale/1")) >= lane_sales
 
     when = f"after trial {figures.trials}"
