@@ -68,7 +68,8 @@ class VirtualLane:
         self._publisher = Publisher(self.section, self.store_id, self.lane_id, handlers)
         section = self.section
         self._relay = OutboxRelay(self.db, self._publisher, delivery=section.delivery, window=section.inflight_window,
-                                  confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days)
+                                  confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days,
+                                  max_publish_rate=section.max_publish_rate)
         self._tasks = [asyncio.create_task(self._publisher.run(self.mqtt_health), name=f"mqtt-{self.lane_id}"),
                        asyncio.create_task(self._relay.run(self.relay_health), name=f"relay-{self.lane_id}")]
 
