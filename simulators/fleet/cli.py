@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -44,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Each lane's health logs its own "connection lost"; N of them at a broker restart hide the progress.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     with contextlib.ExitStack() as stack:
         root = Path(args.state_dir) if args.state_dir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         database = args.ingest_db

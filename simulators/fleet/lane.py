@@ -124,6 +124,11 @@ class VirtualLane:
         return int(self.db.reader().execute("SELECT count(*) FROM outbox WHERE state = ?",
                                             (outbox.PENDING,)).fetchone()[0])
 
+    def unconfirmed_up_to(self, seq: int) -> int:
+        """Events up to `seq` not yet confirmed (a backlog from before a moment, whatever came after it)."""
+        return int(self.db.reader().execute("SELECT count(*) FROM outbox WHERE state = ? AND seq <= ?",
+                                            (outbox.PENDING, seq)).fetchone()[0])
+
     async def stop(self) -> None:
         """Stop the relay and the publisher, then close lane.db; a task that crashed is reported."""
         for task in self._tasks:
