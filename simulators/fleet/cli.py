@@ -40,7 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=float, default=5.0, help="seconds per progress line (default 5)")
     parser.add_argument("--inflight-window", type=int, default=100,
                         help="QoS 1 publishes in flight per lane (AWS IoT Core allows 100)")
+    parser.add_argument("--max-publish-rate", type=int, default=0,
+                        help="publishes a second per lane at most (AWS IoT Core: 100); 0: no limit")
+    parser.add_argument("--ca-file", type=Path, help="TLS: the broker's CA (with --cert-file and --key-file, the one "
+                        "client certificate every lane presents: the broker's ACL must allow it every lane's topics)")
+    parser.add_argument("--cert-file", type=Path)
+    parser.add_argument("--key-file", type=Path)
+    parser.add_argument("--server-name", help="TLS: the name the broker's certificate must carry")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the backlog")
+    parser.add_argument("--first-store", type=int, default=1,
+                        help="number of the first store (store-0001): fleets in several processes take separate ranges")
     parser.add_argument("--seed", type=int, default=1)
 
 
@@ -57,8 +66,12 @@ def run(args: argparse.Namespace) -> int:
             host, port, database = cloud.broker.host, str(cloud.broker.port), cloud.database
             print(f"fleet: mosquitto on {host}:{port}, {args.ingests} ingest(s) writing {database}", flush=True)
         plan = FleetPlan(lanes=args.lanes, state_root=root / "lanes", lanes_per_store=args.lanes_per_store,
-                         rate=Rate(args.sales_per_minute, args.scans_per_sale), seed=args.seed)
-        section = MqttSection(host=host or "127.0.0.1", port=int(port), inflight_window=args.inflight_window)
+                         rate=Rate(args.sales_per_minute, args.scans_per_sale), seed=args.seed,
+                         first_store=args.first_store)
+        section = MqttSection(host=host or "127.0.0.1", port=int(port), inflight_window=args.inflight_window,
+                              max_publish_rate=args.max_publish_rate, tls=args.ca_file is not None,
+                              ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file,
+                              server_name=args.server_name)
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(_run(plan, section, args, database))
     return 130

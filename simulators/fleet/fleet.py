@@ -34,10 +34,12 @@ class FleetPlan:
     rate: Rate = Rate()
     lanes_per_store: int = 8
     seed: int = 1
+    first_store: int = 1   # fleets in several processes take separate ranges of stores
 
     def identities(self) -> list[tuple[str, str]]:
         """(store_id, lane_id) of every lane: store-0001/lane-01 .. lane-08, store-0002/lane-01, ..."""
-        return [(f"store-{n // self.lanes_per_store + 1:04d}", f"lane-{n % self.lanes_per_store + 1:02d}")
+        per_store = self.lanes_per_store
+        return [(f"store-{self.first_store + n // per_store:04d}", f"lane-{n % per_store + 1:02d}")
                 for n in range(self.lanes)]
 
 
