@@ -105,7 +105,7 @@ class TemporaryPostgres:
 
     def create_database(self, name: str) -> str:
         """A new empty database (one per test keeps tests apart on one server); returns its DSN."""
-        import psycopg   # only here: starting a server needs no client library
+        import psycopg  # only here: starting a server needs no client library
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.dsn_for(name)
