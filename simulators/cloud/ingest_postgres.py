@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS lane_marks (
     store_id TEXT NOT NULL, lane_id TEXT NOT NULL, stream_id TEXT NOT NULL,
     seq_hwm BIGINT NOT NULL DEFAULT 0, seq_reused_up_to BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (store_id, lane_id, stream_id));
-CREATE TABLE IF NOT EXISTS ingest_stats (ingest_id TEXT PRIMARY KEY, duplicates BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS ingest_stats (
+    ingest_id TEXT PRIMARY KEY, events BIGINT NOT NULL DEFAULT 0, duplicates BIGINT NOT NULL DEFAULT 0);
 """
 COLUMNS = "event_id, store_id, lane_id, seq, seq_end, schema, payload, received_at, stream_id"
 ARRAYS = "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], " \
@@ -57,9 +58,9 @@ UPDATE lane_marks AS l SET seq_hwm = m.hwm, seq_reused_up_to = m.reused
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
      AS m(store_id, lane_id, stream_id, hwm, reused)
 WHERE l.store_id = m.store_id AND l.lane_id = m.lane_id AND l.stream_id = m.stream_id"""
-COUNT_DUPLICATES = """
-INSERT INTO ingest_stats VALUES (%s, %s)
-ON CONFLICT (ingest_id) DO UPDATE SET duplicates = ingest_stats.duplicates + excluded.duplicates"""
+COUNT = """
+INSERT INTO ingest_stats VALUES (%s, %s, %s) ON CONFLICT (ingest_id) DO UPDATE
+SET events = ingest_stats.events + excluded.events, duplicates = ingest_stats.duplicates + excluded.duplicates"""
 INSERT_MODES = ("unnest", "copy", "executemany")   # bench/ingest.py --insert measured them: unnest is fastest
 RETRIES = 5   # a deadlock or a lost connection rolls the batch back whole; nothing of it was acked
 
@@ -98,7 +99,7 @@ class PostgresEventStore:
         self.conn = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.dsn, autocommit=True)
+        conn = psycopg.connect(self.dsn, autocommit=True, application_name=self.ingest_id)
         with conn.transaction():   # two processes starting at once must not both create the tables
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('omo-ingest-schema'))")
             conn.execute(SCHEMA)
@@ -126,8 +127,8 @@ class PostgresEventStore:
     def _store(self, events: Sequence[Event]) -> dict[Stream, Mark]:
         rows = sorted(events, key=lambda e: e.event_id)
         new_ids = self._insert(rows)
-        if len(new_ids) < len(rows):
-            self.conn.execute(COUNT_DUPLICATES, (self.ingest_id, len(rows) - len(new_ids)))
+        # Each process counts in its own row: one shared row would make every transaction wait for the last.
+        self.conn.execute(COUNT, (self.ingest_id, len(new_ids), len(rows) - len(new_ids)))
         streams = sorted({event.stream for event in events})
         before = {(s, la, i): (hwm, reused) for s, la, i, hwm, reused in
                   self.conn.execute(LOCK_MARKS, [list(column) for column in zip(*streams, strict=True)])}
@@ -169,6 +170,12 @@ def check(dsn: str) -> dict[Stream, dict[str, Any]]:
     """Per (store, lane, stream): events held, highest seq and missing seqs (gaps), for tests."""
     with psycopg.connect(dsn) as conn:
         return coverage(conn.execute("SELECT store_id, lane_id, stream_id, seq, seq_end FROM events"))
+
+
+def stored_by(dsn: str) -> dict[str, tuple[int, int]]:
+    """Each ingest process's (events stored, duplicates dropped), for tests and benches."""
+    with psycopg.connect(dsn) as conn:
+        return {ingest: (events, dups) for ingest, events, dups in conn.execute("SELECT * FROM ingest_stats")}
 
 
 def lane_marks(dsn: str) -> dict[Stream, tuple[int, int]]:
