@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from simulators.cloud.ingest_postgres import PostgresEventStore, lane_marks, next_mark
+from simulators.cloud.ingest_postgres import INSERT_MODES, PostgresEventStore, lane_marks, next_mark
 from simulators.cloud.ingest_store import Event, Mark
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -39,8 +39,9 @@ def test_a_reuse_finding_is_kept_and_never_lowered() -> None:
     assert next_mark(10, 7, [(11, 11, "k")], {"k"}, False) == Mark(10, 11, 7)
 
 
-def test_events_are_held_once_and_duplicates_counted(postgres_dsn: str) -> None:
-    store = PostgresEventStore(postgres_dsn, "ingest-1")
+@pytest.mark.parametrize("insert", INSERT_MODES)
+def test_events_are_held_once_and_duplicates_counted(postgres_dsn: str, insert: str) -> None:
+    store = PostgresEventStore(postgres_dsn, "ingest-1", insert)
     try:
         assert store.store([event(1), event(2)]) == {STREAM: Mark(0, 2, 0)}
         assert store.store([event(2), event(3), event(3)]) == {STREAM: Mark(2, 3, 0)}

@@ -62,7 +62,7 @@ class Ingest:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.store = open_store(args.db, args.client_id)
+        self.store = open_store(args.db, args.client_id, args.pg_insert)
         self.inbox: list[bytes | bytearray] = []
         self.subscribed = False
         self._last_commit = 0.0
@@ -210,6 +210,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key-file")
     parser.add_argument("--no-share", action="store_true",
                         help="subscribe without $share (for a broker that has no shared subscriptions, e.g. amqtt)")
+    parser.add_argument("--pg-insert", choices=("copy", "unnest", "executemany"), default="copy",
+                        help="how a batch goes into PostgreSQL (bench/ingest.py compares them)")
     parser.add_argument("--batch", type=int, default=500, help="most events in one transaction")
     parser.add_argument("--commit-interval-ms", type=float, default=2.0,
                         help="least time between two commits while events keep arriving (group commit)")

@@ -38,8 +38,9 @@ CREATE TABLE IF NOT EXISTS ingest_stats (
     ingest_id TEXT PRIMARY KEY, events BIGINT NOT NULL DEFAULT 0, duplicates BIGINT NOT NULL DEFAULT 0);
 """
 COLUMNS = "event_id, store_id, lane_id, seq, seq_end, schema, payload, received_at, stream_id"
-ARRAYS = "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], " \
-         "%s::float8[], %s::text[]"
+ARRAYS = "%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], " \
+         "%b::float8[], %b::text[]"
+# Binary parameters (%b): in text format psycopg escaped every JSON payload with a regex, 6x the CPU.
 INSERT_UNNEST = f"INSERT INTO events ({COLUMNS}) SELECT * FROM unnest({ARRAYS}) " \
                 "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 INSERT_ROW = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(['%s'] * 9)}) " \
@@ -61,7 +62,8 @@ WHERE l.store_id = m.store_id AND l.lane_id = m.lane_id AND l.stream_id = m.stre
 COUNT = """
 INSERT INTO ingest_stats VALUES (%s, %s, %s) ON CONFLICT (ingest_id) DO UPDATE
 SET events = ingest_stats.events + excluded.events, duplicates = ingest_stats.duplicates + excluded.duplicates"""
-INSERT_MODES = ("unnest", "copy", "executemany")   # bench/ingest.py --insert measured them: unnest is fastest
+# COPY into a temporary table, then one INSERT ... SELECT: the least CPU per event (docs/sync.md has the figures).
+INSERT_MODES = ("copy", "unnest", "executemany")
 RETRIES = 5   # a deadlock or a lost connection rolls the batch back whole; nothing of it was acked
 
 
@@ -92,7 +94,7 @@ def next_mark(held_before: int, reused_before: int, above: Iterable[tuple[int, i
 class PostgresEventStore:
     """`EventStore` on PostgreSQL through psycopg 3; commits are synchronous (the server's default)."""
 
-    def __init__(self, dsn: str, ingest_id: str, insert: str = "unnest") -> None:
+    def __init__(self, dsn: str, ingest_id: str, insert: str = "copy") -> None:
         if insert not in INSERT_MODES:
             raise ValueError(f"insert must be one of {INSERT_MODES}, not {insert!r}")
         self.dsn, self.ingest_id, self.insert = dsn, ingest_id, insert

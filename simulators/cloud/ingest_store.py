@@ -63,11 +63,11 @@ def is_dsn(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://")) or re.match(r"\s*\w+\s*=", target) is not None
 
 
-def open_store(target: str, ingest_id: str) -> EventStore:
+def open_store(target: str, ingest_id: str, pg_insert: str = "copy") -> EventStore:
     """SQLite for a file path, PostgreSQL for a DSN (psycopg is imported only then)."""
     if is_dsn(target):
         from simulators.cloud.ingest_postgres import PostgresEventStore
-        return PostgresEventStore(target, ingest_id)
+        return PostgresEventStore(target, ingest_id, pg_insert)
     from pathlib import Path
 
     from simulators.cloud.ingest_sqlite import SqliteEventStore
