@@ -173,3 +173,15 @@ def test_a_process_waiting_for_the_lanes_lock_counts_the_rows_the_holder_committ
         thread.join(timeout=20)
     assert sorted(mark.hwm for mark in marks) in ([1, 3], [2, 3])   # the first sees only its own row
     assert lane_marks(postgres_dsn) == {STREAM: (3, 0)}
+
+
+def test_a_broken_connection_is_replaced_and_the_batch_stored(postgres_dsn: str) -> None:
+    store = PostgresEventStore(postgres_dsn, "ingest-1")
+    try:
+        store.store([event(1)])
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:   # as a database restart would
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ingest-1'")
+        assert store.store([event(2)]) == {STREAM: Mark(1, 2, 0)}
+    finally:
+        store.close()
+    assert lane_marks(postgres_dsn) == {STREAM: (2, 0)}

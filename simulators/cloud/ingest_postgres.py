@@ -14,6 +14,7 @@ One transaction per batch, in this order (docs/sync.md, "Ingest on PostgreSQL"):
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -115,6 +116,8 @@ class PostgresEventStore:
     def store(self, events: Sequence[Event]) -> dict[Stream, Mark]:
         for attempt in range(RETRIES):
             try:
+                if self.conn.closed:
+                    self.conn = self._connect()
                 with self.conn.transaction():
                     return self._store(events)
             except errors.DeadlockDetected:
@@ -123,7 +126,7 @@ class PostgresEventStore:
                 if attempt == RETRIES - 1:
                     raise
                 self.conn.close()   # the server restarted or the link broke: a new connection, the batch again
-                self.conn = self._connect()
+                time.sleep(1)
         raise RuntimeError(f"ingest: {RETRIES} deadlocks in a row on one batch")
 
     def _store(self, events: Sequence[Event]) -> dict[Stream, Mark]:
