@@ -35,7 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.sync.buffered_socket import BufferedSocket
 from simulators.cloud.ingest_sqlite import check
-from simulators.cloud.ingest_store import Event, Mark, Stream, open_store
+from simulators.cloud.ingest_store import Event, Mark, Stream, is_dsn, open_store
 
 __all__ = ["Ingest", "check", "main", "parse_args"]   # check: the fixtures' and benches' report of a SQLite file
 
@@ -62,7 +62,10 @@ class Ingest:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.store = open_store(args.db, args.client_id, args.pg_insert)
+        try:
+            self.store = open_store(args.db, args.client_id, args.pg_insert)
+        except Exception as exc:   # sqlite3 or psycopg: either way the cause, and no ingest without its database
+            raise SystemExit(f"ingest: cannot open the database: {exc}") from exc
         self.inbox: list[bytes | bytearray] = []
         self.subscribed = False
         self._last_commit = 0.0
@@ -202,7 +205,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--db", help="a SQLite file, or a PostgreSQL DSN (postgresql://...)")
-    target.add_argument("--dsn", dest="db", help="a PostgreSQL DSN (libpq URL or key=value string)")
+    target.add_argument("--dsn", help="a PostgreSQL DSN (libpq URL or key=value string)")
     parser.add_argument("--prefix", default="omo/v1")
     parser.add_argument("--client-id", default="ingest-1", help="the MQTT client ID, also this process's stats row")
     parser.add_argument("--ca-file")
@@ -215,7 +218,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=500, help="most events in one transaction")
     parser.add_argument("--commit-interval-ms", type=float, default=2.0,
                         help="least time between two commits while events keep arriving (group commit)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.dsn is not None and not is_dsn(args.dsn):
+        parser.error(f"--dsn {args.dsn!r} is not a PostgreSQL DSN: give postgresql://user@host/dbname "
+                     "or 'host=... dbname=...' (a SQLite file goes to --db)")
+    args.db = args.db or args.dsn
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
