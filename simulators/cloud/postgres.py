@@ -7,7 +7,8 @@
         ...                                     # psycopg.connect(dsn), or the ingest's --db DSN
 
 The server listens on a unix socket in its own directory and on a free 127.0.0.1 port (`.tcp_dsn`), trusts
-local connections (no password), and is stopped and deleted on exit. PostgreSQL refuses to run as root, so
+local connections (no password), and is stopped and deleted on exit, or by a guard process when this
+process dies without an exit (SIGKILL). PostgreSQL refuses to run as root, so
 when this process is root the directory is handed to the `postgres` user and the server runs as that user
 (no intermediate `runuser`: the child sets its own uid, so a signal reaches the server itself).
 """
@@ -21,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,6 +32,24 @@ from typing import Any
 from simulators.ports import free_port
 
 SERVER_USER = "postgres"   # Debian's package creates it; the server runs as it when we are root
+
+# The guard: a small process holding the read end of a pipe from ours. When we end, however we end (a test
+# run killed with SIGKILL too), the pipe closes, and it stops the server and deletes its directory; postgres
+# itself would run on, orphaned, holding shared memory and a port.
+GUARD = """
+import os, shutil, signal, sys, time
+pid, directory = int(sys.argv[1]), sys.argv[2]
+sys.stdin.buffer.read()
+try:
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+shutil.rmtree(directory, ignore_errors=True)
+"""
 
 
 def postgres_bin_dir() -> Path | None:
@@ -57,6 +77,7 @@ class TemporaryPostgres:
         self.directory: Path | None = None
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self.guard: subprocess.Popen[bytes] | None = None
 
     @property
     def dsn(self) -> str:
@@ -88,6 +109,8 @@ class TemporaryPostgres:
              "-k", str(self._socket_dir()), *options],
             stdout=log, stderr=log, cwd=self.directory, start_new_session=True, **self._as_user(as_root))
         log.close()
+        self.guard = subprocess.Popen([sys.executable, "-c", GUARD, str(self.process.pid), str(self.directory)],
+                                      stdin=subprocess.PIPE, start_new_session=True)
         self._wait_ready(timeout_s)
 
     def stop(self) -> None:
@@ -99,6 +122,11 @@ class TemporaryPostgres:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.guard is not None:   # the server has stopped: the guard finds it gone and deletes the directory
+            assert self.guard.stdin is not None
+            self.guard.stdin.close()
+            self.guard.wait(timeout=20)
+            self.guard = None
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
