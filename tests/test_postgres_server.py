@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -12,7 +13,6 @@ import psycopg
 import pytest
 
 from simulators.cloud.postgres import TemporaryPostgres
-from simulators.sync_checks import wait_until
 
 pytestmark = [pytest.mark.timeout(90)]
 
@@ -21,7 +21,7 @@ import os, signal
 from simulators.cloud.postgres import TemporaryPostgres
 server = TemporaryPostgres()
 server.start()
-print(server.process.pid, server.directory, flush=True)
+print(server.process.pid, server.guard.pid, server.directory, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -34,21 +34,27 @@ def test_the_server_takes_connections_on_its_socket_and_on_loopback(postgres_ser
     assert "127.0.0.1" in postgres_server.tcp_dsn
 
 
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's exit may wait for a container's init to reap it)."""
+def exited(pid: int, timeout_s: float) -> bool:
+    """Wait for a process that is not our child to exit (a pidfd turns readable then; no polling)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout_s)[0])
+    finally:
+        os.close(fd)
 
 
-async def test_a_server_whose_owner_is_killed_stops_and_is_deleted(postgres_server: TemporaryPostgres) -> None:
+def test_a_server_whose_owner_is_killed_stops_and_is_deleted(postgres_server: TemporaryPostgres) -> None:
     owner = subprocess.run([sys.executable, "-c", OWNER_KILLED], capture_output=True, text=True, timeout=60,
                            cwd=Path(__file__).resolve().parents[1], check=False)
-    assert owner.returncode == -9, owner.stderr
-    pid, directory = int(owner.stdout.split()[0]), Path(owner.stdout.split()[1])
+    assert owner.returncode == -signal.SIGKILL, owner.stderr
+    server, guard, directory = owner.stdout.split()
     try:
-        await wait_until(lambda: not running(pid) and not directory.exists(), 30)
+        assert exited(int(guard), 30), "the guard did not end"
+        assert exited(int(server), 1), "the server outlived its guard"
+        assert not Path(directory).exists()
     finally:
-        if running(pid):   # the guard failed: do not leave the server behind the test
-            os.kill(pid, signal.SIGKILL)
+        if not exited(int(server), 0):   # do not leave a server behind a failed test
+            os.kill(int(server), signal.SIGKILL)
