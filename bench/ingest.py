@@ -173,10 +173,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pg-insert", choices=("copy", "unnest", "executemany"), default="copy")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="run one database's cases")
+    parser.add_argument("--pg-no-fsync", action="store_true",
+                        help="PostgreSQL with fsync off: how much of its time is the WAL flush (not for real use)")
     args = parser.parse_args()
     messages = backlog(args.events, args.lanes)
     results: dict[tuple[str, int], list[dict[str, float]]] = {case: [] for case in CASES}
-    server = TemporaryPostgres()
+    server = TemporaryPostgres(fsync=not args.pg_no_fsync)
     server.start()
     number = 0
     try:
@@ -190,8 +192,8 @@ def main() -> int:
                                                              args.pg_insert))
     finally:
         server.stop()
-    print(f"{args.events} events from {args.lanes} lanes, {args.rounds} rounds, PostgreSQL insert: {args.pg_insert}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{args.events} events from {args.lanes} lanes, {args.rounds} rounds, PostgreSQL insert: {args.pg_insert}, "
+          f"fsync {'off' if args.pg_no_fsync else 'on'}; load average {os.getloadavg()[0]:.1f}")
     baseline = statistics.median(r["rate"] for r in results[("sqlite", 1)]) if results[("sqlite", 1)] else 0
     print(f"{'case':<14}{'events/s':>10}{'range':>18}{'vs sqlite x1':>14}{'ingest CPU s/1k':>17}{'pg CPU s/1k':>13}")
     for (kind, ingests), runs in results.items():
