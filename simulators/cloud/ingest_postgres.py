@@ -41,23 +41,24 @@ CREATE TABLE IF NOT EXISTS ingest_stats (
 COLUMNS = "event_id, store_id, lane_id, seq, seq_end, schema, payload, received_at, stream_id"
 ARRAYS = "%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], " \
          "%b::float8[], %b::text[]"
-# Binary parameters (%b): in text format psycopg escaped every JSON payload with a regex, 6x the CPU.
+# Arrays go as binary parameters (%b): in text format psycopg escapes every element with a regex (the JSON
+# payloads cost 6x the CPU that way).
 INSERT_UNNEST = f"INSERT INTO events ({COLUMNS}) SELECT * FROM unnest({ARRAYS}) " \
                 "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 INSERT_ROW = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(['%s'] * 9)}) " \
              "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 LOCK_MARKS = """
-INSERT INTO lane_marks (store_id, lane_id, stream_id) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+INSERT INTO lane_marks (store_id, lane_id, stream_id) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])
 ON CONFLICT (store_id, lane_id, stream_id) DO UPDATE SET seq_hwm = lane_marks.seq_hwm
 RETURNING store_id, lane_id, stream_id, seq_hwm, seq_reused_up_to"""
 ROWS_ABOVE = """
 SELECT e.store_id, e.lane_id, e.stream_id, e.seq, e.seq_end, e.event_id
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) AS m(store_id, lane_id, stream_id, hwm)
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[]) AS m(store_id, lane_id, stream_id, hwm)
 JOIN events e ON e.store_id = m.store_id AND e.lane_id = m.lane_id AND e.stream_id = m.stream_id
              AND e.seq > m.hwm"""
 UPDATE_MARKS = """
 UPDATE lane_marks AS l SET seq_hwm = m.hwm, seq_reused_up_to = m.reused
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
      AS m(store_id, lane_id, stream_id, hwm, reused)
 WHERE l.store_id = m.store_id AND l.lane_id = m.lane_id AND l.stream_id = m.stream_id"""
 COUNT = """
