@@ -115,6 +115,8 @@ class PostgresEventStore:
         self.conn.close()
 
     def store(self, events: Sequence[Event]) -> dict[Stream, Mark]:
+        if not events:
+            return {}
         for attempt in range(RETRIES):
             try:
                 if self.conn.closed:
