@@ -9,6 +9,7 @@ import time
 import psycopg
 import pytest
 
+from simulators.cloud.ingest import parse_args
 from simulators.cloud.ingest_postgres import INSERT_MODES, PostgresEventStore, lane_marks, next_mark
 from simulators.cloud.ingest_store import Event, Mark
 
@@ -185,3 +186,12 @@ def test_a_broken_connection_is_replaced_and_the_batch_stored(postgres_dsn: str)
     finally:
         store.close()
     assert lane_marks(postgres_dsn) == {STREAM: (2, 0)}
+
+
+def test_the_ingest_takes_a_dsn_by_db_or_dsn_and_refuses_a_file_as_dsn() -> None:
+    assert parse_args(["--port", "1", "--db", "postgresql://ingest@db/omo"]).db == "postgresql://ingest@db/omo"
+    assert parse_args(["--port", "1", "--dsn", "host=/run/pg dbname=omo"]).db == "host=/run/pg dbname=omo"
+    assert parse_args(["--port", "1", "--db", "ingest.db"]).db == "ingest.db"
+    with pytest.raises(SystemExit) as refused:
+        parse_args(["--port", "1", "--dsn", "ingest.db"])
+    assert refused.value.code == 2
