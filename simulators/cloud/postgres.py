@@ -6,6 +6,9 @@
         dsn = server.create_database("fleet")   # or server.dsn, the `postgres` database
         ...                                     # psycopg.connect(dsn), or the ingest's --db DSN
 
+    with temporary_database("fleet") as dsn:    # the same, when one database is all it takes
+        ...
+
 The server listens on a unix socket in its own directory and on a free 127.0.0.1 port (`.tcp_dsn`), trusts
 local connections (no password), and is stopped and deleted on exit, or by a guard process when this
 process dies without an exit (SIGKILL). PostgreSQL refuses to run as root, so
@@ -182,3 +185,10 @@ def temporary_postgres(**options: Any) -> Iterator[TemporaryPostgres]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def temporary_database(name: str = "omo", **options: Any) -> Iterator[str]:
+    """The shortest way to a database: a new server with one empty database; yields its DSN."""
+    with temporary_postgres(**options) as server:
+        yield server.create_database(name)
