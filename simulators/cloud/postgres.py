@@ -96,6 +96,15 @@ class TemporaryPostgres:
 
     def start(self, timeout_s: float = 30.0) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="omo-pg-"))
+        try:
+            self._launch()
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()   # nothing left behind: the server if it started, the directory
+            raise
+
+    def _launch(self) -> None:
+        assert self.directory is not None
         self._socket_dir().mkdir()
         as_root = os.geteuid() == 0
         if as_root:
@@ -114,7 +123,6 @@ class TemporaryPostgres:
         log.close()
         self.guard = subprocess.Popen([sys.executable, "-c", GUARD, str(self.process.pid), str(self.directory)],
                                       stdin=subprocess.PIPE, start_new_session=True)
-        self._wait_ready(timeout_s)
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT: running transactions roll back), then the directory goes."""
@@ -169,10 +177,8 @@ class TemporaryPostgres:
                     return
             if self.process.poll() is not None:
                 log = (self.directory / "postgres.log").read_text()[-1500:]
-                self.stop()
                 raise RuntimeError(f"postgres exited: {log}")
             time.sleep(0.02)
-        self.stop()
         raise TimeoutError(f"postgres was not ready within {timeout_s} s")
 
 
