@@ -15,6 +15,7 @@ server (all its processes). PostgreSQL runs with its defaults: a synchronous, fs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -115,15 +116,17 @@ def start_ingests(port: int, target: str, count: int, pg_insert: str) -> list[su
 
 
 def counter(target: str) -> Callable[[], int]:
+    """Events held, read cheaply (this polls every 20 ms beside the ingest: a count(*) cost the server a tenth
+    of a core): the processes' own counts on PostgreSQL, committed with the rows; the last rowid on SQLite."""
     if target.startswith("postgresql://"):
         import psycopg
         conn = psycopg.connect(target, autocommit=True)
-        return lambda: int(conn.execute("SELECT count(*) FROM events").fetchone()[0])   # type: ignore[index]
+        return lambda: int(conn.execute("SELECT coalesce(sum(events), 0) FROM ingest_stats").fetchone()[0])  # type: ignore[index]
 
     def count() -> int:
         try:
-            with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as conn:
-                return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+            with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as conn:
+                return int(conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0])
         except sqlite3.OperationalError:   # not created yet
             return 0
     return count
