@@ -13,6 +13,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.devices",
     "simulators.fixtures.tokens",
     "simulators.fixtures.sync",
+    "simulators.fixtures.postgres",
     "simulators.fixtures.catalog",
     "simulators.fixtures.clock",
     "simulators.fixtures.session",
