@@ -92,9 +92,7 @@ def databases(backend: str) -> Iterator[object]:
             count = iter(range(1_000_000))
 
             def fresh() -> str:
-                name = f"fleet_{next(count)}"
-                server.create_database(name)
-                return server.dsn_for(name)
+                return server.create_database(f"fleet_{next(count)}")
             yield fresh
 
 
