@@ -1,0 +1,142 @@
+"""The `auto` decoder: zxing-cpp on every frame, a closer look where it saw a code, slower passes when it saw none.
+
+Per frame, in order, within a time budget:
+1. zxing-cpp on the whole frame (fast). It also returns where it saw codes it could not read (checksum
+   failed, cut off): those are the candidate regions.
+2. A code it read that has a weak check (EAN/UPC, ITF, Code 39: a misread keeps a valid mod-10 digit) is
+   read again in a second view: its region cropped, with another decoder, scale or CLAHE contrast, a
+   different view on each successive frame. The misread rules (drivers/confirm.py) want two views to agree.
+3. Nothing read but a candidate region seen: that region cropped and read closer (2x, CLAHE, zbar), one
+   view a frame in turn.
+4. Nothing at all: the next of the slow whole-frame passes (zbar, CLAHE, sharpen, binarise, 2x upscale, turned
+   by +-30 degrees) until the budget is spent, rotating across frames and starting with the pass that last
+   read a code. An empty scene costs at most the budget plus one pass; a code held in view meets every
+   pass within a few frames. `full=True` runs every pass and view on every frame (bench, still images).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from drivers.confirm import WEAK_CHECK
+from drivers.decode import Box, Decoded, Decoder, Image, ZxingReader, moved, zbar_decoder
+
+View = Callable[[Image], list[Decoded]]
+
+
+def upscale(gray: Image, factor: float = 2.0) -> Image:
+    import cv2
+
+    return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+
+
+def binarise(gray: Image) -> Image:
+    import cv2
+
+    return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 31, 5)
+
+
+def rotate(gray: Image, degrees: float) -> Image:
+    """Linear codes at 20-40 degrees defeat line scanners; turning the frame brings them near level."""
+    import cv2
+
+    h, w = gray.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(gray, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def sharpen(gray: Image) -> Image:
+    import cv2
+
+    blurred = cv2.GaussianBlur(gray, (0, 0), 2.0)
+    return cv2.addWeighted(gray, 2.0, blurred, -1.0, 0)
+
+
+def crop(gray: Image, box: Box) -> tuple[Image, tuple[int, int]]:
+    """The region around `box` with a margin, and its offset.
+
+    A 1-D box can be one scan line high, so the margin grows with the width; on the right it leaves room
+    for an EAN/UPC add-on (up to about 60% of the main code's width, after a gap).
+    """
+    h, w = gray.shape
+    x0, y0, x1, y1 = box
+    bw = max(8, x1 - x0)
+    mx, my = bw // 6 + 12, max((y1 - y0) // 2, bw // 3) + 12
+    left, top = max(0, x0 - mx), max(0, y0 - my)
+    return gray[top:min(h, y1 + my), left:min(w, x1 + mx + bw * 2 // 3)], (left, top)
+
+
+class Cascade:
+    """See the module docstring; `budget_s` bounds the slow passes of one frame."""
+
+    max_regions = 2   # codes verified, or candidate regions looked at closer, per frame
+
+    def __init__(self, symbologies: Sequence[str], budget_s: float = 0.020, full: bool = False) -> None:
+        import cv2
+
+        zxing, zbar = ZxingReader(symbologies), zbar_decoder(symbologies)
+        clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+        self.first = zxing
+        small_2d = any(s in ("qr", "gs1-qr", "datamatrix", "gs1-datamatrix") for s in symbologies)
+        # Views of a cropped region: each a different decoder, scale or contrast than the first pass.
+        self.views: list[tuple[str, float, Decoder]] = [
+            ("crop", 1.0, zbar),
+            ("crop2x", 2.0, lambda g: zxing(upscale(g))),
+            ("crop-clahe", 1.0, lambda g: zbar(clahe.apply(g))),
+            ("crop-clahe2x", 2.0, lambda g: zxing(upscale(clahe.apply(g)))),
+        ]
+        self.passes: list[tuple[str, float, bool, Decoder]] = [   # (view, scale, boxes valid, decoder)
+            ("", 1.0, True, zbar),
+            ("clahe", 1.0, True, lambda g: zxing(clahe.apply(g))),
+            ("sharp", 1.0, True, lambda g: zxing(sharpen(g))),
+            ("bin", 1.0, True, lambda g: zbar(binarise(g))),
+            ("2x", 2.0, True, lambda g: zxing(upscale(g)) if small_2d or g.shape[0] <= 800 else []),
+            ("rot30", 1.0, False, lambda g: zxing(rotate(g, 30))),
+            ("rot-30", 1.0, False, lambda g: zxing(rotate(g, -30))),
+        ]
+        self.budget_s = budget_s
+        self.full = full
+        self._next = 0
+        self._view = 0
+
+    def __call__(self, gray: Image) -> list[Decoded]:
+        start = time.perf_counter()
+        found, candidates = self.first.read(gray)
+        self._view = (self._view + 1) % len(self.views)
+        if found:
+            weak = {d.data: d.box for d in found if d.symbology in WEAK_CHECK and d.box is not None}
+            return found + self._look(gray, list(weak.values()))
+        if candidates:
+            found = self._look(gray, candidates)
+            if found:
+                return found + self._look(gray, [d.box for d in found if d.box is not None])
+        found = self._slow(gray, start)
+        weak = {d.data: d.box for d in found if d.symbology in WEAK_CHECK and d.box is not None}
+        return found + self._look(gray, list(weak.values())) if found else found
+
+    def _look(self, gray: Image, boxes: list[Box]) -> list[Decoded]:
+        """The regions cropped and read in this frame's view (every view when `full`)."""
+        views = self.views if self.full else [self.views[self._view]]
+        out: list[Decoded] = []
+        for box in boxes[:self.max_regions]:
+            region, offset = crop(gray, box)
+            if region.size == 0:
+                continue
+            for name, scale, decode in views:
+                out += moved(decode(region), name, scale, offset)
+        return out
+
+    def _slow(self, gray: Image, start: float) -> list[Decoded]:
+        first = 0 if self.full else self._next
+        for k in range(len(self.passes)):
+            i = (first + k) % len(self.passes)
+            name, scale, boxes, decode = self.passes[i]
+            found = moved(decode(gray), name, scale, keep_box=boxes)
+            if found:
+                self._next = i   # the pass that reads this code goes first while it stays in view
+                return found
+            if not self.full and time.perf_counter() - start > self.budget_s:
+                self._next = (i + 1) % len(self.passes)
+                break
+        return []
