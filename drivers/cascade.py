@@ -86,34 +86,34 @@ class Cascade:
             ("crop-clahe", 1.0, lambda g: zbar(clahe.apply(g))),
             ("crop-clahe2x", 2.0, lambda g: zxing(upscale(clahe.apply(g)))),
         ]
-        self.passes: list[tuple[str, float, bool, Decoder]] = [   # (view, scale, boxes valid, decoder)
-            ("", 1.0, True, zbar),
-            ("clahe", 1.0, True, lambda g: zxing(clahe.apply(g))),
-            ("sharp", 1.0, True, lambda g: zxing(sharpen(g))),
-            ("bin", 1.0, True, lambda g: zbar(binarise(g))),
-            ("2x", 2.0, True, lambda g: zxing(upscale(g)) if small_2d or g.shape[0] <= 800 else []),
-            ("rot30", 1.0, False, lambda g: zxing(rotate(g, 30))),
-            ("rot-30", 1.0, False, lambda g: zxing(rotate(g, -30))),
+        # Whole-frame passes: (view, transform, decoder, scale of the transformed image, whether its regions
+        # map back to the frame: a turned frame's do not).
+        self.passes: list[tuple[str, Callable[[Image], Image], Decoder, float, bool]] = [
+            ("", _same, zbar, 1.0, True),
+            ("clahe", clahe.apply, zxing, 1.0, True),
+            ("sharp", sharpen, zxing, 1.0, True),
+            ("bin", binarise, zbar, 1.0, True),
+            ("2x", upscale if small_2d else _small_upscaled, zxing, 2.0, True),
+            ("rot30", lambda g: rotate(g, 30), zxing, 1.0, False),
+            ("rot-30", lambda g: rotate(g, -30), zxing, 1.0, False),
         ]
         self.budget_s = budget_s
         self.full = full
         self._next = 0
         self._view = 0
+        self._explore = False
 
     def __call__(self, gray: Image) -> list[Decoded]:
         start = time.perf_counter()
         found, candidates = self.first.read(gray)
         self._view = (self._view + 1) % len(self.views)
         if found:
-            weak = {d.data: d.box for d in found if d.symbology in WEAK_CHECK and d.box is not None}
-            return found + self._look(gray, list(weak.values()))
+            return found + self._look(gray, _weak_boxes(found))
         if candidates:
             found = self._look(gray, candidates)
             if found:
                 return found + self._look(gray, [d.box for d in found if d.box is not None])
-        found = self._slow(gray, start)
-        weak = {d.data: d.box for d in found if d.symbology in WEAK_CHECK and d.box is not None}
-        return found + self._look(gray, list(weak.values())) if found else found
+        return self._slow(gray, start)
 
     def _look(self, gray: Image, boxes: list[Box]) -> list[Decoded]:
         """The regions cropped and read in this frame's view (every view when `full`)."""
@@ -128,15 +128,34 @@ class Cascade:
         return out
 
     def _slow(self, gray: Image, start: float) -> list[Decoded]:
+        """The next whole-frame passes within the budget; what one reads is looked at again in its own image."""
         first = 0 if self.full else self._next
         for k in range(len(self.passes)):
             i = (first + k) % len(self.passes)
-            name, scale, boxes, decode = self.passes[i]
-            found = moved(decode(gray), name, scale, keep_box=boxes)
+            name, transform, decode, scale, boxes = self.passes[i]
+            image = transform(gray)
+            found = decode(image) if image.size else []
             if found:
-                self._next = i   # the pass that reads this code goes first while it stays in view
-                return found
+                # The pass that reads a code goes first while it stays in view; for a weak-check code, every
+                # other frame starts at the next pass instead, to find a second view that agrees (or not).
+                self._explore = not self._explore and all(d.symbology in WEAK_CHECK for d in found)
+                self._next = (i + 1) % len(self.passes) if self._explore else i
+                return moved(found + self._look(image, _weak_boxes(found)), name, scale, keep_box=boxes)
             if not self.full and time.perf_counter() - start > self.budget_s:
                 self._next = (i + 1) % len(self.passes)
                 break
         return []
+
+
+def _same(gray: Image) -> Image:
+    return gray
+
+
+def _small_upscaled(gray: Image) -> Image:
+    """2x up to 800 rows; a larger frame's linear codes are not small enough to gain (an empty image then)."""
+    return upscale(gray) if gray.shape[0] <= 800 else gray[:0, :0]
+
+
+def _weak_boxes(found: list[Decoded]) -> list[Box]:
+    """One region per distinct weak-check code read: these want a second view."""
+    return list({d.data: d.box for d in found if d.symbology in WEAK_CHECK and d.box is not None}.values())

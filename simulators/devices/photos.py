@@ -11,7 +11,7 @@ to a path the caller gives (a temporary folder).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from drivers.confirm import ConfirmTracker
 from drivers.decode import DEFAULT_SYMBOLOGIES, Decoded, make_decoder, normalise, zbar_decoder, zxing_decoder
+from simulators.devices.render import Sample
 
 Gray = npt.NDArray[np.uint8]
 SIZE = (1280, 720)
@@ -127,14 +128,25 @@ class Played:
     suppressed: int            # codes the misread rules held back (misreads_suppressed)
 
 
-def play(photos: Sequence[Photo], video: Path, hold: int = 12, *, guard: bool = True,
+def rendered(samples: Iterable[Sample]) -> list[Photo]:
+    """Rendered frames (simulators/devices/render.py, clusters.py) as photos named class/symbology/index."""
+    return [Photo(f"{s.cls}/{s.symbology}/{i}", s.data, s.image) for i, s in enumerate(samples)]
+
+
+def play(photos: Sequence[Photo], video: Path | None, hold: int = 12, *, guard: bool = True,
          decoder: str = "auto") -> Played:
-    """The photos as one video through zbar, zxing-cpp, their union and the driver's path; scores by name."""
-    write_video([fit(p.image) for p in photos], video, hold)
+    """The photos through zbar, zxing-cpp, their union and the driver's path, each held for `hold` frames.
+
+    With `video`, the frames are those of an MJPG file written there and read back; without, the fitted
+    images themselves (rendered frames, already camera-sized).
+    """
+    images = [fit(p.image) for p in photos]
+    if video is not None:
+        write_video(images, video, hold)
     zbar, zxing = zbar_decoder(SYMBOLOGIES), zxing_decoder(SYMBOLOGIES)
     agent, suppressed = make_decoder(decoder, SYMBOLOGIES), 0
     scores = {name: Score() for name in ("zbar", "zxing", "either", "agent")}
-    frames = read_video(video)
+    frames = read_video(video) if video is not None else (image for image in images for _ in range(hold))
     for photo in photos:
         # Each photo is a new item: its own tracker, or a code shown in two photos in a row would be one scan.
         tracker = ConfirmTracker(2, 1.0, guard=guard)
