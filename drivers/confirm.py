@@ -98,17 +98,18 @@ class ConfirmTracker:
         return out
 
     def _addon(self, track: _Track) -> str | None:
-        """The add-on read by the most views, if enough views read it and no other add-on as many.
+        """The add-on, if enough views read it and no view read a different one.
 
-        An add-on's own check is weak (a 2-digit one has none), so it follows the same rule as the code;
-        without agreement the code is reported without it (the GTIN is the product key either way).
+        An add-on's own check is weak (a 2-digit one has none) and zxing-cpp can repeat one wrong digit in
+        several views, so any disagreement drops it; the code is then reported without it (the GTIN is the
+        product key either way).
         """
-        ranked = sorted(track.addons.items(), key=lambda item: -len(item[1]))
-        if not ranked or (self.guard and len(ranked[0][1]) < self.views_needed):
+        if not self.guard:
+            return next(iter(track.addons), None)
+        if len(track.addons) != 1:
             return None
-        if self.guard and len(ranked) > 1 and len(ranked[1][1]) >= len(ranked[0][1]):
-            return None
-        return ranked[0][0]
+        addon, views = next(iter(track.addons.items()))
+        return addon if len(views) >= self.views_needed else None
 
     def _doubtful(self, data: bytes, track: _Track, now: float) -> bool:
         if track.symbology not in WEAK_CHECK:

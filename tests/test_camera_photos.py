@@ -50,7 +50,7 @@ def test_rendered_clusters_read_more_than_the_union_of_both_decoders_and_never_m
 
 
 def test_the_hard_set_is_never_misread() -> None:
-    played = photos.play(photos.rendered(hard_set(per_class=2, seed=11)), None, hold=5)
+    played = photos.play(photos.rendered(hard_set(per_class=3, seed=7)), None, hold=5)
     print(report("hard set", played))
     assert played.scores["agent"].misreads == [], report("hard set", played)
     assert played.scores["agent"].rate > played.scores["either"].rate, report("hard set", played)

@@ -126,6 +126,7 @@ class Score:
 class Played:
     scores: dict[str, Score]   # zbar, zxing, either (their union), agent
     suppressed: int            # codes the misread rules held back (misreads_suppressed)
+    classes: list[str]         # each photo's set or distortion class, in order (the first part of its name)
 
 
 def rendered(samples: Iterable[Sample]) -> list[Photo]:
@@ -161,4 +162,4 @@ def play(photos: Sequence[Photo], video: Path | None, hold: int = 12, *, guard: 
         for name in ("zbar", "zxing", "agent"):
             scores[name].add(photo, seen[name])
         scores["either"].add(photo, seen["zbar"] | seen["zxing"])
-    return Played(scores, suppressed)
+    return Played(scores, suppressed, [p.name.split("/")[0] for p in photos])
