@@ -17,17 +17,12 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from simulators.devices.photos import jpeg
 from simulators.devices.render import SAMPLE_DATA, Gray, Sample, place, symbol_image
 
 CLUSTERS = ("curved", "glossy", "small_fit", "screen_moire")
 LINEAR = ("ean13", "upca", "ean8", "code128")
 PHOTO = (4032, 2268)
-
-
-def jpeg(img: Gray, quality: int = 80) -> Gray:
-    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
 
 
 def _curve(symbol: Gray, rng: np.random.Generator) -> Gray:

@@ -64,6 +64,13 @@ def fit(image: Gray, size: tuple[int, int] = SIZE) -> Gray:
     return frame
 
 
+def jpeg(image: Gray, quality: int = 80) -> Gray:
+    """One frame as an MJPG camera delivers it (for figures that need frames without a video file)."""
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+
+
 def write_video(images: Sequence[Gray], path: Path, hold: int, fps: float = 30.0) -> None:
     """An MJPG AVI showing each image for `hold` frames, as a camera would deliver it."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, SIZE, isColor=False)
