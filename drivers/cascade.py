@@ -58,16 +58,18 @@ def sharpen(gray: Image) -> Image:
     return cv2.addWeighted(gray, 2.0, blurred, -1.0, 0)
 
 
-def crop(gray: Image, box: Box) -> tuple[Image, tuple[int, int]]:
+def crop(gray: Image, box: Box, wide: bool = False) -> tuple[Image, tuple[int, int]]:
     """The region around `box` with a margin, and its offset.
 
     A 1-D box can be one scan line high, so the margin grows with the width; on the right it leaves room
-    for an EAN/UPC add-on (up to about 60% of the main code's width, after a gap).
+    for an EAN/UPC add-on (up to about 60% of the main code's width, after a gap). zbar's region can cover
+    only the part of the bars its scan lines crossed (under glare, a third of the code), so `wide` adds the
+    region's own width on each side.
     """
     h, w = gray.shape
     x0, y0, x1, y1 = box
     bw = max(8, x1 - x0)
-    mx, my = bw // 6 + 12, max((y1 - y0) // 2, bw // 3) + 12
+    mx, my = (bw if wide else bw // 6) + 12, max((y1 - y0) // 2, bw // 3) + 12
     left, top = max(0, x0 - mx), max(0, y0 - my)
     return gray[top:min(h, y1 + my), left:min(w, x1 + mx + bw * 2 // 3)], (left, top)
 
@@ -89,13 +91,14 @@ class Cascade:
         clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
         self.first = zxing
         small_2d = any(s in ("qr", "gs1-qr", "datamatrix", "gs1-datamatrix") for s in symbologies)
-        # Views of a cropped region: each a different decoder, scale or contrast than the first pass.
+        # Views of a cropped region: each a different decoder, scale or contrast than the first pass; each
+        # decoder at two scales at least, so a code only one decoder can read can still get two views.
         histogram = ZxingReader(symbologies, binarizer="GlobalHistogram")
         self.views: list[tuple[str, float, Decoder]] = [
             ("crop", 1.0, zbar),
             ("crop2x", 2.0, lambda g: zxing(upscale(g))),
             ("crop-hist", 1.0, histogram),
-            ("crop-clahe", 1.0, lambda g: zbar(clahe.apply(g))),
+            ("crop-clahe2x", 2.0, lambda g: zbar(upscale(clahe.apply(g)))),
             ("crop-half", 0.5, lambda g: zxing(upscale(g, 0.5))),
             ("crop-clahe2x", 2.0, lambda g: zxing(upscale(clahe.apply(g)))),
         ]
@@ -121,11 +124,11 @@ class Cascade:
         found, candidates = self.first.read(gray)
         self._view = (self._view + 1) % len(self.views)
         if found:
-            return found + self._verify(gray, found)
+            return found + self._verify(gray, found, start)
         if candidates:
             found = self._look(gray, candidates)
             if found:
-                return found + self._verify(gray, found)
+                return found + self._verify(gray, found, start)
         return self._slow(gray, start)
 
     def _look(self, gray: Image, boxes: list[Box]) -> list[Decoded]:
@@ -140,25 +143,28 @@ class Cascade:
                 out += moved(decode(region), name, scale, offset)
         return out
 
-    def _verify(self, gray: Image, found: list[Decoded]) -> list[Decoded]:
-        """A second view of each weak-check code: this frame's view, and the next one when that reads nothing.
+    def _verify(self, gray: Image, found: list[Decoded], start: float) -> list[Decoded]:
+        """A second view of each weak-check code: this frame's view, then the next ones while they read
+        nothing there and the budget lasts.
 
-        Glare or a curve can defeat one decoder entirely; trying a second view at once keeps a code that
-        only zbar (or only zxing-cpp) can read from waiting many frames for its agreement.
+        Glare or a curve can defeat one decoder entirely, and whole-frame reads of such a code come and go
+        from frame to frame; trying the views at once keeps a code that only zbar (or only zxing-cpp) can
+        read from waiting many frames for its agreement.
         """
-        weak = {d.data: d.box for d in found if d.symbology in WEAK_CHECK and d.box is not None}
+        weak = {d.data: d for d in found if d.symbology in WEAK_CHECK and d.box is not None}
         if self.full:
-            return self._look(gray, list(weak.values()))
+            return self._look(gray, [d.box for d in weak.values() if d.box is not None])
         out: list[Decoded] = []
-        for data, box in list(weak.items())[:self.max_regions]:
-            region, offset = crop(gray, box)
+        for data, read in list(weak.items())[:self.max_regions]:
+            assert read.box is not None
+            region, offset = crop(gray, read.box, wide=read.decoder.startswith("zbar"))
             if region.size == 0:
                 continue
-            for k in range(2):
+            for k in range(len(self.views)):
                 name, scale, decode = self.views[(self._view + k) % len(self.views)]
                 seen = moved(decode(region), name, scale, offset)
                 out += seen
-                if any(d.data == data for d in seen):
+                if any(d.data == data for d in seen) or (k and time.thread_time() - start > self.budget_s):
                     break
         return out
 
@@ -175,7 +181,7 @@ class Cascade:
                 # other frame starts at the next pass instead, to find a second view that agrees (or not).
                 self._explore = not self._explore and all(d.symbology in WEAK_CHECK for d in found)
                 self._next = (i + 1) % len(self.passes) if self._explore else i
-                return moved(found + self._verify(image, found), name, scale, keep_box=boxes)
+                return moved(found + self._verify(image, found, start), name, scale, keep_box=boxes)
             if not self.full and time.thread_time() - start > self.budget_s:
                 self._next = (i + 1) % len(self.passes)
                 break

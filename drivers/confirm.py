@@ -3,7 +3,8 @@
 Every decoder returns an occasional misread with a valid check digit, and a code held still gives the same
 image on every frame, so the same misread can come back frame after frame. A code is reported when:
 - `confirm_frames` frames saw it; and, for codes with a weak check (EAN/UPC, ITF, Code 39: mod 10 or none),
-- at least `views_needed` different views read it (two decoders, or one decoder at two scales or crops); and
+- at least `views_needed` independent views read it (two decoders, or one decoder at two scales: see
+  `view_of`); and
 - no other weak-check code read in the same region conflicts with it (read in this frame, or held back
   within the last `burst_s` seconds) unless this one has more views than it: a one-view read that conflicts
   with a better-supported one is held back, and two equally supported readings of one region hold each
@@ -25,6 +26,20 @@ from drivers.decode import Box, Decoded
 WEAK_CHECK = frozenset({"ean13", "upca", "ean8", "upce", "itf", "code39"})
 SHORT = frozenset({"ean8", "upce"})
 LINEAR = WEAK_CHECK | {"code128", "gs1-128", "databar", "databar-expanded"}
+
+
+def view_of(reader: str) -> str:
+    """The independent view a reading comes from: its decoder and the scale it saw the bars at.
+
+    Another binarizer, CLAHE or a crop at the same scale runs the same line decoder over the same pixels, and
+    repeats its misreads (seen: zxing-cpp reading an EAN-13 as one UPC-A with both binarizers), so those are
+    one view; zbar and zxing-cpp, or one decoder at 1x and at 2x or half size, are two.
+    """
+    decoder, *steps = reader.split("/")
+    scale = 1.0
+    for step in steps:
+        scale *= 2.0 if step.endswith("2x") else 0.5 if step.endswith("half") else 1.0
+    return f"{decoder}@{scale:g}"
 
 
 @dataclass(slots=True)
@@ -77,11 +92,11 @@ class ConfirmTracker:
                 track.frames += 1
                 seen[d.data] = track
             track.last_seen = now
-            track.views.add(d.decoder)
+            track.views.add(view_of(d.decoder))
             if d.box is not None:
                 track.box = d.box
             if d.addon:
-                track.addons.setdefault(d.addon, set()).add(d.decoder)
+                track.addons.setdefault(d.addon, set()).add(view_of(d.decoder))
             if d.aim and not track.aim:
                 track.symbology, track.aim = d.symbology, d.aim   # prefer the reading that names GS1 content
         out = []

@@ -46,6 +46,15 @@ def test_two_views_that_agree_report_the_code_once() -> None:
     assert tracker.suppressed == 0
 
 
+def test_one_decoder_at_one_scale_is_one_view_whatever_the_binarizer_or_crop() -> None:
+    tracker = ConfirmTracker(confirm_frames=2)
+    frames = [[read(b"086301333931", "zxing"), read(b"086301333931", "zxing/crop-hist"),
+               read(b"086301333931", "zxing/crop-clahe")]] * 6
+    assert run(tracker, frames) == [] and tracker.suppressed == 1
+    agreeing = [[read(b"036000291452", "zxing"), read(b"036000291452", "zxing/crop2x")]] * 2
+    assert run(ConfirmTracker(confirm_frames=2), agreeing) == [("upca", b"036000291452", None)]
+
+
 def test_a_single_decoder_needs_frames_only() -> None:
     assert run(ConfirmTracker(confirm_frames=2, views_needed=1), [[read(b"036000291452", "zbar")]] * 3) == \
         [("upca", b"036000291452", None)]
