@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from drivers.confirm import WEAK_CHECK
+from drivers.confirm import WEAK_CHECK, view_of
 from drivers.decode import Box, Decoded, Decoder, Image, ZxingReader, moved, zbar_decoder
 
 View = Callable[[Image], list[Decoded]]
@@ -164,7 +164,8 @@ class Cascade:
                 name, scale, decode = self.views[(self._view + k) % len(self.views)]
                 seen = moved(decode(region), name, scale, offset)
                 out += seen
-                if any(d.data == data for d in seen) or (k and time.thread_time() - start > self.budget_s):
+                if any(d.data == data and view_of(d.decoder) != view_of(read.decoder) for d in seen) \
+                        or (k and time.thread_time() - start > self.budget_s):
                     break
         return out
 
