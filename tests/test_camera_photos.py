@@ -43,10 +43,10 @@ def test_real_photos_played_as_mjpg_video_read_more_than_either_decoder_and_neve
 
 
 def test_rendered_clusters_read_more_than_the_union_of_both_decoders_and_never_misread() -> None:
-    played = photos.play(photos.rendered(cluster_set(per_class=4)), None, hold=5)
+    played = photos.play(photos.rendered(cluster_set(per_class=6)), None, hold=5)
     print(report("rendered clusters", played))
     assert played.scores["agent"].misreads == [], report("rendered clusters", played)
-    assert played.scores["agent"].rate >= played.scores["either"].rate, report("rendered clusters", played)
+    assert played.scores["agent"].rate > played.scores["either"].rate, report("rendered clusters", played)
 
 
 def test_the_hard_set_is_never_misread() -> None:
