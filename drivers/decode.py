@@ -134,13 +134,21 @@ def _from_zxing(result: Any) -> Decoded:
     if name in _ZXING_GS1 and aim in ("]C1", "]Q3", "]Q5", "]d2", "]d5"):
         name = _ZXING_GS1[name]
     data, addon = bytes(result.bytes), None
-    extra = result.extra if name in RETAIL else {}
+    extra = result.extra if name in RETAIL else None
     if isinstance(extra, dict) and extra.get("EanAddOn"):
-        addon = str(extra["EanAddOn"])
-        if data.endswith(addon.encode()):
-            data = data[:-len(addon)]
+        data, addon = split_addon(data, str(extra["EanAddOn"]))
         aim = {"]E3": "]E0"}.get(aim or "", aim)   # ]E3 names "with add-on"; the add-on is carried apart
     return Decoded(name, data, aim, "zxing", addon, _box(result.position))
+
+
+def split_addon(text: bytes, addon: str) -> tuple[bytes, str | None]:
+    """The main code without the add-on zxing-cpp appends to it, and the add-on if it is one (2 or 5 digits).
+
+    zxing-cpp was seen returning "0262" as the add-on of a real photo: part of a 5-digit add-on, which is
+    dropped (the code is kept) rather than carried.
+    """
+    main = text[:-len(addon)] if text.endswith(addon.encode()) else text
+    return main, addon if len(addon) in (2, 5) and addon.isdigit() and addon.isascii() else None
 
 
 def normalise(found: list[Decoded], symbologies: Sequence[str]) -> list[Decoded]:

@@ -11,7 +11,7 @@ np = pytest.importorskip("numpy")
 zxingcpp = pytest.importorskip("zxingcpp")
 
 from drivers.confirm import ConfirmTracker  # noqa: E402
-from drivers.decode import Decoded, make_decoder  # noqa: E402
+from drivers.decode import Decoded, make_decoder, split_addon  # noqa: E402
 from drivers.registry import create  # noqa: E402
 from simulators.devices.camera import VirtualCamera  # noqa: E402
 from simulators.devices.render import place, scene, symbol_image  # noqa: E402
@@ -125,6 +125,16 @@ def addon_frame(code: str, addon: str) -> np.ndarray:
 def test_the_decoder_reads_an_addon_apart_from_the_gtin() -> None:
     found = make_decoder("auto", ["ean13"])(addon_frame("9780735200449", "51299"))
     assert ("ean13", b"9780735200449", "51299") in {(d.symbology, d.data, d.addon) for d in found}
+
+
+@pytest.mark.parametrize(("text", "addon", "expected"), [
+    (b"978073520044951299", "51299", (b"9780735200449", "51299")),
+    (b"978073520044912", "12", (b"9780735200449", "12")),
+    (b"00270110069510262", "0262", (b"0027011006951", None)),   # part of an add-on: the code without it
+    (b"9780735200449", "5129x", (b"9780735200449", None)),
+])
+def test_only_a_2_or_5_digit_addon_is_an_addon(text: bytes, addon: str, expected: tuple[bytes, str | None]) -> None:
+    assert split_addon(text, addon) == expected
 
 
 async def test_the_scan_event_carries_the_addon_and_the_counters_show_misreads_suppressed() -> None:
