@@ -98,6 +98,8 @@ class Pipeline:
         fields = {"device": event.device, "symbology": event.symbology,
                   "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC)),
                   "session_id": self.session_id, **meaning.event_fields()}
+        if event.addon:
+            fields["addon"] = event.addon   # a book's or magazine's add-on; the GTIN stays the product key
         facts = self._facts(meaning)
         display = self._display(meaning, facts, fields)
         if not self.lane_open:

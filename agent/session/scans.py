@@ -31,13 +31,13 @@ MIGRATIONS = [
 ]
 
 REQUIRED = ("device", "symbology", "text", "kind")
-OPTIONAL = ("gtin", "session_id", "member_id", "outcome", "reason", "occurred_at")
+OPTIONAL = ("gtin", "addon", "session_id", "member_id", "outcome", "reason", "occurred_at")
 
 
 def record_scan(conn: sqlite3.Connection, fields: dict[str, Any], clock: Clock = SYSTEM_CLOCK) -> tuple[str, int]:
     """Store one scan and enqueue its event in the caller's transaction; returns (event_id, seq).
 
-    `fields` holds `device`, `symbology`, `text`, `kind` and where known `gtin`, `session_id`,
+    `fields` holds `device`, `symbology`, `text`, `kind` and where known `gtin`, `addon`, `session_id`,
     `member_id`, `outcome`, `occurred_at` (DESIGN.md, scan payload).
     """
     body = {key: fields[key] for key in REQUIRED}
