@@ -5,7 +5,8 @@ Every refusal is a `TokenRejected(reason)` value. Nothing here keeps the signatu
 
 Clock policy (DESIGN "App QR codes"): with a synchronised clock, `exp` and `iat` are checked with
 `skew_s` of tolerance. When the system clock is not known to be synchronised, `exp` is still enforced but with
-`unsynced_skew_s` (wider, default one hour), a future `iat` is not held against the token (the local clock is
+`unsynced_skew_s` (wider, default one hour; whether the clock is synchronised is the caller's to say:
+`agent.clock.clock_trust()` asks the kernel), a future `iat` is not held against the token (the local clock is
 the suspect, not the cloud), and `Claims.clock_trusted` is False so the outcome is flagged. Single use of
 coupons does not depend on the clock: it is the replay cache's job (agent.session.seen_tokens).
 """
@@ -32,7 +33,6 @@ from agent.errors import ConfigError
 MAX_TOKEN_CHARS = 2048
 TOKEN_TYPES = ("member", "coupon", "order", "staff")
 _SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_SYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 
 
 class Rejection(StrEnum):
@@ -100,11 +100,6 @@ def load_keys(paths: Iterable[Path]) -> Mapping[str, Ed25519PublicKey]:
                               key="[trust] keys")
         keys[path.stem] = key
     return keys
-
-
-def clock_synchronised(flag: Path = _SYNC_FLAG) -> bool:
-    """systemd-timesyncd creates this file once it has synchronised; other NTP daemons: configure the caller."""
-    return flag.exists()
 
 
 def _b64(segment: str) -> bytes:
