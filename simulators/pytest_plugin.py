@@ -18,6 +18,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.session",
     "simulators.fixtures.shop",
     "simulators.fixtures.metrics",
+    "simulators.fixtures.secrets",
 )
 
 

@@ -26,6 +26,7 @@ from agent.clock import (
 from agent.config import ApiSection
 from agent.health import HealthRegistry
 from simulators.cloud.store_catalog import MEMBER
+from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
 
@@ -37,6 +38,12 @@ CHRONY_LOCKED = KernelClock(state=0, status=STA_PLL | STA_NANO, maxerror_us=26_0
 LEAP_PENDING = KernelClock(state=1, status=STA_PLL | 0x0010, maxerror_us=1_500)
 NO_DAEMON = KernelClock(state=TIME_ERROR, status=STA_UNSYNC | STA_NANO, maxerror_us=16_000_000)
 STALE = KernelClock(state=0, status=STA_PLL, maxerror_us=9_000_000)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    """Every journey here ends with the card-data sweep: lane.db, its WAL, the log, the outbox, the screen."""
+    sweep_secrets(request)
 
 
 @pytest.mark.parametrize(("kernel", "flag", "synchronised", "source"), [
