@@ -12,9 +12,8 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
 
-import orjson
 from aiohttp import WSMsgType, web
 
 from agent.api.events import EventHub
@@ -40,13 +39,25 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response({"detail": "internal error; see the agent log"}, status=500)
 
 
+@dataclass(frozen=True, slots=True)
+class SocketLimits:
+    """What one `/v1/events` client may cost the agent (docs/kiosk.md): memory is at most max_clients x (the
+    hub's queue of 256 events + the transport's buffer), and a client that stops reading is dropped."""
+
+    max_clients: int = 128          # the kiosk and a few tools; 100 at once is tested
+    send_timeout_s: float = 5.0     # one event not taken in this long: the client is not reading
+    max_msg_size: int = 4096        # clients only listen; anything bigger closes the socket
+
+
 class ApiServer:
     """Owns the aiohttp application and its listening site."""
 
-    def __init__(self, section: ApiSection, health: HealthRegistry, hub: EventHub) -> None:
+    def __init__(self, section: ApiSection, health: HealthRegistry, hub: EventHub,
+                 limits: SocketLimits | None = None) -> None:
         self.section = section
         self.health = health
         self.hub = hub
+        self.limits = limits or SocketLimits()
         self.app = web.Application(middlewares=[json_errors])
         self.app.router.add_get("/v1/health", self._health)
         self.app.router.add_get("/v1/events", self._events)
@@ -83,26 +94,43 @@ class ApiServer:
         # Always 200: the agent answered; the body says what is degraded or down and why.
         return web.json_response(self.health.snapshot(), dumps=lambda o: json.dumps(o, default=str))
 
-    async def _events(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20)
-        queue = self.hub.subscribe()         # before the handshake ends: no commit after it is missed
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        limits = self.limits
+        if self.hub.streams >= limits.max_clients:
+            self.health.component("api").count("events_clients_refused")
+            return web.json_response({"detail": f"{limits.max_clients} clients are listening already; close one "
+                                      "(a kiosk reconnecting in a loop?) and try again"}, status=503)
+        # Clients only listen: a message over max_msg_size closes the socket (1009) instead of being buffered.
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=limits.max_msg_size)
+        queue = self.hub.subscribe_text()    # before the handshake ends: no commit after it is missed
         try:
             await ws.prepare(request)
         except BaseException:
             self.hub.unsubscribe(queue)
             raise
-        sender = asyncio.create_task(self._forward(queue, ws))
+        sender = asyncio.create_task(self._forward(queue, ws, request))
         try:
-            async for message in ws:
+            async for message in ws:          # what a client says is ignored; garbage ends the loop
                 if message.type == WSMsgType.ERROR:
                     break
         finally:
             sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
             self.hub.unsubscribe(queue)
         return ws
 
-    @staticmethod
-    async def _forward(queue: asyncio.Queue[dict[str, Any]], ws: web.WebSocketResponse) -> None:
+    async def _forward(self, queue: asyncio.Queue[str], ws: web.WebSocketResponse, request: web.Request) -> None:
+        """Send events in order. A client that has not taken one within send_timeout_s is not reading: it is
+        cut off (its queue and buffers freed), since a kiosk that reconnects gets the whole session again."""
         while not ws.closed:
-            event = await queue.get()
-            await ws.send_str(orjson.dumps(event, default=str).decode())
+            text = await queue.get()
+            try:
+                await asyncio.wait_for(ws.send_str(text), self.limits.send_timeout_s)
+            except TimeoutError:
+                self.health.component("api").count("events_clients_dropped")
+                logger.info("event stream client dropped: it took no event for %.1f s", self.limits.send_timeout_s)
+                if request.transport is not None:
+                    request.transport.abort()
+                return
+            except (ConnectionError, RuntimeError):    # the client went away while we wrote
+                return
