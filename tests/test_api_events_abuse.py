@@ -131,7 +131,7 @@ async def test_a_hundred_clients_at_once_all_get_every_event_and_the_limit_is_sa
 
 
 async def _seqs(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[int]:
-    seqs = []
+    seqs: list[int] = []
     while len(seqs) < n:
         seqs.append((await ws.receive_json())["seq"])
     return seqs

@@ -33,7 +33,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.content_type == "application/json":
             raise
-        return web.json_response({"detail": exc.reason}, status=exc.status)
+        # Keep the exception's own headers: a 405 must say which methods are allowed (RFC 9110 §15.5.6; found
+        # by schemathesis, tests/test_api_fuzz.py).
+        headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
+        return web.json_response({"detail": exc.reason}, status=exc.status, headers=headers)
     except Exception:
         logger.exception("local API handler failed path=%s", request.path)
         return web.json_response({"detail": "internal error; see the agent log"}, status=500)
