@@ -83,6 +83,8 @@ async def start(config: Config) -> Lane:
                         health=health.component("pipeline"), clock_trusted=watch_clock(health), session=session,
                         pickups=pickups)
     session.clock_trusted = pipeline.clock_trusted
+    api.fanout.hold = lambda: pipeline.in_flight > 0      # the screens wait while a scan is on its way
+    pipeline.on_idle = api.fanout.resume
     if config.catalog is not None:
         pipeline.max_catalog_age_s = config.catalog.max_age_s
     metrics = _metrics(config, health, lane_db, catalog, pipeline, session)

@@ -69,6 +69,9 @@ class ThreadedLane:
         config = load(self._config())
         self._thread.start()
         self._lane = self.call(app.start(config))
+        # Scans written before the driver has opened the pty would be flushed with its settings.
+        until(lambda: self.api("GET", "/v1/health")[1]["components"].get("device:handheld", {}).get("state") == "ok",
+              "the scanner", 15)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

@@ -6,7 +6,6 @@ JSON errors with a `detail`, `/v1/health` and the live event stream `/v1/events`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from agent.api.events import EventHub
+from agent.api.fanout import Fanout
 from agent.config import ApiSection
 from agent.health import HealthRegistry
 
@@ -44,11 +44,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 @dataclass(frozen=True, slots=True)
 class SocketLimits:
-    """What one `/v1/events` client may cost the agent (docs/kiosk.md): memory is at most max_clients x (the
-    hub's queue of 256 events + the transport's buffer), and a client that stops reading is dropped."""
+    """What `/v1/events` clients may cost the agent: at most max_clients of them, each with at most about
+    256 KB waiting in its transport (agent/api/fanout.py), and one that stops reading is dropped."""
 
     max_clients: int = 128          # the kiosk and a few tools; 100 at once is tested
-    send_timeout_s: float = 5.0     # one event not taken in this long: the client is not reading
+    send_timeout_s: float = 5.0     # stalled this long (agent/api/fanout.py MAX_BUFFERED): not reading
     max_msg_size: int = 4096        # clients only listen; anything bigger closes the socket
 
 
@@ -61,6 +61,9 @@ class ApiServer:
         self.health = health
         self.hub = hub
         self.limits = limits or SocketLimits()
+        self.fanout = Fanout(self.limits.send_timeout_s,
+                             on_drop=lambda: health.component("api").count("events_clients_dropped"))
+        hub.listen_text(self.fanout.publish)
         self.app = web.Application(middlewares=[json_errors])
         self.app.router.add_get("/v1/health", self._health)
         self.app.router.add_get("/v1/events", self._events)
@@ -99,41 +102,21 @@ class ApiServer:
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         limits = self.limits
-        if self.hub.streams >= limits.max_clients:
+        transport = request.transport
+        if transport is None or self.fanout.clients >= limits.max_clients:
             self.health.component("api").count("events_clients_refused")
             return web.json_response({"detail": f"{limits.max_clients} clients are listening already; close one "
                                       "(a kiosk reconnecting in a loop?) and try again"}, status=503)
         # Clients only listen: a message over max_msg_size closes the socket (1009) instead of being buffered.
-        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=limits.max_msg_size)
-        queue = self.hub.subscribe_text()    # before the handshake ends: no commit after it is missed
+        # No compression: the fan-out writes the same frame to every client (agent/api/fanout.py).
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=limits.max_msg_size, compress=False)
+        listener = self.fanout.add(transport)      # before the handshake ends: no commit after it is missed
         try:
             await ws.prepare(request)
-        except BaseException:
-            self.hub.unsubscribe(queue)
-            raise
-        sender = asyncio.create_task(self._forward(queue, ws, request))
-        try:
-            async for message in ws:          # what a client says is ignored; garbage ends the loop
+            self.fanout.ready(listener)
+            async for message in ws:               # what a client says is ignored; garbage ends the loop
                 if message.type == WSMsgType.ERROR:
                     break
         finally:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
-            self.hub.unsubscribe(queue)
+            self.fanout.remove(listener)
         return ws
-
-    async def _forward(self, queue: asyncio.Queue[str], ws: web.WebSocketResponse, request: web.Request) -> None:
-        """Send events in order. A client that has not taken one within send_timeout_s is not reading: it is
-        cut off (its queue and buffers freed), since a kiosk that reconnects gets the whole session again."""
-        while not ws.closed:
-            text = await queue.get()
-            try:
-                await asyncio.wait_for(ws.send_str(text), self.limits.send_timeout_s)
-            except TimeoutError:
-                self.health.component("api").count("events_clients_dropped")
-                logger.info("event stream client dropped: it took no event for %.1f s", self.limits.send_timeout_s)
-                if request.transport is not None:
-                    request.transport.abort()
-                return
-            except (ConnectionError, RuntimeError):    # the client went away while we wrote
-                return

@@ -69,6 +69,8 @@ class Pipeline:
         self.session = session                # the visit; None records scans only (tools and older tests)
         self.pickups = pickups                # online orders from a locker; None: sent to the service counter
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.in_flight = 0                    # scans between their frame and their commit (the API's fan-out waits)
+        self.on_idle: Callable[[], None] = lambda: None     # in_flight back to 0 (the fan-out resumes at once)
 
     def set_open(self, lane_open: bool) -> None:
         """The cloud opens or closes the lane; a closed lane records scans as refused and says why."""
@@ -95,6 +97,15 @@ class Pipeline:
 
     async def handle(self, event: ScanEvent) -> Change | None:
         """Interpret, record and announce one scan; returns the change it made to the visit, if any."""
+        self.in_flight += 1
+        try:
+            return await self._handle(event)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self.on_idle()
+
+    async def _handle(self, event: ScanEvent) -> Change | None:
         synced = self.clock_trusted()
         meaning = interpret_event(event, self._rules, self._clock.now(), clock_synced=synced)
         # clock_trusted false: an app token was checked with the loose allowance and occurred_at may be off.
