@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,10 +98,11 @@ def _run(operation: schemathesis.APIOperation, mode: GenerationMode, target: Tar
 def run_cli(base_url: str, *, max_examples: int, seed: int = 18, timeout_s: float = 600) -> tuple[int, int, str]:
     """`schemathesis run` with every phase (coverage, fuzzing, stateful) and every check: (exit code, test cases,
     its summary). The coverage phase is the one that tries undeclared methods and boundary values."""
-    result = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", str(OPENAPI), "--url", base_url,
-                             "--checks", "all", "--max-examples", str(max_examples), "--workers", "1",
-                             "--seed", str(seed), "--no-color"],
-                            capture_output=True, text=True, timeout=timeout_s)
+    with tempfile.TemporaryDirectory() as work:    # it keeps a cache in .schemathesis/ of its working directory
+        result = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", str(OPENAPI), "--url", base_url,
+                                 "--checks", "all", "--max-examples", str(max_examples), "--workers", "1",
+                                 "--seed", str(seed), "--no-color"],
+                                capture_output=True, text=True, timeout=timeout_s, cwd=work)
     cases = re.search(r"(\d+) generated", result.stdout)
     summary = result.stdout[result.stdout.rfind("SUMMARY"):] if "SUMMARY" in result.stdout else result.stdout[-3000:]
     return result.returncode, int(cases.group(1)) if cases else 0, summary + result.stderr[-2000:]
