@@ -22,11 +22,12 @@ import pytest
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.payment_service import PaymentService, ServiceThread
 from simulators.cloud.store_catalog import TEA
+from simulators.cloud.tokens import TokenIssuer
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.fixtures.daemon import AgentProcess
+from simulators.fixtures.secrets import assert_daemon_clean
 from simulators.fixtures.shop import api, ingest_payloads, started, until
 from simulators.fixtures.sync import IngestProcess
-from simulators.secret_sweep import assert_clean, database_files
 
 TRIALS = 6                  # bench/soak_payment.py runs the in-process campaign for hundreds
 WALLET = "281234567890123456"
@@ -85,7 +86,7 @@ def settled(config: Path) -> str:
 def test_kill_9_anywhere_in_a_payment_loses_no_sale_and_charges_no_one_twice(
         paying_shop: Path, tmp_path: Path, start_agent: Callable[..., AgentProcess], ingest: IngestProcess,
         mqtt_broker: MosquittoBroker, serial_scanner_sim: VirtualSerialScanner,
-        service_thread: ServiceThread) -> None:
+        service_thread: ServiceThread, token_issuer: TokenIssuer) -> None:
     rng = random.Random(14)
     service = service_thread.service
     agent = started(start_agent, paying_shop)
@@ -127,7 +128,5 @@ def test_kill_9_anywhere_in_a_payment_loses_no_sale_and_charges_no_one_twice(
     assert Counter(s["payment"]["payment_id"] for s in at_cloud) == sales
     logs.append(agent.output)
     assert len("".join(logs)) > 1000, "the agent logged almost nothing at debug level"
-    assert_clean({"wallet code": WALLET}, state_dirs=[tmp_path / "state"], files=database_files(ingest.db.parent,
-                 ingest.db.name), logs={f"run {n}": log for n, log in enumerate(logs)},
-                 payloads={"mqtt": [p for schema in ("omo.scan/1", "omo.sale/1", "omo.payment/1", "omo.session/1")
-                                    for p in ingest_payloads(ingest, schema)]})
+    assert_daemon_clean(token_issuer, state_dir=tmp_path / "state", outputs=logs, ingest=ingest,
+                        secrets={"wallet code": WALLET})
