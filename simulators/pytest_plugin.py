@@ -19,6 +19,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.session",
     "simulators.fixtures.shop",
     "simulators.fixtures.metrics",
+    "simulators.fixtures.secrets",
 )
 
 
