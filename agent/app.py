@@ -7,7 +7,7 @@ import contextlib
 import functools
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +20,12 @@ from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.catalog.db import CatalogDb
 from agent.catalog.refresh import CatalogSync, build_catalog_sync
+from agent.clock import clock_trust
 from agent.config import Config, load
 from agent.devices import DeviceSection, run_device
 from agent.errors import AgentError
-from agent.health import HealthRegistry
+from agent.health import HealthRegistry, State
 from agent.interpret.rules import build_rules
-from agent.interpret.tokens import clock_synchronised
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
@@ -80,8 +80,11 @@ async def start(config: Config) -> Lane:
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
                                                   health=health.component("locker"))
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
-                        health=health.component("pipeline"), clock_synced=clock_synchronised(), session=session,
+                        health=health.component("pipeline"), clock_trusted=watch_clock(health), session=session,
                         pickups=pickups)
+    session.clock_trusted = pipeline.clock_trusted
+    api.fanout.hold = lambda: pipeline.in_flight > 0      # the screens wait while a scan is on its way
+    pipeline.on_idle = api.fanout.resume
     if config.catalog is not None:
         pipeline.max_catalog_age_s = config.catalog.max_age_s
     metrics = _metrics(config, health, lane_db, catalog, pipeline, session)
@@ -107,6 +110,23 @@ async def start(config: Config) -> Lane:
     for device in config.devices:
         start_device(lane, device)
     return lane
+
+
+def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
+    """Whether the wall clock is trusted, asked per scan and per commit (one adjtimex call); `/v1/health` asks
+    again on each read and shows the verdict as component `clock` (degraded while not synchronised: app tokens
+    then get the loose allowance, docs/interpretation.md)."""
+    component = health.component("clock")
+
+    def refresh() -> dict[str, Any]:
+        verdict = clock_trust()
+        component.set(State.OK if verdict.synchronised else State.DEGRADED,
+                      "" if verdict.synchronised else verdict.reason)
+        return verdict.details()
+
+    component.probe = refresh
+    refresh()
+    return lambda: refresh()["synchronised"] is True
 
 
 def _metrics(config: Config, health: HealthRegistry, lane_db: Database, catalog: CatalogDb, pipeline: Pipeline,

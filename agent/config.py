@@ -62,6 +62,7 @@ class MqttSection:
     retention_days: int = 7
     protocol: str = "5"                     # "5" | "3.1.1" (Azure IoT Hub, RabbitMQ before 3.13, amqtt): docs/sync.md
     max_packet_bytes: int = 268_435_455     # 3.1.1: the broker's limit, since no CONNACK announces it (AWS: 131072)
+    max_publish_rate: int = 0               # publishes a second at most; 0: no limit (AWS IoT Core: 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,7 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
         retention_days=t.integer("retention_days", 7, 0, 3650),
         protocol=t.choice("protocol", "5", ("5", "3.1.1")),
         max_packet_bytes=t.integer("max_packet_bytes", 268_435_455, 1024, 268_435_455),
+        max_publish_rate=t.integer("max_publish_rate", 0, 0, 100_000),
     )
     t.finish()
     if section.protocol == "3.1.1" and section.delivery == "broker":

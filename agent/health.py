@@ -109,6 +109,7 @@ class HealthRegistry:
         return State.OK if worst == State.STOPPED else worst
 
     def snapshot(self) -> dict[str, Any]:
+        # Components first: a probe may update its component's state (the clock's), and status must agree.
+        components = {n: c.snapshot() for n, c in sorted(self._components.items())}
         return {"status": str(self.overall()), "version": self.version,
-                "uptime_s": round(time.monotonic() - self.started, 3),
-                "components": {n: c.snapshot() for n, c in sorted(self._components.items())}}
+                "uptime_s": round(time.monotonic() - self.started, 3), "components": components}

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.sync.event_ids import new_event_id  # noqa: E402
-from simulators.cloud.ingest import SCHEMA  # noqa: E402
+from simulators.cloud.ingest_sqlite import SCHEMA  # noqa: E402
 
 PAYLOAD = "x" * 330   # about a scan event's JSON
 

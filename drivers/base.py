@@ -56,6 +56,7 @@ class ScanEvent:
     received_at: float       # wall clock (time.time()) at frame completion
     monotonic: float         # time.monotonic() at frame completion
     aim: str | None = None   # AIM symbology identifier such as "]E0", when the device sent one
+    addon: str | None = None  # an EAN/UPC add-on (2 or 5 digits) read beside the code; never part of data
 
 
 class ScannerDriver(Protocol):

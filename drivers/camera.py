@@ -18,7 +18,7 @@ from typing import Any, Self
 
 from drivers.base import DeviceUnavailable, DriverOptionError, ScanEvent, UnavailableReason
 from drivers.confirm import ConfirmTracker
-from drivers.decode import DECODERS, DEFAULT_SYMBOLOGIES, SYMBOLOGIES, Decoder, make_decoder
+from drivers.decode import DECODERS, DEFAULT_SYMBOLOGIES, SYMBOLOGIES, Decoded, Decoder, make_decoder
 from drivers.events import FAILED, ScanQueue, snapshot
 from drivers.frames import CaptureSettings, Frame, FrameSource, LatestFrame, open_source, parse_source
 from drivers.options import Options
@@ -57,7 +57,9 @@ class CameraScanner:
         if self.roi is not None and (self.roi[2] <= 0 or self.roi[3] <= 0 or min(self.roi) < 0):
             raise DriverOptionError("roi", f"{self.roi} is not a region. Fix: roi = [x, y, width, height] in pixels")
         self._counters: Counter[str] = Counter()
-        self._tracker = ConfirmTracker(self.confirm_frames, self.rearm_s)
+        # A single decoder has one view: its reads are confirmed by frames and the conflict rules alone.
+        self._tracker = ConfirmTracker(self.confirm_frames, self.rearm_s,
+                                       views_needed=1 if self.decoder in ("zbar", "zxing") else 2)
         self._queue: ScanQueue | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -105,8 +107,10 @@ class CameraScanner:
         return self._queue.events()
 
     def counters(self) -> Mapping[str, int]:
-        return snapshot(self._counters, {FAILED: self._tracker.unconfirmed,
-                                         "unconfirmed_read_count": self._tracker.unconfirmed,
+        tracker = self._tracker
+        return snapshot(self._counters, {FAILED: tracker.unconfirmed + tracker.suppressed,
+                                         "unconfirmed_read_count": tracker.unconfirmed,
+                                         "misreads_suppressed": tracker.suppressed,
                                          "frame_skipped_count": self._slot.skipped})
 
     def details(self) -> Mapping[str, object]:
@@ -139,7 +143,7 @@ class CameraScanner:
             last_frame = time.monotonic()
             found = decode(self._prepare(frame))
             self._counters["decoded_frame_count"] += 1
-            confirmed = self._tracker.frame(((d.symbology, d.data, d.aim) for d in found), frame.captured_at)
+            confirmed = self._tracker.frame(found, frame.captured_at)
             if confirmed:
                 loop.call_soon_threadsafe(self._deliver, confirmed, frame)
 
@@ -157,11 +161,11 @@ class CameraScanner:
             image = cv2.resize(image, None, fx=self.downscale, fy=self.downscale, interpolation=cv2.INTER_AREA)
         return image
 
-    def _deliver(self, confirmed: list[tuple[str, bytes, str | None]], frame: Frame) -> None:
+    def _deliver(self, confirmed: list[Decoded], frame: Frame) -> None:
         if self._queue is None or self._stop.is_set():
             return
-        for symbology, data, aim in confirmed:
-            self._queue.offer(data, data, aim=aim, symbology=symbology, at=frame.captured_at)
+        for d in confirmed:
+            self._queue.offer(d.data, d.data, aim=d.aim, symbology=d.symbology, at=frame.captured_at, addon=d.addon)
 
     def _gone(self, why: str) -> None:
         if self._queue is not None:

@@ -47,14 +47,14 @@ class ScanQueue:
         self._queue: asyncio.Queue[ScanEvent | DeviceUnavailable] = asyncio.Queue(maxsize)
 
     def offer(self, data: bytes, raw: bytes, *, aim: str | None = None, symbology: str | None = None,
-              at: float | None = None) -> ScanEvent | None:
+              at: float | None = None, addon: str | None = None) -> ScanEvent | None:
         """Turn a framed payload into a ScanEvent and queue it, unless it is a bounce."""
         now = time.monotonic() if at is None else at
         if not self.bounce.accept(data, now):
             self.counters[BOUNCE] += 1
             return None
         event = ScanEvent(device=self.device, symbology=symbology or symbology_for(aim, data), data=data,
-                          text=data.decode("utf-8", "replace"), raw=raw, aim=aim,
+                          text=data.decode("utf-8", "replace"), raw=raw, aim=aim, addon=addon,
                           received_at=time.time() - (time.monotonic() - now), monotonic=now)
         self._put(event)
         self.counters[GOOD] += 1

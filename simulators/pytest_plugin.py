@@ -13,11 +13,13 @@ FIXTURE_MODULES = (
     "simulators.fixtures.devices",
     "simulators.fixtures.tokens",
     "simulators.fixtures.sync",
+    "simulators.fixtures.postgres",
     "simulators.fixtures.catalog",
     "simulators.fixtures.clock",
     "simulators.fixtures.session",
     "simulators.fixtures.shop",
     "simulators.fixtures.metrics",
+    "simulators.fixtures.secrets",
     "simulators.fixtures.powerloss",
 )
 

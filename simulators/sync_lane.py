@@ -63,7 +63,8 @@ async def running_lane(state_dir: Path, section: MqttSection, store_id: str = "s
     db = await asyncio.to_thread(open_sync_db, state_dir / "lane.db", store_id, lane_id)
     publisher = Publisher(section, store_id, lane_id, handlers or Handlers())
     relay = OutboxRelay(db, publisher, delivery=section.delivery, window=section.inflight_window,
-                        confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days)
+                        confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days,
+                       max_publish_rate=section.max_publish_rate)
     lane = SyncLane(db, publisher, relay, ComponentHealth("mqtt"), ComponentHealth("relay"))
     tasks = [asyncio.create_task(publisher.run(lane.mqtt_health)), asyncio.create_task(relay.run(lane.relay_health))]
     try:

@@ -15,7 +15,7 @@ from drivers import camera as camera_module  # noqa: E402
 from drivers import decode as decode_module  # noqa: E402
 from drivers import frames as frames_module  # noqa: E402
 from drivers.confirm import ConfirmTracker  # noqa: E402
-from drivers.decode import make_decoder  # noqa: E402
+from drivers.decode import Decoded, make_decoder  # noqa: E402
 from drivers.frames import Frame, LatestFrame  # noqa: E402
 from drivers.registry import create  # noqa: E402
 from simulators.devices.render import SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, place, symbol_image  # noqa: E402
@@ -56,17 +56,19 @@ def test_on_the_hard_set_the_cascade_reads_more_than_either_decoder_alone() -> N
 
 def test_a_single_frame_misread_is_never_reported_and_is_counted() -> None:
     tracker = ConfirmTracker(confirm_frames=2, rearm_s=0.5)
-    assert tracker.frame([("ean13", b"4006381333931", None)], now=0.0) == []
+    assert tracker.frame([Decoded("ean13", b"4006381333931", None, "zxing")], now=0.0) == []
     assert tracker.frame([], now=1.0) == []
     assert tracker.unconfirmed == 1
 
 
 def test_a_held_code_is_reported_once_and_again_only_after_leaving_the_view() -> None:
-    tracker, code = ConfirmTracker(confirm_frames=2, rearm_s=0.5), ("ean8", b"12345670", None)
-    reported = [tracker.frame([code], now=i * 0.033) for i in range(30)]   # held for a second
+    tracker = ConfirmTracker(confirm_frames=2, rearm_s=0.5)
+    code = [Decoded("ean8", b"12345670", None, "zxing"), Decoded("ean8", b"12345670", None, "zbar/crop")]
+    reported = [tracker.frame(code, now=i * 0.033) for i in range(30)]   # held for a second
     assert sum(len(r) for r in reported) == 1
     assert tracker.frame([], now=2.0) == []                                 # gone for more than rearm
-    assert tracker.frame([code], now=2.1) == [] and tracker.frame([code], now=2.13) == [code]
+    assert tracker.frame(code, now=2.1) == []
+    assert [(d.symbology, d.data) for d in tracker.frame(code, now=2.13)] == [("ean8", b"12345670")]
 
 
 def test_the_decoder_always_gets_the_newest_frame() -> None:

@@ -16,6 +16,7 @@ from simulators.cloud.store_catalog import MEMBER, ONIGIRI, TEA
 from simulators.cloud.tokens import TokenIssuer
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.fixtures.daemon import AgentProcess
+from simulators.fixtures.secrets import assert_daemon_clean
 from simulators.fixtures.shop import api, ingest_payloads, started, until
 from simulators.fixtures.sync import IngestProcess
 
@@ -27,7 +28,7 @@ def test_scans_on_the_pty_reach_the_page_and_the_qr_is_paid_by_the_app(
         serial_scanner_sim: VirtualSerialScanner, token_issuer: TokenIssuer) -> None:
     shop.write_text(shop.read_text().replace('adapter = "simulated"\n',
                                              'adapter = "simulated"\nsimulated_app_pays_after_s = 1.5\n'))
-    started(start_agent, shop)
+    agent = started(start_agent, shop)
     listen = re.search(r'listen = "([^"]+)"', shop.read_text()).group(1)  # type: ignore[union-attr]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
@@ -56,3 +57,4 @@ def test_scans_on_the_pty_reach_the_page_and_the_qr_is_paid_by_the_app(
             browser.close()
     [sale] = until(lambda: ingest_payloads(ingest, "omo.sale/1"), "the sale at the cloud")
     assert (sale["sale_id"], sale["total"], sale["payment"]["method"]) == (sale_id, total, "wallet_qr")
+    assert_daemon_clean(token_issuer, state_dir=shop.parent / "state", outputs=[agent.output], ingest=ingest)

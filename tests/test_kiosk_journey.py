@@ -10,9 +10,16 @@ import pytest
 from test_kiosk_harness import KioskScreen, needs_chromium, open_screen, yen
 
 from simulators.cloud.store_catalog import BEER, MEMBER, SNACK, TEA
+from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 
 pytestmark = needs_chromium
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    """Every journey here ends with the card-data sweep: lane.db, its WAL, the log, the outbox, the screen."""
+    sweep_secrets(request)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from test_kiosk_harness import (
 
 from agent.payment.simulated import SimulatedAdapter
 from simulators.cloud.store_catalog import BATTERIES, BEER, MEMBER, ONIGIRI, TEA
+from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 
 pytestmark = needs_chromium
@@ -50,6 +51,12 @@ TARGETS_JS = """() => {
 class Stop:
     name: str
     expected: tuple[str, ...]          # what the screen must say at this stop
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    """Every journey here ends with the card-data sweep: lane.db, its WAL, the log, the outbox, the screen."""
+    sweep_secrets(request, {"wallet code": WALLET})
 
 
 async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:

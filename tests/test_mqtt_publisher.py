@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import selectors
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -105,11 +106,15 @@ async def test_a_burst_larger_than_the_socket_buffer_all_arrives_and_the_writer_
     acks: list[int] = []
     async with connected(mqtt_broker.port, Handlers(on_puback=lambda mid, rc: acks.append(rc))) as publisher:
         payload = b"y" * 1_000_000
+        link = publisher._link
+        assert link is not None
+        # A small send buffer: with the default one, a broker reading on the other core as fast as the loop
+        # writes could take the whole burst without the socket ever filling, and the test would miss its path.
+        link.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
         for _ in range(40):   # 40 MB in one loop turn: the send buffer fills and the rest waits for writable
             publisher.publish_nowait(publisher.topics.lane("scans"), payload)
         await asyncio.sleep(0)
-        link = publisher._link
-        assert link is not None and link._write_waits, "the burst should have filled the socket"
+        assert link._write_waits, "the burst should have filled the socket"
         await wait_until(lambda: len(acks) == 40, 30)
         assert acks == [0x10] * 40   # no subscriber: mosquitto says so in each PUBACK
         await wait_until(lambda: not link._write_waits, 5)

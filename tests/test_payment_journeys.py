@@ -11,6 +11,8 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from agent.config import PaymentSection
 from agent.payment.none import build as build_none
 from agent.payment.reversal import cancel_deadline, reversal_kind
@@ -19,6 +21,7 @@ from agent.session.refunds import reverse_sale
 from agent.sync.disk import DiskGuard
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
+from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 from simulators.payment_campaign import fail_next_sale_commit
 from simulators.sync_checks import wait_until
@@ -26,6 +29,12 @@ from simulators.sync_checks import wait_until
 WALLET = "281234567890123456"
 OTHER_WALLET = "289999999999999999"
 Lane = tuple[SessionLane, PaymentService]
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    """Every journey here ends with the card-data sweep: lane.db, its WAL, the log, the outbox, the screen."""
+    sweep_secrets(request, {"wallet code": WALLET, "another wallet code": OTHER_WALLET})
 
 
 def payment_events(lane: SessionLane) -> list[dict[str, object]]:

@@ -23,11 +23,18 @@ from agent.config import ApiSection
 from agent.health import HealthRegistry
 from agent.payment.simulated import SimulatedAdapter
 from simulators.cloud.store_catalog import BEER, TEA
+from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    """Every journey here ends with the card-data sweep: lane.db, its WAL, the log, the outbox, the screen."""
+    sweep_secrets(request)
 
 
 def check(path: str, method: str, status: int, body: Any) -> None:

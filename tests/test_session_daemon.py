@@ -14,6 +14,7 @@ from simulators.cloud.store_catalog import BATTERIES, COUPON_100, MEMBER, ONIGIR
 from simulators.cloud.tokens import TokenIssuer
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.fixtures.daemon import AgentProcess
+from simulators.fixtures.secrets import assert_daemon_clean
 from simulators.fixtures.shop import api, ingest_payloads, started, until
 from simulators.fixtures.sync import IngestProcess
 
@@ -49,6 +50,8 @@ def test_a_basket_survives_kill_9_and_its_sale_reaches_the_cloud_once(
     until(lambda: ingest.report()["max_seq"] >= sale["seq"], "every event")
     assert ingest.report()["gaps"] == [] and ingest.duplicates() >= 0
     assert restarted.proc.poll() is None
+    assert_daemon_clean(token_issuer, state_dir=shop.parent / "state", outputs=[agent.output, restarted.output],
+                        ingest=ingest)
 
 
 def test_a_lane_sells_with_the_uplink_down_and_the_sale_arrives_when_it_returns(

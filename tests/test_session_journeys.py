@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 from agent.session.machine import SessionState
@@ -27,12 +28,19 @@ from simulators.cloud.store_catalog import (
     beef_label,
     deli_label,
 )
+from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 
 ROOT = Path(__file__).resolve().parents[1]
 ASYNCAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
 SCHEMA_OF = {"omo.scan/1": "Scan", "omo.sale/1": "Sale", "omo.session/1": "Session", "omo.interest/1": "Interest",
              "omo.payment/1": "Payment"}
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    """Every journey here ends with the card-data sweep: lane.db, its WAL, the log, the outbox, the screen."""
+    sweep_secrets(request)
 
 
 def assert_contract(payloads: list[dict[str, Any]]) -> None:

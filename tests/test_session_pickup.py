@@ -32,6 +32,7 @@ from simulators.cloud.store_catalog import (
     ORDER_READY,
     TEA,
 )
+from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,12 @@ def prompt(lane: SessionLane) -> dict[str, Any]:
 
 
 # -- journeys ----------------------------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    """Every journey here ends with the card-data sweep: lane.db, its WAL, the log, the outbox, the screen."""
+    sweep_secrets(request)
+
 
 async def test_a_ready_order_is_claimed_its_compartment_opens_and_it_is_recorded_collected(
         pickup_lane: SessionLane) -> None:

@@ -67,6 +67,19 @@ def test_a_scan_payload_matches_its_schema(tmp_path: Path) -> None:
     validate("Scan", payload)
 
 
+def test_a_scan_with_an_addon_matches_its_schema_and_a_malformed_addon_does_not(tmp_path: Path) -> None:
+    db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
+    try:
+        db.write_blocking(record_scan, {**scan(1), "addon": "51299"})
+        (payload,) = [json.loads(p) for (p,) in db.reader().execute("SELECT payload FROM outbox")]
+    finally:
+        db.close()
+    assert payload["addon"] == "51299"
+    validate("Scan", payload)
+    with pytest.raises(jsonschema.ValidationError):
+        validate("Scan", {**payload, "addon": "5129"})
+
+
 def test_status_ack_and_command_payloads_match() -> None:
     validate("Status", "online")
     validate("Status", "offline")

@@ -9,7 +9,7 @@ import pytest
 
 from agent.session.sales import record_sale
 from simulators.cloud.broker import MosquittoBroker
-from simulators.cloud.ingest import LaneTracker, open_db
+from simulators.cloud.ingest_sqlite import LaneTracker, open_db
 from simulators.fixtures.sync import IngestProcess
 from simulators.lane_writer import sale
 from simulators.sync_checks import wait_until, watch

@@ -185,3 +185,30 @@ async def test_a_dropped_link_sends_again_what_was_not_confirmed(rig: Rig) -> No
     rig.relay.wake()
     await until(lambda: len(rig.publisher.published) == 3, "the unconfirmed one again")
     assert rig.publisher.seqs == [1, 2, 2]
+
+
+async def test_max_publish_rate_holds_a_backlog_to_the_rate_with_one_seconds_burst(tmp_path: Path) -> None:
+    db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
+    publisher, clock = FakePublisher(), FakeClock()
+    relay = OutboxRelay(db, publisher, window=100, max_publish_rate=5, clock=clock)
+    task = asyncio.create_task(relay.run(ComponentHealth("relay")))
+    try:
+        for n in range(12):
+            await db.write(record_scan, scan(n))
+        publisher.up()
+        relay.wake()
+        await until(lambda: len(publisher.published) == 5, "one second's burst")
+        for _ in range(50):   # the relay has turns to publish more, and must not
+            await asyncio.sleep(0)
+        assert len(publisher.published) == 5
+        clock.advance(1.0)    # five more tokens
+        relay.wake()
+        await until(lambda: len(publisher.published) == 10, "the next second's five")
+        clock.advance(0.4)    # two more
+        relay.wake()
+        await until(lambda: len(publisher.published) == 12, "the last two")
+        assert publisher.seqs == list(range(1, 13))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        db.close()

@@ -6,18 +6,17 @@ JSON errors with a `detail`, `/v1/health` and the live event stream `/v1/events`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
 
-import orjson
 from aiohttp import WSMsgType, web
 
 from agent.api.events import EventHub
+from agent.api.fanout import Fanout
 from agent.config import ApiSection
 from agent.health import HealthRegistry
 
@@ -34,19 +33,37 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.content_type == "application/json":
             raise
-        return web.json_response({"detail": exc.reason}, status=exc.status)
+        # Keep the exception's own headers: a 405 must say which methods are allowed (RFC 9110 §15.5.6; found
+        # by schemathesis, tests/test_api_fuzz.py).
+        headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
+        return web.json_response({"detail": exc.reason}, status=exc.status, headers=headers)
     except Exception:
         logger.exception("local API handler failed path=%s", request.path)
         return web.json_response({"detail": "internal error; see the agent log"}, status=500)
 
 
+@dataclass(frozen=True, slots=True)
+class SocketLimits:
+    """What `/v1/events` clients may cost the agent: at most max_clients of them, each with at most about
+    256 KB waiting in its transport (agent/api/fanout.py), and one that stops reading is dropped."""
+
+    max_clients: int = 128          # the kiosk and a few tools; 100 at once is tested
+    send_timeout_s: float = 5.0     # stalled this long (agent/api/fanout.py MAX_BUFFERED): not reading
+    max_msg_size: int = 4096        # clients only listen; anything bigger closes the socket
+
+
 class ApiServer:
     """Owns the aiohttp application and its listening site."""
 
-    def __init__(self, section: ApiSection, health: HealthRegistry, hub: EventHub) -> None:
+    def __init__(self, section: ApiSection, health: HealthRegistry, hub: EventHub,
+                 limits: SocketLimits | None = None) -> None:
         self.section = section
         self.health = health
         self.hub = hub
+        self.limits = limits or SocketLimits()
+        self.fanout = Fanout(self.limits.send_timeout_s,
+                             on_drop=lambda: health.component("api").count("events_clients_dropped"))
+        hub.listen_text(self.fanout.publish)
         self.app = web.Application(middlewares=[json_errors])
         self.app.router.add_get("/v1/health", self._health)
         self.app.router.add_get("/v1/events", self._events)
@@ -83,26 +100,23 @@ class ApiServer:
         # Always 200: the agent answered; the body says what is degraded or down and why.
         return web.json_response(self.health.snapshot(), dumps=lambda o: json.dumps(o, default=str))
 
-    async def _events(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20)
-        queue = self.hub.subscribe()         # before the handshake ends: no commit after it is missed
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        limits = self.limits
+        transport = request.transport
+        if transport is None or self.fanout.clients >= limits.max_clients:
+            self.health.component("api").count("events_clients_refused")
+            return web.json_response({"detail": f"{limits.max_clients} clients are listening already; close one "
+                                      "(a kiosk reconnecting in a loop?) and try again"}, status=503)
+        # Clients only listen: a message over max_msg_size closes the socket (1009) instead of being buffered.
+        # No compression: the fan-out writes the same frame to every client (agent/api/fanout.py).
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=limits.max_msg_size, compress=False)
+        listener = self.fanout.add(transport)      # before the handshake ends: no commit after it is missed
         try:
             await ws.prepare(request)
-        except BaseException:
-            self.hub.unsubscribe(queue)
-            raise
-        sender = asyncio.create_task(self._forward(queue, ws))
-        try:
-            async for message in ws:
+            self.fanout.ready(listener)
+            async for message in ws:               # what a client says is ignored; garbage ends the loop
                 if message.type == WSMsgType.ERROR:
                     break
         finally:
-            sender.cancel()
-            self.hub.unsubscribe(queue)
+            self.fanout.remove(listener)
         return ws
-
-    @staticmethod
-    async def _forward(queue: asyncio.Queue[dict[str, Any]], ws: web.WebSocketResponse) -> None:
-        while not ws.closed:
-            event = await queue.get()
-            await ws.send_str(orjson.dumps(event, default=str).decode())

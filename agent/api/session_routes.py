@@ -99,8 +99,8 @@ class SessionRoutes:
 
     async def points(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        points = body.get("points")
-        if not isinstance(points, int) or isinstance(points, bool) or points < 0:
+        points = _whole(body.get("points"))
+        if points is None or points < 0:
             raise _bad("`points` must be a whole number of points, 0 or more")
         allowed = self.pipeline.points_redemption_allowed()
         controller = self.controller
@@ -171,6 +171,15 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _bad("the body must be a JSON object")
     return body
+
+
+def _whole(value: Any) -> int | None:
+    """A JSON integer; 5.0 is one too (JSON Schema's `integer`, and what some clients send), 5.5 and true not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 def _bad(detail: str) -> web.HTTPBadRequest:

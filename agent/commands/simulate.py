@@ -1,10 +1,11 @@
-"""`omo-edge simulate scanner|cloud`: simulators for development, beside a real or a dev lane.
+"""`omo-edge simulate scanner|cloud|fleet`: simulators for development, beside a real or a dev lane.
 
 `scanner`: a virtual serial scanner on a pty; point a dev config at the printed path (`driver = "serial"`,
 `port = <path>`) and type codes; `!unplug`, `!replug` and `!garbage` exercise the driver's recovery.
 `cloud`: the fake cloud (broker, ingest, catalog server, token issuer, payment service); it prints its URLs
-and the config that points a lane at it, and runs until Ctrl-C. Development only: nothing here runs in
-production.
+and the config that points a lane at it, and runs until Ctrl-C.
+`fleet`: N virtual lanes (the agent's own sync code) against a broker, for sizing a cloud (docs/scaling.md).
+Development only: nothing here runs in production.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, cloud)")
+    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, cloud, fleet)")
     kinds = parser.add_subparsers(dest="device", metavar="DEVICE", required=True)
     scanner = kinds.add_parser("scanner", help="a serial scanner on a pty: type codes, one per line")
     scanner.add_argument("--aim", default="", help="AIM identifier to prefix, e.g. ]E0 (default: none)")
@@ -27,6 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cloud.add_argument("--store", default="store-001", help="the store ID of the lane it serves")
     cloud.add_argument("--lane", default="lane-01", help="the lane ID it serves")
     cloud.set_defaults(handler=run_cloud)
+    fleet = kinds.add_parser("fleet", help="N virtual lanes against a broker: throughput, confirmation latency")
+    from simulators.fleet.cli import add_arguments
+
+    add_arguments(fleet)
+    fleet.set_defaults(handler=run_fleet)
+
+
+def run_fleet(args: argparse.Namespace) -> int:
+    from simulators.fleet.cli import run
+
+    return run(args)
 
 
 def run_cloud(args: argparse.Namespace) -> int:

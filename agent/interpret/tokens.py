@@ -5,7 +5,8 @@ Every refusal is a `TokenRejected(reason)` value. Nothing here keeps the signatu
 
 Clock policy (DESIGN "App QR codes"): with a synchronised clock, `exp` and `iat` are checked with
 `skew_s` of tolerance. When the system clock is not known to be synchronised, `exp` is still enforced but with
-`unsynced_skew_s` (wider, default one hour), a future `iat` is not held against the token (the local clock is
+`unsynced_skew_s` (wider, default one hour; whether the clock is synchronised is the caller's to say:
+`agent.clock.clock_trust()` asks the kernel), a future `iat` is not held against the token (the local clock is
 the suspect, not the cloud), and `Claims.clock_trusted` is False so the outcome is flagged. Single use of
 coupons does not depend on the clock: it is the replay cache's job (agent.session.seen_tokens).
 """
@@ -32,7 +33,6 @@ from agent.errors import ConfigError
 MAX_TOKEN_CHARS = 2048
 TOKEN_TYPES = ("member", "coupon", "order", "staff")
 _SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_SYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 
 
 class Rejection(StrEnum):
@@ -102,18 +102,28 @@ def load_keys(paths: Iterable[Path]) -> Mapping[str, Ed25519PublicKey]:
     return keys
 
 
-def clock_synchronised(flag: Path = _SYNC_FLAG) -> bool:
-    """systemd-timesyncd creates this file once it has synchronised; other NTP daemons: configure the caller."""
-    return flag.exists()
-
-
 def _b64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    """base64url without padding, in its one canonical form (RFC 7515 §2, RFC 4648 §3.5): a last character whose
+    unused low bits are set decodes to the same bytes, so without this check one signature had several
+    spellings and a mutated token string was accepted (found by bench/token_mutations.py)."""
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+        raise ValueError("not canonical base64url")
+    return raw
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """RFC 7515 §4 / RFC 7519 §4 let a parser take the last of duplicate names or refuse; refusing leaves no room
+    for a cloud that reads the first and a lane that reads the last to disagree on what was signed."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("duplicate member name")
+    return value
 
 
 def _json_object(segment: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(_b64(segment))
+        value = json.loads(_b64(segment), object_pairs_hook=_unique_keys)
     except (binascii.Error, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
@@ -148,18 +158,19 @@ def _text(payload: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= 128 else None
 
 
-def _int(payload: Mapping[str, Any], name: str) -> int | None:
-    """A NumericDate (RFC 7519 allows fractions; whole seconds are enough here)."""
+def _date(payload: Mapping[str, Any], name: str) -> float | None:
+    """A NumericDate (RFC 7519 §2: seconds, fractions allowed), compared as given: rounding it to whole seconds
+    let an `iat` or `nbf` a fraction past the allowance through (found by bench/token_mutations.py)."""
     value = payload.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value) if math.isfinite(value) and abs(value) < 2**53 else None
+    return float(value) if math.isfinite(value) and abs(value) < 2**53 else None
 
 
 def _claims(kid: str, payload: Mapping[str, Any], policy: TimePolicy,
             allowed: tuple[str, ...]) -> Claims | TokenRejected:
     typ, sub, jti = _text(payload, "typ"), _text(payload, "sub"), _text(payload, "jti")
-    exp, iat = _int(payload, "exp"), _int(payload, "iat")
+    exp, iat = _date(payload, "exp"), _date(payload, "iat")
     cid, oid = _text(payload, "cid"), _text(payload, "oid")
     if typ is None or sub is None or jti is None or exp is None or iat is None:
         return TokenRejected(Rejection.MALFORMED, kid=kid, typ=typ, jti=jti)
@@ -170,8 +181,11 @@ def _claims(kid: str, payload: Mapping[str, Any], policy: TimePolicy,
     skew = policy.skew_s if policy.clock_synced else policy.unsynced_skew_s
     if policy.now > exp + skew:
         return TokenRejected(Rejection.EXPIRED, kid=kid, typ=typ, jti=jti)
-    nbf = _int(payload, "nbf")
-    if policy.clock_synced and max(iat, nbf or iat) > policy.now + skew:
+    nbf = _date(payload, "nbf")
+    if nbf is None and "nbf" in payload:      # optional, but when present it must be a date, not ignored
+        return TokenRejected(Rejection.MALFORMED, kid=kid, typ=typ, jti=jti)
+    if policy.clock_synced and max(iat, nbf if nbf is not None else iat) > policy.now + skew:
         return TokenRejected(Rejection.NOT_YET_VALID, kid=kid, typ=typ, jti=jti)
-    return Claims(kid=kid, typ=typ, sub=sub, exp=exp, iat=iat, jti=jti, cid=cid, oid=oid,
+    # exp rounded up: the replay cache keeps the jti until exp + skew (agent/session/seen_tokens.py).
+    return Claims(kid=kid, typ=typ, sub=sub, exp=math.ceil(exp), iat=math.floor(iat), jti=jti, cid=cid, oid=oid,
                   clock_trusted=policy.clock_synced)

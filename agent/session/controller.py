@@ -13,7 +13,7 @@ import logging
 import random
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
@@ -67,6 +67,9 @@ class SessionController:
         self.recovery: asyncio.Task[None] | None = None
         # Each committed change (its session events and sale), for the metrics the composition root wires.
         self.observe_change: Callable[[Change], None] = lambda change: None
+        # Whether the wall clock is trusted now (agent.clock.clock_trust, wired by the composition root): every
+        # session event says so, as the scan events do.
+        self.clock_trusted: Callable[[], bool] = lambda: True
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class SessionController:
                            also: Also | None = None) -> Committed:
         """Commit a change while holding `lock`; `also` writes more rows (a payment intent) in the same transaction."""
         before = self.session
+        change = self._stamped(change)
         fields = None if scan_fields is None else {**scan_fields, **change.scan_fields}
         committed: Committed = await self.lane_db.write(self._commit, before, change, fields, self.clock.time(),
                                                         also)
@@ -124,6 +128,16 @@ class SessionController:
             self.on_recorded(0 if change.sale else 2)
         self.notify({"type": "session", "session": self.view()})
         return committed
+
+    def _stamped(self, change: Change) -> Change:
+        """Session events carry `clock_trusted`: a token's own verdict when the change claims one (the allowance
+        its `exp` was checked with), else the clock's trust now."""
+        if not change.events:
+            return change
+        trusted = change.claim.clock_trusted if change.claim is not None else self.clock_trusted()
+        events = tuple((topic, schema, {**body, "clock_trusted": trusted}) if schema == "omo.session/1"
+                       else (topic, schema, body) for topic, schema, body in change.events)
+        return replace(change, events=events)
 
     def _commit(self, conn: sqlite3.Connection, before: Session, change: Change, fields: dict[str, Any] | None,
                 now: float, also: Also | None = None) -> Committed:

@@ -50,7 +50,8 @@ class Pipeline:
     """Turns scans into recorded, announced events."""
 
     def __init__(self, *, rules: Rules, lane_db: Database, catalog: CatalogDb | None, notify: Notify,
-                 health: ComponentHealth, clock: Clock | None = None, clock_synced: bool = True,
+                 health: ComponentHealth, clock: Clock | None = None,
+                 clock_trusted: Callable[[], bool] = lambda: True,
                  on_recorded: Callable[[int], None] = lambda priority: None,
                  session: SessionController | None = None, pickups: Pickups | None = None) -> None:
         self._rules = rules
@@ -59,7 +60,7 @@ class Pipeline:
         self._notify = notify               # tells the screen; only ever after the commit
         self._health = health
         self._clock = clock or SYSTEM_CLOCK
-        self._clock_synced = clock_synced
+        self.clock_trusted = clock_trusted    # asked per scan: NTP may sync (or lose sync) while the lane runs
         self.on_recorded = on_recorded       # wakes the outbox relay after each commit
         self.observe_scan: ObserveScan = lambda fields, seconds: None
         self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
@@ -68,6 +69,8 @@ class Pipeline:
         self.session = session                # the visit; None records scans only (tools and older tests)
         self.pickups = pickups                # online orders from a locker; None: sent to the service counter
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.in_flight = 0                    # scans between their frame and their commit (the API's fan-out waits)
+        self.on_idle: Callable[[], None] = lambda: None     # in_flight back to 0 (the fan-out resumes at once)
 
     def set_open(self, lane_open: bool) -> None:
         """The cloud opens or closes the lane; a closed lane records scans as refused and says why."""
@@ -90,14 +93,27 @@ class Pipeline:
     def interpret_text(self, text: str) -> Meaning:
         """What a code given as text means (staff tokens on the API), verified offline like a scan."""
         return interpret("qr", text, text.encode("utf-8", "replace"), self._rules, self._clock.now(),
-                         clock_synced=self._clock_synced)
+                         clock_synced=self.clock_trusted())
 
     async def handle(self, event: ScanEvent) -> Change | None:
         """Interpret, record and announce one scan; returns the change it made to the visit, if any."""
-        meaning = interpret_event(event, self._rules, self._clock.now(), clock_synced=self._clock_synced)
+        self.in_flight += 1
+        try:
+            return await self._handle(event)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self.on_idle()
+
+    async def _handle(self, event: ScanEvent) -> Change | None:
+        synced = self.clock_trusted()
+        meaning = interpret_event(event, self._rules, self._clock.now(), clock_synced=synced)
+        # clock_trusted false: an app token was checked with the loose allowance and occurred_at may be off.
         fields = {"device": event.device, "symbology": event.symbology,
                   "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC)),
-                  "session_id": self.session_id, **meaning.event_fields()}
+                  "session_id": self.session_id, **meaning.event_fields(), "clock_trusted": synced}
+        if event.addon:
+            fields["addon"] = event.addon   # a book's or magazine's add-on; the GTIN stays the product key
         facts = self._facts(meaning)
         display = self._display(meaning, facts, fields)
         if not self.lane_open:
@@ -105,7 +121,7 @@ class Pipeline:
         change: Change | None = None
         try:
             if self.session is not None and self.lane_open:
-                change, (event_id, seq, fields) = await self._in_session(meaning, facts, fields)
+                change, (event_id, seq, fields) = await self._in_session(meaning, facts, fields, synced)
             else:
                 event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
         except StoreError as exc:
@@ -121,15 +137,15 @@ class Pipeline:
         self._notify({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
         return change
 
-    async def _in_session(self, meaning: Meaning, facts: Facts,
-                          fields: dict[str, Any]) -> tuple[Change, tuple[str, int, dict[str, Any]]]:
+    async def _in_session(self, meaning: Meaning, facts: Facts, fields: dict[str, Any],
+                          synced: bool) -> tuple[Change, tuple[str, int, dict[str, Any]]]:
         """The scan and the change it makes to the visit, committed together; a wallet code starts payment."""
         session = self.session
         assert session is not None
         now = self._clock.time()
         committed = await session.apply(
             lambda current: scan_change(current, meaning, facts, settings=session.settings, now=now,
-                                        new_id=new_event_id, clock_synced=self._clock_synced),
+                                        new_id=new_event_id, clock_synced=synced),
             scan_fields=fields)
         assert committed.scan is not None
         if isinstance(meaning, PaymentCode) and not committed.replayed:

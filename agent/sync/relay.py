@@ -24,6 +24,7 @@ from agent.sync import outbox
 from agent.sync.confirmations import Confirmations, Reuse, parse_ack
 from agent.sync.link import PublisherLink
 from agent.sync.pending import PendingReader
+from agent.sync.rate import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +43,18 @@ class RelaySettings:
     window: int                 # QoS 1 publishes in flight at most
     confirm_timeout_s: float    # a row the ingest has not confirmed by then is sent again
     retention_days: float       # confirmed rows are pruned after this long
+    max_publish_rate: float     # publishes a second at most (AWS IoT Core: 100 a connection); 0: no limit
 
 
 class OutboxRelay:
     """Drains lane.db's outbox through a Publisher; `wake()` after a commit makes a new row go at once."""
 
     def __init__(self, db: Database, publisher: PublisherLink, *, delivery: str = "end-to-end", window: int = 100,
-                 confirm_timeout_s: float = 30.0, retention_days: float = 7.0, clock: Clock = SYSTEM_CLOCK) -> None:
+                 confirm_timeout_s: float = 30.0, retention_days: float = 7.0, max_publish_rate: float = 0,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.db, self.publisher, self.clock = db, publisher, clock
-        self.settings = RelaySettings(delivery == "broker", window, confirm_timeout_s, retention_days)
+        self.settings = RelaySettings(delivery == "broker", window, confirm_timeout_s, retention_days, max_publish_rate)
+        self._rate = TokenBucket(max_publish_rate, clock.monotonic()) if max_publish_rate > 0 else None
         self.book = Confirmations(memory=window * AWAITING_WINDOWS)   # what the cloud holds (pure)
         self._topics = {c: publisher.topics.lane(c) for c in ("sales", "sessions", "scans")}
         self._inflight: dict[int, tuple[outbox.Row, float]] = {}   # mid -> (row, published at), until its PUBACK
@@ -131,10 +135,16 @@ class OutboxRelay:
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result and swallows a
                 # cancel that lands as the wake-up fires, and the relay would then never stop.
-                async with asyncio.timeout(0.5):
+                async with asyncio.timeout(self._idle_s()):
                     await self._wakeup.wait()
             except TimeoutError:
                 self._rewind()
+
+    def _idle_s(self) -> float:
+        """How long the loop waits for a wake-up: half a second, or until the rate limit allows a publish."""
+        if self._rate is None:
+            return 0.5
+        return min(0.5, max(0.001, self._rate.wait_s(self.clock.monotonic())))
 
     def _window(self) -> int:
         """The configured window, or less when the broker's Receive Maximum is lower (MQTT 5 section 3.3.4)."""
@@ -161,6 +171,9 @@ class OutboxRelay:
             row = ahead.popleft()
             if row.id in self._claimed:   # read a moment ago; published since, after a rewind
                 continue
+            if self._rate is not None and not self._rate.take(self.clock.monotonic(), 1):
+                ahead.appendleft(row)     # over [mqtt] max_publish_rate: the run loop waits for the next token
+                return False
             if not self._publish(row):
                 ahead.appendleft(row)
                 return False

@@ -51,7 +51,8 @@ def start_sync(agent: AgentSection, mqtt: MqttSection | None, lane_db: Database,
         handlers.on_command = CommandRouter(lane_db, commands).handle
     publisher = Publisher(mqtt, agent.store_id, agent.lane_id, handlers)
     relay = OutboxRelay(lane_db, publisher, delivery=mqtt.delivery, window=mqtt.inflight_window,
-                        confirm_timeout_s=mqtt.confirm_timeout_s, retention_days=mqtt.retention_days)
+                        confirm_timeout_s=mqtt.confirm_timeout_s, retention_days=mqtt.retention_days,
+                        max_publish_rate=mqtt.max_publish_rate)
     supervisor.start("mqtt", publisher.run)
     supervisor.start("relay", relay.run)
     return Sync(guard, relay, publisher)

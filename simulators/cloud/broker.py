@@ -28,9 +28,19 @@ def mosquitto_path() -> str | None:
     return found or next((p for p in MOSQUITTO_PATHS if Path(p).exists()), None)
 
 
-def acl_text(prefix: str, lanes: Sequence[tuple[str, str]], ingest_user: str = "ingest") -> str:
-    """Each lane may write its own topics and read its acks, commands and store catalog; ingest reads all."""
+def acl_text(prefix: str, lanes: Sequence[tuple[str, str]], ingest_user: str = "ingest",
+             stores: Sequence[str] = ()) -> str:
+    """Each lane may write its own topics and read its acks, commands and store catalog; ingest reads all.
+
+    A store's bridge (`{store}.bridge`, docs/operations/store-bridge.md) may do the same for every lane of its
+    store and nothing for another store's.
+    """
     lines = [f"user {ingest_user}", f"topic read {prefix}/#", f"topic write {prefix}/+/+/acks", ""]
+    for store in stores:
+        base = f"{prefix}/{store}/+"
+        lines += [f"user {store}.bridge", f"topic write {base}/scans", f"topic write {base}/sales",
+                  f"topic write {base}/sessions", f"topic write {base}/status", f"topic read {base}/acks",
+                  f"topic read {base}/commands", f"topic read {prefix}/{store}/catalog", ""]
     for store, lane in lanes:
         base = f"{prefix}/{store}/{lane}"
         lines += [f"user {store}.{lane}", f"topic write {base}/scans", f"topic write {base}/sales",
@@ -43,7 +53,7 @@ class MosquittoBroker:
     """Start, stop, restart or kill -9 one mosquitto process; `.port` (plain) and `.tls_port` stay fixed."""
 
     def __init__(self, directory: Path, *, pki: LanePki | None = None, prefix: str = "omo/v1",
-                 lanes: Sequence[tuple[str, str]] = (("store-001", "lane-01"),)) -> None:
+                 lanes: Sequence[tuple[str, str]] = (("store-001", "lane-01"),), stores: Sequence[str] = ()) -> None:
         exe = mosquitto_path()
         if exe is None:
             raise FileNotFoundError("mosquitto is not installed: apt-get install mosquitto")
@@ -57,7 +67,7 @@ class MosquittoBroker:
         directory.mkdir(parents=True, exist_ok=True)
         self.log = directory / "mosquitto.log"
         self.conf = directory / "mosquitto.conf"
-        (directory / "acl").write_text(acl_text(prefix, lanes))
+        (directory / "acl").write_text(acl_text(prefix, lanes, stores=stores))
         self.conf.write_text(self._config())
 
     def _config(self) -> str:

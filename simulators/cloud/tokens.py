@@ -34,6 +34,9 @@ class TokenIssuer:
     kid: str = "cloud-test"
     private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     key_path: Path | None = None     # set by write_public_key
+    # Every signature this issuer made, so a journey can sweep the lane's files and payloads for them
+    # (simulators/secret_sweep.py): a token's signature must never be stored or sent on.
+    signatures: list[str] = field(default_factory=list, repr=False)
 
     def public_pem(self) -> bytes:
         return self.private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
@@ -48,8 +51,9 @@ class TokenIssuer:
         """Sign exactly these claims (no defaults added) under this key's kid."""
         head = _segment(header if header is not None else {"alg": "EdDSA", "kid": self.kid, "typ": "JWT"})
         body = _segment(claims)
-        signature = self.private_key.sign(f"{head}.{body}".encode("ascii"))
-        return f"{head}.{body}.{b64url(signature)}"
+        signature = b64url(self.private_key.sign(f"{head}.{body}".encode("ascii")))
+        self.signatures.append(signature)
+        return f"{head}.{body}.{signature}"
 
     def claims(self, typ: str, sub: str, *, ttl_s: int = 300, now: float | None = None,
                **extra: Any) -> dict[str, Any]:

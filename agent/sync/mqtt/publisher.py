@@ -116,7 +116,10 @@ class Publisher:
             if self.clock.monotonic() - connected_at > 60:
                 attempt = 0
             attempt += 1
-            await asyncio.sleep(min(60.0, 0.5 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0))
+            # 1-2 s after the first failure, doubling to at most 60 s, with jitter: never two CONNECTs of one
+            # client ID within a second (AWS IoT Core throttles more), and a fleet back from a broker restart
+            # spreads its reconnects instead of arriving in one instant (docs/scaling.md).
+            await asyncio.sleep(min(60.0, 0.5 * 2 ** min(attempt, 8) * random.uniform(1.0, 2.0)))
 
     async def _session(self, health: ComponentHealth) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,1 @@
+"""The fleet simulator: many virtual lanes in one process (`omo-edge simulate fleet`)."""
