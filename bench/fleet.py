@@ -9,8 +9,9 @@ per lane per minute), each on a fresh broker and database. A step holds when, ov
 a warm-up of one period (every lane is shopping by then), confirmation p99 stays under 1 s and the
 confirmed rate keeps up with the offered one (the baseline measured in the same step: ratio >= 0.97). The
 search stops at the first step that does not hold. Each step prints the CPU each part spent per event:
-the broker, the ingests together, and the fleet process (the lanes' own work, which a real chain spreads
-over one machine per lane), and the machine's busy share, so that what saturates first is visible.
+the broker, the ingests together, PostgreSQL's server and backends, and the fleet process (the lanes' own
+work, which a real chain spreads over one machine per lane), and the machine's busy share, so that what
+saturates first is visible.
 
 The storm: `--storm-lanes` lanes (default: the largest that held on SQLite with one ingest) shop until
 steady, the broker is killed (-9, as a crash; its queue is in memory) and started again at once. Printed:
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config import MqttSection
-from simulators.fleet.cloud import LocalCloud, local_cloud
+from simulators.fleet.cloud import LocalCloud, local_cloud, process_tree_cpu_seconds
 from simulators.fleet.fleet import Fleet, FleetPlan
 from simulators.fleet.ingest_view import held_by_stream
 from simulators.fleet.traffic import Rate
@@ -78,53 +79,65 @@ def self_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@dataclass
+class Databases:
+    """A fresh ingest database per step (a SQLite path, or a PostgreSQL DSN), and the server's CPU if any."""
+
+    fresh: Callable[[], str]
+    server_cpu_s: Callable[[], float] | None = None
+
+
 @contextlib.contextmanager
-def databases(backend: str) -> Iterator[object]:
-    """Yields a function giving a fresh ingest database for each step: a SQLite path, or a PostgreSQL DSN."""
+def databases(backend: str) -> Iterator[Databases]:
+    count = iter(range(1_000_000))
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="fleet-db-") as directory:
-            count = iter(range(1_000_000))
-            yield lambda: str(Path(directory) / f"ingest-{next(count)}.db")
+            yield Databases(lambda: str(Path(directory) / f"ingest-{next(count)}.db"))
     else:
         from simulators.cloud.postgres import temporary_postgres
 
         with temporary_postgres() as server:
-            count = iter(range(1_000_000))
+            assert server.process is not None
+            pid = server.process.pid
+            yield Databases(lambda: server.create_database(f"fleet_{next(count)}"),
+                            lambda: process_tree_cpu_seconds(pid))
 
-            def fresh() -> str:
-                return server.create_database(f"fleet_{next(count)}")
-            yield fresh
 
-
-async def steady(fleet: Fleet, cloud: LocalCloud, warmup_s: float,
-                 measure_s: float) -> tuple[float, dict[str, float], float]:
+async def steady(fleet: Fleet, cloud: LocalCloud, warmup_s: float, measure_s: float,
+                 database_cpu_s: Callable[[], float] | None) -> tuple[float, dict[str, float], float]:
     """Shop through the warm-up, then measure: seconds, CPU seconds by part, the machine's busy share."""
     loop = asyncio.get_running_loop()
     fleet.stats.measure_from = float("inf")   # nothing of the warm-up counts
     fleet.start_shopping()
     await fleet.watch(warmup_s, 5.0, lambda window: None)
     fleet.stats.measure_from = loop.time()
-    cpu_before = {**cloud.cpu_seconds(), "fleet": self_cpu_s()}
+
+    def cpu_now() -> dict[str, float]:
+        parts = {**cloud.cpu_seconds(), "fleet": self_cpu_s()}
+        if database_cpu_s is not None:
+            parts["postgres"] = database_cpu_s()
+        return parts
+    cpu_before = cpu_now()
     busy_before = machine_busy()
     await fleet.watch(measure_s, 5.0, lambda window: None)
     seconds = loop.time() - fleet.stats.measure_from
-    cpu_after = {**cloud.cpu_seconds(), "fleet": self_cpu_s()}
+    cpu_after = cpu_now()
     busy_after = machine_busy()
     cpu = {part: cpu_after[part] - cpu_before[part] for part in cpu_before}
     busy = (busy_after[0] - busy_before[0]) / max(1.0, busy_after[1] - busy_before[1])
     return seconds, cpu, busy
 
 
-async def run_step(backend: str, ingests: int, lanes: int, database: str, args: argparse.Namespace) -> Step:
+async def run_step(backend: str, ingests: int, lanes: int, databases: Databases, args: argparse.Namespace) -> Step:
     rate = Rate()
     with tempfile.TemporaryDirectory(prefix="fleet-") as directory, \
-            local_cloud(Path(directory) / "cloud", ingests=ingests, database=database) as cloud:
+            local_cloud(Path(directory) / "cloud", ingests=ingests, database=databases.fresh()) as cloud:
         section = MqttSection(host="127.0.0.1", port=cloud.broker.port, keepalive_s=60)
         fleet = Fleet(FleetPlan(lanes=lanes, state_root=Path(directory) / "lanes", rate=rate), section)
         try:
             await fleet.open()
             await fleet.wait_connected(120)
-            seconds, cpu, busy = await steady(fleet, cloud, args.warmup, args.measure)
+            seconds, cpu, busy = await steady(fleet, cloud, args.warmup, args.measure, databases.server_cpu_s)
             confirmed = fleet.stats.confirmed
             p50, p99 = fleet.stats.p(50), fleet.stats.p(99)
             await fleet.stop_shopping()
@@ -187,12 +200,11 @@ def main() -> int:
     steps = [int(n) for n in args.steps.split(",")]
     capacity: dict[tuple[str, int], int] = {}
     for backend in args.backends.split(","):
-        with databases(backend) as fresh:
-            assert callable(fresh)
+        with databases(backend) as made:
             for ingests in (int(n) for n in args.ingests.split(",")):
                 held = 0
                 for lanes in steps:
-                    step = asyncio.run(run_step(backend, ingests, lanes, fresh(), args))
+                    step = asyncio.run(run_step(backend, ingests, lanes, made, args))
                     print(step.line(), flush=True)
                     if not step.holds:
                         break

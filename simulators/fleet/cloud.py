@@ -34,10 +34,30 @@ class LocalCloud:
                 "ingest": sum(process_cpu_seconds(p.pid) for p in self.ingests if p.poll() is None)}
 
 
+def _stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (field 3 onwards: state, ppid, ...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def process_cpu_seconds(pid: int) -> float:
     """utime + stime of a live process, from /proc/<pid>/stat (fields 14 and 15, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of a server and its children (PostgreSQL's backends), the ended ones included."""
+    fields = _stat(root)
+    total = sum(int(x) for x in fields[11:15])   # utime, stime, and the reaped children's cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                child = _stat(entry.name)
+            except OSError:   # ended meanwhile
+                continue
+            if int(child[1]) == root:
+                total += int(child[11]) + int(child[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def start_ingest(broker: MosquittoBroker, database: str, number: int) -> subprocess.Popen[str]:
