@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import sqlite3
 import threading
-import urllib.error
-import urllib.request
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +26,7 @@ from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.fixtures.daemon import render_toml
 from simulators.fixtures.session import store_state
 from simulators.fixtures.shop import until
+from simulators.local_http import request_json
 from simulators.ports import free_port
 
 
@@ -91,14 +89,7 @@ class ThreadedLane:
         return self._lane
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
+        return request_json(self.base_url + path, method, body)
 
     def lane_db(self) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{self.work / 'state' / 'lane.db'}?mode=ro", uri=True)
