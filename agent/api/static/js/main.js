@@ -94,11 +94,15 @@ function scheduleWelcome(next, key) {
     return;
   }
   if (endTimer || endedKey === key) return;
-  endTimer = setTimeout(() => {
-    endTimer = null;
-    endedKey = key;
-    newShopper();
-  }, config.end_screen_s * 1000);
+  endTimer = setTimeout(() => endVisitScreen(key), config.end_screen_s * 1000);
+}
+
+// The ended visit's screen is over (its time is up, or someone is at the lane): the welcome screen shows.
+function endVisitScreen(key) {
+  clearTimeout(endTimer);
+  endTimer = null;
+  endedKey = key;
+  newShopper();
 }
 
 function newShopper() {
@@ -114,7 +118,11 @@ function announce(next, screen) {
 }
 
 function onEvent(event) {
-  if (event.type === 'scan_refused') showProblem(t('scan_not_recorded'));
+  if (event.type === 'scan_refused') {
+    // Someone is at the lane: a visit that ended gives way to the welcome screen before the problem is said.
+    if (view && ENDED.has(view.state)) endVisitScreen(`${view.session_id}:${view.state}`);
+    showProblem(t('scan_not_recorded'));
+  }
   if (event.type === 'lane') {
     laneOpen = event.open;
     if (view) show(view);

@@ -12,10 +12,15 @@ const DISCOUNT_KEYS = { member_price: 'discount_member_price', promotion: 'disco
 export function screenOf(view) {
   if (view.state === 'locked' || !view.lane_open) return 'closed';
   if (view.state === 'idle') return 'welcome';
-  if (view.state === 'paid') return 'paid';
-  if (view.state === 'cancelled' || view.state === 'abandoned') return 'ended';
+  // A visit that ended says so in its own prompt (`paid`, `cancelled`, `abandoned`). Any other prompt is the
+  // next shopper's first action (a refused scan, a pickup): the previous shopper's receipt must not stay up.
+  const ended = view.state === 'paid' ? 'paid' : (view.state === 'cancelled' || view.state === 'abandoned'
+    ? 'ended' : null);
+  if (ended) return nextShopperActed(view) ? 'welcome' : ended;
   return 'basket';
 }
+
+export const nextShopperActed = (view) => Boolean(view.prompts[0] && view.prompts[0].code !== view.state);
 
 export function modeOf(view) {
   if (view.state === 'needs_attendant') return 'attendant';
