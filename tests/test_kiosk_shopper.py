@@ -4,7 +4,9 @@ call-staff and suspend buttons, names and unit prices per line, the welcome scre
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from test_kiosk_harness import KioskScreen, needs_chromium, open_screen, yen
@@ -13,6 +15,7 @@ from simulators.cloud.store_catalog import MEMBER, ORDER_READY, SNACK, TEA
 from simulators.fixtures.session import SessionLane
 
 pytestmark = needs_chromium
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -74,3 +77,43 @@ async def test_a_scan_not_recorded_clears_the_paid_screen(screen: KioskScreen, s
     session_lane.pipeline._notify(hub_event)        # what the pipeline sends when lane.db refuses the scan
     await screen.shows(screen.t("scan_not_recorded"))
     await previous_sale_gone(screen, sale_id)
+
+
+def prompts_with_arguments() -> dict[str, set[str]]:
+    """Every prompt the session writes with `args`, and the names of those arguments (read from the source)."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "agent" / "session").glob("*.py"):
+        source = path.read_text()
+        starts = [(m.start(), m.group(1)) for m in re.finditer(r'Prompt\(\s*"([a-z_]+)"', source)]
+        for (start, code), (end, _) in zip(starts, [*starts[1:], (len(source), "")], strict=False):
+            block = re.search(r"args=\{([^}]*)\}", source[start:end])
+            if block:
+                found.setdefault(code, set()).update(re.findall(r'"(\w+)":', block.group(1)))
+    return found
+
+
+def test_the_prompts_with_arguments_are_found() -> None:
+    found = prompts_with_arguments()
+    assert found["pickup_collected"] == {"compartment", "order"} and "pickup_opening" in found
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+async def test_every_prompt_with_arguments_is_said_in_the_screens_language(session_lane: SessionLane,
+                                                                           language: str) -> None:
+    """Each such prompt drawn by the page's own renderer: the catalogue's sentence with the values filled in."""
+    async with open_screen(session_lane, language=language) as screen:
+        for code, names in sorted(prompts_with_arguments().items()):
+            args = {name: f"{name[0].upper()}{len(name)}" for name in names}
+            sentence = screen.t(f"prompt.{code}", **args)
+            assert "{" not in sentence, f"prompt.{code} in {language}.json needs values the session does not send"
+            view = {**session_lane.view, "prompts": [{"code": code, "message": "English fallback", "level": "info",
+                                                      "args": args}]}
+            await screen.page.evaluate("async (view) => (await import('/static/js/render.js')).render(view)", view)
+            assert await screen.page.locator("#prompt").text_content() == sentence, code
+
+
+async def test_a_pickup_is_said_in_japanese_on_the_japanese_screen(pickup_lane: SessionLane) -> None:
+    async with open_screen(pickup_lane, language="ja") as screen:
+        await pickup_lane.scan(pickup_lane.issuer.order(ORDER_READY, sub=MEMBER), "qr")
+        await pickup_lane.settled()
+        await screen.shows(screen.t("prompt.pickup_collected", compartment="A3", order=ORDER_READY))

@@ -25,12 +25,13 @@ export function t(key, vars = {}) {
   return fill(catalogues[current]?.[key] ?? key, vars);
 }
 
-// `invalid_<check>` codes share one sentence: the shopper needs the same advice whatever check failed.
+// `invalid_<check>` codes share one sentence: the shopper needs the same advice whatever check failed. The
+// prompt's own `args` (a pickup's compartment and order) fill the sentence, beside what the screen knows (`vars`).
 export function promptText(prompt, vars = {}) {
   const catalogue = catalogues[current] ?? {};
   const key = [`prompt.${prompt.code}`, prompt.code.startsWith('invalid_') ? 'prompt.invalid' : null]
     .find((k) => k && k in catalogue);
-  const text = key ? fill(catalogue[key], vars) : prompt.message;
+  const text = key ? fill(catalogue[key], { ...vars, ...(prompt.args ?? {}) }) : prompt.message;
   return /\{\w+\}/.test(text) ? prompt.message : text;   // a value the screen does not have: say it in English
 }
 
