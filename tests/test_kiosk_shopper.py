@@ -117,3 +117,28 @@ async def test_a_pickup_is_said_in_japanese_on_the_japanese_screen(pickup_lane: 
         await pickup_lane.scan(pickup_lane.issuer.order(ORDER_READY, sub=MEMBER), "qr")
         await pickup_lane.settled()
         await screen.shows(screen.t("prompt.pickup_collected", compartment="A3", order=ORDER_READY))
+
+
+async def test_call_staff_from_the_basket_raises_an_attendant_call(screen: KioskScreen,
+                                                                   session_lane: SessionLane) -> None:
+    await session_lane.scan(TEA)
+    await screen.shows("Green tea 500ml")
+    await screen.tap("#call-staff")
+    await screen.state("needs_attendant")
+    await screen.shows(screen.t("attendant_title"), screen.t("prompt.attendant_shopper_call"))
+    assert [i["reason"] for i in session_lane.view["interventions"]] == ["shopper_call"]
+    requested = [e for e in session_lane.events("omo.session/1") if e["event"] == "attendant_requested"]
+    assert requested[-1]["reason"] == "shopper_call"
+    assert not await screen.page.locator("#call-staff").is_visible(), "staff are already called"
+    await session_lane.scan(session_lane.issuer.staff("S-7"), "qr")
+    await screen.state("scanning")
+    await screen.shows("Green tea 500ml")
+
+
+async def test_call_staff_from_the_welcome_screen_opens_a_visit_that_waits_for_staff(
+        screen: KioskScreen, session_lane: SessionLane) -> None:
+    await session_lane.scan("4510000000999")            # not a code the store knows: the screen says ask staff
+    await screen.shows(screen.t("prompt.invalid"))
+    await screen.tap("#call-staff")
+    await screen.state("needs_attendant")
+    assert session_lane.view["session_id"] and session_lane.view["interventions"][0]["reason"] == "shopper_call"
