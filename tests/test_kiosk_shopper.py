@@ -142,3 +142,18 @@ async def test_call_staff_from_the_welcome_screen_opens_a_visit_that_waits_for_s
     await screen.tap("#call-staff")
     await screen.state("needs_attendant")
     assert session_lane.view["session_id"] and session_lane.view["interventions"][0]["reason"] == "shopper_call"
+
+
+async def test_the_offline_refusal_offers_suspend_and_takes_pay_away(screen: KioskScreen,
+                                                                     session_lane: SessionLane) -> None:
+    await session_lane.scan(TEA)
+    await screen.shows("Green tea 500ml")
+    assert not await screen.page.locator("#suspend").is_visible(), "nothing offers to put the basket aside yet"
+    session_lane.offline_kinds = ("card", "cash")       # the uplink is down and the policy allows no wallet
+    await screen.tap("#pay")
+    await screen.shows(screen.t("prompt.payment_offline"))
+    assert not await screen.page.locator("#pay").is_visible(), "paying was just refused"
+    await screen.tap("#suspend")
+    await screen.state("idle")
+    code = session_lane.view["suspend_code"]
+    await screen.shows(screen.t("prompt.suspended", code=code))

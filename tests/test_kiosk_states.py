@@ -95,8 +95,9 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
 
     lane.offline_kinds = ("card", "cash")            # the uplink is down and the policy allows no wallet
     await screen.tap("#pay")
-    yield Stop("offline-refused", (t("prompt.payment_offline"),))
+    yield Stop("offline-refused", (t("prompt.payment_offline"), t("suspend_basket")))
     lane.offline_kinds = None
+    await lane.scan(ONIGIRI)                         # the lane says something new: Pay is back
 
     simulated.outcome = "approve"
     await screen.tap("#pay")                         # the lane's QR, which the app does not pay

@@ -40,6 +40,7 @@ async function boot() {
   $('cancel').addEventListener('click', cancelBasket);
   $('cancel-payment').addEventListener('click', () => act('/v1/session/payment/cancel'));
   $('call-staff').addEventListener('click', () => act('/v1/session/attendant'));
+  $('suspend').addEventListener('click', () => act('/v1/session/suspend'));
   $('pay-hint').hidden = !config.scan_to_pay;
   setInterval(() => { if (view?.state === 'paying') tick(view); }, 1000);
   $('lines').addEventListener('click', (event) => {

@@ -6,6 +6,10 @@ const $ = (id) => document.getElementById(id);
 // Prompts the screen already says in its own panel: a banner would only repeat them.
 const SAID_BY_SCREEN = new Set(['paying', 'checking_payment', 'paid', 'cancelled', 'abandoned', 'lane_locked',
   'pay_by_qr', 'confirm_in_app']);
+// Prompts that refuse paying here (Pay goes away until the next thing the lane says), and those that offer to
+// put the basket aside for a staffed register (the suspend button comes instead).
+const PAY_REFUSED = new Set(['payment_offline', 'disk_full']);
+const OFFERS_SUSPEND = new Set(['payment_offline']);
 const DISCOUNT_KEYS = { member_price: 'discount_member_price', promotion: 'discount_promotion',
   coupon: 'discount_coupon' };
 
@@ -109,6 +113,9 @@ function renderSummary(view) {
   const pay = $('pay');
   pay.textContent = t('pay', { amount: money(totals.amount_due) });
   pay.disabled = view.lines.length === 0;
+  const said = view.prompts[0]?.code;
+  pay.hidden = PAY_REFUSED.has(said);
+  $('suspend').hidden = !OFFERS_SUSPEND.has(said);
   renderMember(view.member);
 }
 
