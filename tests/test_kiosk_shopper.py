@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_kiosk_harness import KioskScreen, needs_chromium, open_screen, yen
 
-from simulators.cloud.store_catalog import MEMBER, ORDER_READY, SNACK, TEA
+from simulators.cloud.store_catalog import MEMBER, ORDER_READY, SNACK, TEA, beef_label
 from simulators.fixtures.session import SessionLane
 
 pytestmark = needs_chromium
@@ -157,3 +157,16 @@ async def test_the_offline_refusal_offers_suspend_and_takes_pay_away(screen: Kio
     await screen.state("idle")
     code = session_lane.view["suspend_code"]
     await screen.shows(screen.t("prompt.suspended", code=code))
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+async def test_a_weighed_line_shows_its_unit_price(session_lane: SessionLane, language: str) -> None:
+    async with open_screen(session_lane, language=language) as screen:
+        await session_lane.scan(beef_label(350), "gs1-128")      # 398 per 100 g x 350 g = 1,393
+        line = session_lane.view["lines"][0]
+        assert (line["weight_g"], line["unit"], line["unit_price"], line["gross"]) == (350, "100g", 398, 1393)
+        detail = screen.page.locator("#lines .line .qty").first
+        await screen.shows(yen(1393))
+        assert await detail.text_content() == screen.t("weighed", weight=screen.t("weight", g=350),
+                                                        price=screen.t("per_unit", price=yen(398),
+                                                                       unit=screen.t("unit_100g")))

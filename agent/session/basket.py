@@ -31,6 +31,7 @@ class BasketLine:
     weight_g: int | None = None
     age_restricted: bool = False
     voided: bool = False
+    unit: str | None = None             # weighed: `unit_price` is per this ("kg", "100g", "g"), shown on the screen
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,7 @@ def _merges(session: Session, record: ProductRecord) -> bool:
 def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
     """The basket line a scanned product makes, at the price in force now (a Prompt when it cannot be priced)."""
     fixed: int | None = None
+    per: str | None = None                                   # the unit `fixed` was priced by, for the screen
     if meaning.price_minor is not None:
         fixed = meaning.price_minor                          # the label's amount (RCN, GS1 AI 392x) wins
     elif record.unit is not None:
@@ -120,10 +121,11 @@ def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
             return Prompt("needs_weight", f"{record.name} is sold by {record.unit}. Please weigh it and scan the "
                           "scale's label.", "warning")
         fixed = record.price * meaning.weight_g // grams      # rounded down: never charge for a fraction
+        per = record.unit
     return BasketLine(line_id="", gtin=record.gtin, name=record.name, quantity=1, unit_price=record.price,
                       member_price=record.member_price if fixed is None else None, tax_rate=record.tax_rate,
                       department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.weight_g,
-                      age_restricted=record.age_restricted)
+                      age_restricted=record.age_restricted, unit=per)
 
 
 def _promo(record: PromotionRecord, gtin: str) -> Promo:

@@ -57,7 +57,7 @@ def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> d
         "lines": [{"line_id": line.line_id, "gtin": line.gtin, "name": line.name, "quantity": line.quantity,
                    "unit_price": line.unit_price, "member_price": line.member_price, "tax_rate": line.tax_rate,
                    "reduced_rate": line.tax_rate == "0.08", "fixed_amount": line.fixed_amount,
-                   "weight_g": line.weight_g, "age_restricted": line.age_restricted,
+                   "weight_g": line.weight_g, "unit": line.unit, "age_restricted": line.age_restricted,
                    "gross": nets[line.line_id].gross if line.line_id in nets else 0,
                    "net": nets[line.line_id].net if line.line_id in nets else 0}
                   for line in session.active_lines],

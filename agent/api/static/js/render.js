@@ -95,7 +95,11 @@ function lineItem(line, discounts) {
 
 function lineDetail(line) {
   if (line.fixed_amount !== null && line.fixed_amount !== undefined) {
-    return line.weight_g ? t('weight', { g: line.weight_g }) : '';
+    const weight = line.weight_g ? t('weight', { g: line.weight_g }) : '';
+    // Priced here by weight: the shopper sees what the weight was charged at (a label's own amount has no
+    // unit price of its own, so none is shown for it).
+    if (!weight || !line.unit) return weight;
+    return t('weighed', { weight, price: t('per_unit', { price: money(line.unit_price), unit: t(`unit_${line.unit}`) }) });
   }
   return `${money(line.unit_price)} ${t('quantity', { n: line.quantity })}`;
 }
