@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_kiosk_harness import KioskScreen, needs_chromium, open_screen, yen
 
-from simulators.cloud.store_catalog import MEMBER, ORDER_READY, SNACK, TEA, beef_label
+from simulators.cloud.store_catalog import MEMBER, ONIGIRI, ORDER_READY, SNACK, TEA, beef_label
 from simulators.fixtures.session import SessionLane
 
 pytestmark = needs_chromium
@@ -170,3 +170,29 @@ async def test_a_weighed_line_shows_its_unit_price(session_lane: SessionLane, la
         assert await detail.text_content() == screen.t("weighed", weight=screen.t("weight", g=350),
                                                         price=screen.t("per_unit", price=yen(398),
                                                                        unit=screen.t("unit_100g")))
+
+
+async def test_names_and_offers_are_in_the_screens_language(session_lane: SessionLane) -> None:
+    async with open_screen(session_lane, language="ja") as screen:
+        for code in (TEA, ONIGIRI, ONIGIRI):
+            await session_lane.scan(code)
+        await screen.shows("緑茶 500ml", "鮭おにぎり", f"{screen.t('discount_promotion')} "
+                           f"{screen.t('promo_bundle', n=2, price=yen(300))}")
+        for english in ("Green tea 500ml", "Salmon onigiri", "2 for 300"):
+            assert not await screen.page.get_by_text(english).filter(visible=True).count(), english
+        await screen.tap('#lines [data-void="L1"]')
+        await screen.shows(screen.t("confirm_remove_body", name="緑茶 500ml"))
+        await screen.tap("#confirm-no")
+        await screen.tap("#lang")                          # the same basket in English
+        await screen.shows("Green tea 500ml", "Salmon onigiri", "Offer 2 for ￥300")
+
+
+async def test_a_name_missing_in_the_screens_language_falls_back_to_name(screen: KioskScreen,
+                                                                         session_lane: SessionLane) -> None:
+    await session_lane.scan(TEA)
+    await screen.shows("Green tea 500ml")
+    view = session_lane.view
+    view["lines"][0]["names"] = {"ja": "緑茶 500ml"}      # no English name: the catalog's `name`
+    view["lines"][0]["name"] = "Green tea (catalog name)"
+    await screen.page.evaluate("async (view) => (await import('/static/js/render.js')).render(view)", view)
+    await screen.shows("Green tea (catalog name)")

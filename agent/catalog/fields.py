@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,22 @@ def text_field(d: dict[str, Any], key: str, line: int, *, required: bool = True)
     if type(value) is not str or not value.strip() or len(value) > 1000:
         raise CatalogLineError(line, f"{key} must be a non-empty string, got {value!r}")
     return value
+
+
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
+
+
+def names_field(d: dict[str, Any], line: int) -> str | None:
+    """A product's optional names per language, stored as JSON: {"ja": "緑茶 500ml", "en": "Green tea 500ml"}."""
+    if "names" not in d:
+        return None
+    names = d["names"]
+    if (type(names) is not dict or not names or len(names) > 20
+            or not all(type(k) is str and LANGUAGE.fullmatch(k) for k in names)
+            or not all(type(v) is str and v.strip() and len(v) <= 1000 for v in names.values())):
+        raise CatalogLineError(line, "names must be an object of language codes to non-empty names, such as "
+                               f'{{"ja": "緑茶 500ml", "en": "Green tea 500ml"}}, got {names!r}')
+    return json.dumps(names, ensure_ascii=False, sort_keys=True)
 
 
 def bool_field(d: dict[str, Any], key: str, line: int) -> int:

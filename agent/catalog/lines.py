@@ -18,6 +18,7 @@ from agent.catalog.fields import (
     bool_field,
     gtin14,
     int_field,
+    names_field,
     req_int,
     str_field,
     text_field,
@@ -81,9 +82,10 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
             and type(rate) is str and rate in _RATES_SEEN and (member is None or (type(member) is int and member >= 0))
             and type(deposit) is int and deposit >= 0 and type(age) is bool and type(stop) is bool
             and (unit is None or (type(unit) is str and unit in _UNITS))
-            and (department is None or type(department) is str)):
+            and (department is None or type(department) is str) and "names" not in d):
         return Record("product", gtin, version,
-                      (gtin, name, price, rate, member, department, int(age), int(stop), deposit, unit, version))
+                      (gtin, name, price, rate, member, department, int(age), int(stop), deposit, unit, version,
+                       None))
     return _product_checked(d, line, version, gtin)
 
 
@@ -101,7 +103,7 @@ def _product_checked(d: dict[str, Any], line: int, version: int, gtin: str) -> R
         raise CatalogLineError(line, f"department must be a string, got {department!r}")
     row = (gtin, text_field(d, "name", line), req_int(d, "price", line), rate, int_field(d, "member_price", line),
            department, bool_field(d, "age_restricted", line), bool_field(d, "sale_stop", line),
-           int_field(d, "deposit", line) or 0, unit, version)
+           int_field(d, "deposit", line) or 0, unit, version, names_field(d, line))
     return Record("product", gtin, version, row)
 
 

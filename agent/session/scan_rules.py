@@ -125,7 +125,7 @@ def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
     return BasketLine(line_id="", gtin=record.gtin, name=record.name, quantity=1, unit_price=record.price,
                       member_price=record.member_price if fixed is None else None, tax_rate=record.tax_rate,
                       department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.weight_g,
-                      age_restricted=record.age_restricted, unit=per)
+                      age_restricted=record.age_restricted, unit=per, names=dict(record.names))
 
 
 def _promo(record: PromotionRecord, gtin: str) -> Promo:

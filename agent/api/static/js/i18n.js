@@ -37,6 +37,22 @@ export function promptText(prompt, vars = {}) {
 
 export const money = (amount) => yen.format(amount);
 
+// A product's name in the screen's language: the catalog's `names`, else its `name`.
+export const nameOf = (line) => line.names?.[current] ?? line.name;
+
+// A promotion's label as the pricing engine writes it ("2 for 300", "10% off", "20 off each"), in the screen's
+// words; a label of another form is shown as it is.
+const OFFERS = [[/^(\d+) for (\d+)$/, (m) => t('promo_bundle', { n: m[1], price: money(Number(m[2])) })],
+  [/^(\d+)% off$/, (m) => t('promo_percent', { percent: m[1] })],
+  [/^(\d+) off each$/, (m) => t('promo_amount', { amount: money(Number(m[1])) })]];
+export function offerText(label) {
+  for (const [pattern, say] of OFFERS) {
+    const match = pattern.exec(label);
+    if (match) return say(match);
+  }
+  return label;
+}
+
 export function applyStatic(root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));

@@ -1,6 +1,6 @@
 // The session's view (agent/session/totals.py `view()`) drawn on the screen. Pure of side effects beyond the
 // DOM: the same view always draws the same screen, which is what lets a reconnect recover it exactly.
-import { money, promptText, t } from './i18n.js';
+import { money, nameOf, offerText, promptText, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 // Prompts the screen already says in its own panel: a banner would only repeat them.
@@ -76,17 +76,18 @@ function renderLines(view) {
 function lineItem(line, discounts) {
   const item = el('li', 'line');
   item.dataset.lineId = line.line_id;
+  const name = nameOf(line);
   const remove = el('button', 'btn secondary remove', t('remove'));
   remove.type = 'button';
   remove.dataset.void = line.line_id;
-  remove.dataset.name = line.name;
-  remove.setAttribute('aria-label', t('remove_named', { name: line.name }));
-  item.append(el('span', 'name', line.name + (line.reduced_rate ? ' ※' : '')),
+  remove.dataset.name = name;
+  remove.setAttribute('aria-label', t('remove_named', { name }));
+  item.append(el('span', 'name', name + (line.reduced_rate ? ' ※' : '')),
     el('span', 'qty', lineDetail(line)), el('span', 'amount', money(line.gross)), remove);
   for (const { discount, amount } of discounts) {
     const label = t(DISCOUNT_KEYS[discount.kind] ?? discount.label);
     const row = el('div', 'discount');
-    row.append(el('span', '', discount.kind === 'promotion' ? `${label} ${discount.label}` : label),
+    row.append(el('span', '', discount.kind === 'promotion' ? `${label} ${offerText(discount.label)}` : label),
       el('span', 'amount', `−${money(amount)}`));
     item.append(row);
   }
