@@ -125,6 +125,7 @@ class SessionSection:
     tax_rounding: str = "down"              # once per rate per receipt: down | half_up | up
     registration_number: str | None = None  # the issuer's qualified-invoice number: T + 13 digits
     issuer_name: str = ""
+    keyed_codes: str = "approval"           # product codes typed on the screen: allowed | approval (staff) | refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +369,7 @@ def _payment(t: Table, agent: AgentSection) -> PaymentSection:
 
 
 ROUNDING = ("down", "half_up", "up")
+KEYED_CODES = ("allowed", "approval", "refused")
 
 
 def _session(t: Table) -> SessionSection:
@@ -381,6 +383,7 @@ def _session(t: Table) -> SessionSection:
         tax_rounding=t.choice("tax_rounding", "down", ROUNDING),
         registration_number=t.optional_str("registration_number"),
         issuer_name=t.string("issuer_name", ""),
+        keyed_codes=t.choice("keyed_codes", "approval", KEYED_CODES),
     )
     t.finish()
     number = section.registration_number

@@ -51,6 +51,7 @@ ATTENDANT_MESSAGES = {
     "age_restricted": "This item needs an age check. A member of staff is coming.",
     "expired_item": "This item is past its date. A member of staff is coming.",
     "unknown_item": "This item is not in our list. A member of staff is coming to help.",
+    "keyed_code": "A member of staff will check the item you typed in.",
 }
 
 
@@ -68,7 +69,11 @@ def begin(session: Session, event: machine.SessionEvent, settings: SessionSectio
 
 
 def on_product(session: Session, meaning: Product, record: ProductRecord | None, promos: list[PromotionRecord],
-               *, settings: SessionSection, now: float, new_id: NewId, clock_synced: bool) -> Change:
+               *, settings: SessionSection, now: float, new_id: NewId, clock_synced: bool,
+               keyed: bool = False) -> Change:
+    if keyed and settings.keyed_codes == "refused":
+        return refuse(session, "keyed_code_refused", "Item codes cannot be typed in at this register. Please scan "
+                      "the item's barcode, or ask a member of staff.", outcome="rejected", reason="keyed_code_refused")
     if record is not None and record.sale_stop:
         return refuse(session, "sale_stop", f"{record.name} cannot be sold at the moment. Please put it aside.",
                       outcome="rejected", reason="sale_stop")
@@ -100,6 +105,9 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if record.age_restricted and not _age_checked(session):
         return _attendant(session, events, "age_restricted", added.line_id, settings, outcome="attendant",
                           reason="age_restricted")
+    if keyed and settings.keyed_codes == "approval":     # a typed code could be a cheaper item's: staff look
+        return _attendant(session, events, "keyed_code", added.line_id, settings, outcome="attendant",
+                          reason="keyed_code")
     return Change(session, tuple(events), scan_fields)
 
 
