@@ -69,6 +69,7 @@ class MqttSection:
 class ApiSection:
     listen: str = "127.0.0.1:8765"
     screen_language: str = "ja"             # the shopper's screen's language until the shopper switches: ja | en
+    scanner_position: str = "below"         # where the scanner is, seen from the shopper: below | left | right
 
     @property
     def unix_path(self) -> Path | None:
@@ -285,8 +286,9 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
 def _api(t: Table) -> ApiSection:
     listen = t.string("listen", "127.0.0.1:8765")
     language = t.choice("screen_language", "ja", ("ja", "en"))
+    scanner = t.choice("scanner_position", "below", ("below", "left", "right"))
     t.finish()
-    section = ApiSection(listen=listen, screen_language=language)
+    section = ApiSection(listen=listen, screen_language=language, scanner_position=scanner)
     if section.unix_path is not None:
         if not section.unix_path.is_absolute():
             raise t.error("listen", "unix socket path must be absolute", "for example \"unix:/run/omo-edge/api.sock\"")

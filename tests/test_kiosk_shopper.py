@@ -196,3 +196,17 @@ async def test_a_name_missing_in_the_screens_language_falls_back_to_name(screen:
     view["lines"][0]["name"] = "Green tea (catalog name)"
     await screen.page.evaluate("async (view) => (await import('/static/js/render.js')).render(view)", view)
     await screen.shows("Green tea (catalog name)")
+
+
+@pytest.mark.parametrize(("position", "language"), [("below", "ja"), ("right", "en"), ("left", "ja")])
+async def test_the_welcome_screen_shows_where_to_scan(session_lane: SessionLane, position: str,
+                                                      language: str) -> None:
+    async with open_screen(session_lane, language=language, scanner_position=position) as screen:
+        await screen.shows(screen.t("welcome_title"), screen.t(f"scan_where_{position}"))
+        art = screen.page.locator("#welcome .scan-art")
+        assert await art.is_visible()
+        box = await art.bounding_box()
+        assert box is not None and box["width"] >= 96 and box["height"] >= 96, "large enough to see from a step away"
+        points = await screen.page.evaluate("() => document.body.dataset.scanner")
+        assert points == position
+        await screen.shot(f"welcome-{position}-{language}")

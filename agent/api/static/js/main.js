@@ -30,6 +30,7 @@ async function boot() {
   await catalogues;
   const asked = new URLSearchParams(location.search).get('lang');
   defaultLanguage = config.languages.includes(asked) ? asked : config.default_language;
+  $('scan-where').dataset.i18n = `scan_where_${config.scanner_position}`;
   useLanguage(defaultLanguage);
   setupDialogs({ onCode: (code) => act('/v1/session/items', { code }) });
   $('lang').addEventListener('click', () => {
@@ -42,6 +43,7 @@ async function boot() {
   $('call-staff').addEventListener('click', () => act('/v1/session/attendant'));
   $('suspend').addEventListener('click', () => act('/v1/session/suspend'));
   $('pay-hint').hidden = !config.scan_to_pay;
+  document.body.dataset.scanner = config.scanner_position;
   setInterval(() => { if (view?.state === 'paying') tick(view); }, 1000);
   $('lines').addEventListener('click', (event) => {
     const button = event.target.closest('button[data-void]');
