@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_kiosk_harness import KioskScreen, needs_chromium, open_screen, yen
+from test_kiosk_harness import LANDSCAPE, PORTRAIT, KioskScreen, needs_chromium, open_screen, yen
 
 from simulators.cloud.store_catalog import MEMBER, ONIGIRI, ORDER_READY, SNACK, TEA, beef_label
 from simulators.fixtures.session import SessionLane
@@ -153,6 +153,7 @@ async def test_the_offline_refusal_offers_suspend_and_takes_pay_away(screen: Kio
     await screen.tap("#pay")
     await screen.shows(screen.t("prompt.payment_offline"))
     assert not await screen.page.locator("#pay").is_visible(), "paying was just refused"
+    assert not await screen.page.locator("#pay-hint").is_visible(), "nor told to tap Pay"
     await screen.tap("#suspend")
     await screen.state("idle")
     code = session_lane.view["suspend_code"]
@@ -210,3 +211,54 @@ async def test_the_welcome_screen_shows_where_to_scan(session_lane: SessionLane,
         points = await screen.page.evaluate("() => document.body.dataset.scanner")
         assert points == position
         await screen.shot(f"welcome-{position}-{language}")
+
+
+# Every visible text's line breaks, each checked against the word boundaries of Intl.Segmenter in the text's
+# language (ICU's dictionary for Japanese): a break inside a word ("コー|ド", "mem|ber") is reported.
+MID_WORD_BREAKS_JS = """() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !node.data.trim() || !el.checkVisibility() || el.closest('.visually-hidden')) continue;
+    const lang = el.closest('[lang]')?.lang || 'en';
+    const starts = new Set([...new Intl.Segmenter(lang, { granularity: 'word' }).segment(node.data)]
+      .map((s) => s.index));
+    let lastTop = null;
+    for (let i = 0; i < node.data.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (!rect || rect.width === 0) continue;
+      if (lastTop !== null && rect.top > lastTop + rect.height / 2 && !starts.has(i)) {
+        found.push(`${node.data.slice(0, i)}|${node.data.slice(i)}`);
+      }
+      lastTop = rect.top;
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize("viewport", [LANDSCAPE, PORTRAIT], ids=["landscape", "portrait"])
+async def test_text_wraps_only_between_words(session_lane: SessionLane, language: str,
+                                             viewport: dict[str, int]) -> None:
+    orientation = "landscape" if viewport is LANDSCAPE else "portrait"
+    async with open_screen(session_lane, language=language, viewport=viewport) as screen:
+        broken: list[str] = []
+        await screen.shows(screen.t("welcome_hint"))
+        broken += await screen.page.evaluate(MID_WORD_BREAKS_JS)
+        await screen.shot(f"wrap-{language}-{orientation}-welcome")
+        await session_lane.scan(TEA)
+        session_lane.offline_kinds = ("card", "cash")
+        await screen.tap("#pay")
+        await screen.shows(screen.t("prompt.payment_offline"))
+        broken += await screen.page.evaluate(MID_WORD_BREAKS_JS)
+        await screen.shot(f"wrap-{language}-{orientation}-offline")
+        await session_lane.scan("4510000000999")          # not a valid code: a long refusal, then call staff
+        await screen.tap("#call-staff")
+        await screen.state("needs_attendant")
+        broken += await screen.page.evaluate(MID_WORD_BREAKS_JS)
+        assert not broken, "\n".join(broken)

@@ -120,6 +120,7 @@ function renderSummary(view) {
   pay.disabled = view.lines.length === 0;
   const said = view.prompts[0]?.code;
   pay.hidden = PAY_REFUSED.has(said);
+  $('pay-hint').classList.toggle('refused', pay.hidden);        // "tap Pay" would point at nothing
   $('suspend').hidden = !OFFERS_SUSPEND.has(said);
   renderMember(view.member);
 }
