@@ -100,7 +100,8 @@ function lineDetail(line) {
     // Priced here by weight: the shopper sees what the weight was charged at (a label's own amount has no
     // unit price of its own, so none is shown for it).
     if (!weight || !line.unit) return weight;
-    return t('weighed', { weight, price: t('per_unit', { price: money(line.unit_price), unit: t(`unit_${line.unit}`) }) });
+    const price = t('per_unit', { price: money(line.unit_price), unit: t(`unit_${line.unit}`) });
+    return t('weighed', { weight, price });
   }
   return `${money(line.unit_price)} ${t('quantity', { n: line.quantity })}`;
 }
@@ -205,7 +206,8 @@ function renderPrompt(view, screen, mode) {
   if (!shown) return;
   banner.className = `banner ${prompt.level}`;
   banner.dataset.code = prompt.code;
-  banner.textContent = promptText(prompt, { points: view.member?.points_balance, code: view.suspend_code });
+  const points = view.member?.points_balance?.toLocaleString('ja-JP');       // 1,200 as in the member box
+  banner.textContent = promptText(prompt, { points, code: view.suspend_code });
 }
 
 // A message from outside the view (a scan that was not recorded): shown until the next view replaces it.
