@@ -262,3 +262,22 @@ async def test_text_wraps_only_between_words(session_lane: SessionLane, language
         await screen.state("needs_attendant")
         broken += await screen.page.evaluate(MID_WORD_BREAKS_JS)
         assert not broken, "\n".join(broken)
+
+
+async def test_the_next_shopper_who_acts_on_the_paid_screen_gets_the_default_language(
+        session_lane: SessionLane) -> None:
+    async with open_screen(session_lane, language="ja") as screen:
+        await screen.page.goto(screen.base + "/")           # the config's default: Japanese
+        await session_lane.scan(TEA)
+        await screen.tap("#lang")                           # this shopper reads English
+        screen.language = "en"
+        await paid_visit_tapped(screen)
+        await session_lane.scan(SNACK)                      # the next shopper, before the end screen times out
+        screen.language = "ja"
+        await screen.shows(screen.t("prompt.sale_stop"), screen.t("welcome_title"))
+
+
+async def paid_visit_tapped(screen: KioskScreen) -> None:
+    await screen.tap("#pay")
+    await screen.state("paid")
+    await screen.shows(screen.t("paid_title"))

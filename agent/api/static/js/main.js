@@ -3,7 +3,7 @@ import { getJSON, post } from './api.js';
 import { closeConfirm, closeKeypad, confirmAction, setupDialogs } from './dialogs.js';
 import { applyStatic, language, loadCatalogues, promptText, setLanguage, t } from './i18n.js';
 import { follow } from './live.js';
-import { render, screenOf, showProblem, tick } from './render.js';
+import { nextShopperActed, render, screenOf, showProblem, tick } from './render.js';
 
 const $ = (id) => document.getElementById(id);
 const LANGUAGES = ['ja', 'en'];         // agent/api/kiosk.py LANGUAGES: one catalogue each in static/i18n/
@@ -75,6 +75,10 @@ function show(next) {
   const key = `${next.session_id}:${next.state}`;
   if (ENDED.has(next.state) && !ENDED.has(previous?.state ?? '')) chosenSinceEnd = false;
   if (previous && ENDED.has(previous.state) && next.session_id !== previous.session_id) newShopper();
+  if (ENDED.has(next.state) && nextShopperActed(next) && endedKey !== key) {
+    endVisitScreen(key);         // the next shopper acted on the ended screen: theirs now, in the default language
+    return;
+  }
   scheduleWelcome(next, key);
   const drawn = laneOpen ? next : { ...next, lane_open: false };
   const screen = endedKey === key ? 'welcome' : screenOf(drawn);
