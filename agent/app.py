@@ -132,8 +132,9 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
 def _metrics(config: Config, health: HealthRegistry, lane_db: Database, catalog: CatalogDb, pipeline: Pipeline,
              session: SessionController) -> LaneMetrics:
     """`/metrics`: the session and pipeline report to it through callbacks (they never import prometheus_client)."""
-    metrics = LaneMetrics(Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s),
-                          config.agent.currency)
+    sources = Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s,
+                      store_id=config.agent.store_id, lane_id=config.agent.lane_id)
+    metrics = LaneMetrics(sources, config.agent.currency)
     pipeline.observe_scan = metrics.scan_recorded
     session.observe_change = metrics.change_committed
     session.checkout.observe_payment = metrics.payment_finished
