@@ -298,6 +298,22 @@ def test_the_prometheus_agent_example_is_a_valid_config() -> None:
     assert set(config["global"]["external_labels"]) == {"store", "lane"}, "what the dashboard and alerts read"
 
 
+@needs_promtool
+def test_the_textfile_routes_scrape_config_and_agent_down_rule_in_monitoring_md_are_valid(tmp_path: Path) -> None:
+    text = (DOCS / "monitoring.md").read_text()
+    scrape = re.search(r"```yaml\n(scrape_configs:.*?)```", text, re.S)
+    rule = re.search(r"alert on\s+`(up\{job=\"node\"\}[^`]+)`", text)
+    assert scrape and rule, "the textfile route's scrape config and rule in docs/monitoring.md"
+    (tmp_path / "node.yml").write_text(scrape.group(1))
+    targets = yaml.safe_load(scrape.group(1))["scrape_configs"][0]["static_configs"][0]
+    assert set(targets["labels"]) == {"store", "lane"}
+    (tmp_path / "rule.yml").write_text(yaml.safe_dump(
+        {"groups": [{"name": "textfile", "rules": [{"alert": "OmoEdgeAgentDown", "expr": rule.group(1)}]}]}))
+    for check in (("config", "node.yml"), ("rules", "rule.yml")):
+        result = promtool("check", check[0], str(tmp_path / check[1]))
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_monitoring_md_explains_every_metric_the_lane_exports(lane_scrape: Scrape) -> None:
     text = (DOCS / "monitoring.md").read_text()
     families = {line.split()[2] for line in lane_scrape.text.splitlines() if line.startswith("# TYPE")}
