@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from agent.catalog.fields import CatalogLineError, gtin14
 from agent.catalog.lines import Delete, DeltaHeader, Record, Trailer, parse_line
+from agent.catalog.rates import canonical_rate
 from simulators.cloud.catalog_data import gtin_for
 
 products = st.fixed_dictionaries({
@@ -29,7 +30,7 @@ products = st.fixed_dictionaries({
 def test_every_valid_product_loads_as_given(line: dict[str, object]) -> None:
     record = parse_line(json.dumps(line).encode(), 3)
     assert isinstance(record, Record) and record.kind == "product"
-    assert record.row[:4] == (line["gtin"], line["name"], line["price"], line["tax_rate"])
+    assert record.row[:4] == (line["gtin"], line["name"], line["price"], canonical_rate(str(line["tax_rate"])))
     assert record.row[4] == line.get("member_price") and record.version == line["version"]
 
 

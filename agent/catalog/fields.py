@@ -6,9 +6,9 @@ import re
 from datetime import datetime
 from typing import Any
 
+from agent.catalog.rates import RATE, canonical_rate
 from agent.errors import AgentError
 
-RATE = re.compile(r"0(\.\d{1,6})?|1(\.0{1,6})?")
 ID_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 DIGITS = re.compile(r"\d{8}|\d{12,14}")
 
@@ -34,6 +34,15 @@ def gtin14(value: object, line: int, field: str = "gtin") -> str:
     if (10 - (3 * odd + even) % 10) % 10 != code[13] - 48:
         raise CatalogLineError(line, f"{field} {value!r} has a wrong check digit")
     return code.decode()
+
+
+def rate_field(d: dict[str, Any], key: str, line: int) -> str:
+    """A required decimal rate from "0" to "1", in its canonical spelling ("0.1" and "0.10" are both "0.10")."""
+    value = d.get(key)
+    if type(value) is not str or not RATE.fullmatch(value):
+        raise CatalogLineError(line, f"{key} must be a decimal string from \"0\" to \"1\" (\"0.08\", \"0.10\"), "
+                                     f"got {value!r}")
+    return canonical_rate(value)
 
 
 def int_field(d: dict[str, Any], key: str, line: int, *, required: bool = False, low: int = 0) -> int | None:

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from agent.catalog.fields import (
-    RATE,
     CatalogLineError,
     bool_field,
     gtin14,
     int_field,
+    rate_field,
     req_int,
     str_field,
     text_field,
@@ -68,7 +68,8 @@ class Delete(NamedTuple):
 
 
 _UNITS = frozenset(("kg", "100g", "g", "l", "100ml"))
-_RATES_SEEN: set[str] = set()   # tax rates already found valid: a catalog uses a handful, checked once each
+# Tax rates already found valid, as spelled -> canonical: a catalog uses a handful, each checked once.
+_RATES_SEEN: dict[str, str] = {}
 
 
 def _product(d: dict[str, Any], line: int, version: int) -> Record:
@@ -82,17 +83,15 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
             and type(deposit) is int and deposit >= 0 and type(age) is bool and type(stop) is bool
             and (unit is None or (type(unit) is str and unit in _UNITS))
             and (department is None or type(department) is str)):
-        return Record("product", gtin, version,
-                      (gtin, name, price, rate, member, department, int(age), int(stop), deposit, unit, version))
+        return Record("product", gtin, version, (gtin, name, price, _RATES_SEEN[rate], member, department,
+                                                 int(age), int(stop), deposit, unit, version))
     return _product_checked(d, line, version, gtin)
 
 
 def _product_checked(d: dict[str, Any], line: int, version: int, gtin: str) -> Record:
-    rate = d.get("tax_rate")
-    if type(rate) is not str or not RATE.fullmatch(rate):
-        raise CatalogLineError(line, f"tax_rate must be a decimal string from \"0\" to \"1\", got {rate!r}")
+    rate = rate_field(d, "tax_rate", line)
     if len(_RATES_SEEN) < 1000:
-        _RATES_SEEN.add(rate)
+        _RATES_SEEN[d["tax_rate"]] = rate
     unit = d.get("unit")
     if unit is not None and unit not in _UNITS:
         raise CatalogLineError(line, f"unit must be kg, 100g, g, l or 100ml (or absent), got {unit!r}")
@@ -119,7 +118,7 @@ def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
     kind = d.get("type")
     quantity = req_int(d, "quantity", line, low=1) if kind == "bundle" else (int_field(d, "quantity", line, low=1) or 1)
     bundle_price = req_int(d, "price", line) if kind == "bundle" else None
-    percent = str_field(d, "percent", line, pattern=RATE) if kind == "percent" else None
+    percent = rate_field(d, "percent", line) if kind == "percent" else None
     amount = req_int(d, "amount", line, low=1) if kind == "amount" else None
     if kind not in ("bundle", "percent", "amount"):
         raise CatalogLineError(line, f"promotion type must be bundle, percent or amount, got {kind!r}")
@@ -136,7 +135,7 @@ def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
 def _coupon(d: dict[str, Any], line: int, version: int) -> Record:
     coupon_id = str_field(d, "id", line)
     amount = int_field(d, "amount", line, low=1)
-    percent = str_field(d, "percent", line, required=False, pattern=RATE)
+    percent = None if d.get("percent") is None else rate_field(d, "percent", line)
     if (amount is None) == (percent is None):
         raise CatalogLineError(line, "a coupon needs exactly one of amount or percent")
     conditions = d.get("conditions", {})
