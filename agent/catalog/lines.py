@@ -96,6 +96,7 @@ FIELDS: dict[str, frozenset[str]] = {kind: frozenset((*_COMMON, *names)) for kin
     "delta": ("base",),
 }.items()}
 _PRODUCT_FIELDS = FIELDS["product"]
+_PRODUCT_PLAIN = _PRODUCT_FIELDS - {"names"}     # the hot path's fields; names are checked off it
 # A promotion's type decides which of its amount fields it may carry: "percent" with "amount" is a mistake.
 _PROMOTION_AMOUNTS = {"bundle": "price", "percent": "percent", "amount": "amount"}
 _ORDER_ITEM = frozenset(("gtin", "qty"))
@@ -111,8 +112,7 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
             and type(rate) is str and rate in _RATES_SEEN and (member is None or (type(member) is int and member >= 0))
             and deposit == 0 and type(deposit) is int and type(age) is bool and type(stop) is bool
             and (unit is None or (type(unit) is str and unit in _UNITS))
-            and (department is None or type(department) is str) and "names" not in d
-            and d.keys() <= _PRODUCT_FIELDS):
+            and (department is None or type(department) is str) and d.keys() <= _PRODUCT_PLAIN):
         return Record("product", gtin, version, (gtin, name, price, _RATES_SEEN[rate], member, department,
                                                  int(age), int(stop), 0, unit, version))
     return _product_checked(d, line, version, gtin)
@@ -260,9 +260,8 @@ def parse_line(raw: bytes, line: int) -> Record | Delete | Trailer | DeltaHeader
 def _parse_object(d: dict[str, Any], line: int) -> Record | Delete | Trailer | DeltaHeader:
     kind = d.get("kind", "product")
     version = req_int(d, "version", line, low=1)
-    allowed = FIELDS.get(kind) if type(kind) is str else None
-    if allowed is not None and kind != "product":    # the product's hot path checks its own fields
-        known_fields(d, allowed, line, f"a {kind} line")
+    if kind != "product" and type(kind) is str and kind in FIELDS:   # a product's parser checks its own
+        known_fields(d, FIELDS[kind], line, f"a {kind} line")
     parser = PARSERS.get(kind)
     if parser is not None:
         return parser(d, line, version)
