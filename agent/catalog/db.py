@@ -95,9 +95,15 @@ class CatalogDb:
                 self.remove_stale_files()
 
     def follow_pointer(self) -> bool:
-        """Swap to the generation the pointer names if another process (`catalog import`) moved it."""
+        """Swap to the generation the pointer names if another process (`catalog import`) moved it; drop the
+        current one if `omo-edge catalog reset` removed the pointer."""
         name = read_pointer(self.state_dir)
         current = self._db
+        if name is None and current is not None:
+            self.drop()
+            logger.warning("catalog %s was reset by `omo-edge catalog reset`; running without a catalog until "
+                           "the next pull", current.path.name)
+            return True
         if name is None or (current is not None and current.path.name == name):
             return False
         if not (self.state_dir / name).exists():
@@ -105,6 +111,16 @@ class CatalogDb:
         self.swap(self.state_dir / name)
         logger.info("catalog switched to %s (imported by another process)", name)
         return True
+
+    def drop(self) -> None:
+        """Stop using the current generation (after a reset): lookups find nothing until the next load."""
+        with self._swap_lock:
+            old, self._db = self._db, None
+            for retired in self._retired:
+                retired.close()
+            self._retired = [old] if old is not None else []
+            if self.cleanup:
+                self.remove_stale_files()
 
     def remove_stale_files(self, *, loading: bool = False) -> None:
         """Delete generations that are neither current nor still open (old, corrupt, and with `loading`,
@@ -226,11 +242,13 @@ def status_from_meta(meta: dict[str, str], path: str | None, now: float) -> Cata
     version = int(meta.get("version", 0))
     checked = float(meta["checked_at"]) if "checked_at" in meta else None
     counts = json.loads(meta.get("counts", "{}"))
+    source = meta.get("source", "unknown" if version else "")
     return CatalogStatus(
         loaded=version > 0, version=version,
         loaded_at=float(meta["loaded_at"]) if "loaded_at" in meta else None, checked_at=checked,
         age_s=None if checked is None else max(0.0, now - checked),
-        etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS}, path=path)
+        etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS}, path=path,
+        source=source, cloud_version=int(meta.get("cloud_version", 0)), imported_from=meta.get("imported_from"))
 
 
 def _product(row: tuple[Any, ...] | None) -> Product | None:

@@ -133,8 +133,29 @@ class CatalogStatus:
     etag: str | None
     counts: Mapping[str, int]
     path: str | None
+    source: str = ""            # cloud | import (by hand) | unknown (an older agent's file) | "" (none loaded)
+    cloud_version: int = 0      # the newest cloud snapshot this lane loaded; a replay older than it is refused
+    imported_from: str | None = None   # the file a hand import came from
+
+    @property
+    def from_cloud(self) -> bool:
+        return self.source == "cloud"
+
+    def source_label(self) -> str:
+        return {"cloud": "from the cloud", "import": "imported by hand", "": "none loaded"}.get(
+            self.source, "source unknown")
+
+    def provenance(self) -> str:
+        """Where the catalog came from and what happens next, for `catalog status` and the agent's health."""
+        if self.source in ("cloud", ""):
+            return self.source_label()
+        later = "the cloud's next snapshot replaces it (or `omo-edge catalog reset`)"
+        if self.source == "import":
+            return f"imported by hand from {self.imported_from or 'a file'}, not the cloud's: {later}"
+        return f"source unknown (loaded by an older agent), not known to be the cloud's: {later}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"loaded": self.loaded, "version": self.version, "loaded_at": self.loaded_at,
                 "checked_at": self.checked_at, "age_s": None if self.age_s is None else round(self.age_s, 1),
-                "etag": self.etag, "counts": dict(self.counts), "path": self.path}
+                "etag": self.etag, "counts": dict(self.counts), "path": self.path, "source": self.source,
+                "cloud_version": self.cloud_version, "imported_from": self.imported_from}
