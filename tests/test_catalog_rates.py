@@ -15,13 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.catalog.db import CatalogDb
+from agent.catalog.delta import parse_delta
+from agent.catalog.lines import Record
 from agent.catalog.load import load_snapshot
 from agent.catalog.rates import canonical_rate
 from agent.config import SessionSection
 from agent.session.pricing import price_basket
 from agent.session.pricing_types import LineInput, TaxConfig
 from agent.session.receipt import receipt
-from simulators.cloud.catalog_data import gtin_for, write_lines
+from simulators.cloud.catalog_data import delta_payload, gtin_for, write_lines
+from simulators.cloud.tokens import TokenIssuer
+from simulators.fixtures.session import SessionLane
 
 SPELLINGS = {"0.10": ["0.1", "0.10", "0.100", "0.1000"], "0.08": ["0.08", "0.080", "0.0800"],
              "0.00": ["0", "0.0", "0.00"]}
@@ -87,3 +91,35 @@ def test_a_reduced_rate_item_keeps_its_mark_however_the_rate_is_spelled(spelling
     printed = receipt(sale, SessionSection())
     assert [item["name"] for item in printed["items"]] == ["Green tea ※", "Batteries"]
     assert printed["reduced_rate_note"] is not None
+
+
+async def test_a_sale_from_a_catalog_with_mixed_spellings_has_one_row_per_rate(
+        tmp_path: Path, token_issuer: TokenIssuer) -> None:
+    """End to end on real files: import, four scans, pay; the sale and its receipt see two rates, not four."""
+    spelled = [("0.08", 108), ("0.080", 108), ("0.1", 55), ("0.10", 55)]
+    state = tmp_path / "state"
+    catalog = CatalogDb.open(state)
+    lines = [{"gtin": gtin_for(i), "name": f"item {i}", "price": price, "tax_rate": rate, "version": 1}
+             for i, (rate, price) in enumerate(spelled)]
+    load_snapshot(catalog, write_lines(tmp_path / "mixed.jsonl", lines, version=1))
+    catalog.close()
+    lane = SessionLane(state, token_issuer)
+    await lane.open()
+    try:
+        for i in range(len(spelled)):
+            await lane.scan(gtin_for(i)[1:])
+        assert lane.controller is not None
+        await lane.controller.pay("simulated")
+        [sale] = lane.events("omo.sale/1")
+    finally:
+        await lane.stop()
+    assert [(r["rate"], r["total"], r["tax"]) for r in sale["tax_breakdown"]] == [("0.08", 216, 16),
+                                                                                ("0.10", 110, 10)]
+    assert [item["name"].endswith("※") for item in sale["receipt"]["items"]] == [True, True, False, False]
+    assert [line["tax_rate"] for line in sale["lines"]] == ["0.08", "0.08", "0.10", "0.10"]
+
+
+def test_a_delta_stores_the_canonical_rate_too() -> None:
+    delta = parse_delta(delta_payload(1, 2, [{"gtin": gtin_for(1), "name": "tea", "price": 1, "tax_rate": "0.080"}]))
+    [record] = delta.changes
+    assert isinstance(record, Record) and record.row[3] == "0.08"

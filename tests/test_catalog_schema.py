@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.catalog.db import CatalogDb
 from agent.catalog.delta import parse_delta
@@ -195,3 +197,29 @@ def test_the_command_line_names_the_line_the_field_and_the_fix(tmp_path: Path,
     err = capsys.readouterr().err
     assert "line 2: conditions.member_only: must be true or false" in err and "Fix: write false" in err
     assert "Traceback" not in err
+
+
+# --- a property: each condition key takes its one type and nothing else ---
+
+VALID_CONDITION = {"min_spend": st.integers(0, 10**7), "member_only": st.booleans(),
+                   "gtins": st.lists(st.integers(0, 10**6).map(gtin_for), min_size=1, max_size=3),
+                   "departments": st.lists(st.sampled_from(["food", "drinks"]), min_size=1, max_size=2)}
+ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=False,
+                        allow_infinity=False) | st.text(max_size=14),
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                    max_size=2), max_leaves=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(VALID_CONDITION)), st.data())
+def test_a_condition_loads_only_as_its_own_type(key: str, data: st.DataObject) -> None:
+    value = data.draw(VALID_CONDITION[key] | ANY_JSON)
+    outcome = _parsed({**COUPON, "conditions": {key: value}})
+    if isinstance(outcome, Record):
+        stored = json.loads(outcome.row[3])[key]
+        expected = {"min_spend": int, "member_only": bool, "gtins": list, "departments": list}[key]
+        assert type(value) is expected and type(stored) is expected
+        if key == "gtins":
+            assert all(type(g) is str and len(g) == 14 for g in stored)
+    else:
+        assert isinstance(outcome, CatalogLineError) and f"conditions.{key}" in outcome.problem
