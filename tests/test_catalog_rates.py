@@ -123,3 +123,13 @@ def test_a_delta_stores_the_canonical_rate_too() -> None:
     delta = parse_delta(delta_payload(1, 2, [{"gtin": gtin_for(1), "name": "tea", "price": 1, "tax_rate": "0.080"}]))
     [record] = delta.changes
     assert isinstance(record, Record) and record.row[3] == "0.08"
+
+
+async def test_a_rate_stored_by_an_older_agent_is_read_canonically(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    load_snapshot(catalog_db, write_lines(tmp_path / "s.jsonl", [
+        {"gtin": gtin_for(1), "name": "tea", "price": 108, "tax_rate": "0.08", "version": 1}], version=1))
+    db = catalog_db.database
+    assert db is not None
+    await db.write(lambda conn: conn.execute("UPDATE products SET tax_rate = '0.080'"))   # as an older agent left it
+    product = catalog_db.product(gtin_for(1))
+    assert product is not None and product.tax_rate == "0.08"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.catalog.files import FILE_PREFIX, catalog_lock, read_pointer, write_pointer
+from agent.catalog.rates import canonical_rate
 from agent.catalog.records import CatalogStatus, Coupon, Member, OfflinePolicy, Order, Product, Promotion, TrustedKey
 from agent.catalog.schema import KINDS, migrations
 from agent.clock import SYSTEM_CLOCK, Clock
@@ -256,8 +257,10 @@ def _product(row: tuple[Any, ...] | None) -> Product | None:
         return None
     price = row[2] if row[11] is None else row[11]          # a time-limited price in force wins
     member = row[4] if row[12] is None else row[12]
-    return Product(row[0], row[1], price, row[3], None if member is None else min(member, price), row[5],
-                   bool(row[6]), bool(row[7]), row[8], row[9], row[10], row[2])
+    member = None if member is None else min(member, price)
+    # canonical_rate: a file an older agent loaded may spell a rate "0.1" (it is cached: a handful of rates)
+    return Product(row[0], row[1], price, canonical_rate(row[3]), member, row[5], bool(row[6]), bool(row[7]), row[8],
+                   row[9], row[10], row[2])
 
 
 def _promotion(r: tuple[Any, ...]) -> Promotion:

@@ -18,12 +18,12 @@ class Product:
     gtin: str
     name: str
     price: int                  # in force at the time asked about (a time-limited price, else the regular one)
-    tax_rate: str
+    tax_rate: str               # canonical spelling (agent/catalog/rates.py), also from an older agent's file
     member_price: int | None    # in force at that time; never above `price`
     department: str | None
     age_restricted: bool
     sale_stop: bool
-    deposit: int
+    deposit: int                # always 0 from a current import: a non-zero deposit is refused (docs/catalog.md)
     unit: str | None            # None: by piece; "kg", "100g" ...: `price` is per that unit
     version: int
     regular_price: int
