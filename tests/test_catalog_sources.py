@@ -129,7 +129,7 @@ def test_reset_without_a_catalog_says_so(tmp_path: Path, capsys: pytest.CaptureF
     assert "no catalog" in capsys.readouterr().out
 
 
-def test_a_pulled_catalogs_file_records_its_source(tmp_path: Path, catalog_db: CatalogDb) -> None:
+def test_an_imported_catalogs_file_records_its_source_and_file(tmp_path: Path, catalog_db: CatalogDb) -> None:
     hand_import(tmp_path, catalog_db, version=4)
     name = read_pointer(catalog_db.state_dir)
     conn = sqlite3.connect(f"file:{catalog_db.state_dir / str(name)}?mode=ro", uri=True)
