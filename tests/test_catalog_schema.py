@@ -223,3 +223,8 @@ def test_a_condition_loads_only_as_its_own_type(key: str, data: st.DataObject) -
             assert all(type(g) is str and len(g) == 14 for g in stored)
     else:
         assert isinstance(outcome, CatalogLineError) and f"conditions.{key}" in outcome.problem
+
+
+def test_a_misspelt_field_is_refused_with_the_likely_name() -> None:
+    error = refusal({**COUPON, "conditions": {"min_spnd": 5000}})
+    assert "if you meant 'min_spend', rename it" in error.problem

@@ -8,6 +8,7 @@ correct the record before any lane sells with it.
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime
 from typing import Any
@@ -181,6 +182,8 @@ def known_fields(d: dict[str, Any], allowed: frozenset[str], line: int, what: st
     """Refuse a field the schema does not know: a typo ("tax" for "tax_rate") must not be silently dropped."""
     unknown = [key for key in d if key not in allowed]
     if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), allowed, n=1, cutoff=0.5)
+        hint = f"if you meant {close[0]!r}, rename it; otherwise remove it" if close else "remove it"
         raise refuse(line, f"{prefix}{unknown[0]}", f"is not a field of {what}",
-                     f"remove it, or use one of {', '.join(sorted(allowed))} (docs/catalog.md); a field the "
-                     "cloud added needs an agent that knows it")
+                     f"{hint} (known: {', '.join(sorted(allowed))}; docs/catalog.md). A field the cloud added "
+                     "needs an agent that knows it")
