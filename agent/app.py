@@ -64,7 +64,7 @@ class Lane:
 async def start(config: Config) -> Lane:
     """Open state, start the API and every component; returns once all are started (not connected)."""
     rules = build_rules(config.interpret, config.trust.keys, config.trust.clock_skew_s, config.agent.currency)
-    health = HealthRegistry(__version__)
+    health = HealthRegistry(__version__, config.agent.store_id, config.agent.lane_id)
     lane_db = await asyncio.to_thread(open_lane_db, config.agent.state_dir, config.agent.store_id,
                                       config.agent.lane_id)
     _report_store(health, lane_db)

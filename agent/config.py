@@ -182,19 +182,39 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
 
 def load(path: Path, *, check_devices: bool = True) -> Config:
     """Read, parse and validate the config file; raise ConfigError naming what to fix."""
+    return parse(_read(path), path, check_devices=check_devices)
+
+
+def load_identity(path: Path) -> tuple[AgentSection, ApiSection]:
+    """Only `[agent]` and `[api]`: who this lane is and where its API listens, for commands that talk to the
+    running agent (`status`). The rest (secrets, devices) is the agent's business, so an admin who may read
+    the config but not the credentials can still ask."""
+    data = _read(path)
+    return _agent(Table.of(data, "agent", str(path), required=True)), _api(Table.of(data, "api", str(path)))
+
+
+def api_listen(listen: str, where: str) -> ApiSection:
+    """An `[api] listen` value given elsewhere (`status --api`), checked by the same rules."""
+    return _api(Table({"listen": listen}, "api", where))
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found; pass --config PATH or set OMO_EDGE_CONFIG "
                           "(an example is config/agent.example.toml)", path=str(path)) from None
-    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+    except PermissionError:
+        raise ConfigError("cannot read the config file: permission denied. Fix: run the command with sudo, or as a "
+                          "member of group omo-edge (install.sh makes the file root:omo-edge 0640, which the "
+                          "service reads as user omo-edge)", path=str(path)) from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the config file ({exc}); make it a UTF-8 file readable by the "
                           "service user", path=str(path)) from exc
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}; fix the syntax at that line", path=str(path)) from exc
-    return parse(data, path, check_devices=check_devices)
 
 
 def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) -> Config:
