@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from agent import config as config_module
 from agent import log
+from agent.errors import StartupError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,8 +18,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Run until stopped; an expected start-up failure is one line on stderr (the journal) and exit 1."""
     from agent.app import run
 
     config = config_module.load(config_module.resolve_path(args.config))
     log.setup(config.agent.log_level, config.agent.log_format)
-    return asyncio.run(run(config))
+    try:
+        return asyncio.run(run(config))
+    except StartupError as exc:
+        print(f"omo-edge: cannot start: {exc}", file=sys.stderr)
+        return 1
