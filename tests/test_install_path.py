@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import zipfile
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from simulators.cloud.store_catalog import TEA, write_store_catalog
+from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.fixtures.daemon import AgentProcess, NotifySocket, render_toml
 from simulators.fixtures.install import REPO, InstalledRoot, tracked_files
+from simulators.fixtures.shop import api, until
 from simulators.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -90,6 +94,11 @@ def installed_config(installed_root: InstalledRoot, tmp_path: Path, **sections: 
     os.chmod(path, 0o640)
     return path
 
+    path = tmp_path / "agent.toml"
+    path.write_text(render_toml(base))
+    os.chmod(path, 0o640)
+    return path
+
 
 def test_the_installed_agent_runs_until_ready(installed_root: InstalledRoot, tmp_path: Path,
                                               start_agent: Callable[..., AgentProcess],
@@ -101,3 +110,49 @@ def test_the_installed_agent_runs_until_ready(installed_root: InstalledRoot, tmp
     assert status.returncode == 0, status.stdout + status.stderr
     assert "store-7" in status.stdout and "lane-3" in status.stdout
 
+
+
+def test_the_journey_through_the_installed_venv_install_check_run_sell_status_backup_uninstall(
+        installed_root: InstalledRoot, tmp_path: Path, start_agent: Callable[..., AgentProcess],
+        serial_scanner_sim: VirtualSerialScanner) -> None:
+    # The journey's own copy of the installed root, so uninstalling it leaves the session's root to the others.
+    # (The copy's scripts still run the session root's venv: their #! lines name it.)
+    root = tmp_path / "root"
+    shutil.copytree(installed_root.root, root, symlinks=True)
+    register = InstalledRoot(root=root, wheel=installed_root.wheel, seconds=installed_root.seconds)
+    state = root / "var" / "lib" / "omo-edge"
+    config = installed_config(register, tmp_path, agent={"store_id": "store-7", "lane_id": "lane-3",
+                                                         "state_dir": str(state), "allow_simulators": True},
+                              payment={"adapter": "simulated"},
+                              devices=[{"name": "handheld", "driver": "serial", "port": serial_scanner_sim.path,
+                                        "bounce_ms": 0}])
+    imported = register.run("catalog", "import", str(write_store_catalog(tmp_path / "store.jsonl")),
+                            "--config", str(config))
+    assert imported.returncode == 0, imported.stderr
+    checked = register.run("config", "check", "--config", str(config))
+    assert checked.returncode == 0 and checked.stdout.startswith(f"{config}: ok"), checked.stderr
+
+    agent = start_agent(config, program=(str(register.program),))
+    until(lambda: api(config, "GET", "/v1/health")[1]["components"].get("device:handheld", {}).get("state") == "ok",
+          "the pty scanner open")
+    serial_scanner_sim.scan(TEA, aim="]E0")
+    until(lambda: api(config, "GET", "/v1/session")[1]["lines"], "the scanned line")
+    code, paid = api(config, "POST", "/v1/session/pay", {"method": "simulated"})
+    assert code == 200 and paid["state"] == "paid", paid
+
+    status = register.run("status", "--config", str(config))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("store store-7  lane lane-3  status ")
+    backup = register.run("backup", str(tmp_path / "backup"), "--config", str(config))
+    assert backup.returncode == 0, backup.stderr
+    assert (tmp_path / "backup" / "lane.db").stat().st_size > 0
+    assert agent.stop() == 0
+
+    removed = subprocess.run(["bash", str(REPO / "systemd" / "uninstall.sh"), "--root", str(root)],
+                             capture_output=True, text=True, timeout=60)
+    assert removed.returncode == 0, removed.stderr
+    for gone in ("opt/omo-edge", "usr/local/bin/omo-edge", "etc/systemd/system/omo-edge.service",
+                 "etc/udev/rules.d/99-omo-edge.rules"):
+        assert not (root / gone).exists(), gone
+    assert (state / "lane.db").stat().st_size > 0          # sales the cloud may not have confirmed stay
+    assert (root / "etc" / "omo-edge" / "agent.toml").exists()
