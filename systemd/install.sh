@@ -77,6 +77,16 @@ fi
 
 install -D -m 0644 "$src/systemd/omo-edge.service" "$root/etc/systemd/system/omo-edge.service"
 install -D -m 0644 "$src/systemd/99-omo-edge.rules" "$root/etc/udev/rules.d/99-omo-edge.rules"
+# The site's own scanners go in a file of its own, created once and never overwritten (upgrades replace the above).
+if [ ! -e "$root/etc/udev/rules.d/99-omo-edge-local.rules" ]; then
+  cat > "$root/etc/udev/rules.d/99-omo-edge-local.rules" <<'RULES'
+# omo-edge: this register's own scanners and cameras (docs/operations/udev.md). install.sh created this file
+# and never overwrites it; 99-omo-edge.rules beside it is replaced at every upgrade, so do not edit that one.
+# Example, a USB-serial scanner (lsusb shows vendor:product):
+# SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523", ENV{ID_MM_DEVICE_IGNORE}="1", GROUP="omo-edge", MODE="0660"
+RULES
+  chmod 0644 "$root/etc/udev/rules.d/99-omo-edge-local.rules"
+fi
 if [ -z "$root" ]; then
   udevadm control --reload-rules 2>/dev/null && udevadm trigger 2>/dev/null || say "udev not running: rules apply at next boot"
   systemctl daemon-reload
