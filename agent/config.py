@@ -288,8 +288,6 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
     host_problem = broker_host_problem(section.host, section.port)
     if host_problem is not None:
         raise t.error("host", f"{section.host!r} is not a host name", host_problem)
-    if section.tls:
-        _check_tls_files(t, section)
     if section.protocol == "3.1.1" and section.delivery == "broker":
         raise t.error("delivery", "\"broker\" cannot be used with protocol = \"3.1.1\": a 3.1.1 broker acknowledges a "
                       "publish that its ACL silently dropped, so its PUBACK proves nothing",
@@ -323,22 +321,6 @@ def broker_host_problem(host: str, port: int) -> str | None:
     port_fix = f" and port = {given}" if given else ""
     tls_fix = " (with tls = true)" if (given == "8883" or match.group(1) in ("mqtts", "ssl")) else ""
     return f"host = \"{name}\"{port_fix}{tls_fix}: the scheme and the port are keys of their own"
-
-
-def _check_tls_files(t: Table, section: MqttSection) -> None:
-    """The CA, certificate and key as the connection will load them, so a bad file fails here, not at 3 a.m."""
-    from agent.pem_files import ca_problem, cert_problem, key_problem
-
-    for key, path, check in (("ca_file", section.ca_file, ca_problem), ("cert_file", section.cert_file, cert_problem),
-                             ("key_file", section.key_file, None)):
-        if path is None:
-            continue
-        if check is None:
-            problem = key_problem(path, section.cert_file)
-        else:
-            problem = check(path)
-        if problem is not None:
-            raise t.error(key, f"{path} {problem[0]}", problem[1])
 
 
 def _api(t: Table) -> ApiSection:

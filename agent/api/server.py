@@ -18,10 +18,10 @@ from aiohttp import WSMsgType, web
 
 from agent.api.events import EventHub
 from agent.api.fanout import Fanout
+from agent.api.port_holder import port_holder
 from agent.config import ApiSection
 from agent.errors import StartupError
 from agent.health import HealthRegistry
-from agent.port_holder import port_holder
 
 logger = logging.getLogger(__name__)
 

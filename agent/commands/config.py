@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from agent import config as config_module
-from agent.config_warnings import placeholder_warnings
+from agent.commands.placeholders import placeholder_warnings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +19,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def handle_check(args: argparse.Namespace) -> int:
     path = config_module.resolve_path(args.config)
+    from agent.sync.tls_files import check_tls_files  # cryptography: only when a config is checked
+
     config = config_module.load(path)
+    check_tls_files(config.mqtt, str(path))
     devices = ", ".join(f"{d.name} ({d.driver})" for d in config.devices) or "none"
     print(f"{path}: ok: store {config.agent.store_id}, lane {config.agent.lane_id}, "
           f"mqtt {'on' if config.mqtt else 'off (offline)'}, devices: {devices}")

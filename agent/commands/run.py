@@ -20,8 +20,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run until stopped; an expected start-up failure is one line on stderr (the journal) and exit 1."""
     from agent.app import run
+    from agent.sync.tls_files import check_tls_files
 
     config = config_module.load(config_module.resolve_path(args.config))
+    check_tls_files(config.mqtt, str(config.path))
     log.setup(config.agent.log_level, config.agent.log_format)
     try:
         return asyncio.run(run(config))

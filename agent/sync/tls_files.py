@@ -1,5 +1,5 @@
 """Whether TLS files are what the MQTT connection will load: PEM certificates, an unencrypted PEM key that
-matches its certificate. Each check returns (problem, fix) or None, for config checks to raise with the key.
+matches its certificate. `config check` and `run` call check_tls_files after loading the config.
 
 Python's ssl module reports a bad file only at connect time, and then as "[X509] PEM lib"; reading the files
 with `cryptography` here lets `config check` name the file and the fix before the service starts.
@@ -11,6 +11,9 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from agent.config import MqttSection
+from agent.errors import ConfigError
 
 Problem = tuple[str, str]
 
@@ -67,3 +70,20 @@ def key_problem(path: Path, cert: Path | None) -> Problem | None:
                 "certificate issued for this key (openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout "
                 "-in KEY must print the same)")
     return None
+
+
+def check_tls_files(section: MqttSection | None, config_path: str) -> None:
+    """Raise ConfigError naming the file, `[mqtt] key` and the fix for the first TLS file the connection could
+    not load, so a bad file fails before the service starts rather than at its first connect."""
+    if section is None or not section.tls:
+        return
+    checks = (("ca_file", section.ca_file, ca_problem), ("cert_file", section.cert_file, cert_problem))
+    for key, path, check in checks:
+        problem = check(path) if path is not None else None
+        if problem is not None:
+            raise ConfigError(f"{path} {problem[0]}. Fix: {problem[1]}", path=config_path, key=f"[mqtt] {key}")
+    if section.key_file is not None:
+        problem = key_problem(section.key_file, section.cert_file)
+        if problem is not None:
+            raise ConfigError(f"{section.key_file} {problem[0]}. Fix: {problem[1]}", path=config_path,
+                              key="[mqtt] key_file")
