@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --start) start=yes; shift ;;
     --no-venv) venv=no; shift ;;
     --package) package=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
