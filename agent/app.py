@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from agent.catalog.refresh import CatalogSync, build_catalog_sync
 from agent.clock import clock_trust
 from agent.config import Config, load
 from agent.devices import DeviceSection, run_device
-from agent.errors import AgentError
+from agent.errors import AgentError, StartupError, StoreError
 from agent.health import HealthRegistry, State
 from agent.interpret.rules import build_rules
 from agent.lane_db import open_lane_db
@@ -64,11 +65,9 @@ class Lane:
 async def start(config: Config) -> Lane:
     """Open state, start the API and every component; returns once all are started (not connected)."""
     rules = build_rules(config.interpret, config.trust.keys, config.trust.clock_skew_s, config.agent.currency)
-    health = HealthRegistry(__version__)
-    lane_db = await asyncio.to_thread(open_lane_db, config.agent.state_dir, config.agent.store_id,
-                                      config.agent.lane_id)
+    health = HealthRegistry(__version__, config.agent.store_id, config.agent.lane_id)
+    lane_db, catalog = await asyncio.to_thread(_open_state, config)
     _report_store(health, lane_db)
-    catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
     hub = EventHub()
     api = ApiServer(config.api, health, hub)
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
@@ -110,6 +109,19 @@ async def start(config: Config) -> Lane:
     for device in config.devices:
         start_device(lane, device)
     return lane
+
+
+def _open_state(config: Config) -> tuple[Database, CatalogDb]:
+    """lane.db and the catalog in state_dir; a directory the agent cannot make or write is a StartupError."""
+    state_dir = config.agent.state_dir
+    try:
+        return (open_lane_db(state_dir, config.agent.store_id, config.agent.lane_id),
+                CatalogDb.open(state_dir))
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        raise StartupError(f"cannot open the lane's state in {state_dir} ({exc}). Fix: make it a directory the "
+                           "service user may write (the unit's StateDirectory= does so for /var/lib/omo-edge), "
+                           "or set another [agent] state_dir", path=str(config.path),
+                           key="[agent] state_dir") from None
 
 
 def watch_clock(health: HealthRegistry) -> Callable[[], bool]:

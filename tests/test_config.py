@@ -164,10 +164,15 @@ def test_missing_config_file_names_the_ways_to_give_one(tmp_path: Path) -> None:
         load(tmp_path / "absent.toml")
 
 
-def example_config(tmp_path: Path) -> Path:
-    """The shipped example with its /etc paths moved into tmp_path, secrets created 0600 as install.sh does."""
+def example_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped example with its /etc paths moved into tmp_path, secrets created 0600 as install.sh does (the
+    ones named bare in the credentials directory the unit and the /usr/local/bin wrapper give)."""
     etc = tmp_path / "etc" / "omo-edge"
-    etc.mkdir(parents=True)
+    (etc / "credentials").mkdir(parents=True)
+    for name in ("cloud.token", "mqtt.password", "lane.key"):
+        (etc / "credentials" / name).write_text("x")
+        (etc / "credentials" / name).chmod(0o600)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(etc / "credentials"))
     text = (ROOT / "config" / "agent.example.toml").read_text().replace("/etc/omo-edge", str(etc))
     for secret in re.findall(rf'"({re.escape(str(etc))}/[^"]+)"', text):
         Path(secret).parent.mkdir(parents=True, exist_ok=True)
@@ -178,8 +183,8 @@ def example_config(tmp_path: Path) -> Path:
     return path
 
 
-def test_example_config_parses_with_every_section(tmp_path: Path) -> None:
-    config = load(example_config(tmp_path), check_devices=False)
+def test_example_config_parses_with_every_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load(example_config(tmp_path, monkeypatch), check_devices=False)
     assert config.agent.store_id == "store-001"
     assert config.mqtt is not None and config.mqtt.delivery == "end-to-end"
     assert config.catalog is not None and config.catalog.url.endswith("/stores/store-001/catalog")

@@ -136,7 +136,7 @@ def test_the_api_can_listen_on_a_unix_socket(write_config: Callable[..., Path],
     result = subprocess.run([sys.executable, "-m", "agent", "status", "--config", str(config)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("status degraded")
+    assert result.stdout.startswith("store store-001  lane lane-01  status degraded")
     assert oct(sock.stat().st_mode & 0o777) == "0o660"
 
 
