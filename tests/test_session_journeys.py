@@ -16,6 +16,7 @@ from agent.session.machine import SessionState
 from agent.session.receipt import code128_svg
 from simulators.cloud.store_catalog import (
     BATTERIES,
+    BEEF,
     BEER,
     COUPON_100,
     COUPON_TEA,
@@ -91,6 +92,17 @@ async def test_weighed_and_price_labelled_items_are_lines_of_their_own(session_l
     lines = session_lane.view["lines"]
     assert [(line["fixed_amount"], line["quantity"]) for line in lines] == [(1791, 1), (498, 1), (498, 1)]
     assert session_lane.view["totals"]["total"] == 1791 + 498 + 498
+
+
+@pytest.mark.parametrize(("weight_ai", "amount"), [
+    ("3104001235", 491),     # 0.1235 kg: 398 x 123.5 / 100 = 491.53 -> 491 (not 124 g -> 493)
+    ("3202000100", 1805),    # 1.00 lb = 453.59237 g: 398 x 4.5359237 = 1805.30 -> 1805 (not 454 g -> 1806)
+    ("3103000450", 1791),    # 450 g: 1791.0, nothing to round
+])
+async def test_a_weight_is_priced_exactly_and_the_amount_rounded_down_once(session_lane: SessionLane,
+                                                                          weight_ai: str, amount: int) -> None:
+    await session_lane.scan(f"01{'0' + BEEF}{weight_ai}", "gs1-128")
+    assert [line["fixed_amount"] for line in session_lane.view["lines"]] == [amount]
 
 
 async def test_a_sale_stopped_item_is_refused_with_the_reason(session_lane: SessionLane) -> None:
