@@ -109,6 +109,26 @@ def test_an_order_coupon_splits_between_two_rates_exactly() -> None:
     assert {r.rate: r.total for r in priced.rates} == {"0.08": 270, "0.10": 629}
 
 
+@pytest.mark.parametrize(("item_id", "order_id"), [("C-A", "C-Z"), ("C-Z", "C-A")])
+def test_which_coupons_apply_does_not_depend_on_their_ids(item_id: str, order_id: str) -> None:
+    # 300 tea + 260 rice = 560. Item coupon first: 20 % off tea = 60. The order coupon's minimum spend (520) is
+    # judged on 560, before any coupon, so it applies: 560 - 60 - 100 = 400, whichever ID sorts first.
+    lines = [line("L1", TEA, 1, 300), line("L2", RICE, 1, 260)]
+    item = CouponRule(item_id, percent="0.2", gtins=frozenset({TEA}))
+    order = CouponRule(order_id, amount=100, min_spend=520)
+    priced = price_basket(lines, member_tier=None, coupons=[item, order])
+    assert priced.total == 400
+    assert {c.coupon_id: c.applied for c in priced.coupons} == {item_id: True, order_id: True}
+    assert [d.amount for d in priced.discounts] == [60, 100], "the item coupon, then the order coupon"
+
+
+def test_percent_coupons_go_before_amount_coupons_of_their_class() -> None:
+    # 500: 20 % off first (100), then 100 off = 300; the other way round would be 400 x 0.8 = 320.
+    for ids in (("C-A", "C-Z"), ("C-Z", "C-A")):
+        coupons = [CouponRule(ids[0], percent="0.2"), CouponRule(ids[1], amount=100)]
+        assert price_basket([line("L1", TEA, 1, 500)], member_tier=None, coupons=coupons).total == 300
+
+
 def test_member_only_coupons_need_a_member() -> None:
     priced = price_basket([line("L1", TEA, 1, 150)], member_tier=None,
                           coupons=[CouponRule("C-1", amount=10, member_only=True)])
