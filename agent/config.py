@@ -386,8 +386,20 @@ def _session(t: Table) -> SessionSection:
     number = section.registration_number
     if number is not None and re.fullmatch(r"T[0-9]{13}", number) is None:
         raise t.error("registration_number", f"{number!r} is not a qualified-invoice registration number",
-                      "write it as on the tax office's notice: 'T' and 13 digits, such as \"T1234567890123\"")
+                      "write it as on the tax office's notice: 'T' and 13 digits, such as \"T9234567890123\"")
+    if number is not None and int(number[1]) != corporate_check_digit(number[2:]):
+        raise t.error("registration_number", f"{number!r} has check digit {number[1]} but its 12 digits give "
+                      f"{corporate_check_digit(number[2:])}", "copy the number from the tax office's notice (the "
+                      "first of the 13 digits is the check digit)")
     return section
+
+
+def corporate_check_digit(digits: str) -> int:
+    """The check digit of a Japanese corporate number (and so of a registration number, `T` + that number):
+    9 - (the sum of the 12 digits weighted 1, 2, 1, 2 ... from the lowest place) mod 9. A mistyped number
+    would print on every receipt an invoice the shopper's accountant cannot claim."""
+    weighted = sum(int(d) * (1 if n % 2 == 0 else 2) for n, d in enumerate(reversed(digits)))
+    return 9 - weighted % 9
 
 
 def _rate(t: Table, key: str) -> float:
