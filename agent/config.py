@@ -132,6 +132,7 @@ class PointsSection:
     """How members earn points at the end of a sale; absent: no points are earned."""
 
     basis: str = "tax_inclusive"            # tax_inclusive | pre_tax
+    earning: str = "per_unit"               # per_unit: floor(paid / unit) x multiplier | proportional
     unit: int = 100                         # minor units per step
     points_per_unit: int = 1
     rounding: str = "down"
@@ -413,6 +414,7 @@ def _points(t: Table) -> PointsSection:
     multipliers = t.table("tier_multipliers")
     section = PointsSection(
         basis=t.choice("basis", "tax_inclusive", ("tax_inclusive", "pre_tax")),
+        earning=t.choice("earning", "per_unit", ("per_unit", "proportional")),
         unit=t.integer("unit", 100, 1, 1_000_000),
         points_per_unit=t.integer("points_per_unit", 1, 1, 1000),
         rounding=t.choice("rounding", "down", ROUNDING),

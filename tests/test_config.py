@@ -88,6 +88,8 @@ BAD_CONFIGS = [
      "[session] audit_rate: 2.0 is not a share from 0 to 1. Fix: use 0 for none"),
     ("points_multiplier_not_decimal", MINIMAL + '[points]\ntier_multipliers = { gold = "double" }\n',
      "[points] tier_multipliers: gold = 'double' is not a decimal multiplier"),
+    ("points_earning_unknown", MINIMAL + '[points]\nearning = "per_yen"\n',
+     "[points] earning: 'per_yen' is not one of per_unit, proportional"),
     ("simulated_outcome_unknown", MINIMAL + '[payment]\nsimulated_outcome = "maybe"\n',
      "[payment] simulated_outcome: 'maybe' is not one of approve, decline, timeout"),
     ("simulated_locker_not_allowed", MINIMAL + '[pickup]\nlocker = "simulated"\n',

@@ -159,9 +159,9 @@ def test_exclusive_mode_rounds_each_rate_once_on_the_base() -> None:
 
 
 @pytest.mark.parametrize(("basis", "unit", "tier", "points"), [
-    ("tax_inclusive", 100, "basic", 10),     # 1080 / 100 = 10.8 -> 10
+    ("tax_inclusive", 100, "basic", 10),     # 1080 / 100 = 10.8 -> 10 full units
     ("tax_inclusive", 200, "basic", 5),      # 5.4 -> 5
-    ("tax_inclusive", 100, "gold", 21),      # 10.8 x 2 = 21.6 -> 21: the multiplier before the one rounding
+    ("tax_inclusive", 100, "gold", 20),      # 10 full units, then x 2: the usual programmes' rule (the default)
     ("pre_tax", 100, "basic", 10),           # (1080 - 80 tax) / 100 = 10
     ("tax_inclusive", 110, "basic", 9),      # 9.8 -> 9
 ])
@@ -169,6 +169,19 @@ def test_points_follow_the_configured_rule(basis: str, unit: int, tier: str, poi
     rule = PointsRule(basis=basis, unit=unit, tier_multipliers={"gold": "2"})
     priced = price_basket([line("L1", TEA, 1, 1080)], member_tier=tier, points=rule)
     assert priced.points_earned == points
+
+
+@pytest.mark.parametrize(("earning", "multiplier", "points"), [
+    ("per_unit", "2", 20),                   # floor(1080 / 100) x 2 = 10 x 2
+    ("proportional", "2", 21),               # floor(1080 x 2 / 100) = floor(21.6)
+    ("per_unit", "1.5", 15),                 # 10 x 1.5
+    ("proportional", "1.5", 16),             # floor(16.2)
+    ("per_unit", "1.25", 12),                # 10 x 1.25 = 12.5, rounded once (down)
+])
+def test_the_multiplier_applies_to_full_units_or_to_the_spend_as_configured(earning: str, multiplier: str,
+                                                                             points: int) -> None:
+    rule = PointsRule(earning=earning, tier_multipliers={"gold": multiplier})
+    assert price_basket([line("L1", TEA, 1, 1080)], member_tier="gold", points=rule).points_earned == points
 
 
 def test_no_points_without_a_member_and_redemption_is_capped_at_the_total() -> None:

@@ -151,10 +151,15 @@ def _taxes(lines: tuple[PricedLine, ...], tax: TaxConfig) -> tuple[RateTotal, ..
 
 def _points(rule: PointsRule | None, tier: str | None, rates: tuple[RateTotal, ...], total: int,
             redeemed: int) -> int:
-    """Points on what the shopper pays: the tax-inclusive amount, or its pre-tax part, less points redeemed."""
+    """Points on what the shopper pays (the tax-inclusive amount, or its pre-tax part, less points redeemed):
+    per full unit then times the tier's multiplier (`per_unit`), or on the multiplied spend (`proportional`),
+    rounded once."""
     if rule is None or tier is None or rule.unit <= 0:
         return 0
     paid = sum(r.taxable_base for r in rates) if rule.basis == "pre_tax" else total
     basis = max(0, paid - redeemed)
     multiplier = rate(rule.tier_multipliers.get(tier, "1"))
-    return round_money(basis * rule.points_per_unit * multiplier / rule.unit, rule.rounding)
+    if rule.earning == "proportional":              # floor(paid x multiplier / unit)
+        return round_money(basis * rule.points_per_unit * multiplier / rule.unit, rule.rounding)
+    # per_unit, the usual programmes' rule: points per full unit of spend, then the tier's multiplier
+    return round_money(basis // rule.unit * rule.points_per_unit * multiplier, rule.rounding)

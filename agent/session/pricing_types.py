@@ -53,6 +53,7 @@ class TaxConfig:
 @dataclass(frozen=True, slots=True)
 class PointsRule:
     basis: str = "tax_inclusive"        # tax_inclusive | pre_tax
+    earning: str = "per_unit"           # per_unit: full units, then the multiplier | proportional
     unit: int = 100
     points_per_unit: int = 1
     rounding: str = "down"

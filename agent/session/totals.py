@@ -34,7 +34,7 @@ def price(session: Session, settings: SessionSection, points: PointsSection | No
     coupons = [CouponRule(coupon_id=c.coupon_id, amount=_capped(c.amount, c.max_value), percent=c.percent,
                           min_spend=c.min_spend, gtins=frozenset(c.gtins), departments=frozenset(c.departments),
                           member_only=c.member_only) for c in session.coupons]
-    rule = None if points is None else PointsRule(basis=points.basis, unit=points.unit,
+    rule = None if points is None else PointsRule(basis=points.basis, earning=points.earning, unit=points.unit,
                                                   points_per_unit=points.points_per_unit, rounding=points.rounding,
                                                   tier_multipliers=dict(points.tier_multipliers))
     return price_basket(lines, member_tier=None if session.member is None else session.member.tier,
