@@ -105,15 +105,16 @@ def coupon_order(coupon: CouponRule) -> tuple[object, ...]:
     by_amount = coupon.amount is not None
     value = Fraction(coupon.amount) if coupon.amount is not None else rate(coupon.percent or "0")
     return (scope, by_amount, -value, coupon.min_spend or 0, sorted(gtin14(g) for g in coupon.gtins),
-            sorted(coupon.departments), coupon.member_only, coupon.coupon_id)
+            sorted(coupon.departments), coupon.member_only,
+            coupon.max_saving is None, coupon.max_saving or 0, coupon.coupon_id)
 
 
 def _saving(coupon: CouponRule, amount: int) -> int:
     """What the coupon takes off `amount` (what its eligible lines have left): an amount at most, or a percent
-    rounded down."""
-    if coupon.amount is not None:
-        return min(amount, coupon.amount)
-    return round_money(amount * rate(coupon.percent or "0"), "down")
+    rounded down; never more than its `max_saving` (the offline policy's cap), whichever kind it is."""
+    saving = min(amount, coupon.amount) if coupon.amount is not None else \
+        round_money(amount * rate(coupon.percent or "0"), "down")
+    return saving if coupon.max_saving is None else min(saving, coupon.max_saving)
 
 
 def _matches(coupon: CouponRule, line: LineInput) -> bool:

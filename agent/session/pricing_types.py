@@ -42,6 +42,7 @@ class CouponRule:
     gtins: frozenset[str] = frozenset()          # empty: any item
     departments: frozenset[str] = frozenset()    # empty: any department
     member_only: bool = False
+    max_saving: int | None = None                # the offline policy's cap on what one coupon takes off
 
 
 @dataclass(frozen=True, slots=True)
