@@ -378,6 +378,24 @@ async def test_a_lane_restarted_while_paying_releases_a_basket_that_was_never_ch
     assert lane.events("omo.sale/1") == []
 
 
+async def test_a_coupon_meant_for_tomorrow_does_not_work_today_on_a_lane_without_ntp(
+        session_lane: SessionLane) -> None:
+    lane = session_lane
+    assert lane.pipeline is not None
+    lane.pipeline.clock_trusted = lambda: False                    # the kernel says the clock is not synchronised
+    await lane.scan(lane.issuer.member(MEMBER), "qr")
+    await lane.scan(BATTERIES)
+    await lane.scan(TEA)                                           # 498 + 140 (member price) = 638
+    now = lane.clock.time()
+    tomorrow = lane.issuer.coupon(COUPON_100, sub=MEMBER, nbf=now + 86400, ttl_s=2 * 86400)
+    refused = await lane.scan(tomorrow, "qr")
+    assert refused is not None and refused.refused == "invalid_not_yet_valid"
+    assert lane.view["coupons"] == [] and lane.view["totals"]["total"] == 638
+    today = lane.issuer.coupon(COUPON_100, sub=MEMBER, nbf=now, ttl_s=2 * 86400)
+    added = await lane.scan(today, "qr")
+    assert added is not None and added.ok and lane.view["totals"]["total"] == 538
+
+
 async def test_with_a_stale_catalog_the_offline_policy_refuses_coupons_and_the_sale_goes_on(
         session_lane: SessionLane) -> None:
     lane = session_lane
