@@ -116,6 +116,15 @@ async def test_max_coupon_value_caps_percent_and_amount_coupons(policy_lane: Ope
     assert lane.view["totals"]["total"] == total
 
 
+async def test_max_coupon_value_holds_a_coupon_taken_before_the_catalog_went_stale(policy_lane: Open) -> None:
+    lane, clock = await policy_lane(max_coupon_value=50)
+    await member_basket(lane, clock, *[TEA] * 5)
+    await lane.scan(lane.issuer.coupon(COUPON_TEA, sub=MEMBER, now=clock.time()), "qr")
+    assert lane.view["totals"]["total"] == 700 - 140, "fresh: 20 % of 700"
+    clock.advance(STALE_AFTER)
+    assert lane.view["totals"]["total"] == 700 - 50, "stale: capped"
+
+
 async def test_points_redemption_false_refuses_points_and_ignores_a_redemption_made_before(
         policy_lane: Open) -> None:
     lane, clock = await policy_lane(points_redemption=False)
