@@ -44,7 +44,8 @@ coupon = st.builds(
     amount=st.one_of(st.none(), st.integers(1, 3000)), percent=st.sampled_from(["0.05", "0.2", "0.5"]),
     min_spend=st.one_of(st.none(), st.integers(0, 3000)),
     gtins=st.frozensets(st.sampled_from(GTINS), max_size=2),
-    departments=st.frozensets(st.sampled_from(["food", "drinks"]), max_size=1), member_only=st.booleans())
+    departments=st.frozensets(st.sampled_from(["food", "drinks"]), max_size=1), member_only=st.booleans(),
+    max_saving=st.one_of(st.none(), st.integers(0, 500)))
 coupons = st.lists(coupon, max_size=3)
 taxes = st.builds(TaxConfig, mode=st.sampled_from(["inclusive", "exclusive"]),
                   rounding=st.sampled_from(["down", "half_up", "up"]))
@@ -155,3 +156,16 @@ def outcomes_by_terms(priced: PricedBasket, cps: list[CouponRule]) -> Counter[tu
     one applies is a matter of naming, but that one does and the other does not is not."""
     terms = {c.coupon_id: repr(replace(c, coupon_id="")) for c in cps}
     return Counter((terms[c.coupon_id], c.applied, c.reason) for c in priced.coupons)
+
+
+@settings(max_examples=200, deadline=None)
+@given(baskets(), promotions, st.lists(coupon, max_size=3, unique_by=lambda c: c.coupon_id), taxes, tiers)
+def test_no_coupon_takes_more_than_its_cap_whatever_its_kind(lines: list[LineInput], promos: list[PromotionRule],
+                                                             cps: list[CouponRule], tax: TaxConfig,
+                                                             tier: str | None) -> None:
+    """The offline policy's `max_coupon_value` reaches the engine as `max_saving`: percent coupons included."""
+    caps = {c.coupon_id: c.max_saving for c in cps}
+    coupon_discounts = [d for d in price(lines, promos, cps, tax, tier).discounts if d.kind == "coupon"]
+    for discount in coupon_discounts:
+        cap = caps[discount.source_id or ""]
+        assert cap is None or discount.amount <= cap
