@@ -66,6 +66,10 @@ async def test_member_prices_false_takes_member_prices_away_while_stale(policy_l
     assert lane.view["totals"]["total"] == 140, "fresh catalog: the member price"
     clock.advance(STALE_AFTER)
     assert lane.view["totals"]["total"] == 150, "stale catalog, member_prices false: the regular price"
+    assert lane.catalog is not None
+    load_snapshot(lane.catalog, write_lines(lane.state_dir.parent / "again.jsonl", records(2), version=2))
+    clock.advance(1)                                             # the lookup is kept for the rest of a second
+    assert lane.view["totals"]["total"] == 140, "the cloud confirmed the catalog again: the member price is back"
     allowed, allowed_clock = await policy_lane(member_prices=True)
     allowed_clock.advance(STALE_AFTER)
     await member_basket(allowed, allowed_clock, TEA)

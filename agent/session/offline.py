@@ -27,18 +27,28 @@ def fresh() -> OfflinePolicy | None:
 
 def is_stale(catalog: CatalogDb, max_age_s: float) -> bool:
     """True when the offline policy applies: no catalog loaded, or not confirmed by the cloud for `max_age_s`."""
-    return not catalog.status().loaded or catalog.is_stale(max_age_s)
+    status = catalog.status()
+    return not status.loaded or status.age_s is None or status.age_s > max_age_s
 
 
 class CatalogOffline:
-    """The policy in force now for this lane's catalog: None while it is fresh."""
+    """The policy in force now for this lane's catalog: None while it is fresh.
+
+    Asked on every commit (the screen's view is priced each time), so the answer is kept for the rest of the
+    catalog clock's second: reading the catalog's status and policy costs about 0.1 ms on the lane, which
+    staleness measured in hours does not need, while a scan's commit has 5 ms in all (docs/session.md).
+    """
 
     def __init__(self, catalog: CatalogDb, max_age_s: float = DEFAULT_MAX_AGE_S) -> None:
         self.catalog = catalog
         self.max_age_s = max_age_s
+        self._kept: tuple[int, OfflinePolicy | None] | None = None     # (the second asked, the answer)
 
     def __call__(self) -> OfflinePolicy | None:
-        return self.catalog.policy() if is_stale(self.catalog, self.max_age_s) else None
+        second = int(self.catalog.clock.time())
+        if self._kept is None or self._kept[0] != second:
+            self._kept = (second, self.catalog.policy() if is_stale(self.catalog, self.max_age_s) else None)
+        return self._kept[1]
 
 
 def over_sale_cap(total_before: int, total_after: int, policy: OfflinePolicy | None) -> bool:
