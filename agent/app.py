@@ -8,7 +8,7 @@ import functools
 import logging
 import signal
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from agent import __version__, log
@@ -134,8 +134,9 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
 def _metrics(config: Config, health: HealthRegistry, lane_db: Database, catalog: CatalogDb, pipeline: Pipeline,
              session: SessionController) -> LaneMetrics:
     """`/metrics`: the session and pipeline report to it through callbacks (they never import prometheus_client)."""
-    metrics = LaneMetrics(Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s),
-                          config.agent.currency)
+    sources = Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s,
+                      store_id=config.agent.store_id, lane_id=config.agent.lane_id)
+    metrics = LaneMetrics(sources, config.agent.currency)
     pipeline.observe_scan = metrics.scan_recorded
     session.observe_change = metrics.change_committed
     session.checkout.observe_payment = metrics.payment_finished
@@ -220,16 +221,32 @@ async def reload(lane: Lane) -> None:
         return
     log.setup(new.agent.log_level, new.agent.log_format)
     await _reload_devices(lane, {d.name: d for d in new.devices})
-    needs_restart = [name for name in ("mqtt", "api", "catalog", "trust", "payment", "pickup")
-                     if getattr(new, name) != getattr(lane.config, name)]
-    agent_fixed = ("store_id", "lane_id", "state_dir", "currency", "allow_simulators")
-    needs_restart += [f"agent.{key}" for key in agent_fixed
-                      if getattr(new.agent, key) != getattr(lane.config.agent, key)]
+    needs_restart = restart_needed(lane.config, new)
     if needs_restart:
         logger.warning("reload: changes to %s take effect after a restart (systemctl restart omo-edge)",
                        ", ".join(needs_restart))
     lane.config = new
     logger.info("configuration reloaded path=%s", new.path)
+
+
+LIVE = frozenset({"path", "devices", "agent.log_level", "agent.log_format"})   # what reload() applies
+
+
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """Pure: each changed key a reload does not apply, as `section.key` (a section added or removed: `section`).
+    Everything but the devices and the logging is handed to its component once, at start."""
+    changed: list[str] = []
+    for section in fields(old):
+        before, after = getattr(old, section.name), getattr(new, section.name)
+        if section.name in LIVE or before == after:
+            continue
+        if not (is_dataclass(before) and type(before) is type(after)):
+            changed.append(section.name)
+            continue
+        changed += [f"{section.name}.{key.name}" for key in fields(before)
+                    if getattr(before, key.name) != getattr(after, key.name)
+                    and f"{section.name}.{key.name}" not in LIVE]
+    return changed
 
 
 async def _reload_devices(lane: Lane, wanted: dict[str, DeviceSection]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fractions import Fraction
 
+from agent.catalog.rates import canonical_rate
 from agent.session.money import rate, round_money, split
 from agent.session.pricing_types import (
     CouponOutcome,
@@ -52,7 +53,7 @@ def price_basket(lines: Iterable[LineInput], *, member_tier: str | None, promoti
     coupon_discounts, outcomes = _coupons(ordered, nets, coupons, member)
     discounts += coupon_discounts
     priced = tuple(PricedLine(line.line_id, line.gtin, line.quantity, line.unit_price, _gross(line),
-                              nets[line.line_id], line.tax_rate) for line in ordered)
+                              nets[line.line_id], canonical_rate(line.tax_rate)) for line in ordered)
     rates = _taxes(priced, tax)
     total = sum(r.total for r in rates)
     subtotal = sum(line.gross for line in priced)
@@ -134,7 +135,10 @@ def _coupon_refusal(coupon: CouponRule, member: bool, eligible: list[LineInput],
 
 
 def _taxes(lines: tuple[PricedLine, ...], tax: TaxConfig) -> tuple[RateTotal, ...]:
-    """Tax once per rate for the whole receipt, from that rate's total: never per line and summed."""
+    """Tax once per rate for the whole receipt, from that rate's total: never per line and summed.
+
+    The lines' rates are canonical (`PricedLine`), so "0.1" and "0.10" are one rate with one rounding.
+    """
     by_rate: dict[str, int] = {}
     for line in lines:
         by_rate[line.tax_rate] = by_rate.get(line.tax_rate, 0) + line.net

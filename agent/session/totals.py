@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from agent.catalog.rates import canonical_rate, is_reduced
 from agent.catalog.records import OfflinePolicy
 from agent.config import PointsSection, SessionSection
 from agent.session.basket import Session
@@ -65,8 +66,9 @@ def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> d
         "state": session.state.value,
         "lane_open": lane_open,
         "lines": [{"line_id": line.line_id, "gtin": line.gtin, "name": line.name, "quantity": line.quantity,
-                   "unit_price": line.unit_price, "member_price": line.member_price, "tax_rate": line.tax_rate,
-                   "reduced_rate": line.tax_rate == "0.08", "fixed_amount": line.fixed_amount,
+                   "unit_price": line.unit_price, "member_price": line.member_price,
+                   "tax_rate": canonical_rate(line.tax_rate),
+                   "reduced_rate": is_reduced(line.tax_rate), "fixed_amount": line.fixed_amount,
                    "weight_g": line.weight_g, "age_restricted": line.age_restricted,
                    "gross": nets[line.line_id].gross if line.line_id in nets else 0,
                    "net": nets[line.line_id].net if line.line_id in nets else 0}
