@@ -31,6 +31,7 @@ from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
 from agent.session.controller import SessionController
+from agent.session.offline import DEFAULT_MAX_AGE_S, CatalogOffline
 from agent.session.pickups import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
@@ -70,11 +71,13 @@ async def start(config: Config) -> Lane:
     _report_store(health, lane_db)
     hub = EventHub()
     api = ApiServer(config.api, health, hub)
+    max_age_s = config.catalog.max_age_s if config.catalog is not None else DEFAULT_MAX_AGE_S
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=build_adapter(config.payment), notify=hub.publish,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
-                                store_id=config.agent.store_id, lane_id=config.agent.lane_id)
+                                store_id=config.agent.store_id, lane_id=config.agent.lane_id,
+                                offline_policy=CatalogOffline(catalog, max_age_s))
     locker = build_locker(config.pickup)
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
                                                   health=health.component("locker"))
@@ -84,8 +87,7 @@ async def start(config: Config) -> Lane:
     session.clock_trusted = pipeline.clock_trusted
     api.fanout.hold = lambda: pipeline.in_flight > 0      # the screens wait while a scan is on its way
     pipeline.on_idle = api.fanout.resume
-    if config.catalog is not None:
-        pipeline.max_catalog_age_s = config.catalog.max_age_s
+    pipeline.max_catalog_age_s = max_age_s
     metrics = _metrics(config, health, lane_db, catalog, pipeline, session)
     metrics.add_to(api.app)
     SessionRoutes(session, pipeline).add_to(api.app)

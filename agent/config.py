@@ -132,6 +132,7 @@ class PointsSection:
     """How members earn points at the end of a sale; absent: no points are earned."""
 
     basis: str = "tax_inclusive"            # tax_inclusive | pre_tax
+    earning: str = "per_unit"               # per_unit: floor(paid / unit) x multiplier | proportional
     unit: int = 100                         # minor units per step
     points_per_unit: int = 1
     rounding: str = "down"
@@ -428,8 +429,20 @@ def _session(t: Table) -> SessionSection:
     number = section.registration_number
     if number is not None and re.fullmatch(r"T[0-9]{13}", number) is None:
         raise t.error("registration_number", f"{number!r} is not a qualified-invoice registration number",
-                      "write it as on the tax office's notice: 'T' and 13 digits, such as \"T1234567890123\"")
+                      "write it as on the tax office's notice: 'T' and 13 digits, such as \"T9234567890123\"")
+    if number is not None and int(number[1]) != corporate_check_digit(number[2:]):
+        raise t.error("registration_number", f"{number!r} has check digit {number[1]} but its 12 digits give "
+                      f"{corporate_check_digit(number[2:])}", "copy the number from the tax office's notice (the "
+                      "first of the 13 digits is the check digit)")
     return section
+
+
+def corporate_check_digit(digits: str) -> int:
+    """The check digit of a Japanese corporate number (and so of a registration number, `T` + that number):
+    9 - (the sum of the 12 digits weighted 1, 2, 1, 2 ... from the lowest place) mod 9. A mistyped number
+    would print on every receipt an invoice the shopper's accountant cannot claim."""
+    weighted = sum(int(d) * (1 if n % 2 == 0 else 2) for n, d in enumerate(reversed(digits)))
+    return 9 - weighted % 9
 
 
 def _rate(t: Table, key: str) -> float:
@@ -443,6 +456,7 @@ def _points(t: Table) -> PointsSection:
     multipliers = t.table("tier_multipliers")
     section = PointsSection(
         basis=t.choice("basis", "tax_inclusive", ("tax_inclusive", "pre_tax")),
+        earning=t.choice("earning", "per_unit", ("per_unit", "proportional")),
         unit=t.integer("unit", 100, 1, 1_000_000),
         points_per_unit=t.integer("points_per_unit", 1, 1, 1000),
         rounding=t.choice("rounding", "down", ROUNDING),

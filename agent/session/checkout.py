@@ -35,7 +35,7 @@ from agent.session import actions, codec
 from agent.session.basket import Prompt, Session
 from agent.session.change import Change, refuse
 from agent.session.machine import SessionState
-from agent.session.totals import price
+from agent.session.offline import over_sale_cap, sale_cap_message
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id
 
@@ -89,7 +89,7 @@ class Checkout:
             if refused is not None:
                 await ctl.apply_locked(refused)
                 return refused
-            amount = price(ctl.session, ctl.settings, ctl.points).amount_due
+            amount = ctl.priced(ctl.session).amount_due
             payment_id, now = new_event_id(), ctl.clock.time()
             change = actions.request_payment(ctl.session, method, amount, payment_id, ctl.settings, ctl.audit(), now)
             if not change.ok:
@@ -130,10 +130,13 @@ class Checkout:
         # While the uplink is down the cloud's offline policy decides which kinds a store takes (a business
         # rule: the exposure it accepts on stale prices and balances). Whether the wallet's own service is
         # reachable is learnt by asking it, and a payment it cannot answer is settled like any unknown one.
-        kinds = self.offline_kinds()
-        if kinds is not None and method not in kinds:
+        # A stale catalog puts the lane under the same policy (agent/session/offline.py).
+        kinds, policy = self.offline_kinds(), self.ctl.offline_policy()
+        if (kinds is not None and method not in kinds) or (policy is not None and method not in policy.payment_kinds):
             return refuse(session, "payment_offline", "Paying by wallet is not possible while the store is "
                           "offline. Your basket is kept: you can put it aside and pay at a staffed register.")
+        if policy is not None and over_sale_cap(0, self.ctl.priced(session).total, policy):
+            return refuse(session, "offline_sale_cap", sale_cap_message(policy))
         return None
 
     # -- answers -----------------------------------------------------------------------------------------------

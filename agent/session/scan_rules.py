@@ -4,7 +4,7 @@ Each function takes the session, the scan's meaning and the catalog facts looked
 returns a `Change`. Rules, in the words the screen uses:
 - a product in the catalog goes into the basket at the price in force now; the same item again adds one to
   its line; weighed and price-embedded items are lines of their own (the label's amount; a per-kg price times
-  the weight, rounded down so the shopper is never charged for a fraction);
+  the label's exact weight, the amount rounded down once so the shopper is never charged for a fraction);
 - a sale-stopped item is refused with the reason; an item the catalog does not know calls an attendant (who
   takes it away or enters it by hand); an age-restricted item is added and calls an attendant, once per visit;
   an expired item (GS1 AI 17 before today) is added and calls an attendant, who may reject it (the line is voided);
@@ -43,6 +43,7 @@ from agent.session.basket import (
 )
 from agent.session.change import Change, EventRow, refuse, session_event, touched
 from agent.session.machine import Refusal, SessionState
+from agent.session.money import weighed_amount
 from agent.session.steps import advance
 
 NewId = Callable[[], str]
@@ -119,10 +120,10 @@ def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
         if meaning.weight_g is None or grams is None:
             return Prompt("needs_weight", f"{record.name} is sold by {record.unit}. Please weigh it and scan the "
                           "scale's label.", "warning")
-        fixed = record.price * meaning.weight_g // grams      # rounded down: never charge for a fraction
+        fixed = weighed_amount(record.price, grams, meaning.weight_g)
     return BasketLine(line_id="", gtin=record.gtin, name=record.name, quantity=1, unit_price=record.price,
                       member_price=record.member_price if fixed is None else None, tax_rate=record.tax_rate,
-                      department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.weight_g,
+                      department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.grams(),
                       age_restricted=record.age_restricted)
 
 
