@@ -79,6 +79,7 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     started = begin(session, machine.ItemScanned(), settings, now, new_id, clock_synced)
     if isinstance(started, Refusal):
         return refuse(session, started.reason, started.message, outcome="rejected", reason=started.reason)
+    before = session
     session, events = started
     if record is None:
         return _attendant(session, events, "unknown_item", None, settings, outcome="attendant",
@@ -87,10 +88,11 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if isinstance(line, Prompt):
         return Change(with_prompt(session, line), tuple(events), {"outcome": "rejected", "reason": line.code},
                       refused=line.code)
-    session, added = add_item(session, line)
-    if added.quantity > settings.max_quantity:
-        return refuse(session, "quantity_limit", f"At most {settings.max_quantity} of one item per visit. "
+    if _quantity(session, record.gtin) + line.quantity > settings.max_quantity:
+        # Judged before the unit is added, and refused from the session as it was: a refusal changes nothing.
+        return refuse(before, "quantity_limit", f"At most {settings.max_quantity} of one item per visit. "
                       "Please ask a member of staff.", outcome="rejected", reason="quantity_limit")
+    session, added = add_item(session, line)
     session = add_promotions(session, [_promo(p, record.gtin) for p in promos])
     session = with_prompt(session, None)
     scan_fields = {"session_id": session.session_id, "outcome": "accepted"}
@@ -101,6 +103,11 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
         return _attendant(session, events, "age_restricted", added.line_id, settings, outcome="attendant",
                           reason="age_restricted")
     return Change(session, tuple(events), scan_fields)
+
+
+def _quantity(session: Session, gtin: str) -> int:
+    """How many units of one product the basket holds, over all its lines (the limit is per item per visit)."""
+    return sum(line.quantity for line in session.active_lines if line.gtin == gtin)
 
 
 def _merges(session: Session, record: ProductRecord) -> bool:
