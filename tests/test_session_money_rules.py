@@ -27,3 +27,26 @@ async def test_a_scan_past_max_quantity_is_refused_and_adds_nothing(session_lane
     await lane.controller.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert sale["total"] == 600 and sale["payment"]["amount"] == 600
+
+
+async def staff_reject(lane: SessionLane) -> None:
+    from agent.session import actions
+
+    controller = lane.controller
+    assert controller is not None
+    await controller.apply(lambda s: actions.resolve(s, approved=False, staff_id="S-7", settings=controller.settings,
+                                                     now=controller.clock.time()))
+
+
+async def test_an_expired_unit_never_merges_and_a_reject_removes_only_that_unit(session_lane: SessionLane) -> None:
+    lane = session_lane
+    await lane.scan(TEA)
+    await lane.scan(expired(TEA), "gs1-128")
+    assert lane.view["state"] == "needs_attendant"
+    assert [line["quantity"] for line in lane.view["lines"]] == [1, 1], "the unit under intervention is its own line"
+    await staff_reject(lane)
+    view = lane.view
+    assert view["state"] == "scanning"
+    assert [(line["line_id"], line["quantity"]) for line in view["lines"]] == [("L1", 1)]
+    assert view["totals"]["total"] == 150, "the good tea stays in the basket"
+

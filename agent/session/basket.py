@@ -152,12 +152,15 @@ def new_session(session_id: str, now: float, clock_synced: bool) -> Session:
 def add_item(session: Session, item: BasketLine, *, merge: bool = True) -> tuple[Session, BasketLine]:
     """The same item again adds quantity to its line; weighed and price-embedded items are lines of their own.
 
-    `item.line_id` and `position` are assigned here. Returns the new session and the line as it now stands.
+    A line under a pending intervention never takes more units: staff rejecting it remove only what they
+    checked. `item.line_id` and `position` are assigned here. Returns the new session and the line as it now
+    stands.
     """
     if merge and item.fixed_amount is None:
+        checking = {i.line_id for i in session.pending}
         for existing in session.lines:
             if (not existing.voided and existing.gtin == item.gtin and existing.fixed_amount is None
-                    and existing.unit_price == item.unit_price):
+                    and existing.unit_price == item.unit_price and existing.line_id not in checking):
                 grown = replace(existing, quantity=existing.quantity + item.quantity)
                 return _with_line(session, grown), grown
     line = replace(item, line_id=f"L{session.next_line}", position=session.next_line)

@@ -8,6 +8,7 @@ returns a `Change`. Rules, in the words the screen uses:
 - a sale-stopped item is refused with the reason; an item the catalog does not know calls an attendant (who
   takes it away or enters it by hand); an age-restricted item is added and calls an attendant, once per visit;
   an expired item (GS1 AI 17 before today) is added and calls an attendant, who may reject it (the line is voided);
+  a unit that calls an attendant is a line of its own, so a reject voids that unit only;
 - a member code identifies the shopper at any point; member prices then apply to every line (the pricing
   engine does that from the lines' member prices);
 - a coupon needs the identified member to be the token's holder, its validity window, its maximum uses on this
@@ -72,7 +73,8 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if record is not None and record.sale_stop:
         return refuse(session, "sale_stop", f"{record.name} cannot be sold at the moment. Please put it aside.",
                       outcome="rejected", reason="sale_stop")
-    if record is not None and len(session.active_lines) >= settings.max_lines and not _merges(session, record):
+    if (record is not None and len(session.active_lines) >= settings.max_lines
+            and not _merges(session, record, meaning)):
         return refuse(session, "basket_full", f"This basket has {settings.max_lines} lines, the most one "
                       "visit can take. Please pay for these first, or ask a member of staff.", outcome="rejected",
                       reason="basket_full")
@@ -92,7 +94,8 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
         # Judged before the unit is added, and refused from the session as it was: a refusal changes nothing.
         return refuse(before, "quantity_limit", f"At most {settings.max_quantity} of one item per visit. "
                       "Please ask a member of staff.", outcome="rejected", reason="quantity_limit")
-    session, added = add_item(session, line)
+    # A unit that calls an attendant is a line of its own, so a reject voids that unit and nothing else.
+    session, added = add_item(session, line, merge=not _needs_check(session, meaning, record))
     session = add_promotions(session, [_promo(p, record.gtin) for p in promos])
     session = with_prompt(session, None)
     scan_fields = {"session_id": session.session_id, "outcome": "accepted"}
@@ -110,10 +113,15 @@ def _quantity(session: Session, gtin: str) -> int:
     return sum(line.quantity for line in session.active_lines if line.gtin == gtin)
 
 
-def _merges(session: Session, record: ProductRecord) -> bool:
+def _merges(session: Session, record: ProductRecord, meaning: Product) -> bool:
     """Whether the scan only adds quantity to a line already in the basket."""
-    return record.unit is None and any(line.gtin == record.gtin and line.fixed_amount is None
-                                       for line in session.active_lines)
+    return (record.unit is None and meaning.price_minor is None and not _needs_check(session, meaning, record)
+            and any(line.gtin == record.gtin and line.fixed_amount is None for line in session.active_lines))
+
+
+def _needs_check(session: Session, meaning: Product, record: ProductRecord) -> bool:
+    """Whether this unit calls an attendant (expired, or an age check not done yet in this visit)."""
+    return bool(meaning.blocked) or (record.age_restricted and not _age_checked(session))
 
 
 def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
