@@ -234,8 +234,9 @@ class Checkout:
             return Change(self.ctl.session)
         await self._progress(payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
         ref, attempt = self._ref(intent), 0
-        kind = reversal_kind(intent.created_at, self.ctl.clock.time(), self.settings.cancel_zone)
         while True:
+            # Judged at each attempt: a cancel still unanswered when the service's window closes becomes a refund.
+            kind = reversal_kind(intent.created_at, self.ctl.clock.time(), self.settings.cancel_zone)
             result = await self._ask(self.ctl.adapter.cancel, ref) if kind == "cancel" else \
                 await self._ask(self.ctl.adapter.refund, ref, f"R-{payment_id}", intent.amount)
             if result is not None and result.status is not PaymentStatus.AUTHORIZED:

@@ -63,6 +63,8 @@ class SessionController:
         self.session = idle_session(clock.time())
         self.lane_open = True
         self.lock = asyncio.Lock()
+        # One lock per sale being reversed by staff (agent/session/refunds.py): two voids at once give one.
+        self.reversing: dict[str, asyncio.Lock] = {}
         self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None))
         self.recovery: asyncio.Task[None] | None = None
         # Each committed change (its session events and sale), for the metrics the composition root wires.

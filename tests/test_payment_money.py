@@ -1,0 +1,97 @@
+"""Payment and reversal rules an adversarial review broke, through the real `paypay` adapter and the
+payment-service simulator on 127.0.0.1: one event per reversal, the cancel window, a payment made as the
+shopper cancels, and a service that refuses connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent.session.refunds import reverse_sale
+from simulators.cloud.payment_service import PaymentService
+from simulators.cloud.store_catalog import TEA
+from simulators.fixtures.secrets import sweep_secrets
+from simulators.fixtures.session import SessionLane
+from simulators.sync_checks import wait_until
+
+import pytest
+
+WALLET = "281234567890123456"
+Lane = tuple[SessionLane, PaymentService]
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_written_down(request: pytest.FixtureRequest) -> None:
+    sweep_secrets(request, {"wallet code": WALLET})
+
+
+async def paid_sale(lane: SessionLane) -> str:
+    await lane.scan(TEA)
+    await lane.scan(WALLET, symbology="qr")
+    await lane.settled()
+    assert lane.view["state"] == "paid"
+    return str(lane.view["sale_id"])
+
+
+def reversal_events(lane: SessionLane) -> list[dict[str, object]]:
+    return [e for e in lane.events("omo.payment/1") if e["state"] in ("voided", "refunded")]
+
+
+async def test_two_staff_voids_of_one_sale_at_the_same_moment_void_it_once_with_one_event(paypay_lane: Lane) -> None:
+    lane, service = paypay_lane
+    assert lane.controller is not None
+    sale_id = await paid_sale(lane)
+    service.latency_s = 0.3                       # both requests are in flight together
+    first, second = await asyncio.gather(reverse_sale(lane.controller, sale_id, "S-1", "damaged item"),
+                                         reverse_sale(lane.controller, sale_id, "S-2", "damaged item"))
+    [event] = reversal_events(lane)
+    assert event["state"] == "voided" and event["staff_id"] == "S-1"
+    assert (first.state, second.state) == ("done", "done")
+    assert first.detail.startswith("voided") and second.detail.startswith("already"), second.detail
+    assert service.requests.count(("DELETE", f"/v2/payments/{lane.intents()[0]['payment_id']}")) == 1
+
+
+async def test_a_staff_void_retried_after_the_cancel_window_is_sent_as_a_refund(paypay_lane: Lane) -> None:
+    lane, service = paypay_lane
+    clock = await lane.on_fake_clock()
+    assert lane.controller is not None
+    sale_id = await paid_sale(lane)
+    service.fail_5xx = 1                          # the cancel is not answered: staff must ask again
+    first = await reverse_sale(lane.controller, sale_id, "S-1", "damaged item")
+    assert (first.kind, first.state) == ("cancel", "unknown")
+    clock.advance(2 * 86400)                      # staff ask again two days later: only a refund gives money back
+    again = await reverse_sale(lane.controller, sale_id, "S-1", "damaged item")
+    assert (again.kind, again.state) == ("refund", "done")
+    [event] = reversal_events(lane)
+    assert event["state"] == "refunded" and event["refund_id"] == first.refund_id
+    [charge] = service.ledger.values()
+    assert charge.status == "REFUNDED" and charge.refunds == {first.refund_id: 150}
+
+
+async def test_a_qr_paid_just_before_the_shopper_cancels_stays_a_sale(paypay_lane: Lane) -> None:
+    lane, service = paypay_lane
+    assert lane.controller is not None
+    lane.with_payment(poll_interval_s=30)         # no poll sees the payment: only the cancel's final status query
+    await lane.scan(TEA)
+    await lane.controller.pay("wallet_qr")
+    [intent] = lane.intents()
+    assert service.shopper_pays(intent["code_id"]) == "COMPLETED"
+    await lane.controller.cancel_payment()
+    await lane.settled()
+    [intent] = lane.intents()
+    assert lane.view["state"] == "paid" and intent["state"] == "succeeded"
+    assert service.kept(intent["payment_id"]) and len(lane.events("omo.sale/1")) == 1
+    assert reversal_events(lane) == []
+
+
+async def test_a_payment_service_refusing_connections_releases_the_basket_at_once(paypay_lane: Lane) -> None:
+    lane, service = paypay_lane
+    await lane.scan(TEA)
+    await service.stop()                          # nothing listens on its port: every connect is refused
+    await lane.scan(WALLET, symbology="qr")
+    await wait_until(lambda: lane.view["state"] == "scanning", 5)
+    await lane.settled()
+    [intent] = lane.intents()
+    assert (intent["state"], intent["reversal"]) == ("cancelled", "unreachable")
+    assert lane.view["prompts"][0]["code"] == "payment_unreachable"
+    assert len(lane.view["lines"]) == 1 and lane.events("omo.sale/1") == []
