@@ -198,14 +198,15 @@ class Checkout:
 
     async def _stop_waiting(self, intent: Intent, reason: str) -> Change:
         """Withdraw the QR and ask the final status before the basket is released; a payment made at the last
-        moment is a sale, and one still being confirmed in the app is voided."""
+        moment is a sale (at the expiry and at the shopper's cancel alike: the money moved, and the shopper
+        has paid for what they take), and one still being confirmed in the app is voided."""
         await self._progress(intent.payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
         while True:
             result = await self._ask(self.ctl.adapter.withdraw, self._ref(intent))
             if result is not None:
                 break
             await self.ctl.clock.sleep(self.settings.poll_interval_s)
-        if result.status is PaymentStatus.COMPLETED and reason == "expired":
+        if result.status is PaymentStatus.COMPLETED:
             return await self._succeed(intent.payment_id, result)
         if result.status in (PaymentStatus.COMPLETED, PaymentStatus.AUTHORIZED, PaymentStatus.REAUTHORIZING):
             return await self.reverse(intent.payment_id, reason)
