@@ -88,6 +88,11 @@ class PaymentUnknown(AgentError):
     """No usable answer (timeout, reset, 5xx): the payment may or may not have happened; query its status."""
 
 
+class PaymentNotSent(AgentError):
+    """The request provably never left the lane (the connection to the service was refused or could not be
+    made), so nothing can have been charged: the payment may be released at once, with no status query."""
+
+
 class PaymentAdapter(Protocol):
     """What a payment service must offer the lane. Every call is idempotent by `payment_id`."""
 

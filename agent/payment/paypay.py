@@ -31,6 +31,7 @@ from agent.payment.adapter import (
     PaymentRef,
     PaymentRequest,
     PaymentResult,
+    PaymentNotSent,
     PaymentStatus,
     PaymentUnknown,
 )
@@ -132,6 +133,9 @@ class PayPayAdapter:
             headers["Content-Type"] = content_type
         try:
             answer = await self._client.request(method, path, content=content, headers=headers)
+        except httpx.ConnectError as exc:
+            # No connection, so no request byte was sent: the service cannot have acted on it.
+            raise PaymentNotSent(f"the payment service could not be reached ({exc})") from exc
         except httpx.HTTPError as exc:
             raise PaymentUnknown(f"no answer from the payment service ({type(exc).__name__})") from exc
         if answer.status_code >= 500:

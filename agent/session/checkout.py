@@ -8,6 +8,8 @@ the service hears of it; each later state is committed when reached, and a final
   `poll_interval_s` (sooner when the cloud relays the service's notification) until it settles. A QR past
   its expiry, or cancelled by the shopper, is withdrawn and its final status asked before the basket is
   released: a payment made at the last moment is a sale, not a loss.
+- The create's connection refused (`PaymentNotSent`): the request never left the lane, so the basket is
+  released at once with nothing to ask.
 - No usable answer (timeout, reset, 5xx): the status is asked with the same ID, never a second create.
   NOT_FOUND then means the request may still be on its way, so the payment is cancelled by ID, which stops a
   late arrival from charging. Still unknown after `unknown_timeout_s`: cancelled, or refunded once the
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from agent.config import PaymentSection
 from agent.errors import DiskFullError, StoreError
 from agent.payment import intents
-from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
+from agent.payment.adapter import PaymentNotSent, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
 from agent.payment.intents import Intent, IntentState
 from agent.payment.reversal import reversal_kind
 from agent.session import actions, codec
@@ -53,6 +55,8 @@ RELEASED = {
     "expired": "The payment code expired. Nothing was charged: your basket is kept. Tap Pay to try again.",
     "cancelled_by_shopper": "Payment cancelled. Nothing was charged: your basket is kept.",
     "never_sent": "The payment was not made. Nothing was charged: your basket is kept. Please pay again.",
+    "unreachable": "The payment service could not be reached. Nothing was charged: your basket is kept. Please "
+                   "try again, or ask a member of staff.",
     "not_found": "The payment did not go through. Nothing was charged: your basket is kept. Please pay again.",
     "unknown": "We could not confirm your payment, so it was cancelled and nothing is charged. Please pay again "
                "or ask a member of staff.",
@@ -105,6 +109,10 @@ class Checkout:
         try:
             async with asyncio.timeout(self.settings.timeout_s):
                 result = await ctl.adapter.pay(request)
+        except PaymentNotSent:
+            # A refused connect proves the request never reached the service: release now, ask nothing.
+            logger.warning("payment %s: the payment service refused the connection; nothing was sent", payment_id)
+            return await self._finish(payment_id, IntentState.CANCELLED, "unreachable")
         except Exception as exc:   # noqa: BLE001 - whatever went wrong, the money may have moved: ask, never retry
             # Only the type is logged: an adapter's message could quote what the shopper's wallet sent.
             logger.warning("payment %s: no usable answer (%s); asking its status", payment_id, type(exc).__name__)
