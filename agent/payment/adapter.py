@@ -46,6 +46,8 @@ class Capabilities:
     customer_presented: bool            # the lane scans the wallet's code
     merchant_presented: bool            # the lane shows a dynamic QR the app pays
     offline: bool                       # may be used while the uplink is down
+    simulated: bool = False             # takes the `simulated` method (a payment with no wallet): simulators only
+    min_amount: int = 1                 # the least it may be asked to charge (minor units); 0 is never sent
 
 
 @dataclass(frozen=True, slots=True)

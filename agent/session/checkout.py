@@ -89,7 +89,7 @@ class Checkout:
         ctl = self.ctl
         merchant = METHODS.get(method)
         async with ctl.lock:
-            refused = self._refusal(method, merchant)
+            refused = self._refusal(method, merchant, user_code)
             if refused is not None:
                 await ctl.apply_locked(refused)
                 return refused
@@ -120,10 +120,14 @@ class Checkout:
             return await self.settle(payment_id)
         return await self.on_result(payment_id, result, background=True)
 
-    def _refusal(self, method: str, merchant: bool | None) -> Change | None:
+    def _refusal(self, method: str, merchant: bool | None, user_code: str | None) -> Change | None:
         session, caps = self.ctl.session, self.ctl.adapter.capabilities
         if merchant is None:
             return refuse(session, "unknown_method", f"Unknown way to pay: {method}.")
+        if method == "simulated" and not caps.simulated or method == "wallet_code" and user_code is None:
+            # Refused before an intent exists: a real service would get a payment with no wallet, then a cancel.
+            return refuse(session, "method_not_available", "This way to pay is not available at this lane. "
+                          "Please choose another.")
         if session.state is not SessionState.SCANNING:
             return None                               # the state machine says why (actions.request_payment)
         if self.ctl.guard is not None:
