@@ -95,3 +95,41 @@ async def test_a_payment_service_refusing_connections_releases_the_basket_at_onc
     assert (intent["state"], intent["reversal"]) == ("cancelled", "unreachable")
     assert lane.view["prompts"][0]["code"] == "payment_unreachable"
     assert len(lane.view["lines"]) == 1 and lane.events("omo.sale/1") == []
+
+
+async def test_a_basket_with_nothing_to_pay_is_a_sale_without_asking_the_wallet(paypay_lane: Lane) -> None:
+    from agent.session import actions
+    from simulators.cloud.store_catalog import MEMBER
+
+    lane, service = paypay_lane
+    controller = lane.controller
+    assert controller is not None
+    await lane.scan(lane.issuer.member(MEMBER), "qr")
+    await lane.scan(TEA)                                            # 140 at the member price
+    await controller.apply(lambda s: actions.redeem_points(s, 140, True, controller.settings,
+                                                           controller.clock.time()))
+    assert lane.view["totals"]["amount_due"] == 0
+    await lane.controller.pay("wallet_qr")
+    await lane.settled()
+    assert lane.view["state"] == "paid" and lane.view["prompts"][0]["code"] == "paid"
+    [sale] = lane.events("omo.sale/1")
+    assert (sale["total"], sale["points_redeemed"], sale["amount_due"]) == (140, 140, 0)
+    assert sale["payment"]["method"] == "no_charge" and sale["payment"]["amount"] == 0
+    assert service.requests == [] and lane.intents() == [], "no payment service was asked for 0"
+    voided = await reverse_sale(controller, sale["sale_id"], "S-1", "wrong basket")
+    assert (voided.state, voided.amount) == ("done", 0) and service.requests == []
+    [event] = reversal_events(lane)
+    assert (event["state"], event["amount"]) == ("voided", 0)
+
+
+async def test_a_zero_priced_label_paid_by_wallet_code_never_sends_the_code(paypay_lane: Lane) -> None:
+    from simulators.cloud.store_catalog import deli_label
+
+    lane, service = paypay_lane
+    await lane.scan(deli_label(0))
+    assert lane.view["totals"]["amount_due"] == 0
+    await lane.scan(WALLET, symbology="qr")
+    await lane.settled()
+    assert lane.view["state"] == "paid" and service.requests == []
+    [sale] = lane.events("omo.sale/1")
+    assert sale["payment"]["method"] == "no_charge" and sale["total"] == 0

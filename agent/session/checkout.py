@@ -25,6 +25,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agent.config import PaymentSection
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 METHODS = {"wallet_code": False, "wallet_qr": True, "simulated": False}   # method -> merchant-presented
+NO_CHARGE = "no_charge"     # the sale's payment method when there was nothing to pay (no service was asked)
 CHECKING = Prompt("checking_payment", "Checking your payment. Please wait.", "info")
 SHOW_QR = Prompt("pay_by_qr", "Scan this code with your wallet app to pay.", "info")
 CONFIRM = Prompt("confirm_in_app", "Please confirm the payment in your wallet app.", "info")
@@ -94,6 +96,8 @@ class Checkout:
                 await ctl.apply_locked(refused)
                 return refused
             amount = price(ctl.session, ctl.settings, ctl.points).amount_due
+            if amount < ctl.adapter.capabilities.min_amount:
+                return await self._below_minimum(amount)
             payment_id, now = new_event_id(), ctl.clock.time()
             change = actions.request_payment(ctl.session, method, amount, payment_id, ctl.settings, ctl.audit(), now)
             if not change.ok:
@@ -119,6 +123,29 @@ class Checkout:
             await self._progress(payment_id, IntentState.UNKNOWN, CHECKING)
             return await self.settle(payment_id)
         return await self.on_result(payment_id, result, background=True)
+
+    async def _below_minimum(self, amount: int) -> Change:
+        """Nothing to pay (coupons or points cover it all, or a zero-priced label): a sale with no payment
+        service (`payment.method` `no_charge`), recorded under `lock`. A service is never asked for less than its
+        minimum, so a positive amount below it is refused and staff take the payment."""
+        ctl = self.ctl
+        now = ctl.clock.time()
+        if amount > 0:
+            refused = refuse(ctl.session, "amount_below_minimum", "This amount is too small to pay by wallet. "
+                             "Your basket is kept: please ask a member of staff.")
+            await ctl.apply_locked(refused)
+            return refused
+        payment_id = new_event_id()
+        change = actions.request_payment(ctl.session, NO_CHARGE, 0, payment_id, ctl.settings, ctl.audit(), now)
+        if not change.ok:
+            await ctl.apply_locked(change)
+            return change
+        sale = ctl.sale_for(change.session, NO_CHARGE, 0, payment_id, None)
+        # No money moves, so the disk guard applies as to any new sale (`charged` false).
+        done = replace(actions.payment_succeeded(change.session, sale, None, ctl.settings, now), charged=False)
+        await ctl.apply_locked(done)
+        ctl.health.count("sales")
+        return done
 
     def _refusal(self, method: str, merchant: bool | None, user_code: str | None) -> Change | None:
         session, caps = self.ctl.session, self.ctl.adapter.capabilities

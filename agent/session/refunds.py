@@ -81,7 +81,9 @@ async def _reverse(ctl: SessionController, sale_id: str, staff_id: str, reason: 
     rev: Reversal = await ctl.lane_db.write(intents.begin_reversal, wanted)
     if rev.state == "done":
         return _answer(rev, f"already {_done_word(rev.kind)} (by {rev.staff_id}); nothing more is given back")
-    result = await _call(ctl, rev, ref)
+    # A sale with nothing paid (`no_charge`) has no payment at any service: its reversal is done at once.
+    result = PaymentResult(ref.payment_id, PaymentStatus.CANCELED) if payment["method"] == "no_charge" else \
+        await _call(ctl, rev, ref)
     if result is None or result.status not in RETURNED:
         await ctl.lane_db.write(intents.finish_reversal, sale_id, "unknown", None, ctl.clock.time())
         status = "no answer" if result is None else f"status {result.status.value}"
