@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from agent.session.refunds import reverse_sale
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 from simulators.sync_checks import wait_until
-
-import pytest
 
 WALLET = "281234567890123456"
 Lane = tuple[SessionLane, PaymentService]

@@ -28,10 +28,10 @@ from agent.errors import ConfigError
 from agent.payment import signing
 from agent.payment.adapter import (
     Capabilities,
+    PaymentNotSent,
     PaymentRef,
     PaymentRequest,
     PaymentResult,
-    PaymentNotSent,
     PaymentStatus,
     PaymentUnknown,
 )

@@ -95,6 +95,14 @@ class Checkout:
             if refused is not None:
                 await ctl.apply_locked(refused)
                 return refused
+            if ctl.session.state is SessionState.SCANNING:
+                # Coupon uses and points are checked again now: a resumed basket or another lane's sale may have
+                # spent them since they were added.
+                checked, reasons = ctl.within_limits(ctl.session)
+                if reasons:
+                    corrected = actions.checked_for_payment(checked, reasons)
+                    await ctl.apply_locked(corrected)
+                    return corrected
             amount = price(ctl.session, ctl.settings, ctl.points).amount_due
             if amount < ctl.adapter.capabilities.min_amount:
                 return await self._below_minimum(amount)
@@ -461,7 +469,7 @@ class Checkout:
             else:   # the visit moved on (it cannot, while paying; kept for safety): record the sale all the same
                 logger.error("payment %s succeeded for visit %s, which is no longer the lane's; recording its sale",
                              payment_id, intent.session_id)
-                change = Change(ctl.session, sale=sale, charged=True)
+                change = Change(ctl.session, sale=sale, charged=True, points_spent=actions.points_spent(basket, sale))
             await self._commit_final(change, payment_id, IntentState.SUCCEEDED, now, sale_id=sale["sale_id"],
                                      reference=result.reference)
             ctl.health.count("sales")

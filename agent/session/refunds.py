@@ -23,6 +23,7 @@ from agent.payment import intents
 from agent.payment.adapter import PaymentRef, PaymentResult, PaymentStatus
 from agent.payment.intents import Reversal
 from agent.payment.reversal import reversal_kind
+from agent.session import visits
 from agent.sync import outbox
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ async def _reverse(ctl: SessionController, sale_id: str, staff_id: str, reason: 
         if current is not None and current.state == "done":
             return False                          # already recorded (and announced) once
         intents.finish_reversal(conn, sale_id, "done", reference, ctl.clock.time())
+        visits.return_points(conn, sale_id)
         outbox.enqueue(conn, "sales", "omo.payment/1", {
             "payment_id": rev.payment_id, "amount": rev.amount, "currency": ctl.currency,
             "state": state, "sale_id": sale_id, "staff_id": rev.staff_id,

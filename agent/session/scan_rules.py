@@ -166,7 +166,9 @@ def _attendant(session: Session, events: list[EventRow], why: str, line_id: str 
 
 
 def on_member(session: Session, meaning: Member, record: MemberRecord | None, *, settings: SessionSection,
-              now: float, new_id: NewId, clock_synced: bool) -> Change:
+              now: float, new_id: NewId, clock_synced: bool, points_spent: int = 0) -> Change:
+    """Identify the member; `points_spent` is what this lane's ledger says they redeemed since the cloud's
+    balance in `record` (it comes off the balance shown and the most they may redeem; never below zero)."""
     if record is None and meaning.member_id is None:
         return refuse(session, "member_not_found", "This member card is not known here. Please use the app's "
                       "member code, or ask a member of staff.", outcome="unknown", reason="member_not_found")
@@ -182,8 +184,8 @@ def on_member(session: Session, meaning: Member, record: MemberRecord | None, *,
     if isinstance(started, Refusal):
         return refuse(session, started.reason, started.message, outcome="rejected", reason=started.reason)
     session, events = started
-    info = (MemberInfo(record.member_id, record.tier, record.points, record.consent_interest,
-                       "app" if meaning.claims else "card") if record is not None
+    info = (MemberInfo(record.member_id, record.tier, max(0, record.points - points_spent), record.consent_interest,
+                       "app" if meaning.claims else "card", record.points, record.version) if record is not None
             else MemberInfo(str(meaning.member_id), "", 0, False, "app"))
     first = session.member is None
     session = replace(session, member=info)
@@ -211,7 +213,7 @@ def on_coupon(session: Session, meaning: Coupon, record: CouponRecord | None, *,
     entry = CouponEntry(record.coupon_id, meaning.claims.jti if meaning.claims else None, record.amount,
                         record.percent, _int(conditions.get("min_spend")), tuple(conditions.get("gtins") or ()),
                         tuple(conditions.get("departments") or ()), bool(conditions.get("member_only", True)),
-                        max_value=policy.max_coupon_value if stale else None)
+                        max_value=policy.max_coupon_value if stale else None, max_uses=record.max_uses)
     session = touched(replace(moved[0], coupons=(*moved[0].coupons, entry)), now)
     session = with_prompt(session, Prompt("coupon_added", "Coupon added."))
     return Change(session, scan_fields={"session_id": session.session_id, "outcome": "accepted"},
