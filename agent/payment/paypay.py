@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 import time
 from pathlib import Path
@@ -67,7 +68,8 @@ class PayPayAdapter:
 
     async def _create_code(self, request: PaymentRequest) -> PaymentResult:
         """The dynamic QR: the answer is CREATED with the code's URL (what the screen shows) and its expiry."""
-        expires_at = int(time.time()) + request.expires_in_s
+        # Whole seconds, rounded up: truncating gave the shopper up to a second less than `qr_expiry_s`.
+        expires_at = math.ceil(time.time()) + request.expires_in_s
         body = {"merchantPaymentId": request.payment_id, "codeType": "ORDER_QR",
                 "amount": {"amount": request.amount, "currency": request.currency},
                 "storeId": request.store_id, "terminalId": request.lane_id, "requestedAt": int(time.time()),
