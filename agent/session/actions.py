@@ -185,7 +185,7 @@ LIMIT_MESSAGES = {
 def limits_prompt(basket: Session, reasons: tuple[str, ...]) -> Prompt:
     """What the screen says when a basket was brought within its limits (agent.session.basket.within_limits)."""
     text = " ".join(LIMIT_MESSAGES[r].format(points=basket.points_to_redeem) for r in reasons)
-    return Prompt(LIMITS, text, "warning", {"reasons": ",".join(reasons)})
+    return Prompt("basket_limits", text, "warning", {"reasons": ",".join(reasons)})
 
 
 def checked_for_payment(checked: Session, reasons: tuple[str, ...]) -> Change:
@@ -233,9 +233,9 @@ def resume(session: Session, code: str, kept: Session | None, settings: SessionS
     after = replace(kept, session_id=new_id(), state=SessionState.SCANNING, started_at=now, last_activity=now,
                     payment=None, prompts=(), sale_id=None, extra={"resumed_from": kept.session_id})
     # The controller hands back a kept basket already within its limits, with a LIMITS prompt if it changed.
-    note = next((f" {p.message}" for p in kept.prompts if p.code == LIMITS), "")
-    after = with_prompt(after, Prompt("resumed", f"Welcome back: your basket is here.{note}",
-                                      "warning" if note else "info"))
+    note = next((p.message for p in kept.prompts if p.code == LIMITS), None)
+    after = with_prompt(after, Prompt("resumed", "Welcome back: your basket is here.") if note is None else
+                        Prompt("resumed_changed", f"Welcome back: your basket is here. {note}", "warning"))
     events = (session_event(after, "started"), session_event(after, "resumed", code=code,
                                                              resumed_from=kept.session_id))
     return Change(after, events, {"session_id": after.session_id, "outcome": "accepted"}, resumed=code)

@@ -136,15 +136,15 @@ class Checkout:
         """Nothing to pay (coupons or points cover it all, or a zero-priced label): a sale with no payment
         service (`payment.method` `no_charge`), recorded under `lock`. A service is never asked for less than its
         minimum, so a positive amount below it is refused and staff take the payment."""
-        ctl = self.ctl
+        ctl, session = self.ctl, self.ctl.session
         now = ctl.clock.time()
         if amount > 0:
-            refused = refuse(ctl.session, "amount_below_minimum", "This amount is too small to pay by wallet. "
+            refused = refuse(session, "amount_below_minimum", "This amount is too small to pay by wallet. "
                              "Your basket is kept: please ask a member of staff.")
             await ctl.apply_locked(refused)
             return refused
         payment_id = new_event_id()
-        change = actions.request_payment(ctl.session, NO_CHARGE, 0, payment_id, ctl.settings, ctl.audit(), now)
+        change = actions.request_payment(session, NO_CHARGE, 0, payment_id, ctl.settings, ctl.audit(), now)
         if not change.ok:
             await ctl.apply_locked(change)
             return change
