@@ -162,3 +162,19 @@ async def cloud_sends_member_balance(lane: SessionLane, *, points: int, version:
     assert lane.catalog is not None
     load_snapshot(lane.catalog, write_lines(lane.state_dir.parent / f"store-{version}.jsonl", lines,
                                             version=version))
+
+
+async def test_a_staff_void_gives_the_sales_points_back_to_the_balance(session_lane: SessionLane) -> None:
+    from agent.session.refunds import reverse_sale
+
+    lane = session_lane
+    assert lane.controller is not None
+    await member_basket(lane, BATTERIES, BATTERIES)
+    assert await redeem(lane, 500) is None and await pay(lane) is None
+    sale_id = lane.events("omo.sale/1")[-1]["sale_id"]
+    await member_basket(lane, TEA)
+    assert lane.view["member"]["points_balance"] == 700
+    answer = await reverse_sale(lane.controller, sale_id, "S-1", "wrong basket")
+    assert answer.state == "done"
+    await lane.scan(lane.issuer.member(MEMBER), "qr")                # the member shows their code again
+    assert lane.view["member"]["points_balance"] == 1200
