@@ -56,13 +56,10 @@ class SaleNotFound(LookupError):
 
 async def reverse_sale(ctl: SessionController, sale_id: str, staff_id: str, reason: str) -> ReversalAnswer:
     """Void or refund a recorded sale in full, once, whatever is asked how many times (and however at once)."""
-    lock = ctl.reversing.setdefault(sale_id, asyncio.Lock())
-    try:
-        async with lock:
-            return await _reverse(ctl, sale_id, staff_id, reason)
-    finally:
-        if not lock.locked():
-            ctl.reversing.pop(sale_id, None)
+    # Kept for the process's life (a few per day): dropping a lock a waiter is about to take would let a third
+    # request run beside the second.
+    async with ctl.reversing.setdefault(sale_id, asyncio.Lock()):
+        return await _reverse(ctl, sale_id, staff_id, reason)
 
 
 async def _reverse(ctl: SessionController, sale_id: str, staff_id: str, reason: str) -> ReversalAnswer:
