@@ -25,7 +25,6 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agent.config import PaymentSection
@@ -34,7 +33,7 @@ from agent.payment import intents
 from agent.payment.adapter import PaymentNotSent, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
 from agent.payment.intents import Intent, IntentState
 from agent.payment.reversal import reversal_kind
-from agent.session import actions, codec
+from agent.session import actions, codec, tender
 from agent.session.basket import Prompt, Session
 from agent.session.change import Change, refuse
 from agent.session.machine import SessionState
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-METHODS = {"wallet_code": False, "wallet_qr": True, "simulated": False}   # method -> merchant-presented
-NO_CHARGE = "no_charge"     # the sale's payment method when there was nothing to pay (no service was asked)
 CHECKING = Prompt("checking_payment", "Checking your payment. Please wait.", "info")
 SHOW_QR = Prompt("pay_by_qr", "Scan this code with your wallet app to pay.", "info")
 CONFIRM = Prompt("confirm_in_app", "Please confirm the payment in your wallet app.", "info")
@@ -89,9 +86,9 @@ class Checkout:
     async def pay(self, method: str, user_code: str | None = None) -> Change:
         """Ask for payment: the intent is committed first, then the adapter is called with its payment ID."""
         ctl = self.ctl
-        merchant = METHODS.get(method)
+        merchant = tender.METHODS.get(method)
         async with ctl.lock:
-            refused = self._refusal(method, merchant, user_code)
+            refused = self._refusal(method, user_code)
             if refused is not None:
                 await ctl.apply_locked(refused)
                 return refused
@@ -133,47 +130,29 @@ class Checkout:
         return await self.on_result(payment_id, result, background=True)
 
     async def _below_minimum(self, amount: int) -> Change:
-        """Nothing to pay (coupons or points cover it all, or a zero-priced label): a sale with no payment
-        service (`payment.method` `no_charge`), recorded under `lock`. A service is never asked for less than its
-        minimum, so a positive amount below it is refused and staff take the payment."""
-        ctl, session = self.ctl, self.ctl.session
-        now = ctl.clock.time()
-        if amount > 0:
-            refused = refuse(session, "amount_below_minimum", "This amount is too small to pay by wallet. "
-                             "Your basket is kept: please ask a member of staff.")
-            await ctl.apply_locked(refused)
-            return refused
-        payment_id = new_event_id()
-        change = actions.request_payment(session, NO_CHARGE, 0, payment_id, ctl.settings, ctl.audit(), now)
-        if not change.ok:
-            await ctl.apply_locked(change)
-            return change
-        sale = ctl.sale_for(change.session, NO_CHARGE, 0, payment_id, None)
-        # No money moves, so the disk guard applies as to any new sale (`charged` false).
-        done = replace(actions.payment_succeeded(change.session, sale, None, ctl.settings, now), charged=False)
-        await ctl.apply_locked(done)
-        ctl.health.count("sales")
-        return done
+        """Less than the adapter's minimum (agent/session/tender.py): a `no_charge` sale or a refusal."""
+        ctl = self.ctl
+        change = tender.below_minimum(ctl.session, amount, new_event_id(), ctl.sale_for, ctl.settings, ctl.audit(),
+                                      ctl.clock.time())
+        await ctl.apply_locked(change)
+        if change.sale is not None:
+            ctl.health.count("sales")
+        return change
 
-    def _refusal(self, method: str, merchant: bool | None, user_code: str | None) -> Change | None:
+    def _refusal(self, method: str, user_code: str | None) -> Change | None:
         session, caps = self.ctl.session, self.ctl.adapter.capabilities
-        if merchant is None:
-            return refuse(session, "unknown_method", f"Unknown way to pay: {method}.")
-        if method == "simulated" and not caps.simulated or method == "wallet_code" and user_code is None:
-            # Refused before an intent exists: a real service would get a payment with no wallet, then a cancel.
-            return refuse(session, "method_not_available", "This way to pay is not available at this lane. "
-                          "Please choose another.")
-        if session.state is not SessionState.SCANNING:
-            return None                               # the state machine says why (actions.request_payment)
+        refused = tender.method_refusal(session, method, user_code, caps)
+        if refused is not None or session.state is not SessionState.SCANNING:
+            return refused                            # else the state machine says why (actions.request_payment)
         if self.ctl.guard is not None:
             try:
                 self.ctl.guard.admit_sale()          # before the money moves: a charged sale is always recorded
             except DiskFullError as exc:
                 return refuse(session, "disk_full", "This lane cannot take payments right now. Your basket is "
                               f"kept: please use another register. ({exc})")
-        if merchant and not caps.merchant_presented or not merchant and not caps.customer_presented:
-            return refuse(session, "method_not_available", "This way to pay is not available at this lane. "
-                          "Please choose another.")
+        refused = tender.capability_refusal(session, method, caps)
+        if refused is not None:
+            return refused
         # While the uplink is down the cloud's offline policy decides which kinds a store takes (a business
         # rule: the exposure it accepts on stale prices and balances). Whether the wallet's own service is
         # reachable is learnt by asking it, and a payment it cannot answer is settled like any unknown one.

@@ -24,6 +24,7 @@ from agent.payment.adapter import PaymentRef, PaymentResult, PaymentStatus
 from agent.payment.intents import Reversal
 from agent.payment.reversal import reversal_kind
 from agent.session import visits
+from agent.session.tender import NO_CHARGE
 from agent.sync import outbox
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ async def _reverse(ctl: SessionController, sale_id: str, staff_id: str, reason: 
     if rev.state == "done":
         return _answer(rev, f"already {_done_word(rev.kind)} (by {rev.staff_id}); nothing more is given back")
     # A sale with nothing paid (`no_charge`) has no payment at any service: its reversal is done at once.
-    result = PaymentResult(ref.payment_id, PaymentStatus.CANCELED) if payment["method"] == "no_charge" else \
+    result = PaymentResult(ref.payment_id, PaymentStatus.CANCELED) if payment["method"] == NO_CHARGE else \
         await _call(ctl, rev, ref)
     if result is None or result.status not in RETURNED:
         await ctl.lane_db.write(intents.finish_reversal, sale_id, "unknown", None, ctl.clock.time())
