@@ -178,3 +178,15 @@ async def test_a_staff_void_gives_the_sales_points_back_to_the_balance(session_l
     assert answer.state == "done"
     await lane.scan(lane.issuer.member(MEMBER), "qr")                # the member shows their code again
     assert lane.view["member"]["points_balance"] == 1200
+
+
+async def test_a_weighed_item_scanned_without_its_weight_is_refused_and_starts_no_visit(
+        session_lane: SessionLane) -> None:
+    from simulators.cloud.store_catalog import BEEF
+
+    lane = session_lane
+    refused = await lane.scan(BEEF)
+    assert refused is not None and refused.refused == "needs_weight"
+    assert lane.view["state"] == "idle" and lane.view["session_id"] is None
+    assert lane.events("omo.session/1") == [], "a refused scan changes nothing: no visit was started"
+    assert lane.events("omo.scan/1")[-1]["outcome"] == "rejected"

@@ -87,8 +87,8 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
         return _attendant(session, events, "unknown_item", None, settings, outcome="attendant",
                           reason="not_in_catalog")
     line = _line(meaning, record)
-    if isinstance(line, Prompt):
-        return Change(with_prompt(session, line), tuple(events), {"outcome": "rejected", "reason": line.code},
+    if isinstance(line, Prompt):              # refused from the session as it was: no visit starts for it
+        return Change(with_prompt(before, line), scan_fields={"outcome": "rejected", "reason": line.code},
                       refused=line.code)
     if _quantity(session, record.gtin) + line.quantity > settings.max_quantity:
         # Judged before the unit is added, and refused from the session as it was: a refusal changes nothing.
