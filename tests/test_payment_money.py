@@ -9,9 +9,10 @@ import asyncio
 
 import pytest
 
+from agent.session import actions
 from agent.session.refunds import reverse_sale
 from simulators.cloud.payment_service import PaymentService
-from simulators.cloud.store_catalog import TEA
+from simulators.cloud.store_catalog import MEMBER, TEA, deli_label
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 from simulators.sync_checks import wait_until
@@ -98,9 +99,6 @@ async def test_a_payment_service_refusing_connections_releases_the_basket_at_onc
 
 
 async def test_a_basket_with_nothing_to_pay_is_a_sale_without_asking_the_wallet(paypay_lane: Lane) -> None:
-    from agent.session import actions
-    from simulators.cloud.store_catalog import MEMBER
-
     lane, service = paypay_lane
     controller = lane.controller
     assert controller is not None
@@ -123,8 +121,6 @@ async def test_a_basket_with_nothing_to_pay_is_a_sale_without_asking_the_wallet(
 
 
 async def test_a_zero_priced_label_paid_by_wallet_code_never_sends_the_code(paypay_lane: Lane) -> None:
-    from simulators.cloud.store_catalog import deli_label
-
     lane, service = paypay_lane
     await lane.scan(deli_label(0))
     assert lane.view["totals"]["amount_due"] == 0

@@ -5,7 +5,11 @@ Each figure is worked out by hand from docs/session.md; each test names the defe
 
 from __future__ import annotations
 
-from simulators.cloud.store_catalog import BATTERIES, COUPON_100, MEMBER, TEA
+from agent.catalog.load import load_snapshot
+from agent.session import actions, visits
+from agent.session.refunds import reverse_sale
+from simulators.cloud.catalog_data import write_lines
+from simulators.cloud.store_catalog import BATTERIES, BEEF, COUPON_100, MEMBER, TEA, records
 from simulators.fixtures.session import SessionLane
 
 EXPIRED = "17200101"          # GS1 AI 17: best before 2020-01-01, long past
@@ -30,8 +34,6 @@ async def test_a_scan_past_max_quantity_is_refused_and_adds_nothing(session_lane
 
 
 async def staff_reject(lane: SessionLane) -> None:
-    from agent.session import actions
-
     controller = lane.controller
     assert controller is not None
     await controller.apply(lambda s: actions.resolve(s, approved=False, staff_id="S-7", settings=controller.settings,
@@ -51,10 +53,7 @@ async def test_an_expired_unit_never_merges_and_a_reject_removes_only_that_unit(
     assert view["totals"]["total"] == 150, "the good tea stays in the basket"
 
 
-
 async def suspend(lane: SessionLane) -> str:
-    from agent.session import actions
-
     controller = lane.controller
     assert controller is not None
     await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
@@ -62,8 +61,6 @@ async def suspend(lane: SessionLane) -> str:
 
 
 async def redeem(lane: SessionLane, points: int) -> str | None:
-    from agent.session import actions
-
     controller = lane.controller
     assert controller is not None
     committed = await controller.apply(lambda s: actions.redeem_points(s, points, True, controller.settings,
@@ -103,8 +100,6 @@ async def test_a_single_use_coupon_kept_in_a_suspended_basket_is_not_used_again_
 
 async def test_a_coupon_used_up_between_adding_and_paying_is_taken_off_before_any_payment(
         session_lane: SessionLane) -> None:
-    from agent.session import visits
-
     lane = session_lane
     assert lane.lane_db is not None
     await member_basket(lane, BATTERIES, TEA)
@@ -154,10 +149,6 @@ async def test_points_kept_in_a_suspended_basket_are_cut_to_what_is_left_when_it
 
 async def cloud_sends_member_balance(lane: SessionLane, *, points: int, version: int) -> None:
     """A new catalog version from the cloud in which the member's balance is `points`."""
-    from agent.catalog.load import load_snapshot
-    from simulators.cloud.catalog_data import write_lines
-    from simulators.cloud.store_catalog import records
-
     lines = [{**line, "points": points} if line.get("id") == MEMBER else line for line in records(version)]
     assert lane.catalog is not None
     load_snapshot(lane.catalog, write_lines(lane.state_dir.parent / f"store-{version}.jsonl", lines,
@@ -165,8 +156,6 @@ async def cloud_sends_member_balance(lane: SessionLane, *, points: int, version:
 
 
 async def test_a_staff_void_gives_the_sales_points_back_to_the_balance(session_lane: SessionLane) -> None:
-    from agent.session.refunds import reverse_sale
-
     lane = session_lane
     assert lane.controller is not None
     await member_basket(lane, BATTERIES, BATTERIES)
@@ -182,8 +171,6 @@ async def test_a_staff_void_gives_the_sales_points_back_to_the_balance(session_l
 
 async def test_a_weighed_item_scanned_without_its_weight_is_refused_and_starts_no_visit(
         session_lane: SessionLane) -> None:
-    from simulators.cloud.store_catalog import BEEF
-
     lane = session_lane
     refused = await lane.scan(BEEF)
     assert refused is not None and refused.refused == "needs_weight"
