@@ -1,6 +1,6 @@
 """Payment and reversal rules an adversarial review broke, through the real `paypay` adapter and the
 payment-service simulator on 127.0.0.1: one event per reversal, the cancel window, a payment made as the
-shopper cancels, and a service that refuses connections.
+shopper cancels, a service that refuses connections, and a basket with nothing to pay.
 """
 
 from __future__ import annotations
