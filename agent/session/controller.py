@@ -21,7 +21,7 @@ from agent.config import PaymentSection, PointsSection, SessionSection
 from agent.health import ComponentHealth
 from agent.payment.adapter import PaymentAdapter
 from agent.session import actions, scans, seen_tokens, visits
-from agent.session.basket import Session, idle_session, with_prompt
+from agent.session.basket import Session, idle_session, with_prompt, within_limits
 from agent.session.change import Change, refuse
 from agent.session.checkout import CHECKING, Checkout, OfflineKinds
 from agent.session.machine import SessionState
@@ -66,6 +66,8 @@ class SessionController:
         self.session = idle_session(clock.time())
         self.lane_open = True
         self.lock = asyncio.Lock()
+        # One lock per sale being reversed by staff (agent/session/refunds.py): two voids at once give one.
+        self.reversing: dict[str, asyncio.Lock] = {}
         self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None))
         self.recovery: asyncio.Task[None] | None = None
         # Each committed change (its session events and sale), for the metrics the composition root wires.
@@ -107,10 +109,28 @@ class SessionController:
         return fn(self.lane_db.reader())
 
     def suspended(self, code: str) -> Session | None:
-        return visits.suspended(self.lane_db.reader(), code)
+        """The basket kept under `code`, brought within its limits now (coupons used up meanwhile are taken off,
+        points cut to what is left), with a prompt saying what changed."""
+        kept = visits.suspended(self.lane_db.reader(), code)
+        if kept is None:
+            return None
+        checked, reasons = self.within_limits(kept)
+        return with_prompt(checked, actions.limits_prompt(checked, reasons)) if reasons else checked
 
     def coupon_uses(self, coupon_id: str) -> int:
         return int(visits.coupon_uses(self.lane_db.reader(), coupon_id))
+
+    def points_spent(self, member_id: str, version: int | None) -> int:
+        """The member's redemptions at this lane that the cloud's balance of `version` does not include yet."""
+        return visits.points_spent(self.lane_db.reader(), member_id, version)
+
+    def within_limits(self, basket: Session) -> tuple[Session, tuple[str, ...]]:
+        """`basket` checked against the lane's ledgers now: coupon uses and the member's points left."""
+        uses = {c.coupon_id: self.coupon_uses(c.coupon_id) for c in basket.coupons if c.max_uses is not None}
+        member, left = basket.member, None
+        if member is not None and member.points_cloud is not None:
+            left = max(0, member.points_cloud - self.points_spent(member.member_id, member.points_version))
+        return within_limits(basket, uses, left)
 
     # -- committing --------------------------------------------------------------------------------------------
 
@@ -177,6 +197,9 @@ class SessionController:
             record_sale(conn, change.sale, None if change.charged else self.guard)
             visits.redeem_coupons(conn, [(c["coupon_id"], c.get("jti")) for c in change.sale["coupons"]],
                                   change.sale["sale_id"], now)
+            if change.points_spent is not None:
+                member_id, points, version = change.points_spent
+                visits.spend_points(conn, member_id, change.sale["sale_id"], points, version, now)
         if change.suspended is not None:
             visits.suspend(conn, change.suspended[0], change.suspended[1], now)
         if change.resumed is not None:

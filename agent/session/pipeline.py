@@ -175,7 +175,9 @@ class Pipeline:
             product, promotions = catalog.item(meaning.gtin14)
             return Facts(product=product, promotions=promotions)
         if isinstance(meaning, Member):
-            return Facts(member=member_record(meaning, catalog))
+            record = member_record(meaning, catalog)
+            spent = 0 if record is None or session is None else session.points_spent(record.member_id, record.version)
+            return Facts(member=record, points_spent=spent)
         if isinstance(meaning, Coupon) and session is not None:
             return Facts(coupon=catalog.coupon(meaning.coupon_id), coupon_uses=session.coupon_uses(meaning.coupon_id),
                          policy=catalog.policy(), stale=self._stale())
