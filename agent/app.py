@@ -7,8 +7,9 @@ import contextlib
 import functools
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from agent import __version__, log
@@ -23,13 +24,14 @@ from agent.catalog.refresh import CatalogSync, build_catalog_sync
 from agent.clock import clock_trust
 from agent.config import Config, load
 from agent.devices import DeviceSection, run_device
-from agent.errors import AgentError
+from agent.errors import AgentError, StartupError, StoreError
 from agent.health import HealthRegistry, State
 from agent.interpret.rules import build_rules
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
 from agent.session.controller import SessionController
+from agent.session.offline import DEFAULT_MAX_AGE_S, CatalogOffline
 from agent.session.pickups import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
@@ -64,18 +66,18 @@ class Lane:
 async def start(config: Config) -> Lane:
     """Open state, start the API and every component; returns once all are started (not connected)."""
     rules = build_rules(config.interpret, config.trust.keys, config.trust.clock_skew_s, config.agent.currency)
-    health = HealthRegistry(__version__)
-    lane_db = await asyncio.to_thread(open_lane_db, config.agent.state_dir, config.agent.store_id,
-                                      config.agent.lane_id)
+    health = HealthRegistry(__version__, config.agent.store_id, config.agent.lane_id)
+    lane_db, catalog = await asyncio.to_thread(_open_state, config)
     _report_store(health, lane_db)
-    catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
     hub = EventHub()
     api = ApiServer(config.api, health, hub)
+    max_age_s = config.catalog.max_age_s if config.catalog is not None else DEFAULT_MAX_AGE_S
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=build_adapter(config.payment), notify=hub.publish,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
-                                store_id=config.agent.store_id, lane_id=config.agent.lane_id)
+                                store_id=config.agent.store_id, lane_id=config.agent.lane_id,
+                                offline_policy=CatalogOffline(catalog, max_age_s))
     locker = build_locker(config.pickup)
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
                                                   health=health.component("locker"))
@@ -85,8 +87,7 @@ async def start(config: Config) -> Lane:
     session.clock_trusted = pipeline.clock_trusted
     api.fanout.hold = lambda: pipeline.in_flight > 0      # the screens wait while a scan is on its way
     pipeline.on_idle = api.fanout.resume
-    if config.catalog is not None:
-        pipeline.max_catalog_age_s = config.catalog.max_age_s
+    pipeline.max_catalog_age_s = max_age_s
     metrics = _metrics(config, health, lane_db, catalog, pipeline, session)
     metrics.add_to(api.app)
     SessionRoutes(session, pipeline).add_to(api.app)
@@ -113,6 +114,19 @@ async def start(config: Config) -> Lane:
     return lane
 
 
+def _open_state(config: Config) -> tuple[Database, CatalogDb]:
+    """lane.db and the catalog in state_dir; a directory the agent cannot make or write is a StartupError."""
+    state_dir = config.agent.state_dir
+    try:
+        return (open_lane_db(state_dir, config.agent.store_id, config.agent.lane_id),
+                CatalogDb.open(state_dir))
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        raise StartupError(f"cannot open the lane's state in {state_dir} ({exc}). Fix: make it a directory the "
+                           "service user may write (the unit's StateDirectory= does so for /var/lib/omo-edge), "
+                           "or set another [agent] state_dir", path=str(config.path),
+                           key="[agent] state_dir") from None
+
+
 def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
     """Whether the wall clock is trusted, asked per scan and per commit (one adjtimex call); `/v1/health` asks
     again on each read and shows the verdict as component `clock` (degraded while not synchronised: app tokens
@@ -133,8 +147,9 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
 def _metrics(config: Config, health: HealthRegistry, lane_db: Database, catalog: CatalogDb, pipeline: Pipeline,
              session: SessionController) -> LaneMetrics:
     """`/metrics`: the session and pipeline report to it through callbacks (they never import prometheus_client)."""
-    metrics = LaneMetrics(Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s),
-                          config.agent.currency)
+    sources = Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s,
+                      store_id=config.agent.store_id, lane_id=config.agent.lane_id)
+    metrics = LaneMetrics(sources, config.agent.currency)
     pipeline.observe_scan = metrics.scan_recorded
     session.observe_change = metrics.change_committed
     session.checkout.observe_payment = metrics.payment_finished
@@ -219,16 +234,32 @@ async def reload(lane: Lane) -> None:
         return
     log.setup(new.agent.log_level, new.agent.log_format)
     await _reload_devices(lane, {d.name: d for d in new.devices})
-    needs_restart = [name for name in ("mqtt", "api", "catalog", "trust", "payment", "pickup")
-                     if getattr(new, name) != getattr(lane.config, name)]
-    agent_fixed = ("store_id", "lane_id", "state_dir", "currency", "allow_simulators")
-    needs_restart += [f"agent.{key}" for key in agent_fixed
-                      if getattr(new.agent, key) != getattr(lane.config.agent, key)]
+    needs_restart = restart_needed(lane.config, new)
     if needs_restart:
         logger.warning("reload: changes to %s take effect after a restart (systemctl restart omo-edge)",
                        ", ".join(needs_restart))
     lane.config = new
     logger.info("configuration reloaded path=%s", new.path)
+
+
+LIVE = frozenset({"path", "devices", "agent.log_level", "agent.log_format"})   # what reload() applies
+
+
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """Pure: each changed key a reload does not apply, as `section.key` (a section added or removed: `section`).
+    Everything but the devices and the logging is handed to its component once, at start."""
+    changed: list[str] = []
+    for section in fields(old):
+        before, after = getattr(old, section.name), getattr(new, section.name)
+        if section.name in LIVE or before == after:
+            continue
+        if not (is_dataclass(before) and type(before) is type(after)):
+            changed.append(section.name)
+            continue
+        changed += [f"{section.name}.{key.name}" for key in fields(before)
+                    if getattr(before, key.name) != getattr(after, key.name)
+                    and f"{section.name}.{key.name}" not in LIVE]
+    return changed
 
 
 async def _reload_devices(lane: Lane, wanted: dict[str, DeviceSection]) -> None:

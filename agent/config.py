@@ -134,6 +134,7 @@ class PointsSection:
     """How members earn points at the end of a sale; absent: no points are earned."""
 
     basis: str = "tax_inclusive"            # tax_inclusive | pre_tax
+    earning: str = "per_unit"               # per_unit: floor(paid / unit) x multiplier | proportional
     unit: int = 100                         # minor units per step
     points_per_unit: int = 1
     rounding: str = "down"
@@ -184,19 +185,39 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
 
 def load(path: Path, *, check_devices: bool = True) -> Config:
     """Read, parse and validate the config file; raise ConfigError naming what to fix."""
+    return parse(_read(path), path, check_devices=check_devices)
+
+
+def load_identity(path: Path) -> tuple[AgentSection, ApiSection]:
+    """Only `[agent]` and `[api]`: who this lane is and where its API listens, for commands that talk to the
+    running agent (`status`). The rest (secrets, devices) is the agent's business, so an admin who may read
+    the config but not the credentials can still ask."""
+    data = _read(path)
+    return _agent(Table.of(data, "agent", str(path), required=True)), _api(Table.of(data, "api", str(path)))
+
+
+def api_listen(listen: str, where: str) -> ApiSection:
+    """An `[api] listen` value given elsewhere (`status --api`), checked by the same rules."""
+    return _api(Table({"listen": listen}, "api", where))
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found; pass --config PATH or set OMO_EDGE_CONFIG "
                           "(an example is config/agent.example.toml)", path=str(path)) from None
-    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+    except PermissionError:
+        raise ConfigError("cannot read the config file: permission denied. Fix: run the command with sudo, or as a "
+                          "member of group omo-edge (install.sh makes the file root:omo-edge 0640, which the "
+                          "service reads as user omo-edge)", path=str(path)) from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the config file ({exc}); make it a UTF-8 file readable by the "
                           "service user", path=str(path)) from exc
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}; fix the syntax at that line", path=str(path)) from exc
-    return parse(data, path, check_devices=check_devices)
 
 
 def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) -> Config:
@@ -267,6 +288,9 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
         max_publish_rate=t.integer("max_publish_rate", 0, 0, 100_000),
     )
     t.finish()
+    host_problem = broker_host_problem(section.host, section.port)
+    if host_problem is not None:
+        raise t.error("host", f"{section.host!r} is not a host name", host_problem)
     if section.protocol == "3.1.1" and section.delivery == "broker":
         raise t.error("delivery", "\"broker\" cannot be used with protocol = \"3.1.1\": a 3.1.1 broker acknowledges a "
                       "publish that its ACL silently dropped, so its PUBACK proves nothing",
@@ -281,6 +305,25 @@ def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
     if section.password_file and not section.username:
         raise t.error("username", "is required when password_file is set", "set the broker user name")
     return section
+
+
+def broker_host_problem(host: str, port: int) -> str | None:
+    """The fix when `host` is a URL or HOST:PORT (paho would try to resolve it as a name), else None."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    match = re.fullmatch(r"(?:([a-z][a-z0-9+.-]*)://)?([^/:]+|\[[^\]]+\])(?::([0-9]+))?/?", host)
+    if match is None or not (match.group(1) or match.group(3)):
+        if re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", host):
+            return None
+        return "write the broker's DNS name or IP address alone, such as host = \"broker.example.jp\""
+    name = match.group(2).strip("[]")
+    given = match.group(3)
+    port_fix = f" and port = {given}" if given else ""
+    tls_fix = " (with tls = true)" if (given == "8883" or match.group(1) in ("mqtts", "ssl")) else ""
+    return f"host = \"{name}\"{port_fix}{tls_fix}: the scheme and the port are keys of their own"
 
 
 def _api(t: Table) -> ApiSection:
@@ -391,8 +434,20 @@ def _session(t: Table) -> SessionSection:
     number = section.registration_number
     if number is not None and re.fullmatch(r"T[0-9]{13}", number) is None:
         raise t.error("registration_number", f"{number!r} is not a qualified-invoice registration number",
-                      "write it as on the tax office's notice: 'T' and 13 digits, such as \"T1234567890123\"")
+                      "write it as on the tax office's notice: 'T' and 13 digits, such as \"T9234567890123\"")
+    if number is not None and int(number[1]) != corporate_check_digit(number[2:]):
+        raise t.error("registration_number", f"{number!r} has check digit {number[1]} but its 12 digits give "
+                      f"{corporate_check_digit(number[2:])}", "copy the number from the tax office's notice (the "
+                      "first of the 13 digits is the check digit)")
     return section
+
+
+def corporate_check_digit(digits: str) -> int:
+    """The check digit of a Japanese corporate number (and so of a registration number, `T` + that number):
+    9 - (the sum of the 12 digits weighted 1, 2, 1, 2 ... from the lowest place) mod 9. A mistyped number
+    would print on every receipt an invoice the shopper's accountant cannot claim."""
+    weighted = sum(int(d) * (1 if n % 2 == 0 else 2) for n, d in enumerate(reversed(digits)))
+    return 9 - weighted % 9
 
 
 def _rate(t: Table, key: str) -> float:
@@ -406,6 +461,7 @@ def _points(t: Table) -> PointsSection:
     multipliers = t.table("tier_multipliers")
     section = PointsSection(
         basis=t.choice("basis", "tax_inclusive", ("tax_inclusive", "pre_tax")),
+        earning=t.choice("earning", "per_unit", ("per_unit", "proportional")),
         unit=t.integer("unit", 100, 1, 1_000_000),
         points_per_unit=t.integer("points_per_unit", 1, 1, 1000),
         rounding=t.choice("rounding", "down", ROUNDING),

@@ -135,8 +135,17 @@ class Table:
         value: str | None = self._get(key, None, str, "a path string")
         if value is None:
             return None
+        if "/" not in value and not os.environ.get("CREDENTIALS_DIRECTORY"):
+            raise self.error(key, f"{value!r} names a systemd credential, but $CREDENTIALS_DIRECTORY is not set "
+                             "(systemd sets it only for the service)",
+                             "run the command as /usr/local/bin/omo-edge (install.sh's wrapper sets it), or "
+                             "export CREDENTIALS_DIRECTORY=/etc/omo-edge/credentials, or give a path")
         path = credential_path(value)
         problem = secret_file_problem(path)
+        if problem == "does not exist" and "/" in value:
+            raise self.error(key, f"secret file {path} does not exist",
+                             f"put the secret in /etc/omo-edge/credentials/{path.name} (root, 0600) and name it bare "
+                             f"({key} = \"{path.name}\"): the unit hands it to the service with LoadCredential=")
         if problem == "is readable by every user on this machine":
             raise self.error(key, f"secret file {path} {problem}",
                              f"chmod 600 {path} (owner: the service user), or load it with LoadCredential=")

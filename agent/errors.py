@@ -2,6 +2,7 @@
 
     AgentError                 anything the agent itself refuses or cannot do
     ├── ConfigError            bad config or arguments: names the file, the key and the fix (exit 2)
+    ├── StartupError           `run` cannot start (a busy port, an unwritable state_dir): cause and fix (exit 1)
     ├── StoreError             SQLite could not record or read state (disk full, I/O error, corruption)
     │   └── DiskFullError      the disk is (nearly) full; the lane stops taking sales until space returns
     ├── PublishError           MQTT publish refused or lost (carries the MQTT reason code)
@@ -23,6 +24,14 @@ class ConfigError(AgentError):
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         self.path = path
         self.key = key
+        where = ": ".join(part for part in (path, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class StartupError(AgentError):
+    """The agent cannot start for a reason store IT can fix; printed as one line, never as a traceback."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         where = ": ".join(part for part in (path, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -79,8 +79,10 @@ class ComponentHealth:
 class HealthRegistry:
     """All components' health; the overall status is the worst of them."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, store_id: str = "", lane_id: str = "") -> None:
         self.version = version
+        self.store_id = store_id          # named in every snapshot: `omo-edge status` checks it is this lane's
+        self.lane_id = lane_id
         self.started = time.monotonic()
         self._components: dict[str, ComponentHealth] = {}
         self.listeners: list[Callable[[HealthRegistry], None]] = []
@@ -111,5 +113,5 @@ class HealthRegistry:
     def snapshot(self) -> dict[str, Any]:
         # Components first: a probe may update its component's state (the clock's), and status must agree.
         components = {n: c.snapshot() for n, c in sorted(self._components.items())}
-        return {"status": str(self.overall()), "version": self.version,
+        return {"status": str(self.overall()), "store": self.store_id, "lane": self.lane_id, "version": self.version,
                 "uptime_s": round(time.monotonic() - self.started, 3), "components": components}

@@ -4,10 +4,10 @@
    and on the real photos' 720p frames;
 2. decode rate and misreads, every way on the same frames: zbar alone, zxing-cpp alone, their union, and the
    agent (the `auto` cascade with the misread rules, as the driver runs them), on the rendered hard set by
-   distortion class, on the rendered clusters of issue 19, and on the real photos in ../shared/camera-photos
+   distortion class, on the rendered clusters of hard cases, and on the real photos in ../shared/camera-photos
    played as MJPG video; then what the misread rules cost (the same frames with the rules off);
 3. lag from frame capture to ScanEvent with a virtual camera at 30 fps, through the real driver;
-4. RSS of one running camera: 120 s by default, `--rss-s 600` for the 10 minutes issue 19 asks for.
+4. RSS of one running camera: 120 s by default, `--rss-s 600` for a 10-minute run.
 Ratios are against zbar alone (1, 2), the frame period (3) and the RSS after warm-up (4).
 
     .venv/bin/python bench/camera.py [--per-class 21] [--hold 5] [--lag-codes 60] [--rss-s 120] [--only rate]
@@ -92,7 +92,7 @@ def table(title: str, played: photos.Played, by_class: bool) -> None:
 
 
 def suppression_cost(name: str, items: list[photos.Photo], video: Path | None, hold: int) -> None:
-    """The same frames with the misread rules off (frames alone, as before issue 19): reads gained, misreads let in."""
+    """The same frames with the misread rules off (frames alone, without the rules): reads gained, misreads let in."""
     on = photos.play(items, video, hold).scores["agent"]
     off = photos.play(items, video, hold, guard=False).scores["agent"]
     lost = sorted(set(on.missed) - set(off.missed))
@@ -106,7 +106,7 @@ def decode_rate(per_class: int, hold: int) -> None:
     print(f"\n2. decode rate, every way on the same frames, each code held for {hold} frames (the agent: the `auto` "
           "cascade and the misread rules, as the driver runs them; confirm_frames 2)")
     table(f"   rendered hard set, 1280x720, {per_class} frames per class", photos.play(hard, None, hold), True)
-    table(f"   rendered clusters of issue 19 (JPEG q80), {per_class} per class", photos.play(clusters, None, hold),
+    table(f"   rendered clusters of hard cases (JPEG q80), {per_class} per class", photos.play(clusters, None, hold),
           True)
     root = photos.photos_root(Path(__file__).resolve().parent.parent)
     real = photos.load(root) if root.is_dir() else []

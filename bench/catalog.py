@@ -64,7 +64,8 @@ def bench_import(work: Path, n: int) -> None:
                                                                              shuffled=shuffled))
         state = work / f"state-import-{order}"
         state.mkdir()
-        result = load_snapshot(CatalogDb(state, cleanup=False), source, swap=False)   # as `catalog import` does
+        result = load_snapshot(CatalogDb(state, cleanup=False), source, swap=False,
+                               origin="import")   # as `catalog import` does
         catalog = CatalogDb(state)
         started = time.perf_counter()
         assert catalog.follow_pointer()     # what the running agent does next

@@ -5,7 +5,7 @@
 The mix is 80% EAN-13, 10% variable-measure (price-embedded RCN), 5% GS1 DataBar, 5% app QR tokens.
 Baselines measured in the same run, so the ratios compare across machines: a bare `int(text)` loop over the
 same EAN-13 texts, and a bare Ed25519 `verify()` from cryptography on the same tokens.
-Targets (issue 4): >= 100,000/s plain EAN-13 and >= 5,000/s token verification.
+Targets: >= 100,000/s plain EAN-13 and >= 5,000/s token verification.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ _OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: Unavai
                  errno.EACCES: UnavailableReason.PERMISSION, errno.EPERM: UnavailableReason.PERMISSION,
                  errno.EBUSY: UnavailableReason.BUSY}
 _FIXES = {UnavailableReason.NOT_FOUND: "check the cable and the path (omo-edge doctor lists input devices)",
-          UnavailableReason.PERMISSION: "add the service user to the input group (see systemd/ udev rules)",
+          UnavailableReason.PERMISSION: "give the scanner to group omo-edge with a udev rule in "
+                                        "/etc/udev/rules.d/99-omo-edge-local.rules (docs/operations/udev.md)",
           UnavailableReason.BUSY: "another program grabbed the scanner (a desktop session, evtest --grab); stop it",
           UnavailableReason.FAILED: "is this an input event device? use /dev/input/by-id/...-event-kbd"}
 

@@ -29,7 +29,8 @@ _OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: Unavai
                  errno.EPERM: UnavailableReason.PERMISSION, errno.EBUSY: UnavailableReason.BUSY,
                  errno.EAGAIN: UnavailableReason.BUSY}
 _FIXES = {UnavailableReason.NOT_FOUND: "check the cable and the port path (omo-edge doctor lists ports)",
-          UnavailableReason.PERMISSION: "add the service user to the dialout group (systemd/ udev rules)",
+          UnavailableReason.PERMISSION: "give the port to group omo-edge with a udev rule in "
+                                        "/etc/udev/rules.d/99-omo-edge-local.rules (docs/operations/udev.md)",
           UnavailableReason.BUSY: "another program holds the port; stop it (ModemManager, a terminal)",
           UnavailableReason.FAILED: "see the error; the agent retries with back-off"}
 

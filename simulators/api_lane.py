@@ -52,7 +52,7 @@ class ThreadedLane:
             "api": {"listen": f"127.0.0.1:{self.port}"},
             "trust": {"keys": [str(self.issuer.key_path)]},
             "payment": {"adapter": "simulated"},
-            "session": {"registration_number": "T1234567890123", "issuer_name": "OMO Mart"},
+            "session": {"registration_number": "T9234567890123", "issuer_name": "OMO Mart"},
             "points": {"unit": 100},
             "devices": [{"name": "handheld", "driver": "serial", "port": self.scanner.path, "bounce_ms": 0}],
         }))

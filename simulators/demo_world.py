@@ -57,7 +57,7 @@ screen_language = "{screen_language}"
 poll_interval_s = 1.0
 
 [session]
-registration_number = "T1234567890123"
+registration_number = "T9234567890123"
 issuer_name = "OMO Mart Demo Store"
 
 [points]

@@ -67,7 +67,7 @@ class PowerLane:
             "api": {"listen": self.listen},
             "payment": {"adapter": "simulated"},
             "mqtt": {"host": "127.0.0.1", "port": broker_port, "confirm_timeout_s": 2},
-            "session": {"registration_number": "T1234567890123", "issuer_name": "OMO Mart"},
+            "session": {"registration_number": "T9234567890123", "issuer_name": "OMO Mart"},
             "devices": [{"name": "handheld", "driver": "serial", "port": self.scanner.path, "bounce_ms": 0}]}))
         snapshot = write_store_catalog(work / "store.jsonl")
         imported = subprocess.run([sys.executable, "-m", "agent", "catalog", "import", str(snapshot), "--state-dir",

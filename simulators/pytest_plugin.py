@@ -21,6 +21,7 @@ FIXTURE_MODULES = (
     "simulators.fixtures.metrics",
     "simulators.fixtures.secrets",
     "simulators.fixtures.powerloss",
+    "simulators.fixtures.install",
 )
 
 

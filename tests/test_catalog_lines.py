@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from agent.catalog.fields import CatalogLineError, gtin14
 from agent.catalog.lines import Delete, DeltaHeader, Record, Trailer, parse_line
+from agent.catalog.rates import canonical_rate
 from simulators.cloud.catalog_data import gtin_for
 
 products = st.fixed_dictionaries({
@@ -20,7 +21,9 @@ products = st.fixed_dictionaries({
     "version": st.integers(1, 10**6),
 }, optional={
     "member_price": st.integers(0, 10**7), "age_restricted": st.booleans(), "sale_stop": st.booleans(),
-    "deposit": st.integers(0, 1000), "unit": st.sampled_from(["kg", "100g"]), "department": st.text(max_size=10),
+    "deposit": st.just(0), "unit": st.sampled_from(["kg", "100g", "g"]), "department": st.text(max_size=10),
+    "names": st.dictionaries(st.sampled_from(["ja", "en", "zh-Hant"]),
+                             st.text(min_size=1, max_size=20).filter(lambda s: s.strip()), min_size=1),
 })
 
 
@@ -29,7 +32,7 @@ products = st.fixed_dictionaries({
 def test_every_valid_product_loads_as_given(line: dict[str, object]) -> None:
     record = parse_line(json.dumps(line).encode(), 3)
     assert isinstance(record, Record) and record.kind == "product"
-    assert record.row[:4] == (line["gtin"], line["name"], line["price"], line["tax_rate"])
+    assert record.row[:4] == (line["gtin"], line["name"], line["price"], canonical_rate(str(line["tax_rate"])))
     assert record.row[4] == line.get("member_price") and record.version == line["version"]
 
 
@@ -70,7 +73,7 @@ def test_special_lines() -> None:
     ({"kind": "promotion", "id": "P", "type": "bogof", "quantity": 1, "gtins": [gtin_for(1)], "version": 1}, "type"),
     ({"kind": "coupon", "id": "C", "amount": 5, "percent": "0.1", "version": 1}, "exactly one"),
     ({"kind": "member", "id": "M", "tier": "gold", "status": "gone", "version": 1}, "status"),
-    ({"kind": "price", "gtin": gtin_for(1), "price": 5, "version": 1}, "from is required"),
+    ({"kind": "price", "gtin": gtin_for(1), "price": 5, "version": 1}, "from: is required"),
     ({"kind": "price", "gtin": gtin_for(1), "price": 5, "from": "2026-12-01", "version": 1}, "offset"),
     ({"kind": "price", "gtin": gtin_for(1), "price": 5, "from": "2026-12-02T00:00:00Z",
       "to": "2026-12-01T00:00:00Z", "version": 1}, "after"),

@@ -9,6 +9,7 @@ import pytest
 
 from agent.catalog.db import CatalogDb
 from agent.catalog.load import load_snapshot
+from agent.catalog.records import OfflinePolicy
 from simulators.cloud.catalog_data import gtin_for, write_lines
 
 G1, G2 = gtin_for(1), gtin_for(2)
@@ -24,7 +25,7 @@ def at(text: str) -> float:
 def loaded(catalog_db: CatalogDb, tmp_path: Path) -> CatalogDb:
     lines = [
         {"gtin": G1, "name": "Tea", "price": 198, "tax_rate": "0.08", "member_price": 178, "version": 7},
-        {"gtin": G2[1:], "name": "Beer", "price": 250, "tax_rate": "0.10", "age_restricted": True, "deposit": 10,
+        {"gtin": G2[1:], "name": "Beer", "price": 250, "tax_rate": "0.10", "age_restricted": True,
          "department": "drinks", "version": 7},
         {"gtin": gtin_for(3), "name": "Minced beef", "price": 298, "tax_rate": "0.08", "unit": "100g",
          "sale_stop": True, "version": 7},
@@ -42,7 +43,6 @@ def loaded(catalog_db: CatalogDb, tmp_path: Path) -> CatalogDb:
          "locker": "A3", "version": 7},
         {"kind": "key", "kid": "cloud-2026", "public_key": PEM, "version": 7},
         {"kind": "policy", "key": "points_redemption", "value": True, "version": 7},
-        {"kind": "policy", "key": "max_sale_total", "value": "lots", "version": 7},
     ]
     load_snapshot(catalog_db, write_lines(tmp_path / "s.jsonl", lines, version=7))
     return catalog_db
@@ -62,7 +62,7 @@ def test_time_limited_price_applies_only_inside_its_window(loaded: CatalogDb) ->
 
 def test_gtin13_in_a_line_is_stored_as_gtin14(loaded: CatalogDb) -> None:
     beer = loaded.product(G2)
-    assert beer is not None and beer.gtin == G2 and beer.age_restricted and beer.deposit == 10
+    assert beer is not None and beer.gtin == G2 and beer.age_restricted and beer.deposit == 0
     assert loaded.product(G2[1:]) == beer
 
 
@@ -102,14 +102,20 @@ def test_coupon_order_and_trusted_key(loaded: CatalogDb) -> None:
 def test_offline_policy_is_cloud_data_over_safe_defaults(loaded: CatalogDb) -> None:
     policy = loaded.policy()
     assert policy.points_redemption is True          # the cloud allowed it
-    assert policy.max_sale_total == 30000            # a wrongly typed value keeps the safe default
+    assert policy.max_sale_total == 30000            # a key the cloud did not send keeps the safe default
     assert policy.single_use_coupons is False and policy.version == 7
+
+
+def test_a_wrongly_typed_stored_policy_value_keeps_the_safe_default() -> None:
+    """Import refuses such a value now; a catalog file loaded before that may still hold one."""
+    policy = OfflinePolicy.from_rows([("max_sale_total", '"lots"', 3), ("points_redemption", "true", 3)])
+    assert policy.max_sale_total == 30000 and policy.points_redemption is True
 
 
 def test_status_counts_every_kind(loaded: CatalogDb) -> None:
     counts = loaded.status().counts
     assert counts == {"product": 3, "price": 1, "promotion": 2, "coupon": 1, "member": 1, "order": 1, "key": 1,
-                      "policy": 2}
+                      "policy": 1}
 
 
 def test_item_reads_product_and_promotions_together(loaded: CatalogDb) -> None:

@@ -79,12 +79,17 @@ BAD_CONFIGS = [
      "the tax office's notice: 'T' and 13 digits"),
     ("registration_number_without_t", MINIMAL + '[session]\nregistration_number = "1234567890123"\n',
      "[session] registration_number: '1234567890123' is not a qualified-invoice registration number"),
+    ("registration_number_bad_check_digit", MINIMAL + '[session]\nregistration_number = "T1234567890123"\n',
+     "[session] registration_number: 'T1234567890123' has check digit 1 but its 12 digits give 9. Fix: copy the "
+     "number from the tax office's notice (the first of the 13 digits is the check digit)"),
     ("tax_rounding_unknown", MINIMAL + '[session]\ntax_rounding = "bankers"\n',
      "[session] tax_rounding: 'bankers' is not one of down, half_up, up"),
     ("audit_rate_above_one", MINIMAL + '[session]\naudit_rate = 2\n',
      "[session] audit_rate: 2.0 is not a share from 0 to 1. Fix: use 0 for none"),
     ("points_multiplier_not_decimal", MINIMAL + '[points]\ntier_multipliers = { gold = "double" }\n',
      "[points] tier_multipliers: gold = 'double' is not a decimal multiplier"),
+    ("points_earning_unknown", MINIMAL + '[points]\nearning = "per_yen"\n',
+     "[points] earning: 'per_yen' is not one of per_unit, proportional"),
     ("simulated_outcome_unknown", MINIMAL + '[payment]\nsimulated_outcome = "maybe"\n',
      "[payment] simulated_outcome: 'maybe' is not one of approve, decline, timeout"),
     ("simulated_locker_not_allowed", MINIMAL + '[pickup]\nlocker = "simulated"\n',
@@ -121,6 +126,17 @@ def test_bad_config_is_refused_naming_file_key_and_fix(tmp_path: Path, case: str
     message = str(caught.value)
     assert message.startswith(f"{path}: "), message
     assert expected in message, message
+
+
+@pytest.mark.parametrize("number", [
+    "T7000012050002",      # the National Tax Agency's own corporate number: 2+5+2+1x2 = 11, 9 - 11 mod 9 = 7
+    "T9234567890123",      # 72 mod 9 = 0: check digit 9
+    "T1010001000006",
+])
+def test_a_registration_number_with_its_check_digit_is_taken(tmp_path: Path, number: str) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(MINIMAL + f'[session]\nregistration_number = "{number}"\n')
+    assert load(path).session.registration_number == number
 
 
 def test_duplicate_device_names_are_refused(tmp_path: Path) -> None:
@@ -164,10 +180,15 @@ def test_missing_config_file_names_the_ways_to_give_one(tmp_path: Path) -> None:
         load(tmp_path / "absent.toml")
 
 
-def example_config(tmp_path: Path) -> Path:
-    """The shipped example with its /etc paths moved into tmp_path, secrets created 0600 as install.sh does."""
+def example_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped example with its /etc paths moved into tmp_path, secrets created 0600 as install.sh does (the
+    ones named bare in the credentials directory the unit and the /usr/local/bin wrapper give)."""
     etc = tmp_path / "etc" / "omo-edge"
-    etc.mkdir(parents=True)
+    (etc / "credentials").mkdir(parents=True)
+    for name in ("cloud.token", "mqtt.password", "lane.key"):
+        (etc / "credentials" / name).write_text("x")
+        (etc / "credentials" / name).chmod(0o600)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(etc / "credentials"))
     text = (ROOT / "config" / "agent.example.toml").read_text().replace("/etc/omo-edge", str(etc))
     for secret in re.findall(rf'"({re.escape(str(etc))}/[^"]+)"', text):
         Path(secret).parent.mkdir(parents=True, exist_ok=True)
@@ -178,8 +199,8 @@ def example_config(tmp_path: Path) -> Path:
     return path
 
 
-def test_example_config_parses_with_every_section(tmp_path: Path) -> None:
-    config = load(example_config(tmp_path), check_devices=False)
+def test_example_config_parses_with_every_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load(example_config(tmp_path, monkeypatch), check_devices=False)
     assert config.agent.store_id == "store-001"
     assert config.mqtt is not None and config.mqtt.delivery == "end-to-end"
     assert config.catalog is not None and config.catalog.url.endswith("/stores/store-001/catalog")

@@ -81,8 +81,28 @@ def test_sighup_reloads_and_names_what_needs_a_restart(write_config: Callable[..
     agent.signal(signal.SIGHUP)
     notify_socket.wait_for("RELOADING=1", timeout_s=5)
     notify_socket.wait_for("READY=1", timeout_s=5)
-    assert "reload: changes to payment, agent.lane_id take effect after a restart" in agent.output
+    assert "reload: changes to agent.lane_id, payment.adapter take effect after a restart" in agent.output
     assert health(text)["components"]["api"]["state"] == "ok"
+
+
+def test_sighup_names_every_changed_key_that_needs_a_restart_and_none_applied_live(
+        write_config: Callable[..., Path], notify_socket: NotifySocket,
+        start_agent: Callable[..., AgentProcess]) -> None:
+    """[session], [interpret] and the disk limits are read once at start: a reload must say so, key by key,
+    while the log level (applied live) is not named."""
+    config = write_config(agent={"log_level": "info", "shed_scans_free_mb": 256},
+                          session={"inactivity_timeout_s": 180, "max_lines": 200})
+    agent = start_agent(config)
+    text = config.read_text()
+    config.write_text(text.replace("inactivity_timeout_s = 180", "inactivity_timeout_s = 60")
+                      .replace('log_level = "info"', 'log_level = "debug"')
+                      .replace("shed_scans_free_mb = 256", "shed_scans_free_mb = 512")
+                      + "\n[interpret]\nunsynced_skew_s = 600\n")
+    agent.signal(signal.SIGHUP)
+    notify_socket.wait_for("RELOADING=1", timeout_s=5)
+    notify_socket.wait_for("READY=1", timeout_s=5)
+    assert ("reload: changes to agent.shed_scans_free_mb, interpret.unsynced_skew_s, session.inactivity_timeout_s "
+            "take effect after a restart (systemctl restart omo-edge)") in agent.output
 
 
 def test_sighup_with_a_broken_config_keeps_running_on_the_old_one(write_config: Callable[..., Path],
@@ -116,7 +136,7 @@ def test_the_api_can_listen_on_a_unix_socket(write_config: Callable[..., Path],
     result = subprocess.run([sys.executable, "-m", "agent", "status", "--config", str(config)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("status degraded")
+    assert result.stdout.startswith("store store-001  lane lane-01  status degraded")
     assert oct(sock.stat().st_mode & 0o777) == "0o660"
 
 

@@ -57,7 +57,8 @@ def test_lot_is_left_alone_when_the_message_has_separators() -> None:
 @pytest.mark.parametrize(("element", "field", "value"), [
     ("3103001250", "net_weight_g", 1250),          # 1.250 kg
     ("3102001250", "net_weight_g", 12500),         # 12.50 kg
-    ("3202000100", "net_weight_g", 454),           # 1.00 lb
+    ("3104001235", "net_weight_g", Decimal("123.5")),          # 0.1235 kg: exact, not rounded to a gram
+    ("3202000100", "net_weight_g", Decimal("453.59237")),      # 1.00 lb, exactly (the pound is 453.59237 g)
     ("15201200", "best_before", date(2020, 12, 31)),   # day 00 = last day of the month (GenSpec 7.12)
     ("11200101", "production", date(2020, 1, 1)),
     ("13200102", "packaging", date(2020, 1, 2)),

@@ -76,6 +76,21 @@ def test_unsynchronised_clock_widens_exp_and_ignores_future_iat(token_issuer: To
     assert reason(check(token, interpret_rules, now=NOW + 300 + 3601, synced=False)) is Rejection.EXPIRED
 
 
+@pytest.mark.parametrize(("nbf_ahead_s", "synced", "expected"), [
+    (86400, False, Rejection.NOT_YET_VALID),      # a coupon meant for tomorrow, on a lane without NTP
+    (7200, False, Rejection.NOT_YET_VALID),       # two hours ahead: beyond the unsynchronised allowance
+    (3601, False, Rejection.NOT_YET_VALID),
+    (3600, False, None),                          # within unsynced_skew_s: the clock may be that far behind
+    (301, True, Rejection.NOT_YET_VALID),
+    (300, True, None),
+])
+def test_nbf_is_enforced_with_the_clock_policys_allowance(token_issuer: TokenIssuer, interpret_rules: Rules,
+                                                          nbf_ahead_s: int, synced: bool,
+                                                          expected: Rejection | None) -> None:
+    token = token_issuer.coupon(now=NOW, ttl_s=2 * 86400, nbf=NOW + nbf_ahead_s)
+    assert reason(check(token, interpret_rules, now=NOW, synced=synced)) is expected
+
+
 @pytest.mark.parametrize("cut", [1, 10, 43, 44, 87, 200])
 def test_truncated_tokens_are_refused(token_issuer: TokenIssuer, interpret_rules: Rules, cut: int) -> None:
     token = token_issuer.member(now=NOW)

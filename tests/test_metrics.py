@@ -92,3 +92,9 @@ def test_no_label_value_is_an_id_or_a_code(lane_scrape: Scrape) -> None:
     assert not [v for v in values if ID_LIKE.search(v) or any(secret in v for secret in lane_scrape.secrets)]
     assert len(values) < 80, sorted(values)
 
+
+
+def test_build_info_names_the_lane_as_its_config_does(lane_scrape: Scrape) -> None:
+    """The one place the lane states its own names, so an alert can catch a scraper that labels it otherwise."""
+    from agent import __version__
+    assert lane_scrape.value("omo_edge_build_info", version=__version__, store_id="store-001", lane_id="lane-01") == 1

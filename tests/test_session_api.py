@@ -22,7 +22,9 @@ from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.config import ApiSection
 from agent.health import HealthRegistry
+from agent.payment.paypay import PayPayAdapter
 from agent.payment.simulated import SimulatedAdapter
+from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import BEER, TEA
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
@@ -193,6 +195,24 @@ async def test_staff_void_a_sale_through_the_api(api: Client, session_lane: Sess
     status, body = await api.call("POST", path, template, body={"token": staff, "reason": "damaged"})
     assert status == 200 and (body["kind"], body["state"]) == ("cancel", "done")
     assert session_lane.adapter.ledger[paid["payment"]["payment_id"]].result.status.value == "CANCELED"
+
+
+async def test_pay_without_a_method_or_with_one_the_lane_lacks_is_refused_before_anything_is_sent(
+        api: Client, session_lane: SessionLane, payment_service: PaymentService) -> None:
+    adapter = PayPayAdapter(payment_service.url, "M-1", "key-1", b"secret-1", timeout_s=2)
+    session_lane.use_adapter(adapter)
+    try:
+        await api.call("POST", "/v1/session/items", body={"code": TEA})
+        status, body = await api.call("POST", "/v1/session/pay")                 # no body at all
+        assert status == 400 and "method" in body["detail"]
+        status, body = await api.call("POST", "/v1/session/pay", body={})
+        assert status == 400 and "method" in body["detail"]
+        status, body = await api.call("POST", "/v1/session/pay", body={"method": "simulated"})
+        assert status == 409 and body["reason"] == "method_not_available", "a PayPay lane has no simulator"
+        assert body["session"]["state"] == "scanning"
+        assert session_lane.intents() == [] and payment_service.requests == [], "nothing recorded, nothing sent"
+    finally:
+        await adapter.close()
 
 
 async def test_the_shopper_calls_staff_once(api: Client, session_lane: SessionLane) -> None:

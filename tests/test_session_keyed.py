@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import ConfigError, SessionSection, load
+from agent.session import actions
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
 
@@ -70,7 +71,6 @@ async def test_refused_still_takes_a_typed_suspend_code(session_lane: SessionLan
     lane = await keyed_lane(session_lane, "refused")
     assert lane.pipeline is not None and lane.controller is not None
     await lane.scan(TEA)
-    from agent.session import actions
     settings = lane.controller.settings
     await lane.controller.apply(lambda s: actions.suspend(s, settings, lane.clock.time()))
     code = lane.view["suspend_code"]
@@ -85,3 +85,16 @@ def test_the_config_key_takes_only_the_three_policies(tmp_path: Path) -> None:
         load(path)
     path.write_text('[agent]\nstore_id = "s"\nlane_id = "l"\n[session]\nkeyed_codes = "refused"\n')
     assert load(path).session.keyed_codes == "refused"
+
+
+async def test_a_typed_unit_is_a_line_of_its_own_so_a_reject_takes_only_it(session_lane: SessionLane) -> None:
+    assert session_lane.pipeline is not None
+    await session_lane.scan(TEA)
+    await session_lane.pipeline.manual_entry(TEA)                       # not merged into the scanned tea
+    assert [line["quantity"] for line in session_lane.view["lines"]] == [1, 1]
+    controller = session_lane.controller
+    assert controller is not None
+    await controller.apply(lambda s: actions.resolve(s, approved=False, staff_id="S-7", settings=controller.settings,
+                                                     now=session_lane.clock.time()))
+    assert [line["quantity"] for line in session_lane.view["lines"]] == [1]
+    assert session_lane.view["state"] == "scanning"

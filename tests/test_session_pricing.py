@@ -109,6 +109,26 @@ def test_an_order_coupon_splits_between_two_rates_exactly() -> None:
     assert {r.rate: r.total for r in priced.rates} == {"0.08": 270, "0.10": 629}
 
 
+@pytest.mark.parametrize(("item_id", "order_id"), [("C-A", "C-Z"), ("C-Z", "C-A")])
+def test_which_coupons_apply_does_not_depend_on_their_ids(item_id: str, order_id: str) -> None:
+    # 300 tea + 260 rice = 560. Item coupon first: 20 % off tea = 60. The order coupon's minimum spend (520) is
+    # judged on 560, before any coupon, so it applies: 560 - 60 - 100 = 400, whichever ID sorts first.
+    lines = [line("L1", TEA, 1, 300), line("L2", RICE, 1, 260)]
+    item = CouponRule(item_id, percent="0.2", gtins=frozenset({TEA}))
+    order = CouponRule(order_id, amount=100, min_spend=520)
+    priced = price_basket(lines, member_tier=None, coupons=[item, order])
+    assert priced.total == 400
+    assert {c.coupon_id: c.applied for c in priced.coupons} == {item_id: True, order_id: True}
+    assert [d.amount for d in priced.discounts] == [60, 100], "the item coupon, then the order coupon"
+
+
+def test_percent_coupons_go_before_amount_coupons_of_their_class() -> None:
+    # 500: 20 % off first (100), then 100 off = 300; the other way round would be 400 x 0.8 = 320.
+    for ids in (("C-A", "C-Z"), ("C-Z", "C-A")):
+        coupons = [CouponRule(ids[0], percent="0.2"), CouponRule(ids[1], amount=100)]
+        assert price_basket([line("L1", TEA, 1, 500)], member_tier=None, coupons=coupons).total == 300
+
+
 def test_member_only_coupons_need_a_member() -> None:
     priced = price_basket([line("L1", TEA, 1, 150)], member_tier=None,
                           coupons=[CouponRule("C-1", amount=10, member_only=True)])
@@ -139,9 +159,9 @@ def test_exclusive_mode_rounds_each_rate_once_on_the_base() -> None:
 
 
 @pytest.mark.parametrize(("basis", "unit", "tier", "points"), [
-    ("tax_inclusive", 100, "basic", 10),     # 1080 / 100 = 10.8 -> 10
+    ("tax_inclusive", 100, "basic", 10),     # 1080 / 100 = 10.8 -> 10 full units
     ("tax_inclusive", 200, "basic", 5),      # 5.4 -> 5
-    ("tax_inclusive", 100, "gold", 21),      # 10.8 x 2 = 21.6 -> 21: the multiplier before the one rounding
+    ("tax_inclusive", 100, "gold", 20),      # 10 full units, then x 2: the usual programmes' rule (the default)
     ("pre_tax", 100, "basic", 10),           # (1080 - 80 tax) / 100 = 10
     ("tax_inclusive", 110, "basic", 9),      # 9.8 -> 9
 ])
@@ -149,6 +169,19 @@ def test_points_follow_the_configured_rule(basis: str, unit: int, tier: str, poi
     rule = PointsRule(basis=basis, unit=unit, tier_multipliers={"gold": "2"})
     priced = price_basket([line("L1", TEA, 1, 1080)], member_tier=tier, points=rule)
     assert priced.points_earned == points
+
+
+@pytest.mark.parametrize(("earning", "multiplier", "points"), [
+    ("per_unit", "2", 20),                   # floor(1080 / 100) x 2 = 10 x 2
+    ("proportional", "2", 21),               # floor(1080 x 2 / 100) = floor(21.6)
+    ("per_unit", "1.5", 15),                 # 10 x 1.5
+    ("proportional", "1.5", 16),             # floor(16.2)
+    ("per_unit", "1.25", 12),                # 10 x 1.25 = 12.5, rounded once (down)
+])
+def test_the_multiplier_applies_to_full_units_or_to_the_spend_as_configured(earning: str, multiplier: str,
+                                                                             points: int) -> None:
+    rule = PointsRule(earning=earning, tier_multipliers={"gold": multiplier})
+    assert price_basket([line("L1", TEA, 1, 1080)], member_tier="gold", points=rule).points_earned == points
 
 
 def test_no_points_without_a_member_and_redemption_is_capped_at_the_total() -> None:

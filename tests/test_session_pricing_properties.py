@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from collections import Counter
+from dataclasses import asdict, fields, replace
 from fractions import Fraction
 from typing import Any
 
@@ -38,13 +39,14 @@ promotions = st.lists(st.builds(
     bundle_price=st.integers(0, 2000), percent=st.sampled_from(["0.1", "0.15", "0.5", "1"]),
     amount=st.integers(0, 500), member_only=st.booleans(),
     gtins=st.frozensets(st.sampled_from(GTINS), min_size=1, max_size=3), stacks=st.booleans()), max_size=4)
-coupons = st.lists(st.builds(
+coupon = st.builds(
     CouponRule, coupon_id=st.sampled_from(["C-1", "C-2", "C-3"]),
     amount=st.one_of(st.none(), st.integers(1, 3000)), percent=st.sampled_from(["0.05", "0.2", "0.5"]),
     min_spend=st.one_of(st.none(), st.integers(0, 3000)),
     gtins=st.frozensets(st.sampled_from(GTINS), max_size=2),
-    departments=st.frozensets(st.sampled_from(["food", "drinks"]), max_size=1), member_only=st.booleans()),
-    max_size=3)
+    departments=st.frozensets(st.sampled_from(["food", "drinks"]), max_size=1), member_only=st.booleans(),
+    max_saving=st.one_of(st.none(), st.integers(0, 500)))
+coupons = st.lists(coupon, max_size=3)
 taxes = st.builds(TaxConfig, mode=st.sampled_from(["inclusive", "exclusive"]),
                   rounding=st.sampled_from(["down", "half_up", "up"]))
 tiers = st.sampled_from([None, "basic", "gold"])
@@ -123,3 +125,47 @@ def test_no_line_below_zero_discounts_add_up_and_money_stays_integer(
         assert discount.amount > 0 and sum(amount for _, amount in discount.refers_to) == discount.amount
     assert all(type(v) is int for v in money_fields(priced)), "money is an int of minor units, never float"
     assert priced.points_earned >= 0 and priced.amount_due == priced.total - priced.points_redeemed
+
+
+def money_of(priced: PricedBasket) -> tuple[Any, ...]:
+    """Every amount the shopper and the books see, without the coupons' names."""
+    return (priced.total, priced.tax_total, priced.discount_total, priced.amount_due, priced.points_earned,
+            [(r.rate, r.total, r.taxable_base, r.tax) for r in priced.rates],
+            [(line.line_id, line.net) for line in priced.lines])
+
+
+@settings(max_examples=200, deadline=None)
+@given(baskets(), promotions, st.lists(coupon, max_size=3, unique_by=lambda c: c.coupon_id), taxes, tiers,
+       st.randoms(use_true_random=False),
+       st.lists(st.text("ABCXYZ-019", min_size=1, max_size=6), min_size=3, max_size=3, unique=True))
+def test_renaming_and_reordering_coupons_changes_no_amount(
+        lines: list[LineInput], promos: list[PromotionRule], cps: list[CouponRule], tax: TaxConfig,
+        tier: str | None, rnd: Any, new_ids: list[str]) -> None:
+    """Which coupons apply, and what they take off, depends on what they say, never on how they are named
+    (one coupon per ID, as a visit holds them)."""
+    renamed = dict(zip(["C-1", "C-2", "C-3"], new_ids, strict=True))
+    others = [replace(c, coupon_id=renamed[c.coupon_id]) for c in cps]
+    rnd.shuffle(others)
+    before, after = price(lines, promos, cps, tax, tier), price(lines, promos, others, tax, tier)
+    assert money_of(before) == money_of(after)
+    assert outcomes_by_terms(before, cps) == outcomes_by_terms(after, others)
+
+
+def outcomes_by_terms(priced: PricedBasket, cps: list[CouponRule]) -> Counter[tuple[Any, ...]]:
+    """Each coupon's outcome keyed by its terms without its ID: of two coupons that differ only in name, which
+    one applies is a matter of naming, but that one does and the other does not is not."""
+    terms = {c.coupon_id: repr(replace(c, coupon_id="")) for c in cps}
+    return Counter((terms[c.coupon_id], c.applied, c.reason) for c in priced.coupons)
+
+
+@settings(max_examples=200, deadline=None)
+@given(baskets(), promotions, st.lists(coupon, max_size=3, unique_by=lambda c: c.coupon_id), taxes, tiers)
+def test_no_coupon_takes_more_than_its_cap_whatever_its_kind(lines: list[LineInput], promos: list[PromotionRule],
+                                                             cps: list[CouponRule], tax: TaxConfig,
+                                                             tier: str | None) -> None:
+    """The offline policy's `max_coupon_value` reaches the engine as `max_saving`: percent coupons included."""
+    caps = {c.coupon_id: c.max_saving for c in cps}
+    coupon_discounts = [d for d in price(lines, promos, cps, tax, tier).discounts if d.kind == "coupon"]
+    for discount in coupon_discounts:
+        cap = caps[discount.source_id or ""]
+        assert cap is None or discount.amount <= cap

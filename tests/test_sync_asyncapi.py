@@ -1,4 +1,4 @@
-"""docs/asyncapi.yaml documents every topic of DESIGN.md's table, and every payload the agent publishes fits it."""
+"""docs/asyncapi.yaml documents every topic of the lane's contract, and every payload the agent publishes fits it."""
 
 from __future__ import annotations
 

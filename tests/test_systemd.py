@@ -39,6 +39,18 @@ def test_unit_exposure_score_is_2_or_lower(tmp_path: Path) -> None:
     assert float(match.group(1)) <= 2.0, result.stdout
 
 
+@needs_analyze
+def test_every_exposure_score_quoted_is_the_measured_one(tmp_path: Path) -> None:
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
+                             str(unit_for_this_machine(tmp_path))], capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for omo-edge.service: (\d+\.\d+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    quoted = {name: re.findall(r"scores (?:this unit |it )?(\d+\.\d+) \(\"OK\"\)", (ROOT / name).read_text())
+              for name in ("README.md", "docs/operations/install.md", "systemd/omo-edge.service")}
+    assert all(quoted.values()), quoted
+    assert {name: set(scores) for name, scores in quoted.items()} == {name: {match.group(1)} for name in quoted}
+
+
 def test_unit_is_notify_with_watchdog_and_a_dedicated_user() -> None:
     text = UNIT.read_text()
     for line in ("Type=notify", "Restart=on-failure", "User=omo-edge", "StateDirectory=omo-edge",
@@ -63,6 +75,23 @@ def test_install_is_idempotent_and_keeps_an_existing_config(tmp_path: Path) -> N
     assert oct(token.stat().st_mode & 0o777) == "0o600"
     assert (root / "etc" / "systemd" / "system" / "omo-edge.service").read_text() == UNIT.read_text()
     assert (root / "etc" / "udev" / "rules.d" / "99-omo-edge.rules").exists()
+
+
+def test_install_leaves_site_udev_rules_in_a_local_file_it_never_overwrites(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    run = ["bash", str(ROOT / "systemd" / "install.sh"), "--root", str(root), "--no-venv"]
+    subprocess.run(run, check=True, capture_output=True, timeout=60)
+    rules = root / "etc" / "udev" / "rules.d"
+    local = rules / "99-omo-edge-local.rules"
+    assert local.read_text().startswith("#")            # comments only: it matches nothing until the site adds
+    local.write_text(local.read_text() + 'SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86", GROUP="omo-edge"\n')
+    (rules / "99-omo-edge.rules").write_text("# edited by hand\n")
+    subprocess.run(run, check=True, capture_output=True, timeout=60)
+    assert local.read_text().endswith('ATTRS{idVendor}=="1a86", GROUP="omo-edge"\n')
+    assert (rules / "99-omo-edge.rules").read_text() == (ROOT / "systemd" / "99-omo-edge.rules").read_text()
+    subprocess.run(["bash", str(ROOT / "systemd" / "uninstall.sh"), "--root", str(root)], check=True,
+                   capture_output=True, timeout=60)
+    assert local.exists() and not (rules / "99-omo-edge.rules").exists()
 
 
 def test_uninstall_keeps_state_and_config_unless_purged(tmp_path: Path) -> None:

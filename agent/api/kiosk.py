@@ -1,4 +1,4 @@
-"""The shopper's screen (issue 15): the kiosk page's routes on the local API's own listener.
+"""The shopper's screen: the kiosk page's routes on the local API's own listener.
 
 The page is plain HTML, CSS and JavaScript modules in `agent/api/static/`, served as they are: nothing from a
 CDN, nothing built at run time, no listener of its own. It reads the session from `GET /v1/session` and

@@ -57,6 +57,8 @@ class Sources:
     lane_db: Database
     catalog: CatalogDb
     catalog_max_age_s: float = 86400.0
+    store_id: str = ""            # [agent] store_id and lane_id, stated on omo_edge_build_info
+    lane_id: str = ""
     disk: DiskGuard | None = None
     cert_expiry: Callable[[], datetime | None] = lambda: None
     clock: Clock = SYSTEM_CLOCK
@@ -88,8 +90,11 @@ class LaneCollector(Collector):
             yield from families
 
     def _agent(self) -> list[Metric]:
-        info = GaugeMetricFamily("omo_edge_build_info", "The agent's version (always 1).", labels=["version"])
-        info.add_metric([self.sources.health.version], 1)
+        """The version, and the lane's own names: the scraper adds `store` and `lane` to every series, and
+        `store_id`/`lane_id` here let an alert catch a scraper whose labels are not this lane's."""
+        info = GaugeMetricFamily("omo_edge_build_info", "The agent's version and the lane's [agent] store_id and "
+                                 "lane_id (always 1).", labels=["version", "store_id", "lane_id"])
+        info.add_metric([self.sources.health.version, self.sources.store_id, self.sources.lane_id], 1)
         started = GaugeMetricFamily("omo_edge_start_time_seconds", "When the agent started (Unix time).",
                                     value=self.sources.started_at)
         return [info, started]

@@ -7,6 +7,7 @@ JSON errors with a `detail`, `/v1/health` and the live event stream `/v1/events`
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -17,7 +18,9 @@ from aiohttp import WSMsgType, web
 
 from agent.api.events import EventHub
 from agent.api.fanout import Fanout
+from agent.api.port_holder import port_holder
 from agent.config import ApiSection
+from agent.errors import StartupError
 from agent.health import HealthRegistry
 
 logger = logging.getLogger(__name__)
@@ -70,8 +73,19 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        """Listen; a failure store IT can fix (a busy port, a socket directory it may not write) is a
+        StartupError naming the address, the holder when /proc tells, and the key to change."""
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
+        try:
+            await self._listen()
+        except OSError as exc:
+            await self.stop()
+            raise StartupError(self._listen_problem(exc), key="[api] listen") from None
+        logger.info("local API listening on %s", self.section.listen)
+
+    async def _listen(self) -> None:
+        assert self._runner is not None
         site: web.BaseSite
         path = self.section.unix_path
         if path is not None:
@@ -82,14 +96,20 @@ class ApiServer:
         else:
             host, port = self.section.host_port
             site = web.TCPSite(self._runner, host, port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise OSError(exc.errno, f"local API cannot listen on {self.section.listen}: {exc.strerror}; "
-                          "another process holds it, or pick another [api] listen") from exc
+        await site.start()
         if path is not None:
             os.chmod(path, 0o660)  # the kiosk's group may connect; others may not
-        logger.info("local API listening on %s", self.section.listen)
+
+    def _listen_problem(self, exc: OSError) -> str:
+        listen = self.section.listen
+        if exc.errno == errno.EADDRINUSE and self.section.unix_path is None:
+            holder = port_holder(self.section.host_port[1])
+            by = f" by {holder}" if holder else " by another process"
+            return (f"the local API cannot listen on {listen}: the address is in use{by}. Fix: stop that process, "
+                    "or set another [api] listen in the config (and point the kiosk at it)")
+        return (f"the local API cannot listen on {listen}: {exc.strerror or exc}. Fix: use a loopback port or a "
+                "unix socket path in a directory the service user may write (unix:/run/omo-edge/api.sock) as "
+                "[api] listen")
 
     async def stop(self) -> None:
         if self._runner is not None:

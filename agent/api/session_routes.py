@@ -66,10 +66,13 @@ class SessionRoutes:
 
     async def pay(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        method = body.get("method", "simulated")
+        # No default: a guessed method could start a payment the lane cannot take (checked before anything is
+        # recorded or sent; a method this lane's adapter lacks is a 409 from the checkout).
+        method = body.get("method")
         if not isinstance(method, str) or method not in ("simulated", "wallet_qr"):
-            raise _bad("`method` must be \"wallet_qr\" (the lane shows a QR the app pays) or \"simulated\"; a "
-                       "wallet's own code is paid by scanning it")
+            raise _bad("`method` is required and must be \"wallet_qr\" (the lane shows a QR the app pays) or "
+                       "\"simulated\" (a lane with the simulated adapter); a wallet's own code is paid by "
+                       "scanning it")
         change = await self.controller.pay(method)
         return self._answer(change)
 

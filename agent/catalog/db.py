@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agent.catalog.files import FILE_PREFIX, catalog_lock, read_pointer, write_pointer
+from agent.catalog.rates import canonical_rate
 from agent.catalog.records import CatalogStatus, Coupon, Member, OfflinePolicy, Order, Product, Promotion, TrustedKey
 from agent.catalog.schema import KINDS, migrations
 from agent.clock import SYSTEM_CLOCK, Clock
@@ -98,9 +99,15 @@ class CatalogDb:
                 self.remove_stale_files()
 
     def follow_pointer(self) -> bool:
-        """Swap to the generation the pointer names if another process (`catalog import`) moved it."""
+        """Swap to the generation the pointer names if another process (`catalog import`) moved it; drop the
+        current one if `omo-edge catalog reset` removed the pointer."""
         name = read_pointer(self.state_dir)
         current = self._db
+        if name is None and current is not None:
+            self.drop()
+            logger.warning("catalog %s was reset by `omo-edge catalog reset`; running without a catalog until "
+                           "the next pull", current.path.name)
+            return True
         if name is None or (current is not None and current.path.name == name):
             return False
         if not (self.state_dir / name).exists():
@@ -108,6 +115,16 @@ class CatalogDb:
         self.swap(self.state_dir / name)
         logger.info("catalog switched to %s (imported by another process)", name)
         return True
+
+    def drop(self) -> None:
+        """Stop using the current generation (after a reset): lookups find nothing until the next load."""
+        with self._swap_lock:
+            old, self._db = self._db, None
+            for retired in self._retired:
+                retired.close()
+            self._retired = [old] if old is not None else []
+            if self.cleanup:
+                self.remove_stale_files()
 
     def remove_stale_files(self, *, loading: bool = False) -> None:
         """Delete generations that are neither current nor still open (old, corrupt, and with `loading`,
@@ -229,11 +246,13 @@ def status_from_meta(meta: dict[str, str], path: str | None, now: float) -> Cata
     version = int(meta.get("version", 0))
     checked = float(meta["checked_at"]) if "checked_at" in meta else None
     counts = json.loads(meta.get("counts", "{}"))
+    source = meta.get("source", "unknown" if version else "")
     return CatalogStatus(
         loaded=version > 0, version=version,
         loaded_at=float(meta["loaded_at"]) if "loaded_at" in meta else None, checked_at=checked,
         age_s=None if checked is None else max(0.0, now - checked),
-        etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS}, path=path)
+        etag=meta.get("etag"), counts={kind: int(counts.get(kind, 0)) for kind in KINDS}, path=path,
+        source=source, cloud_version=int(meta.get("cloud_version", 0)), imported_from=meta.get("imported_from"))
 
 
 def _product(row: tuple[Any, ...] | None) -> Product | None:
@@ -241,9 +260,10 @@ def _product(row: tuple[Any, ...] | None) -> Product | None:
         return None
     price = row[2] if row[11] is None else row[11]          # a time-limited price in force wins
     member = row[4] if row[12] is None else row[12]
-    return Product(row[0], row[1], price, row[3], None if member is None else min(member, price), row[5],
-                   bool(row[6]), bool(row[7]), row[8], row[9], row[10], row[2],
-                   MappingProxyType(json.loads(row[13])) if row[13] else EMPTY_NAMES)
+    member = None if member is None else min(member, price)
+    # canonical_rate: a file an older agent loaded may spell a rate "0.1" (it is cached: a handful of rates)
+    return Product(row[0], row[1], price, canonical_rate(row[3]), member, row[5], bool(row[6]), bool(row[7]), row[8],
+                   row[9], row[10], row[2], MappingProxyType(json.loads(row[13])) if row[13] else EMPTY_NAMES)
 
 
 def _promotion(r: tuple[Any, ...]) -> Promotion:

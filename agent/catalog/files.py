@@ -37,6 +37,17 @@ def write_pointer(state_dir: Path, name: str) -> None:
     fsync_dir(state_dir)
 
 
+def remove_pointer(state_dir: Path) -> str | None:
+    """Forget the current generation durably (`omo-edge catalog reset`); return the name it had, if any."""
+    name = read_pointer(state_dir)
+    try:
+        (state_dir / POINTER).unlink()
+    except FileNotFoundError:
+        return None
+    fsync_dir(state_dir)
+    return name
+
+
 def fsync_path(path: Path) -> None:
     """fsync a file or a directory by its path (a directory's entry changes survive a power cut only so)."""
     fd = os.open(path, os.O_RDONLY)

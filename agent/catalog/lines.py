@@ -1,8 +1,10 @@
 """Pure parsing and validation of catalog lines (JSON Lines, docs/catalog.md) into rows for the schema.
 
-Every line is checked before anything is written, and a refusal names the line number, so the cloud
-team can find the bad record. Unknown fields are ignored (the cloud may add some); unknown kinds are
-refused (a new kind needs an agent that knows where to put it).
+Every line is checked before anything is written, and a refusal names the line number, the field and the
+fix, so the cloud team can find and correct the record. The schema is typed and closed: money is whole
+minor units, rates are canonical, units come from a closed list, coupon conditions and policy values are
+typed, and an unknown field or kind is refused (a typo must not be silently dropped, and a new field needs
+an agent that knows what it means).
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from agent.catalog.conditions import coupon_conditions, policy_value
 from agent.catalog.fields import (
-    RATE,
     CatalogLineError,
     bool_field,
     gtin14,
+    gtin_list,
     int_field,
+    known_fields,
     names_field,
+    rate_field,
+    refuse,
     req_int,
     str_field,
     text_field,
@@ -68,8 +74,32 @@ class Delete(NamedTuple):
     version: int
 
 
-_UNITS = frozenset(("kg", "100g", "g", "l", "100ml"))
-_RATES_SEEN: set[str] = set()   # tax rates already found valid: a catalog uses a handful, checked once each
+# Units a lane can sell by measure: a per-unit price times the scale label's weight (GS1 AI 310n, in-store
+# weight codes). Volume (l, 100ml; GS1 AI 315n) is refused: no scale or label on a lane reports a volume.
+UNITS = ("kg", "100g", "g")
+_UNITS = frozenset(UNITS)
+# Tax rates already found valid, as spelled -> canonical: a catalog uses a handful, each checked once.
+_RATES_SEEN: dict[str, str] = {}
+_COMMON = ("kind", "version")
+FIELDS: dict[str, frozenset[str]] = {kind: frozenset((*_COMMON, *names)) for kind, names in {
+    "product": ("gtin", "name", "names", "price", "tax_rate", "member_price", "department", "age_restricted",
+                "sale_stop", "deposit", "unit"),
+    "price": ("gtin", "from", "to", "price", "member_price"),
+    "promotion": ("id", "type", "quantity", "price", "percent", "amount", "gtins", "member_only", "from", "to"),
+    "coupon": ("id", "amount", "percent", "conditions", "max_uses", "from", "to"),
+    "member": ("id", "tier", "status", "points", "cards", "consent_interest"),
+    "order": ("id", "member", "items", "status", "locker"),
+    "key": ("kid", "public_key", "from", "to"),
+    "policy": ("key", "value"),
+    "delete": ("of", "id"),
+    "trailer": ("count", "sha256"),
+    "delta": ("base",),
+}.items()}
+_PRODUCT_FIELDS = FIELDS["product"]
+_PRODUCT_PLAIN = _PRODUCT_FIELDS - {"names"}     # the hot path's fields; names are checked off it
+# A promotion's type decides which of its amount fields it may carry: "percent" with "amount" is a mistake.
+_PROMOTION_AMOUNTS = {"bundle": "price", "percent": "percent", "amount": "amount"}
+_ORDER_ITEM = frozenset(("gtin", "qty"))
 
 
 def _product(d: dict[str, Any], line: int, version: int) -> Record:
@@ -80,30 +110,35 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
     age, stop = d.get("age_restricted", False), d.get("sale_stop", False)
     if (type(name) is str and 0 < len(name) <= 1000 and not name.isspace() and type(price) is int and price >= 0
             and type(rate) is str and rate in _RATES_SEEN and (member is None or (type(member) is int and member >= 0))
-            and type(deposit) is int and deposit >= 0 and type(age) is bool and type(stop) is bool
+            and deposit == 0 and type(deposit) is int and type(age) is bool and type(stop) is bool
             and (unit is None or (type(unit) is str and unit in _UNITS))
-            and (department is None or type(department) is str) and "names" not in d):
-        return Record("product", gtin, version,
-                      (gtin, name, price, rate, member, department, int(age), int(stop), deposit, unit, version,
-                       None))
+            and (department is None or type(department) is str) and d.keys() <= _PRODUCT_PLAIN):
+        return Record("product", gtin, version, (gtin, name, price, _RATES_SEEN[rate], member, department,
+                                                 int(age), int(stop), 0, unit, version, None))
     return _product_checked(d, line, version, gtin)
 
 
 def _product_checked(d: dict[str, Any], line: int, version: int, gtin: str) -> Record:
-    rate = d.get("tax_rate")
-    if type(rate) is not str or not RATE.fullmatch(rate):
-        raise CatalogLineError(line, f"tax_rate must be a decimal string from \"0\" to \"1\", got {rate!r}")
+    known_fields(d, _PRODUCT_FIELDS, line, "a product")
+    rate = rate_field(d, "tax_rate", line)
     if len(_RATES_SEEN) < 1000:
-        _RATES_SEEN.add(rate)
+        _RATES_SEEN[d["tax_rate"]] = rate
     unit = d.get("unit")
     if unit is not None and unit not in _UNITS:
-        raise CatalogLineError(line, f"unit must be kg, 100g, g, l or 100ml (or absent), got {unit!r}")
+        raise refuse(line, "unit", f"must be kg, 100g or g (or absent: sold by piece), got {unit!r}; a lane prices "
+                     "measured items by the weight on the scale's label, and nothing reports a volume",
+                     "sell it by piece (leave unit out and give the price per bottle or pack), or by weight")
     department = d.get("department")
     if department is not None and type(department) is not str:
-        raise CatalogLineError(line, f"department must be a string, got {department!r}")
+        raise refuse(line, "department", f"must be a string, got {department!r}", 'write e.g. "food"')
+    if int_field(d, "deposit", line):
+        raise refuse(line, "deposit", f"{d['deposit']} is not charged: this lane has no deposit line, so a "
+                     "deposit would be silently left off the sale", "include the deposit in price, or leave "
+                     "deposit out (0 means no deposit)")
+    names = names_field(d, line)       # stored as JSON (products.names); the screen shows them per language
     row = (gtin, text_field(d, "name", line), req_int(d, "price", line), rate, int_field(d, "member_price", line),
-           department, bool_field(d, "age_restricted", line), bool_field(d, "sale_stop", line),
-           int_field(d, "deposit", line) or 0, unit, version, names_field(d, line))
+           department, bool_field(d, "age_restricted", line), bool_field(d, "sale_stop", line), 0, unit, version,
+           None if names is None else json.dumps(names, ensure_ascii=False, sort_keys=True))
     return Record("product", gtin, version, row)
 
 
@@ -111,7 +146,8 @@ def _price(d: dict[str, Any], line: int, version: int) -> Record:
     gtin = gtin14(d.get("gtin"), line)
     start, end = window(d, line)
     if start is None:
-        raise CatalogLineError(line, "from is required for a time-limited price")
+        raise refuse(line, "from", "is required for a time-limited price",
+                     'add "from" (RFC 3339), or make it the product\'s regular price')
     row = (gtin, start, end, req_int(d, "price", line), int_field(d, "member_price", line), version)
     return Record("price", gtin, version, row)
 
@@ -119,16 +155,18 @@ def _price(d: dict[str, Any], line: int, version: int) -> Record:
 def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
     promo_id = str_field(d, "id", line)
     kind = d.get("type")
+    if kind not in _PROMOTION_AMOUNTS:
+        raise refuse(line, "type", f"must be bundle, percent or amount, got {kind!r}",
+                     "write one of those; docs/catalog.md says what each takes")
+    for other in set(_PROMOTION_AMOUNTS.values()) - {_PROMOTION_AMOUNTS[kind]}:
+        if other in d:
+            raise refuse(line, other, f"is not used by a {kind} promotion",
+                         f"remove it; a {kind} promotion takes {_PROMOTION_AMOUNTS[kind]}")
     quantity = req_int(d, "quantity", line, low=1) if kind == "bundle" else (int_field(d, "quantity", line, low=1) or 1)
     bundle_price = req_int(d, "price", line) if kind == "bundle" else None
-    percent = str_field(d, "percent", line, pattern=RATE) if kind == "percent" else None
+    percent = rate_field(d, "percent", line) if kind == "percent" else None
     amount = req_int(d, "amount", line, low=1) if kind == "amount" else None
-    if kind not in ("bundle", "percent", "amount"):
-        raise CatalogLineError(line, f"promotion type must be bundle, percent or amount, got {kind!r}")
-    gtins = d.get("gtins")
-    if type(gtins) is not list or not gtins:
-        raise CatalogLineError(line, "gtins must be a non-empty list of GTINs")
-    items = tuple((gtin14(g, line, "gtins[]"), promo_id) for g in dict.fromkeys(gtins))
+    items = tuple((gtin, promo_id) for gtin in gtin_list(d.get("gtins"), line, "gtins"))
     start, end = window(d, line)
     row = (promo_id, kind, quantity, bundle_price, percent, amount, bool_field(d, "member_only", line), start, end,
            version)
@@ -138,12 +176,11 @@ def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
 def _coupon(d: dict[str, Any], line: int, version: int) -> Record:
     coupon_id = str_field(d, "id", line)
     amount = int_field(d, "amount", line, low=1)
-    percent = str_field(d, "percent", line, required=False, pattern=RATE)
+    percent = None if d.get("percent") is None else rate_field(d, "percent", line)
     if (amount is None) == (percent is None):
-        raise CatalogLineError(line, "a coupon needs exactly one of amount or percent")
-    conditions = d.get("conditions", {})
-    if type(conditions) is not dict:
-        raise CatalogLineError(line, "conditions must be an object")
+        raise refuse(line, "amount", "a coupon needs exactly one of amount or percent",
+                     "give amount (minor units off) or percent (a rate such as \"0.10\"), not both or neither")
+    conditions = coupon_conditions(d, line)
     start, end = window(d, line)
     row = (coupon_id, amount, percent, json.dumps(conditions, sort_keys=True), start, end,
            int_field(d, "max_uses", line, low=1), version)
@@ -154,11 +191,14 @@ def _member(d: dict[str, Any], line: int, version: int) -> Record:
     member_id = str_field(d, "id", line)
     status = d.get("status", "active")
     if status not in ("active", "suspended", "closed"):
-        raise CatalogLineError(line, f"status must be active, suspended or closed, got {status!r}")
+        raise refuse(line, "status", f"must be active, suspended or closed, got {status!r}",
+                     "write one of those, or leave it out (active)")
     cards = d.get("cards", [])
     if type(cards) is not list:
-        raise CatalogLineError(line, "cards must be a list of card numbers")
-    children = tuple((str_field({"cards[]": c}, "cards[]", line), member_id, version) for c in dict.fromkeys(cards))
+        raise refuse(line, "cards", f"must be a list of card numbers, got {cards!r}",
+                     'write a list, e.g. ["2400000001"], even for one card')
+    children = tuple((str_field({f"cards[{n}]": c}, f"cards[{n}]", line), member_id, version)
+                     for n, c in enumerate(dict.fromkeys(cards)))
     row = (member_id, str_field(d, "tier", line), status, int_field(d, "points", line) or 0,
            bool_field(d, "consent_interest", line), version)
     return Record("member", member_id, version, row, children)
@@ -168,9 +208,13 @@ def _order(d: dict[str, Any], line: int, version: int) -> Record:
     order_id = str_field(d, "id", line)
     items = d.get("items")
     if type(items) is not list or not all(type(i) is dict for i in items):
-        raise CatalogLineError(line, "items must be a list of {\"gtin\", \"qty\"} objects")
-    clean = [{"gtin": gtin14(i.get("gtin"), line, "items[].gtin"), "qty": req_int(i, "qty", line, low=1)}
-             for i in items]
+        raise refuse(line, "items", f"must be a list of objects, got {items!r}",
+                     'write e.g. [{"gtin": "4901234567894", "qty": 2}]')
+    clean = []
+    for n, item in enumerate(items):
+        known_fields(item, _ORDER_ITEM, line, "an order item", prefix=f"items[{n}].")
+        clean.append({"gtin": gtin14(item.get("gtin"), line, f"items[{n}].gtin"),
+                      "qty": int_field(item, "qty", line, required=True, low=1, field=f"items[{n}].qty")})
     row = (order_id, str_field(d, "member", line, required=False), json.dumps(clean), str_field(d, "status", line),
            str_field(d, "locker", line, required=False), version)
     return Record("order", order_id, version, row)
@@ -180,7 +224,8 @@ def _key(d: dict[str, Any], line: int, version: int) -> Record:
     kid = str_field(d, "kid", line)
     pem = text_field(d, "public_key", line)
     if "BEGIN PUBLIC KEY" not in pem:
-        raise CatalogLineError(line, "public_key must be a PEM public key")
+        raise refuse(line, "public_key", "must be a PEM public key",
+                     "give the Ed25519 public key as PEM text (-----BEGIN PUBLIC KEY----- ...)")
     start, end = window(d, line)
     return Record("key", kid, version, (kid, pem, start, end, version))
 
@@ -188,7 +233,8 @@ def _key(d: dict[str, Any], line: int, version: int) -> Record:
 def _policy(d: dict[str, Any], line: int, version: int) -> Record:
     key = str_field(d, "key", line)
     if "value" not in d:
-        raise CatalogLineError(line, "value is required")
+        raise refuse(line, "value", "is required", "add the policy key's value (docs/catalog.md, offline policy)")
+    policy_value(key, d["value"], line)
     return Record("policy", key, version, (key, json.dumps(d["value"]), version))
 
 
@@ -215,13 +261,16 @@ def parse_line(raw: bytes, line: int) -> Record | Delete | Trailer | DeltaHeader
 def _parse_object(d: dict[str, Any], line: int) -> Record | Delete | Trailer | DeltaHeader:
     kind = d.get("kind", "product")
     version = req_int(d, "version", line, low=1)
+    if kind != "product" and type(kind) is str and kind in FIELDS:   # a product's parser checks its own
+        known_fields(d, FIELDS[kind], line, f"a {kind} line")
     parser = PARSERS.get(kind)
     if parser is not None:
         return parser(d, line, version)
     if kind == "delete":
         of = d.get("of")
         if of not in PARSERS:
-            raise CatalogLineError(line, f"delete 'of' must be one of {', '.join(PARSERS)}, got {of!r}")
+            raise refuse(line, "of", f"must be one of {', '.join(PARSERS)}, got {of!r}",
+                         "name the kind of record to delete")
         key = gtin14(d.get("id"), line, "id") if of in ("product", "price") else str_field(d, "id", line)
         return Delete(of, key, version)
     if kind == "trailer":
@@ -229,4 +278,5 @@ def _parse_object(d: dict[str, Any], line: int) -> Record | Delete | Trailer | D
         return Trailer(version, req_int(d, "count", line), digest)
     if kind == "delta":
         return DeltaHeader(req_int(d, "base", line), version)
-    raise CatalogLineError(line, f"unknown kind {kind!r}; known: {', '.join([*PARSERS, 'delete', 'trailer'])}")
+    raise refuse(line, "kind", f"unknown kind {kind!r}", f"use one of {', '.join([*PARSERS, 'delete', 'trailer'])}; "
+                 "a new kind needs an agent that knows where to put it")

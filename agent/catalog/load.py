@@ -26,6 +26,7 @@ from agent.catalog.db import CatalogDb, read_status
 from agent.catalog.fields import CatalogLineError
 from agent.catalog.files import catalog_lock, fsync_dir, write_pointer
 from agent.catalog.lines import MAX_LINE_BYTES, Record, Trailer, parse_line
+from agent.catalog.records import CatalogStatus
 from agent.catalog.schema import KINDS, migrations
 from agent.errors import AgentError
 from agent.store import apply_migrations, translate
@@ -48,17 +49,41 @@ CHILD_TABLE = {"promotion": "promotion_items", "member": "member_cards"}
 Progress = Callable[[int, int], None]   # (bytes read from the source file, lines read)
 
 
+SOURCES = ("cloud", "import")
+
+
 class OlderSnapshot(AgentError):
     """The snapshot is not newer than the catalog in use; versions only move forward."""
 
-    def __init__(self, offered: int, current: int) -> None:
-        self.offered, self.current = offered, current
+    def __init__(self, offered: int, current: int, *, source: str = "cloud", floor_is_cloud: bool = False) -> None:
+        self.offered, self.current, self.floor_is_cloud = offered, current, floor_is_cloud
         if offered == current:
             message = f"snapshot version {offered} is the one already loaded; it was not loaded again"
+        elif floor_is_cloud:
+            message = (f"snapshot version {offered} is older than the cloud catalog {current} this lane already "
+                       "loaded; a replay or a rollback is refused. Fix: publish a snapshot with a higher version")
+        elif source == "import":
+            message = (f"snapshot version {offered} is not newer than the loaded catalog's {current}, so it was "
+                       "refused. Fix: give the file a higher version, or run `omo-edge catalog reset` first")
         else:
             message = (f"snapshot version {offered} is older than the loaded catalog's {current}; versions only "
                        "move forward, so it was refused. Fix: publish a snapshot with a higher version")
         super().__init__(message)
+
+
+def admit(offered: int, source: str, current: CatalogStatus) -> None:
+    """Refuse a snapshot that may not replace `current` (pure; the rule of docs/catalog.md "Sources").
+
+    Within a source versions only move forward. The cloud's snapshot supersedes a catalog that is not the
+    cloud's (a hand import, or an older agent's file) whatever its version, as long as it is not older than
+    the newest cloud catalog this lane had: a hand import can never wedge the lane, and a replay stays refused.
+    """
+    if source == "cloud" and current.loaded and not current.from_cloud:
+        if offered < current.cloud_version:
+            raise OlderSnapshot(offered, current.cloud_version, floor_is_cloud=True)
+        return
+    if offered <= current.version:
+        raise OlderSnapshot(offered, current.version, source=source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,26 +106,32 @@ def open_source(path: Path) -> tuple[io.BufferedIOBase, io.BufferedReader]:
 
 
 def load_snapshot(catalog: CatalogDb, source: Path, *, etag: str | None = None,
-                  progress: Progress | None = None, swap: bool = True) -> LoadResult:
+                  progress: Progress | None = None, swap: bool = True, origin: str = "cloud") -> LoadResult:
     """Verify every line of `source`, load it into a new generation and install it; all or nothing.
 
     With `swap` the generation also becomes `catalog`'s current one; without, only the pointer file moves
-    (the CLI and the load worker: the agent follows the pointer).
+    (the CLI and the load worker: the agent follows the pointer). `origin` is where it came from: "cloud" (a
+    pull) or "import" (`omo-edge catalog import`); `admit` says which may replace which.
     """
+    if origin not in SOURCES:
+        raise ValueError(f"origin must be one of {SOURCES}, got {origin!r}")
     clock = catalog.clock
     started = clock.monotonic()
     with catalog_lock(catalog.state_dir):
-        result = _load_locked(catalog, source, etag, progress, swap)
-    logger.info("catalog loaded version=%d lines=%d seconds=%.1f counts=%s", result.version, result.lines,
-                clock.monotonic() - started, json.dumps(result.counts, separators=(",", ":")))
+        result = _load_locked(catalog, source, etag, progress, swap, origin)
+    logger.info("catalog loaded version=%d source=%s lines=%d seconds=%.1f counts=%s", result.version, origin,
+                result.lines, clock.monotonic() - started, json.dumps(result.counts, separators=(",", ":")))
     return result
 
 
 def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: Progress | None,
-                 swap: bool) -> LoadResult:
+                 swap: bool, origin: str) -> LoadResult:
     started = catalog.clock.monotonic()
-    # The pointer is the truth: another process may have installed a newer catalog than ours.
-    current = max(catalog.status().version, read_status(catalog.state_dir, catalog.clock).version)
+    # The pointer is the truth: another process may have installed (or reset) the catalog since ours was opened.
+    current = read_status(catalog.state_dir, catalog.clock)
+    provenance = {"source": origin,
+                  "cloud_version": str(current.cloud_version if origin == "import" else 0),
+                  **({"imported_from": str(source.resolve())} if origin == "import" else {})}
     loading = catalog.state_dir / f"catalog-{uuid.uuid4().hex[:12]}.db.loading"
     try:
         reader, raw = open_source(source)
@@ -108,8 +139,8 @@ def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: P
         raise CatalogLineError(0, f"cannot read {source}: {exc}") from exc
     try:
         with reader, raw:
-            trailer, counts, lines = _write_generation(loading, reader, raw, current, etag, progress,
-                                                       catalog.clock.time())
+            trailer, counts, lines = _write_generation(loading, reader, raw, (origin, current), etag, progress,
+                                                       catalog.clock.time(), provenance)
         final = catalog.state_dir / f"catalog-v{trailer.version}-{time.time_ns()}.db"
         os.replace(loading, final)
         fsync_dir(catalog.state_dir)
@@ -124,9 +155,9 @@ def _load_locked(catalog: CatalogDb, source: Path, etag: str | None, progress: P
     return LoadResult(trailer.version, counts, lines, catalog.clock.monotonic() - started, final)
 
 
-def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOBase, current: int,
-                      etag: str | None, progress: Progress | None,
-                      loaded_at: float) -> tuple[Trailer, dict[str, int], int]:
+def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOBase,
+                      replacing: tuple[str, CatalogStatus], etag: str | None, progress: Progress | None,
+                      loaded_at: float, provenance: dict[str, str]) -> tuple[Trailer, dict[str, int], int]:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # BatchWriter's thread
     try:
         apply_migrations(conn, path, migrations())
@@ -135,11 +166,12 @@ def _write_generation(path: Path, reader: io.BufferedIOBase, raw: io.BufferedIOB
             conn.execute(f"PRAGMA {pragma}")
         conn.execute("BEGIN")
         trailer, counts, lines = _stream(conn, reader, raw, progress)
-        if trailer.version <= current:
-            raise OlderSnapshot(trailer.version, current)
+        admit(trailer.version, *replacing)
         now = str(loaded_at)
+        if provenance["source"] == "cloud":
+            provenance = {**provenance, "cloud_version": str(trailer.version)}
         meta = {"version": str(trailer.version), "loaded_at": now, "checked_at": now, "sha256": trailer.sha256,
-                "counts": json.dumps(counts), **({"etag": etag} if etag else {})}
+                "counts": json.dumps(counts), **provenance, **({"etag": etag} if etag else {})}
         conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")

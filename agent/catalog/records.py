@@ -18,12 +18,12 @@ class Product:
     gtin: str
     name: str
     price: int                  # in force at the time asked about (a time-limited price, else the regular one)
-    tax_rate: str
+    tax_rate: str               # canonical spelling (agent/catalog/rates.py), also from an older agent's file
     member_price: int | None    # in force at that time; never above `price`
     department: str | None
     age_restricted: bool
     sale_stop: bool
-    deposit: int
+    deposit: int                # always 0 from a current import: a non-zero deposit is refused (docs/catalog.md)
     unit: str | None            # None: by piece; "kg", "100g" ...: `price` is per that unit
     version: int
     regular_price: int
@@ -134,8 +134,29 @@ class CatalogStatus:
     etag: str | None
     counts: Mapping[str, int]
     path: str | None
+    source: str = ""            # cloud | import (by hand) | unknown (an older agent's file) | "" (none loaded)
+    cloud_version: int = 0      # the newest cloud snapshot this lane loaded; a replay older than it is refused
+    imported_from: str | None = None   # the file a hand import came from
+
+    @property
+    def from_cloud(self) -> bool:
+        return self.source == "cloud"
+
+    def source_label(self) -> str:
+        return {"cloud": "from the cloud", "import": "imported by hand", "": "none loaded"}.get(
+            self.source, "source unknown")
+
+    def provenance(self) -> str:
+        """Where the catalog came from and what happens next, for `catalog status` and the agent's health."""
+        if self.source in ("cloud", ""):
+            return self.source_label()
+        later = "the cloud's next snapshot replaces it (or `omo-edge catalog reset`)"
+        if self.source == "import":
+            return f"imported by hand from {self.imported_from or 'a file'}, not the cloud's: {later}"
+        return f"source unknown (loaded by an older agent), not known to be the cloud's: {later}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"loaded": self.loaded, "version": self.version, "loaded_at": self.loaded_at,
                 "checked_at": self.checked_at, "age_s": None if self.age_s is None else round(self.age_s, 1),
-                "etag": self.etag, "counts": dict(self.counts), "path": self.path}
+                "etag": self.etag, "counts": dict(self.counts), "path": self.path, "source": self.source,
+                "cloud_version": self.cloud_version, "imported_from": self.imported_from}

@@ -30,7 +30,7 @@ from agent.catalog.worker import load_in_worker
 from agent.clock import Clock, SystemClock
 from agent.config import CatalogSection
 from agent.errors import AgentError
-from agent.health import ComponentHealth
+from agent.health import ComponentHealth, State
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class CatalogSync:
         self.check_interval_s = check_interval_s
         self.retry_first_s = retry_first_s
         self.clock = clock or SystemClock()
-        self.health = ComponentHealth("catalog")
+        self.health = ComponentHealth("catalog", probe=self._probe)
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
         self._pull_now = asyncio.Event()
@@ -70,7 +70,7 @@ class CatalogSync:
             for counter, n in self.health.counters.items():
                 health.count(counter, n)
         self.health = health
-        health.probe = lambda: self.catalog.status().as_dict()
+        health.probe = self._probe
         next_pull = self.clock.monotonic()
         while True:
             if self.clock.monotonic() >= next_pull or self._pull_now.is_set():
@@ -81,6 +81,10 @@ class CatalogSync:
             self.report()
             wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
             await self._wait_for_request(wait_s)
+
+    def _probe(self) -> dict[str, Any]:
+        """Health details: the catalog's status (version, age, counts, source)."""
+        return self.catalog.status().as_dict()
 
     async def _wait_for_request(self, wait_s: float) -> None:
         """Until a pull is asked for or `wait_s` passes on the injected clock (a fake one in tests)."""
@@ -104,12 +108,24 @@ class CatalogSync:
         return delay * random.uniform(0.8, 1.0)
 
     async def _follow_pointer(self) -> None:
-        """Pick up a catalog that `omo-edge catalog import` installed; never in the middle of a delta."""
+        """Pick up a catalog that `omo-edge catalog import` installed, or drop one `omo-edge catalog reset`
+        forgot (then pull at once); never in the middle of a delta."""
         async with self._lock:
             try:
-                await asyncio.to_thread(self.catalog.follow_pointer)
+                moved = await asyncio.to_thread(self.catalog.follow_pointer)
             except AgentError as exc:
                 self._failed(str(exc))
+                return
+        if moved and not self.catalog.status().loaded:
+            self.request_pull()
+
+    async def follow_pointer_once(self) -> None:
+        """What `run` does every `check_interval_s` about the pointer (for tests and the shell)."""
+        await self._follow_pointer()
+
+    @property
+    def pull_requested(self) -> bool:
+        return self._pull_now.is_set()
 
     def report(self) -> None:
         """Set health from the catalog's age: degraded (selling goes on) when stale or absent."""
@@ -122,8 +138,12 @@ class CatalogSync:
             self.health.degraded(f"catalog version {status.version} is {status.age_s / 3600:.1f} h old, more "
                                  f"than max_age_s={self.max_age_s:g}: selling goes on under the offline policy "
                                  f"({pulled})")
+        elif not status.from_cloud and self.client is not None:
+            self.health.degraded(f"catalog version {status.version} is {status.provenance()} ({pulled})")
         else:
-            self.health.ok()
+            # ok; a lane without [catalog] url sells from hand imports, and says so
+            self.health.set(State.OK, "" if status.from_cloud else f"catalog version {status.version} is "
+                            f"{status.source_label()} (no [catalog] url: no pulls)")
         self.health.details["last_error"] = self.last_error
 
     async def pull(self) -> None:

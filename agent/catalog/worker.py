@@ -59,7 +59,7 @@ def _report(out: bytes, err: bytes, code: int | None) -> dict[str, Any]:
 
 def _rebuild(report: dict[str, Any]) -> Exception:
     if report["error"] == "older":
-        return OlderSnapshot(report["offered"], report["current"])
+        return OlderSnapshot(report["offered"], report["current"], floor_is_cloud=report.get("floor_is_cloud", False))
     if report["error"] == "invalid":
         return CatalogLineError(report["line"], report["problem"])
     return StoreError(report["message"])
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         report = {"version": result.version, "counts": result.counts, "seconds": round(result.seconds, 3),
                   "peak_rss_mb": _peak_rss_mb()}
     except OlderSnapshot as exc:
-        report = {"error": "older", "offered": exc.offered, "current": exc.current}
+        report = {"error": "older", "offered": exc.offered, "current": exc.current,
+                  "floor_is_cloud": exc.floor_is_cloud}
     except CatalogLineError as exc:
         report = {"error": "invalid", "line": exc.line, "problem": exc.problem}
     except StoreError as exc:

@@ -1,4 +1,4 @@
-"""`omo-edge catalog import FILE` and `omo-edge catalog status`: load a snapshot by hand, see what is loaded.
+"""`omo-edge catalog import FILE`, `status` and `reset`: load a snapshot by hand, see what is loaded, forget it.
 
 Import uses the very verification a cloud pull uses: one bad line refuses the whole file (exit 2, naming
 the line). A running agent picks the imported catalog up within a minute.
@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.add_argument("--state-dir", type=Path, help="state directory (default: [agent] state_dir)")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=handle_status)
+    reset = actions.add_parser("reset", help="forget the loaded catalog (a hand import): the agent pulls the cloud's")
+    reset.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+    reset.add_argument("--state-dir", type=Path, help="state directory (default: [agent] state_dir)")
+    reset.set_defaults(handler=handle_reset)
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -54,7 +58,7 @@ def handle_import(args: argparse.Namespace) -> int:
     state_dir.mkdir(parents=True, exist_ok=True)
     catalog = CatalogDb(state_dir, cleanup=False)   # not opened: only the pointer moves (the agent follows it)
     try:
-        result = load_snapshot(catalog, source, progress=_progress(source), swap=False)
+        result = load_snapshot(catalog, source, progress=_progress(source), swap=False, origin="import")
     except (CatalogLineError, OlderSnapshot) as exc:
         _end_progress()
         print(f"omo-edge: {source} refused, nothing was loaded: {exc}", file=sys.stderr)
@@ -68,6 +72,7 @@ def handle_import(args: argparse.Namespace) -> int:
     _end_progress()
     counts = ", ".join(f"{kind} {n}" for kind, n in result.counts.items() if n)
     print(f"catalog version {result.version} loaded from {source} in {result.seconds:.1f} s: {counts}")
+    print("imported by hand: a lane with [catalog] url replaces it with the cloud's snapshot at its next pull")
     return EXIT_OK
 
 
@@ -104,7 +109,28 @@ def handle_status(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     age = "unknown" if status.age_s is None else f"{status.age_s / 3600:.1f} h"
     print(f"catalog version {status.version}, confirmed {age} ago, etag {status.etag or '-'}")
+    print(f"  {status.provenance()}")
     for kind, count in status.counts.items():
         print(f"  {kind:<10} {count:>10,}")
     print(f"  file       {status.path}")
+    return EXIT_OK
+
+
+def handle_reset(args: argparse.Namespace) -> int:
+    from agent.catalog.db import read_status
+    from agent.catalog.files import catalog_lock, remove_pointer
+
+    state_dir = _state_dir(args)
+    if not state_dir.is_dir():
+        print(f"no catalog in {state_dir}: nothing to reset")
+        return EXIT_OK
+    with catalog_lock(state_dir):
+        status = read_status(state_dir)
+        remove_pointer(state_dir)
+    if not status.loaded:
+        print(f"no catalog loaded in {state_dir}: nothing to reset")
+        return EXIT_OK
+    print(f"catalog version {status.version} ({status.source_label()}) is no longer used. A running "
+          "agent drops it within a minute and pulls the cloud's snapshot at once; until then, or without "
+          "[catalog] url, items are unknown: load one with `omo-edge catalog import FILE`")
     return EXIT_OK

@@ -9,9 +9,14 @@ import argparse
 import json
 from dataclasses import asdict
 
-GROUP_FIX = {"serial": "add the service user to the dialout group (systemd/ udev rules set the mode)",
-             "hid": "add the service user to the input group (systemd/ udev rules set the mode)",
-             "camera": "add the service user to the video group"}
+# Device access comes from udev rules giving the device to group omo-edge (docs/operations/udev.md), never from
+# adding the service user to dialout/input/video: those give it every modem and keyboard, and the unit maps only
+# its own group (PrivateUsers=).
+_LOCAL_RULE = ("give it to group omo-edge with a udev rule in /etc/udev/rules.d/99-omo-edge-local.rules "
+               "(docs/operations/udev.md), then replug it")
+ACCESS_FIX = {"serial": f"{_LOCAL_RULE}; the packaged rules cover the common scanner vendors only",
+              "hid": f"{_LOCAL_RULE}; only scanners, never the register's keyboards",
+              "camera": f"{_LOCAL_RULE}; the packaged rules cover every camera, so check they are installed"}
 TITLES = {"serial": "Serial ports", "hid": "Input devices (keyboard wedges)", "camera": "Cameras"}
 
 
@@ -35,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         items = [f for f in found if f.kind == kind]
         print(f"{title}: {len(items) or 'none found'}")
         for i, item in enumerate(items):
-            access = "may open" if item.readable else f"NO ACCESS. Fix: {GROUP_FIX[kind]}"
+            access = "may open" if item.readable else f"NO ACCESS. Fix: {ACCESS_FIX[kind]}"
             print(f"  {item.path}  ({item.description}; now {item.node}) - {access}")
             for note in item.notes:
                 print(f"    note: {note}")

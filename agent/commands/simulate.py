@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,10 +30,39 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cloud.add_argument("--lane", default="lane-01", help="the lane ID it serves")
     cloud.set_defaults(handler=run_cloud)
     fleet = kinds.add_parser("fleet", help="N virtual lanes against a broker: throughput, confirmation latency")
-    from simulators.fleet.cli import add_arguments
-
-    add_arguments(fleet)
+    add_fleet_arguments(fleet)
     fleet.set_defaults(handler=run_fleet)
+
+
+def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    """The fleet's options, defined here so that building the parser imports no simulator (the fleet loads
+    only when `simulate fleet` runs)."""
+    parser.add_argument("--lanes", type=int, required=True, help="virtual lanes in this process")
+    parser.add_argument("--lanes-per-store", type=int, default=8, help="lanes grouped per store ID (default 8)")
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of shopping (default 120)")
+    parser.add_argument("--sales-per-minute", type=float, default=1.0, help="per lane (default 1)")
+    parser.add_argument("--scans-per-sale", type=int, default=20, help="product scans per visit (default 20)")
+    parser.add_argument("--broker", default=None,
+                        help="host:port of an existing broker (default: start mosquitto and an ingest here)")
+    parser.add_argument("--ingests", type=int, default=1, help="ingest processes when the fleet starts its own")
+    parser.add_argument("--ingest-db", default=None,
+                        help="the ingest's SQLite file or postgresql:// DSN (checked after the run; with no "
+                             "--broker, the ingests write it: default a SQLite file in the state dir)")
+    parser.add_argument("--state-dir", default=None, help="where the lanes' lane.db files go (default: temp)")
+    parser.add_argument("--window", type=float, default=5.0, help="seconds per progress line (default 5)")
+    parser.add_argument("--inflight-window", type=int, default=100,
+                        help="QoS 1 publishes in flight per lane (AWS IoT Core allows 100)")
+    parser.add_argument("--max-publish-rate", type=int, default=0,
+                        help="publishes a second per lane at most (AWS IoT Core: 100); 0: no limit")
+    parser.add_argument("--ca-file", type=Path, help="TLS: the broker's CA (with --cert-file and --key-file, the one "
+                        "client certificate every lane presents: the broker's ACL must allow it every lane's topics)")
+    parser.add_argument("--cert-file", type=Path)
+    parser.add_argument("--key-file", type=Path)
+    parser.add_argument("--server-name", help="TLS: the name the broker's certificate must carry")
+    parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the backlog")
+    parser.add_argument("--first-store", type=int, default=1,
+                        help="number of the first store (store-0001): fleets in several processes take separate ranges")
+    parser.add_argument("--seed", type=int, default=1)
 
 
 def run_fleet(args: argparse.Namespace) -> int:

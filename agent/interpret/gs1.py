@@ -3,7 +3,7 @@
 biip does the AI table, the per-AI patterns, dates (DD = 00 means the month's last day) and decimals, and
 Digital Link path/query parsing on any domain. Written here: repairing what keyboard wedges and scanner
 settings do to the FNC1/GS separator, recovering an expiry date swallowed by a variable-length field when the
-separator was lost, and turning weights and amounts into integer grams and minor units.
+separator was lost, and turning weights into exact grams (a Decimal) and amounts into minor units.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Gs1Data:
     production: date | None = None             # AI 11 (or 8008's date)
     packaging: date | None = None              # AI 13
     count: int | None = None                   # AI 30
-    net_weight_g: int | None = None            # AI 310x (kg) or 320x (lb), in grams
+    net_weight_g: Decimal | None = None        # AI 310x (kg) or 320x (lb), in grams, exact (never rounded)
     price: Decimal | None = None               # AI 392x, or 393x's amount
     price_currency: str | None = None          # AI 393x: ISO 4217 numeric code
     separator_repaired: bool = False           # an expiry date was split off a field that swallowed it
@@ -163,9 +163,11 @@ def _take(fields: dict[str, Any], ai: str, value: str) -> None:
     elif ai == "30":
         fields.setdefault("count", int(value))
     elif ai[:3] in ("310", "320") and len(ai) == 4:
+        # Exact: six digits times 453.59237 fit the default 28-digit context, and pricing rounds the amount
+        # once; rounding the weight to a gram first charged 123.5 g as 124 g.
         kilos_or_pounds = Decimal(value).scaleb(-int(ai[3]))
         grams = kilos_or_pounds * (1000 if ai[:3] == "310" else _POUND_G)
-        fields.setdefault("net_weight_g", int(grams.to_integral_value()))
+        fields.setdefault("net_weight_g", grams)
     elif ai[:3] == "392" and len(ai) == 4:
         fields.setdefault("price", Decimal(value).scaleb(-int(ai[3])))
     elif ai[:3] == "393" and len(ai) == 4:

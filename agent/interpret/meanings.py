@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import ClassVar
 
 from agent.interpret.tokens import Claims
@@ -50,7 +51,7 @@ class Product:
     source: str                       # ean13 | ean8 | upca | upce | gtin14 | rcn | gs1 | digital_link
     prefix: str = "product"           # agent.interpret.gtin.PrefixKind value (isbn, issn, restricted, ...)
     price_minor: int | None = None    # embedded price (RCN or AI 392x/393x): overrides the catalog price
-    weight_g: int | None = None
+    weight_g: Decimal | None = None   # exact grams (GS1 310x/320x, RCN weight); priced exactly, rounded once
     count: int | None = None
     expiry: date | None = None
     best_before: date | None = None
@@ -59,6 +60,10 @@ class Product:
     rcn_item: str | None = None
     blocked: str | None = None        # e.g. "expired": the lane asks for an attendant
     text: str = ""
+
+    def grams(self) -> int | None:
+        """The weight to the nearest gram, for display only: the amount is priced from `weight_g` itself."""
+        return None if self.weight_g is None else int(self.weight_g.to_integral_value(ROUND_HALF_UP))
 
     def event_fields(self) -> EventFields:
         outcome = "attendant" if self.blocked else "accepted"

@@ -164,7 +164,12 @@ def _rcn(code: str, text: str, source: str, rules: Rules) -> Meaning:
         return Invalid(value.value, text, claimed="rcn")
     measure = {value.measure: value.value}
     return Product(gtin14=value.lookup_gtin14, source="rcn", prefix="restricted", price_minor=measure.get("price"),
-                   weight_g=measure.get("weight"), count=measure.get("count"), rcn_item=value.item_code, text=text)
+                   weight_g=_decimal(measure.get("weight")), count=measure.get("count"), rcn_item=value.item_code,
+                   text=text)
+
+
+def _decimal(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def _element_string(text: str, rules: Rules, now: datetime) -> Meaning:

@@ -6,8 +6,9 @@ Every refusal is a `TokenRejected(reason)` value. Nothing here keeps the signatu
 Clock policy (DESIGN "App QR codes"): with a synchronised clock, `exp` and `iat` are checked with
 `skew_s` of tolerance. When the system clock is not known to be synchronised, `exp` is still enforced but with
 `unsynced_skew_s` (wider, default one hour; whether the clock is synchronised is the caller's to say:
-`agent.clock.clock_trust()` asks the kernel), a future `iat` is not held against the token (the local clock is
-the suspect, not the cloud), and `Claims.clock_trusted` is False so the outcome is flagged. Single use of
+`agent.clock.clock_trust()` asks the kernel), and so is `nbf` (with the same allowance: a coupon meant to start
+tomorrow does not work today on a lane without NTP); a future `iat` is not held against the token (the local
+clock is the suspect, not the cloud), and `Claims.clock_trusted` is False so the outcome is flagged. Single use of
 coupons does not depend on the clock: it is the replay cache's job (agent.session.seen_tokens).
 """
 
@@ -184,7 +185,9 @@ def _claims(kid: str, payload: Mapping[str, Any], policy: TimePolicy,
     nbf = _date(payload, "nbf")
     if nbf is None and "nbf" in payload:      # optional, but when present it must be a date, not ignored
         return TokenRejected(Rejection.MALFORMED, kid=kid, typ=typ, jti=jti)
-    if policy.clock_synced and max(iat, nbf if nbf is not None else iat) > policy.now + skew:
+    # A future `iat` is forgiven on an untrusted clock (the lane's clock is the suspect), but `nbf` is the
+    # issuer's intent (a coupon that starts tomorrow): it keeps the same allowance as `exp`.
+    if (policy.clock_synced and iat > policy.now + skew) or (nbf is not None and nbf > policy.now + skew):
         return TokenRejected(Rejection.NOT_YET_VALID, kid=kid, typ=typ, jti=jti)
     # exp rounded up: the replay cache keeps the jti until exp + skew (agent/session/seen_tokens.py).
     return Claims(kid=kid, typ=typ, sub=sub, exp=math.ceil(exp), iat=math.floor(iat), jti=jti, cid=cid, oid=oid,

@@ -46,6 +46,8 @@ class Capabilities:
     customer_presented: bool            # the lane scans the wallet's code
     merchant_presented: bool            # the lane shows a dynamic QR the app pays
     offline: bool                       # may be used while the uplink is down
+    simulated: bool = False             # takes the `simulated` method (a payment with no wallet): simulators only
+    min_amount: int = 1                 # the least it may be asked to charge (minor units); 0 is never sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,11 @@ class PaymentRef:
 
 class PaymentUnknown(AgentError):
     """No usable answer (timeout, reset, 5xx): the payment may or may not have happened; query its status."""
+
+
+class PaymentNotSent(AgentError):
+    """The request provably never left the lane (the connection to the service was refused or could not be
+    made), so nothing can have been charged: the payment may be released at once, with no status query."""
 
 
 class PaymentAdapter(Protocol):

@@ -22,7 +22,7 @@ A wallet code is never part of a row: it goes to the adapter only.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -185,8 +185,15 @@ def reversal(conn: sqlite3.Connection, sale_id: str) -> Reversal | None:
 
 
 def begin_reversal(conn: sqlite3.Connection, rev: Reversal) -> Reversal:
-    """Record a staff reversal before the service hears of it; an existing one for the sale is answered instead."""
+    """Record a staff reversal before the service hears of it; an existing one for the sale is answered instead.
+
+    An unfinished cancel asked again once `rev` says a refund (the cancel window has passed) becomes that
+    refund, with the same `merchantRefundId`: the service would refuse the cancel by now."""
     existing = reversal(conn, rev.sale_id)
+    if existing is not None and existing.state != "done" and (existing.kind, rev.kind) == ("cancel", "refund"):
+        conn.execute("UPDATE sale_reversals SET kind = 'refund', updated_at = ? WHERE sale_id = ?",
+                     (rev.updated_at, rev.sale_id))
+        return replace(existing, kind="refund", updated_at=rev.updated_at)
     if existing is not None:
         return existing
     conn.execute("INSERT INTO sale_reversals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from agent.errors import ConfigError
 from agent.payment import signing
 from agent.payment.adapter import (
     Capabilities,
+    PaymentNotSent,
     PaymentRef,
     PaymentRequest,
     PaymentResult,
@@ -66,7 +68,8 @@ class PayPayAdapter:
 
     async def _create_code(self, request: PaymentRequest) -> PaymentResult:
         """The dynamic QR: the answer is CREATED with the code's URL (what the screen shows) and its expiry."""
-        expires_at = int(time.time()) + request.expires_in_s
+        # Whole seconds, rounded up: truncating gave the shopper up to a second less than `qr_expiry_s`.
+        expires_at = math.ceil(time.time()) + request.expires_in_s
         body = {"merchantPaymentId": request.payment_id, "codeType": "ORDER_QR",
                 "amount": {"amount": request.amount, "currency": request.currency},
                 "storeId": request.store_id, "terminalId": request.lane_id, "requestedAt": int(time.time()),
@@ -132,6 +135,9 @@ class PayPayAdapter:
             headers["Content-Type"] = content_type
         try:
             answer = await self._client.request(method, path, content=content, headers=headers)
+        except httpx.ConnectError as exc:
+            # No connection, so no request byte was sent: the service cannot have acted on it.
+            raise PaymentNotSent(f"the payment service could not be reached ({exc})") from exc
         except httpx.HTTPError as exc:
             raise PaymentUnknown(f"no answer from the payment service ({type(exc).__name__})") from exc
         if answer.status_code >= 500:

@@ -39,7 +39,7 @@ class SimulatedAdapter:
     """In-process payment service; `outcome` and `latency_s` may be changed between payments."""
 
     name = "simulated"
-    capabilities = Capabilities(customer_presented=True, merchant_presented=True, offline=True)
+    capabilities = Capabilities(customer_presented=True, merchant_presented=True, offline=True, simulated=True)
 
     def __init__(self, outcome: str = "approve", latency_s: float = 0.0, app_pays_after_s: float | None = 1.0) -> None:
         if outcome not in OUTCOMES:

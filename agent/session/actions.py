@@ -114,7 +114,15 @@ def payment_succeeded(session: Session, sale: dict[str, Any], reference: str | N
                                                                        reference=reference))
     paid = with_prompt(paid, Prompt("paid", "Thank you. Please take your receipt and your items."))
     event = session_event(paid, "paid", sale_id=sale["sale_id"], total=sale["total"])
-    return Change(paid, (event,), sale=sale, charged=True)
+    return Change(paid, (event,), sale=sale, charged=True, points_spent=points_spent(session, sale))
+
+
+def points_spent(basket: Session, sale: dict[str, Any]) -> tuple[str, int, int | None] | None:
+    """The row the lane's points ledger gets for a sale that redeemed points: member, points, balance version."""
+    member, points = basket.member, int(sale.get("points_redeemed") or 0)
+    if member is None or points <= 0:
+        return None
+    return member.member_id, points, member.points_version
 
 
 def cancel(session: Session, settings: SessionSection, now: float) -> Change:
@@ -166,6 +174,26 @@ def resolve(session: Session, *, approved: bool, staff_id: str, settings: Sessio
     return Change(with_prompt(touched(after, now), prompt), tuple(events), claim=claim)
 
 
+LIMITS = "basket_limits"
+LIMIT_MESSAGES = {
+    "coupon_used_up": "A coupon in this basket has been used as many times as it allows, so it was taken off.",
+    "points_balance": "The member has fewer points left than this basket was to use: {points} points will be "
+                      "used.",
+}
+
+
+def limits_prompt(basket: Session, reasons: tuple[str, ...]) -> Prompt:
+    """What the screen says when a basket was brought within its limits (agent.session.basket.within_limits)."""
+    text = " ".join(LIMIT_MESSAGES[r].format(points=basket.points_to_redeem) for r in reasons)
+    return Prompt("basket_limits", text, "warning", {"reasons": ",".join(reasons)})
+
+
+def checked_for_payment(checked: Session, reasons: tuple[str, ...]) -> Change:
+    """A basket that went over its limits since they were last checked is corrected, and the payment is not
+    started: the shopper sees the new total first (the answer is the first reason, as a refusal)."""
+    return Change(with_prompt(checked, limits_prompt(checked, reasons)), refused=reasons[0])
+
+
 SUSPEND_PREFIX = "SUSP-"
 
 
@@ -204,7 +232,10 @@ def resume(session: Session, code: str, kept: Session | None, settings: SessionS
         return refuse(session, moved.reason, moved.message, outcome="rejected", reason=moved.reason)
     after = replace(kept, session_id=new_id(), state=SessionState.SCANNING, started_at=now, last_activity=now,
                     payment=None, prompts=(), sale_id=None, extra={"resumed_from": kept.session_id})
-    after = with_prompt(after, Prompt("resumed", "Welcome back: your basket is here."))
+    # The controller hands back a kept basket already within its limits, with a LIMITS prompt if it changed.
+    note = next((p.message for p in kept.prompts if p.code == LIMITS), None)
+    after = with_prompt(after, Prompt("resumed", "Welcome back: your basket is here.") if note is None else
+                        Prompt("resumed_changed", f"Welcome back: your basket is here. {note}", "warning"))
     events = (session_event(after, "started"), session_event(after, "resumed", code=code,
                                                              resumed_from=kept.session_id))
     return Change(after, events, {"session_id": after.session_id, "outcome": "accepted"}, resumed=code)

@@ -9,6 +9,7 @@ at the time of the scan, so a catalog that changes during the visit does not re-
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from agent.session.machine import SessionState
@@ -39,9 +40,11 @@ class BasketLine:
 class MemberInfo:
     member_id: str
     tier: str
-    points_balance: int
+    points_balance: int                 # what the member may spend here: the cloud's balance less the lane's ledger
     consent_interest: bool
     via: str                            # "app" (a signed token) | "card" (a legacy card)
+    points_cloud: int | None = None     # the cloud's balance as the member cache had it (None: not in the cache)
+    points_version: int | None = None   # the member record's version that balance is as of
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class CouponEntry:
     departments: tuple[str, ...]
     member_only: bool
     max_value: int | None = None        # the offline policy's cap, when the catalog was stale at the scan
+    max_uses: int | None = None         # the catalog's limit of uses on this lane, checked again at resume and pay
     applied: bool = True                # False once the basket no longer meets its condition (kept for the prompt)
 
 
@@ -154,12 +158,15 @@ def new_session(session_id: str, now: float, clock_synced: bool) -> Session:
 def add_item(session: Session, item: BasketLine, *, merge: bool = True) -> tuple[Session, BasketLine]:
     """The same item again adds quantity to its line; weighed and price-embedded items are lines of their own.
 
-    `item.line_id` and `position` are assigned here. Returns the new session and the line as it now stands.
+    A line under a pending intervention never takes more units: staff rejecting it remove only what they
+    checked. `item.line_id` and `position` are assigned here. Returns the new session and the line as it now
+    stands.
     """
     if merge and item.fixed_amount is None:
+        checking = {i.line_id for i in session.pending}
         for existing in session.lines:
             if (not existing.voided and existing.gtin == item.gtin and existing.fixed_amount is None
-                    and existing.unit_price == item.unit_price):
+                    and existing.unit_price == item.unit_price and existing.line_id not in checking):
                 grown = replace(existing, quantity=existing.quantity + item.quantity)
                 return _with_line(session, grown), grown
     line = replace(item, line_id=f"L{session.next_line}", position=session.next_line)
@@ -211,3 +218,21 @@ def resolve_oldest(session: Session, approved: bool, staff_id: str) -> tuple[Ses
 def with_prompt(session: Session, prompt: Prompt | None) -> Session:
     """Replace the prompts with this one (the screen shows the latest thing the lane has to say)."""
     return replace(session, prompts=() if prompt is None else (prompt,))
+
+
+def within_limits(session: Session, uses: Mapping[str, int],
+                  points_left: int | None) -> tuple[Session, tuple[str, ...]]:
+    """The basket without the coupons whose uses are spent and with its points cut to what the member has left,
+    and the reasons (`coupon_used_up`, `points_balance`) of what changed.
+
+    Why again after the scan: a basket put aside keeps its coupons and points while other visits spend them,
+    and a payment must never spend a use or a point twice. `uses` counts the lane's redemptions per coupon ID;
+    `points_left` is None when the balance is not known (nothing is cut)."""
+    coupons = tuple(c for c in session.coupons if c.max_uses is None or uses.get(c.coupon_id, 0) < c.max_uses)
+    reasons = ("coupon_used_up",) if len(coupons) != len(session.coupons) else ()
+    member, points = session.member, session.points_to_redeem
+    if member is not None and points_left is not None:
+        member = replace(member, points_balance=points_left)
+        if points > points_left:
+            points, reasons = points_left, (*reasons, "points_balance")
+    return replace(session, coupons=coupons, member=member, points_to_redeem=points), reasons

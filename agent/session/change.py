@@ -28,6 +28,7 @@ class Change:
     refused: str | None = None           # the reason code, when the step was refused
     suspended: tuple[str, Session] | None = None   # (code, basket) to keep for a staffed register
     resumed: str | None = None           # the suspend code whose basket this step took back
+    points_spent: tuple[str, int, int | None] | None = None   # (member, points, balance version) a sale redeemed
 
     @property
     def ok(self) -> bool:

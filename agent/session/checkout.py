@@ -8,6 +8,8 @@ the service hears of it; each later state is committed when reached, and a final
   `poll_interval_s` (sooner when the cloud relays the service's notification) until it settles. A QR past
   its expiry, or cancelled by the shopper, is withdrawn and its final status asked before the basket is
   released: a payment made at the last moment is a sale, not a loss.
+- The create's connection refused (`PaymentNotSent`): the request never left the lane, so the basket is
+  released at once with nothing to ask.
 - No usable answer (timeout, reset, 5xx): the status is asked with the same ID, never a second create.
   NOT_FOUND then means the request may still be on its way, so the payment is cancelled by ID, which stops a
   late arrival from charging. Still unknown after `unknown_timeout_s`: cancelled, or refunded once the
@@ -28,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 from agent.config import PaymentSection
 from agent.errors import DiskFullError, StoreError
 from agent.payment import intents
-from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
+from agent.payment.adapter import PaymentNotSent, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
 from agent.payment.intents import Intent, IntentState
 from agent.payment.reversal import reversal_kind
-from agent.session import actions, codec
+from agent.session import actions, codec, tender
 from agent.session.basket import Prompt, Session
 from agent.session.change import Change, refuse
 from agent.session.machine import SessionState
-from agent.session.totals import price
+from agent.session.offline import over_sale_cap, sale_cap_message
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id
 
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-METHODS = {"wallet_code": False, "wallet_qr": True, "simulated": False}   # method -> merchant-presented
 CHECKING = Prompt("checking_payment", "Checking your payment. Please wait.", "info")
 SHOW_QR = Prompt("pay_by_qr", "Scan this code with your wallet app to pay.", "info")
 CONFIRM = Prompt("confirm_in_app", "Please confirm the payment in your wallet app.", "info")
@@ -53,6 +54,8 @@ RELEASED = {
     "expired": "The payment code expired. Nothing was charged: your basket is kept. Tap Pay to try again.",
     "cancelled_by_shopper": "Payment cancelled. Nothing was charged: your basket is kept.",
     "never_sent": "The payment was not made. Nothing was charged: your basket is kept. Please pay again.",
+    "unreachable": "The payment service could not be reached. Nothing was charged: your basket is kept. Please "
+                   "try again, or ask a member of staff.",
     "not_found": "The payment did not go through. Nothing was charged: your basket is kept. Please pay again.",
     "unknown": "We could not confirm your payment, so it was cancelled and nothing is charged. Please pay again "
                "or ask a member of staff.",
@@ -83,13 +86,23 @@ class Checkout:
     async def pay(self, method: str, user_code: str | None = None) -> Change:
         """Ask for payment: the intent is committed first, then the adapter is called with its payment ID."""
         ctl = self.ctl
-        merchant = METHODS.get(method)
+        merchant = tender.METHODS.get(method)
         async with ctl.lock:
-            refused = self._refusal(method, merchant)
+            refused = self._refusal(method, user_code)
             if refused is not None:
                 await ctl.apply_locked(refused)
                 return refused
-            amount = price(ctl.session, ctl.settings, ctl.points).amount_due
+            if ctl.session.state is SessionState.SCANNING:
+                # Coupon uses and points are checked again now: a resumed basket or another lane's sale may have
+                # spent them since they were added.
+                checked, reasons = ctl.within_limits(ctl.session)
+                if reasons:
+                    corrected = actions.checked_for_payment(checked, reasons)
+                    await ctl.apply_locked(corrected)
+                    return corrected
+            amount = ctl.priced(ctl.session).amount_due
+            if amount < ctl.adapter.capabilities.min_amount:
+                return await self._below_minimum(amount)
             payment_id, now = new_event_id(), ctl.clock.time()
             change = actions.request_payment(ctl.session, method, amount, payment_id, ctl.settings, ctl.audit(), now)
             if not change.ok:
@@ -105,6 +118,10 @@ class Checkout:
         try:
             async with asyncio.timeout(self.settings.timeout_s):
                 result = await ctl.adapter.pay(request)
+        except PaymentNotSent:
+            # A refused connect proves the request never reached the service: release now, ask nothing.
+            logger.warning("payment %s: the payment service refused the connection; nothing was sent", payment_id)
+            return await self._finish(payment_id, IntentState.CANCELLED, "unreachable")
         except Exception as exc:   # noqa: BLE001 - whatever went wrong, the money may have moved: ask, never retry
             # Only the type is logged: an adapter's message could quote what the shopper's wallet sent.
             logger.warning("payment %s: no usable answer (%s); asking its status", payment_id, type(exc).__name__)
@@ -112,28 +129,40 @@ class Checkout:
             return await self.settle(payment_id)
         return await self.on_result(payment_id, result, background=True)
 
-    def _refusal(self, method: str, merchant: bool | None) -> Change | None:
+    async def _below_minimum(self, amount: int) -> Change:
+        """Less than the adapter's minimum (agent/session/tender.py): a `no_charge` sale or a refusal."""
+        ctl = self.ctl
+        change = tender.below_minimum(ctl.session, amount, new_event_id(), ctl.sale_for, ctl.settings, ctl.audit(),
+                                      ctl.clock.time())
+        await ctl.apply_locked(change)
+        if change.sale is not None:
+            ctl.health.count("sales")
+        return change
+
+    def _refusal(self, method: str, user_code: str | None) -> Change | None:
         session, caps = self.ctl.session, self.ctl.adapter.capabilities
-        if merchant is None:
-            return refuse(session, "unknown_method", f"Unknown way to pay: {method}.")
-        if session.state is not SessionState.SCANNING:
-            return None                               # the state machine says why (actions.request_payment)
+        refused = tender.method_refusal(session, method, user_code, caps)
+        if refused is not None or session.state is not SessionState.SCANNING:
+            return refused                            # else the state machine says why (actions.request_payment)
         if self.ctl.guard is not None:
             try:
                 self.ctl.guard.admit_sale()          # before the money moves: a charged sale is always recorded
             except DiskFullError as exc:
                 return refuse(session, "disk_full", "This lane cannot take payments right now. Your basket is "
                               f"kept: please use another register. ({exc})")
-        if merchant and not caps.merchant_presented or not merchant and not caps.customer_presented:
-            return refuse(session, "method_not_available", "This way to pay is not available at this lane. "
-                          "Please choose another.")
+        refused = tender.capability_refusal(session, method, caps)
+        if refused is not None:
+            return refused
         # While the uplink is down the cloud's offline policy decides which kinds a store takes (a business
         # rule: the exposure it accepts on stale prices and balances). Whether the wallet's own service is
         # reachable is learnt by asking it, and a payment it cannot answer is settled like any unknown one.
-        kinds = self.offline_kinds()
-        if kinds is not None and method not in kinds:
+        # A stale catalog puts the lane under the same policy (agent/session/offline.py).
+        kinds, policy = self.offline_kinds(), self.ctl.offline_policy()
+        if (kinds is not None and method not in kinds) or (policy is not None and method not in policy.payment_kinds):
             return refuse(session, "payment_offline", "Paying by wallet is not possible while the store is "
                           "offline. Your basket is kept: you can put it aside and pay at a staffed register.")
+        if policy is not None and over_sale_cap(0, self.ctl.priced(session).total, policy):
+            return refuse(session, "offline_sale_cap", sale_cap_message(policy))
         return None
 
     # -- answers -----------------------------------------------------------------------------------------------
@@ -198,14 +227,15 @@ class Checkout:
 
     async def _stop_waiting(self, intent: Intent, reason: str) -> Change:
         """Withdraw the QR and ask the final status before the basket is released; a payment made at the last
-        moment is a sale, and one still being confirmed in the app is voided."""
+        moment is a sale (at the expiry and at the shopper's cancel alike: the money moved, and the shopper
+        has paid for what they take), and one still being confirmed in the app is voided."""
         await self._progress(intent.payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
         while True:
             result = await self._ask(self.ctl.adapter.withdraw, self._ref(intent))
             if result is not None:
                 break
             await self.ctl.clock.sleep(self.settings.poll_interval_s)
-        if result.status is PaymentStatus.COMPLETED and reason == "expired":
+        if result.status is PaymentStatus.COMPLETED:
             return await self._succeed(intent.payment_id, result)
         if result.status in (PaymentStatus.COMPLETED, PaymentStatus.AUTHORIZED, PaymentStatus.REAUTHORIZING):
             return await self.reverse(intent.payment_id, reason)
@@ -234,8 +264,9 @@ class Checkout:
             return Change(self.ctl.session)
         await self._progress(payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
         ref, attempt = self._ref(intent), 0
-        kind = reversal_kind(intent.created_at, self.ctl.clock.time(), self.settings.cancel_zone)
         while True:
+            # Judged at each attempt: a cancel still unanswered when the service's window closes becomes a refund.
+            kind = reversal_kind(intent.created_at, self.ctl.clock.time(), self.settings.cancel_zone)
             result = await self._ask(self.ctl.adapter.cancel, ref) if kind == "cancel" else \
                 await self._ask(self.ctl.adapter.refund, ref, f"R-{payment_id}", intent.amount)
             if result is not None and result.status is not PaymentStatus.AUTHORIZED:
@@ -420,7 +451,7 @@ class Checkout:
             else:   # the visit moved on (it cannot, while paying; kept for safety): record the sale all the same
                 logger.error("payment %s succeeded for visit %s, which is no longer the lane's; recording its sale",
                              payment_id, intent.session_id)
-                change = Change(ctl.session, sale=sale, charged=True)
+                change = Change(ctl.session, sale=sale, charged=True, points_spent=actions.points_spent(basket, sale))
             await self._commit_final(change, payment_id, IntentState.SUCCEEDED, now, sale_id=sale["sale_id"],
                                      reference=result.reference)
             ctl.health.count("sales")

@@ -21,10 +21,12 @@ from agent.config import PaymentSection, PointsSection, SessionSection
 from agent.health import ComponentHealth
 from agent.payment.adapter import PaymentAdapter
 from agent.session import actions, scans, seen_tokens, visits
-from agent.session.basket import Session, idle_session, with_prompt
-from agent.session.change import Change
+from agent.session.basket import Session, idle_session, with_prompt, within_limits
+from agent.session.change import Change, refuse
 from agent.session.checkout import CHECKING, Checkout, OfflineKinds
 from agent.session.machine import SessionState
+from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
+from agent.session.pricing_types import PricedBasket
 from agent.session.receipt import build_sale
 from agent.session.sales import record_sale
 from agent.session.totals import price, view
@@ -55,14 +57,17 @@ class SessionController:
                  clock: Clock = SYSTEM_CLOCK, max_skew_s: int = 3600, guard: DiskGuard | None = None,
                  on_recorded: Callable[[int], None] = lambda priority: None, audit: Callable[[], float] = random.random,
                  payment: PaymentSection | None = None, offline_kinds: OfflineKinds | None = None,
-                 store_id: str = "", lane_id: str = "") -> None:
+                 store_id: str = "", lane_id: str = "", offline_policy: OfflineLookup = fresh) -> None:
         self.lane_db, self.settings, self.points, self.adapter = lane_db, settings, points, adapter
         self.notify, self.health, self.currency, self.clock = notify, health, currency, clock
         self.max_skew_s, self.guard, self.on_recorded, self.audit = max_skew_s, guard, on_recorded, audit
         self.store_id, self.lane_id = store_id, lane_id
+        self.offline_policy = offline_policy      # the catalog's offline policy while it is stale, else None
         self.session = idle_session(clock.time())
         self.lane_open = True
         self.lock = asyncio.Lock()
+        # One lock per sale being reversed by staff (agent/session/refunds.py): two voids at once give one.
+        self.reversing: dict[str, asyncio.Lock] = {}
         self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None))
         self.recovery: asyncio.Task[None] | None = None
         # Each committed change (its session events and sale), for the metrics the composition root wires.
@@ -74,7 +79,11 @@ class SessionController:
     # -- reading -----------------------------------------------------------------------------------------------
 
     def view(self) -> dict[str, Any]:
-        return view(self.session, price(self.session, self.settings, self.points), lane_open=self.lane_open)
+        return view(self.session, self.priced(self.session), lane_open=self.lane_open)
+
+    def priced(self, session: Session) -> PricedBasket:
+        """A visit priced by the one engine, under the offline policy while the catalog is stale."""
+        return price(session, self.settings, self.points, self.offline_policy())
 
     async def load(self) -> None:
         """Come back exactly as the last commit left the visit, then reconcile every payment not final.
@@ -100,10 +109,28 @@ class SessionController:
         return fn(self.lane_db.reader())
 
     def suspended(self, code: str) -> Session | None:
-        return visits.suspended(self.lane_db.reader(), code)
+        """The basket kept under `code`, brought within its limits now (coupons used up meanwhile are taken off,
+        points cut to what is left), with a prompt saying what changed."""
+        kept = visits.suspended(self.lane_db.reader(), code)
+        if kept is None:
+            return None
+        checked, reasons = self.within_limits(kept)
+        return with_prompt(checked, actions.limits_prompt(checked, reasons)) if reasons else checked
 
     def coupon_uses(self, coupon_id: str) -> int:
         return int(visits.coupon_uses(self.lane_db.reader(), coupon_id))
+
+    def points_spent(self, member_id: str, version: int | None) -> int:
+        """The member's redemptions at this lane that the cloud's balance of `version` does not include yet."""
+        return visits.points_spent(self.lane_db.reader(), member_id, version)
+
+    def within_limits(self, basket: Session) -> tuple[Session, tuple[str, ...]]:
+        """`basket` checked against the lane's ledgers now: coupon uses and the member's points left."""
+        uses = {c.coupon_id: self.coupon_uses(c.coupon_id) for c in basket.coupons if c.max_uses is not None}
+        member, left = basket.member, None
+        if member is not None and member.points_cloud is not None:
+            left = max(0, member.points_cloud - self.points_spent(member.member_id, member.points_version))
+        return within_limits(basket, uses, left)
 
     # -- committing --------------------------------------------------------------------------------------------
 
@@ -111,7 +138,18 @@ class SessionController:
                     scan_fields: dict[str, Any] | None = None) -> Committed:
         """Compute a change from the current value, commit it, then tell the screen; all under the lock."""
         async with self.lock:
-            return await self.apply_locked(compute(self.session), scan_fields)
+            return await self.apply_locked(self._within_offline_cap(compute(self.session)), scan_fields)
+
+    def _within_offline_cap(self, change: Change) -> Change:
+        """While the catalog is stale, a step that takes the total past `max_sale_total` is refused (the basket
+        stays as it was); agent/session/offline.py."""
+        policy = self.offline_policy()
+        if policy is None or not change.ok or change.session is self.session:
+            return change
+        if not over_sale_cap(self.priced(self.session).total, self.priced(change.session).total, policy):
+            return change
+        return refuse(self.session, "offline_sale_cap", sale_cap_message(policy), outcome="rejected",
+                      reason="offline_sale_cap")
 
     async def apply_locked(self, change: Change, scan_fields: dict[str, Any] | None = None,
                            also: Also | None = None) -> Committed:
@@ -159,6 +197,9 @@ class SessionController:
             record_sale(conn, change.sale, None if change.charged else self.guard)
             visits.redeem_coupons(conn, [(c["coupon_id"], c.get("jti")) for c in change.sale["coupons"]],
                                   change.sale["sale_id"], now)
+            if change.points_spent is not None:
+                member_id, points, version = change.points_spent
+                visits.spend_points(conn, member_id, change.sale["sale_id"], points, version, now)
         if change.suspended is not None:
             visits.suspend(conn, change.suspended[0], change.suspended[1], now)
         if change.resumed is not None:
@@ -180,7 +221,7 @@ class SessionController:
     def sale_for(self, basket: Session, method: str, amount: int, payment_id: str,
                  reference: str | None) -> dict[str, Any]:
         """The sale of a basket that was charged `amount`: what was charged is what is recorded."""
-        priced = price(basket, self.settings, self.points)
+        priced = self.priced(basket)
         if priced.amount_due != amount:
             logger.error("sale %s: priced %d but charged %d; recording what was charged", basket.session_id,
                          priced.amount_due, amount)

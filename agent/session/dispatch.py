@@ -35,6 +35,7 @@ class Facts:
     product: ProductRecord | None = None
     promotions: list[PromotionRecord] = field(default_factory=list)
     member: MemberRecord | None = None
+    points_spent: int = 0                 # the member's redemptions in this lane's ledger since `member`'s balance
     coupon: CouponRecord | None = None
     coupon_uses: int = 0
     policy: OfflinePolicy = OfflinePolicy()
@@ -52,7 +53,7 @@ def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: S
                                      new_id=new_id, clock_synced=clock_synced, keyed=facts.keyed)
     if isinstance(meaning, Member):
         return scan_rules.on_member(session, meaning, facts.member, settings=settings, now=now, new_id=new_id,
-                                    clock_synced=clock_synced)
+                                    clock_synced=clock_synced, points_spent=facts.points_spent)
     if isinstance(meaning, Coupon):
         return scan_rules.on_coupon(session, meaning, facts.coupon, uses=facts.coupon_uses, policy=facts.policy,
                                     stale=facts.stale, settings=settings, now=now)

@@ -8,6 +8,7 @@ only between a multiplication and its one rounding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from fractions import Fraction
 
 ROUNDING_MODES = ("down", "half_up", "up")
@@ -27,6 +28,15 @@ def round_money(value: Fraction, mode: str = "down") -> int:
     if mode == "half_up":
         return (2 * value.numerator + value.denominator) // (2 * value.denominator)
     raise ValueError(f"unknown rounding mode {mode!r}; use one of {ROUNDING_MODES}")
+
+
+def weighed_amount(price: int, per_grams: int, weight_g: Decimal) -> int:
+    """`price` per `per_grams` grams times the exact weight, rounded down once (never charge for a fraction).
+
+    The weight is exact (a label's 123.5 g stays 123.5 g): rounding it to a gram first would be a second
+    rounding, and half the time one in the store's favour.
+    """
+    return round_money(Fraction(price) * Fraction(weight_g) / per_grams, "down")
 
 
 def split(total: int, weights: Sequence[tuple[str, int]]) -> dict[str, int]:

@@ -45,7 +45,7 @@ def _display(record: ProductRecord | None, meaning: Product) -> Display:
     if record.member_price is not None:
         display["member_price"] = record.member_price
     if meaning.weight_g is not None:
-        display["weight_g"] = meaning.weight_g
+        display["weight_g"] = meaning.grams()
     return display
 
 

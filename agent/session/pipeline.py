@@ -27,6 +27,7 @@ from agent.session.actions import is_suspend_code
 from agent.session.change import Change
 from agent.session.controller import SessionController
 from agent.session.dispatch import Facts, scan_change
+from agent.session.offline import DEFAULT_MAX_AGE_S, is_stale
 from agent.session.outcome import member_fields, member_record, product_fields
 from agent.session.pickups import Pickups
 from agent.store import Database
@@ -67,7 +68,7 @@ class Pipeline:
         self.observe_scan: ObserveScan = lambda fields, seconds: None
         self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
         self.lane_open = True
-        self.max_catalog_age_s = 86400.0      # past this the offline policy applies ([catalog] max_age_s)
+        self.max_catalog_age_s = DEFAULT_MAX_AGE_S      # past this the offline policy applies ([catalog] max_age_s)
         self.session = session                # the visit; None records scans only (tools and older tests)
         self.pickups = pickups                # online orders from a locker; None: sent to the service counter
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -178,7 +179,9 @@ class Pipeline:
             product, promotions = catalog.item(meaning.gtin14)
             return Facts(product=product, promotions=promotions)
         if isinstance(meaning, Member):
-            return Facts(member=member_record(meaning, catalog))
+            record = member_record(meaning, catalog)
+            spent = 0 if record is None or session is None else session.points_spent(record.member_id, record.version)
+            return Facts(member=record, points_spent=spent)
         if isinstance(meaning, Coupon) and session is not None:
             return Facts(coupon=catalog.coupon(meaning.coupon_id), coupon_uses=session.coupon_uses(meaning.coupon_id),
                          policy=catalog.policy(), stale=self._stale())
@@ -192,7 +195,7 @@ class Pipeline:
 
     def _stale(self) -> bool:
         assert self._catalog is not None
-        return not self._catalog.status().loaded or self._catalog.is_stale(self.max_catalog_age_s)
+        return is_stale(self._catalog, self.max_catalog_age_s)
 
     def _display(self, meaning: Meaning, facts: Facts, fields: dict[str, Any]) -> dict[str, Any]:
         """Catalog facts for the screen; the outcome and reason may change (unknown item, age check)."""

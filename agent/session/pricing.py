@@ -4,10 +4,12 @@ Order (docs/session.md): member price, catalog promotions (`agent/session/promot
 once per rate per receipt, then points. Pure and deterministic: the same lines in any order give the same
 result, money stays an `int` of minor units, and no line's amount goes below zero.
 
-Coupons, in coupon ID order, each once (a coupon given twice counts once), on the amounts the promotions
-left: the eligible lines are those matching the coupon's GTINs and departments (none given: every line);
-`min_spend` is checked against the eligible lines' amount (tax included in inclusive mode, before tax in
-exclusive mode); an amount coupon takes at most that amount, a percent coupon rounds down. The saving is
+Coupons, each once (a coupon given twice counts once), in an order set by what they say and never by their
+IDs (`coupon_order`: item coupons, department coupons, then order coupons; percent before amount in each),
+each on what the promotions and the coupons before it left: the eligible lines are those matching the
+coupon's GTINs and departments (none given: every line); `min_spend` is checked against the eligible lines'
+amount before any coupon (tax included in inclusive mode, before tax in exclusive mode), so one coupon never
+disqualifies another; an amount coupon takes at most that amount, a percent coupon rounds down. The saving is
 spread over the eligible lines in proportion to their amounts by the largest remainder, which is how a coupon
 on the whole order splits exactly between two tax rates.
 """
@@ -15,7 +17,9 @@ on the whole order splits exactly between two tax rates.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from fractions import Fraction
 
+from agent.catalog.rates import canonical_rate
 from agent.session.money import rate, round_money, split
 from agent.session.pricing_types import (
     CouponOutcome,
@@ -49,7 +53,7 @@ def price_basket(lines: Iterable[LineInput], *, member_tier: str | None, promoti
     coupon_discounts, outcomes = _coupons(ordered, nets, coupons, member)
     discounts += coupon_discounts
     priced = tuple(PricedLine(line.line_id, line.gtin, line.quantity, line.unit_price, _gross(line),
-                              nets[line.line_id], line.tax_rate) for line in ordered)
+                              nets[line.line_id], canonical_rate(line.tax_rate)) for line in ordered)
     rates = _taxes(priced, tax)
     total = sum(r.total for r in rates)
     subtotal = sum(line.gross for line in priced)
@@ -70,18 +74,17 @@ def _coupons(lines: list[LineInput], nets: dict[str, int], coupons: Iterable[Cou
     unique: dict[str, CouponRule] = {}
     for coupon in sorted(coupons, key=lambda c: (c.coupon_id, repr(c))):   # deterministic, whatever the order
         unique.setdefault(coupon.coupon_id, coupon)
+    before = dict(nets)         # minimum spend is judged on these: after promotions, before any coupon
     discounts, outcomes = [], []
-    for coupon in (unique[k] for k in sorted(unique)):
-        eligible = [line for line in lines if _matches(coupon, line) and nets[line.line_id] > 0]
-        amount = sum(nets[line.line_id] for line in eligible)
-        reason = _coupon_refusal(coupon, member, eligible, amount)
+    for coupon in sorted(unique.values(), key=coupon_order):
+        matching = [line for line in lines if _matches(coupon, line) and before[line.line_id] > 0]
+        reason = _coupon_refusal(coupon, member, matching, sum(before[line.line_id] for line in matching))
+        eligible = [line for line in matching if nets[line.line_id] > 0]
+        saving = 0 if reason is not None else _saving(coupon, sum(nets[line.line_id] for line in eligible))
+        if reason is None and saving <= 0:
+            reason = "no_saving"
         if reason is not None:
             outcomes.append(CouponOutcome(coupon.coupon_id, False, reason))
-            continue
-        saving = min(amount, coupon.amount) if coupon.amount is not None else \
-            round_money(amount * rate(coupon.percent or "0"), "down")
-        if saving <= 0:
-            outcomes.append(CouponOutcome(coupon.coupon_id, False, "no_saving"))
             continue
         shares = split(saving, [(line.line_id, nets[line.line_id]) for line in eligible])
         for line_id, share in shares.items():
@@ -89,7 +92,30 @@ def _coupons(lines: list[LineInput], nets: dict[str, int], coupons: Iterable[Cou
         discounts.append(Discount(f"coupon:{coupon.coupon_id}", "coupon", coupon.coupon_id, "Coupon", saving,
                                   tuple(sorted((k, v) for k, v in shares.items() if v))))
         outcomes.append(CouponOutcome(coupon.coupon_id, True))
-    return discounts, tuple(outcomes)
+    return discounts, tuple(sorted(outcomes, key=lambda o: o.coupon_id))
+
+
+def coupon_order(coupon: CouponRule) -> tuple[object, ...]:
+    """The order coupons apply in, from what they say and never from their IDs (docs/session.md).
+
+    Coupons naming items, then coupons naming departments, then order coupons; in each, percent before amount,
+    then the larger first, then the rest of their terms. Two coupons equal in every term but the ID have the
+    same effect in either order, so the ID, last, only makes the order total.
+    """
+    scope = 0 if coupon.gtins else 1 if coupon.departments else 2
+    by_amount = coupon.amount is not None
+    value = Fraction(coupon.amount) if coupon.amount is not None else rate(coupon.percent or "0")
+    return (scope, by_amount, -value, coupon.min_spend or 0, sorted(gtin14(g) for g in coupon.gtins),
+            sorted(coupon.departments), coupon.member_only,
+            coupon.max_saving is None, coupon.max_saving or 0, coupon.coupon_id)
+
+
+def _saving(coupon: CouponRule, amount: int) -> int:
+    """What the coupon takes off `amount` (what its eligible lines have left): an amount at most, or a percent
+    rounded down; never more than its `max_saving` (the offline policy's cap), whichever kind it is."""
+    saving = min(amount, coupon.amount) if coupon.amount is not None else \
+        round_money(amount * rate(coupon.percent or "0"), "down")
+    return saving if coupon.max_saving is None else min(saving, coupon.max_saving)
 
 
 def _matches(coupon: CouponRule, line: LineInput) -> bool:
@@ -109,7 +135,10 @@ def _coupon_refusal(coupon: CouponRule, member: bool, eligible: list[LineInput],
 
 
 def _taxes(lines: tuple[PricedLine, ...], tax: TaxConfig) -> tuple[RateTotal, ...]:
-    """Tax once per rate for the whole receipt, from that rate's total: never per line and summed."""
+    """Tax once per rate for the whole receipt, from that rate's total: never per line and summed.
+
+    The lines' rates are canonical (`PricedLine`), so "0.1" and "0.10" are one rate with one rounding.
+    """
     by_rate: dict[str, int] = {}
     for line in lines:
         by_rate[line.tax_rate] = by_rate.get(line.tax_rate, 0) + line.net
@@ -127,10 +156,15 @@ def _taxes(lines: tuple[PricedLine, ...], tax: TaxConfig) -> tuple[RateTotal, ..
 
 def _points(rule: PointsRule | None, tier: str | None, rates: tuple[RateTotal, ...], total: int,
             redeemed: int) -> int:
-    """Points on what the shopper pays: the tax-inclusive amount, or its pre-tax part, less points redeemed."""
+    """Points on what the shopper pays (the tax-inclusive amount, or its pre-tax part, less points redeemed):
+    per full unit then times the tier's multiplier (`per_unit`), or on the multiplied spend (`proportional`),
+    rounded once."""
     if rule is None or tier is None or rule.unit <= 0:
         return 0
     paid = sum(r.taxable_base for r in rates) if rule.basis == "pre_tax" else total
     basis = max(0, paid - redeemed)
     multiplier = rate(rule.tier_multipliers.get(tier, "1"))
-    return round_money(basis * rule.points_per_unit * multiplier / rule.unit, rule.rounding)
+    if rule.earning == "proportional":              # floor(paid x multiplier / unit)
+        return round_money(basis * rule.points_per_unit * multiplier / rule.unit, rule.rounding)
+    # per_unit, the usual programmes' rule: points per full unit of spend, then the tier's multiplier
+    return round_money(basis // rule.unit * rule.points_per_unit * multiplier, rule.rounding)

@@ -42,6 +42,7 @@ class CouponRule:
     gtins: frozenset[str] = frozenset()          # empty: any item
     departments: frozenset[str] = frozenset()    # empty: any department
     member_only: bool = False
+    max_saving: int | None = None                # the offline policy's cap on what one coupon takes off
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class TaxConfig:
 @dataclass(frozen=True, slots=True)
 class PointsRule:
     basis: str = "tax_inclusive"        # tax_inclusive | pre_tax
+    earning: str = "per_unit"           # per_unit: full units, then the multiplier | proportional
     unit: int = 100
     points_per_unit: int = 1
     rounding: str = "down"

@@ -13,12 +13,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from agent.catalog.rates import is_reduced
 from agent.config import SessionSection
 from agent.session.basket import Session
 from agent.session.pricing_types import PricedBasket
 from agent.session.totals import view
-
-REDUCED_RATES = frozenset({"0.08"})      # Japan's reduced consumption-tax rate (food, newspapers)
 
 
 @lru_cache(maxsize=64)
@@ -62,9 +61,9 @@ def receipt(sale: dict[str, Any], settings: SessionSection) -> dict[str, Any]:
     return {
         "issuer": settings.issuer_name, "registration_number": settings.registration_number,
         "date": sale["occurred_at"], "sale_id": sale["sale_id"],
-        "items": [{"name": line["name"] + (" ※" if line["tax_rate"] in REDUCED_RATES else ""),
+        "items": [{"name": line["name"] + (" ※" if is_reduced(line["tax_rate"]) else ""),
                    "quantity": line["quantity"], "amount": line["net"]} for line in sale["lines"]],
-        "reduced_rate_note": "※ reduced tax rate" if any(line["tax_rate"] in REDUCED_RATES
+        "reduced_rate_note": "※ reduced tax rate" if any(is_reduced(line["tax_rate"])
                                                          for line in sale["lines"]) else None,
         "rates": [{"rate": r["rate"], "total": r["total"], "tax": r["tax"]} for r in sale["tax_breakdown"]],
         "total": sale["total"], "points_earned": sale["points"],

@@ -37,7 +37,7 @@ def record_sale(conn: sqlite3.Connection, sale: dict[str, Any], guard: DiskGuard
     """Store one completed (or voided) sale and enqueue its event; run it through `Database.write`.
 
     Args:
-        sale: the fields of DESIGN.md's sale payload (`sale_id`, `total` in minor units, `lines`, ...).
+        sale: the fields of the sale payload (docs/asyncapi.yaml) (`sale_id`, `total` in minor units, `lines`, ...).
         guard: when given, refuses the sale with DiskFullError before anything is written.
     Returns:
         (event_id, seq) of the outbox row.

@@ -4,10 +4,11 @@ Each function takes the session, the scan's meaning and the catalog facts looked
 returns a `Change`. Rules, in the words the screen uses:
 - a product in the catalog goes into the basket at the price in force now; the same item again adds one to
   its line; weighed and price-embedded items are lines of their own (the label's amount; a per-kg price times
-  the weight, rounded down so the shopper is never charged for a fraction);
+  the label's exact weight, the amount rounded down once so the shopper is never charged for a fraction);
 - a sale-stopped item is refused with the reason; an item the catalog does not know calls an attendant (who
   takes it away or enters it by hand); an age-restricted item is added and calls an attendant, once per visit;
   an expired item (GS1 AI 17 before today) is added and calls an attendant, who may reject it (the line is voided);
+  a unit that calls an attendant is a line of its own, so a reject voids that unit only;
 - a member code identifies the shopper at any point; member prices then apply to every line (the pricing
   engine does that from the lines' member prices);
 - a coupon needs the identified member to be the token's holder, its validity window, its maximum uses on this
@@ -43,6 +44,7 @@ from agent.session.basket import (
 )
 from agent.session.change import Change, EventRow, refuse, session_event, touched
 from agent.session.machine import Refusal, SessionState
+from agent.session.money import weighed_amount
 from agent.session.steps import advance
 
 NewId = Callable[[], str]
@@ -71,31 +73,36 @@ def begin(session: Session, event: machine.SessionEvent, settings: SessionSectio
 def on_product(session: Session, meaning: Product, record: ProductRecord | None, promos: list[PromotionRecord],
                *, settings: SessionSection, now: float, new_id: NewId, clock_synced: bool,
                keyed: bool = False) -> Change:
+    typed_check = keyed and settings.keyed_codes == "approval"   # a typed code could be a cheaper item's
     if keyed and settings.keyed_codes == "refused":
         return refuse(session, "keyed_code_refused", "Item codes cannot be typed in at this register. Please scan "
                       "the item's barcode, or ask a member of staff.", outcome="rejected", reason="keyed_code_refused")
     if record is not None and record.sale_stop:
         return refuse(session, "sale_stop", f"{record.name} cannot be sold at the moment. Please put it aside.",
                       outcome="rejected", reason="sale_stop")
-    if record is not None and len(session.active_lines) >= settings.max_lines and not _merges(session, record):
+    if (record is not None and len(session.active_lines) >= settings.max_lines
+            and not _merges(session, record, meaning, typed_check)):
         return refuse(session, "basket_full", f"This basket has {settings.max_lines} lines, the most one "
                       "visit can take. Please pay for these first, or ask a member of staff.", outcome="rejected",
                       reason="basket_full")
     started = begin(session, machine.ItemScanned(), settings, now, new_id, clock_synced)
     if isinstance(started, Refusal):
         return refuse(session, started.reason, started.message, outcome="rejected", reason=started.reason)
+    before = session
     session, events = started
     if record is None:
         return _attendant(session, events, "unknown_item", None, settings, outcome="attendant",
                           reason="not_in_catalog")
     line = _line(meaning, record)
-    if isinstance(line, Prompt):
-        return Change(with_prompt(session, line), tuple(events), {"outcome": "rejected", "reason": line.code},
+    if isinstance(line, Prompt):              # refused from the session as it was: no visit starts for it
+        return Change(with_prompt(before, line), scan_fields={"outcome": "rejected", "reason": line.code},
                       refused=line.code)
-    session, added = add_item(session, line)
-    if added.quantity > settings.max_quantity:
-        return refuse(session, "quantity_limit", f"At most {settings.max_quantity} of one item per visit. "
+    if _quantity(session, record.gtin) + line.quantity > settings.max_quantity:
+        # Judged before the unit is added, and refused from the session as it was: a refusal changes nothing.
+        return refuse(before, "quantity_limit", f"At most {settings.max_quantity} of one item per visit. "
                       "Please ask a member of staff.", outcome="rejected", reason="quantity_limit")
+    # A unit that calls an attendant is a line of its own, so a reject voids that unit and nothing else.
+    session, added = add_item(session, line, merge=not _needs_check(session, meaning, record, typed_check))
     session = add_promotions(session, [_promo(p, record.gtin) for p in promos])
     session = with_prompt(session, None)
     scan_fields = {"session_id": session.session_id, "outcome": "accepted"}
@@ -105,16 +112,28 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if record.age_restricted and not _age_checked(session):
         return _attendant(session, events, "age_restricted", added.line_id, settings, outcome="attendant",
                           reason="age_restricted")
-    if keyed and settings.keyed_codes == "approval":     # a typed code could be a cheaper item's: staff look
+    if typed_check:
         return _attendant(session, events, "keyed_code", added.line_id, settings, outcome="attendant",
                           reason="keyed_code")
     return Change(session, tuple(events), scan_fields)
 
 
-def _merges(session: Session, record: ProductRecord) -> bool:
+def _quantity(session: Session, gtin: str) -> int:
+    """How many units of one product the basket holds, over all its lines (the limit is per item per visit)."""
+    return sum(line.quantity for line in session.active_lines if line.gtin == gtin)
+
+
+def _merges(session: Session, record: ProductRecord, meaning: Product, typed_check: bool = False) -> bool:
     """Whether the scan only adds quantity to a line already in the basket."""
-    return record.unit is None and any(line.gtin == record.gtin and line.fixed_amount is None
-                                       for line in session.active_lines)
+    return (record.unit is None and meaning.price_minor is None
+            and not _needs_check(session, meaning, record, typed_check)
+            and any(line.gtin == record.gtin and line.fixed_amount is None for line in session.active_lines))
+
+
+def _needs_check(session: Session, meaning: Product, record: ProductRecord, typed_check: bool = False) -> bool:
+    """Whether this unit calls an attendant (expired, an age check not done yet in this visit, or a typed code
+    staff must look at: `typed_check`)."""
+    return typed_check or bool(meaning.blocked) or (record.age_restricted and not _age_checked(session))
 
 
 def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
@@ -128,11 +147,11 @@ def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
         if meaning.weight_g is None or grams is None:
             return Prompt("needs_weight", f"{record.name} is sold by {record.unit}. Please weigh it and scan the "
                           "scale's label.", "warning")
-        fixed = record.price * meaning.weight_g // grams      # rounded down: never charge for a fraction
+        fixed = weighed_amount(record.price, grams, meaning.weight_g)
         per = record.unit
     return BasketLine(line_id="", gtin=record.gtin, name=record.name, quantity=1, unit_price=record.price,
                       member_price=record.member_price if fixed is None else None, tax_rate=record.tax_rate,
-                      department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.weight_g,
+                      department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.grams(),
                       age_restricted=record.age_restricted, unit=per, names=dict(record.names))
 
 
@@ -161,7 +180,9 @@ def _attendant(session: Session, events: list[EventRow], why: str, line_id: str 
 
 
 def on_member(session: Session, meaning: Member, record: MemberRecord | None, *, settings: SessionSection,
-              now: float, new_id: NewId, clock_synced: bool) -> Change:
+              now: float, new_id: NewId, clock_synced: bool, points_spent: int = 0) -> Change:
+    """Identify the member; `points_spent` is what this lane's ledger says they redeemed since the cloud's
+    balance in `record` (it comes off the balance shown and the most they may redeem; never below zero)."""
     if record is None and meaning.member_id is None:
         return refuse(session, "member_not_found", "This member card is not known here. Please use the app's "
                       "member code, or ask a member of staff.", outcome="unknown", reason="member_not_found")
@@ -177,8 +198,8 @@ def on_member(session: Session, meaning: Member, record: MemberRecord | None, *,
     if isinstance(started, Refusal):
         return refuse(session, started.reason, started.message, outcome="rejected", reason=started.reason)
     session, events = started
-    info = (MemberInfo(record.member_id, record.tier, record.points, record.consent_interest,
-                       "app" if meaning.claims else "card") if record is not None
+    info = (MemberInfo(record.member_id, record.tier, max(0, record.points - points_spent), record.consent_interest,
+                       "app" if meaning.claims else "card", record.points, record.version) if record is not None
             else MemberInfo(str(meaning.member_id), "", 0, False, "app"))
     first = session.member is None
     session = replace(session, member=info)
@@ -206,7 +227,7 @@ def on_coupon(session: Session, meaning: Coupon, record: CouponRecord | None, *,
     entry = CouponEntry(record.coupon_id, meaning.claims.jti if meaning.claims else None, record.amount,
                         record.percent, _int(conditions.get("min_spend")), tuple(conditions.get("gtins") or ()),
                         tuple(conditions.get("departments") or ()), bool(conditions.get("member_only", True)),
-                        max_value=policy.max_coupon_value if stale else None)
+                        max_value=policy.max_coupon_value if stale else None, max_uses=record.max_uses)
     session = touched(replace(moved[0], coupons=(*moved[0].coupons, entry)), now)
     session = with_prompt(session, Prompt("coupon_added", "Coupon added."))
     return Change(session, scan_fields={"session_id": session.session_id, "outcome": "accepted"},

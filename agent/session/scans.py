@@ -38,7 +38,7 @@ def record_scan(conn: sqlite3.Connection, fields: dict[str, Any], clock: Clock =
     """Store one scan and enqueue its event in the caller's transaction; returns (event_id, seq).
 
     `fields` holds `device`, `symbology`, `text`, `kind` and where known `gtin`, `addon`, `session_id`,
-    `member_id`, `outcome`, `occurred_at` (DESIGN.md, scan payload), `clock_trusted` (docs/interpretation.md).
+    `member_id`, `outcome`, `occurred_at` (docs/asyncapi.yaml), `clock_trusted` (docs/interpretation.md).
     """
     body = {key: fields[key] for key in REQUIRED}
     body.update({key: fields[key] for key in OPTIONAL if fields.get(key) is not None})

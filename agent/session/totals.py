@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from agent.catalog.rates import canonical_rate, is_reduced
+from agent.catalog.records import OfflinePolicy
 from agent.config import PointsSection, SessionSection
 from agent.session.basket import Session
 from agent.session.pricing import price_basket
@@ -23,28 +25,37 @@ from agent.session.pricing_types import (
 )
 
 
-def price(session: Session, settings: SessionSection, points: PointsSection | None) -> PricedBasket:
+def price(session: Session, settings: SessionSection, points: PointsSection | None,
+          offline: OfflinePolicy | None = None) -> PricedBasket:
+    """The visit priced; `offline` is the catalog's offline policy while the catalog is stale (None: fresh),
+    which may take member prices and a redemption away and caps every coupon (agent/session/offline.py)."""
+    member_prices = offline is None or offline.member_prices
     lines = [LineInput(line_id=line.line_id, gtin=line.gtin, name=line.name, quantity=line.quantity,
-                       unit_price=line.unit_price, member_price=line.member_price, tax_rate=line.tax_rate,
-                       department=line.department, fixed_amount=line.fixed_amount, position=line.position)
+                       unit_price=line.unit_price, member_price=line.member_price if member_prices else None,
+                       tax_rate=line.tax_rate, department=line.department, fixed_amount=line.fixed_amount,
+                       position=line.position)
              for line in session.active_lines]
     promotions = [PromotionRule(promo_id=p.promo_id, type=p.type, quantity=p.quantity, bundle_price=p.bundle_price,
                                 percent=p.percent, amount=p.amount, member_only=p.member_only,
                                 gtins=frozenset(p.gtins), stacks=p.stacks) for p in session.promotions]
-    coupons = [CouponRule(coupon_id=c.coupon_id, amount=_capped(c.amount, c.max_value), percent=c.percent,
-                          min_spend=c.min_spend, gtins=frozenset(c.gtins), departments=frozenset(c.departments),
-                          member_only=c.member_only) for c in session.coupons]
-    rule = None if points is None else PointsRule(basis=points.basis, unit=points.unit,
+    offline_cap = None if offline is None else offline.max_coupon_value
+    coupons = [CouponRule(coupon_id=c.coupon_id, amount=c.amount, percent=c.percent, min_spend=c.min_spend,
+                          gtins=frozenset(c.gtins), departments=frozenset(c.departments), member_only=c.member_only,
+                          max_saving=_lowest(c.max_value, offline_cap)) for c in session.coupons]
+    redeem = session.points_to_redeem if offline is None or offline.points_redemption else 0
+    rule = None if points is None else PointsRule(basis=points.basis, earning=points.earning, unit=points.unit,
                                                   points_per_unit=points.points_per_unit, rounding=points.rounding,
                                                   tier_multipliers=dict(points.tier_multipliers))
     return price_basket(lines, member_tier=None if session.member is None else session.member.tier,
                         promotions=promotions, coupons=coupons,
                         tax=TaxConfig(mode=settings.tax_mode, rounding=settings.tax_rounding), points=rule,
-                        points_to_redeem=session.points_to_redeem)
+                        points_to_redeem=redeem)
 
 
-def _capped(amount: int | None, cap: int | None) -> int | None:
-    return amount if amount is None or cap is None else min(amount, cap)
+def _lowest(*caps: int | None) -> int | None:
+    """The tightest of the caps given (the one latched when the coupon was scanned, the policy's now)."""
+    given = [cap for cap in caps if cap is not None]
+    return min(given) if given else None
 
 
 def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> dict[str, Any]:
@@ -55,9 +66,9 @@ def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> d
         "state": session.state.value,
         "lane_open": lane_open,
         "lines": [{"line_id": line.line_id, "gtin": line.gtin, "name": line.name, "names": line.names,
-                   "quantity": line.quantity,
-                   "unit_price": line.unit_price, "member_price": line.member_price, "tax_rate": line.tax_rate,
-                   "reduced_rate": line.tax_rate == "0.08", "fixed_amount": line.fixed_amount,
+                   "quantity": line.quantity, "unit_price": line.unit_price, "member_price": line.member_price,
+                   "tax_rate": canonical_rate(line.tax_rate),
+                   "reduced_rate": is_reduced(line.tax_rate), "fixed_amount": line.fixed_amount,
                    "weight_g": line.weight_g, "unit": line.unit, "age_restricted": line.age_restricted,
                    "gross": nets[line.line_id].gross if line.line_id in nets else 0,
                    "net": nets[line.line_id].net if line.line_id in nets else 0}

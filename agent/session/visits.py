@@ -42,6 +42,15 @@ MIGRATIONS = [
             suspended_at REAL NOT NULL,
             resumed_at REAL);
     """),
+    Migration("m003_points_ledger", """
+        CREATE TABLE points_ledger (
+            member_id TEXT NOT NULL,
+            sale_id TEXT NOT NULL,
+            points INTEGER NOT NULL CHECK (points > 0),   -- redeemed in this lane's sale
+            as_of_version INTEGER NOT NULL,               -- the member record's version the balance was read at
+            recorded_at REAL NOT NULL);
+        CREATE INDEX points_ledger_member ON points_ledger (member_id, as_of_version);
+    """),
 ]
 
 
@@ -73,6 +82,28 @@ def redeem_coupons(conn: sqlite3.Connection, coupons: list[tuple[str, str | None
 def coupon_uses(conn: sqlite3.Connection, coupon_id: str) -> int:
     """How often this lane redeemed the coupon in a completed sale (the cloud reconciles across lanes)."""
     return int(conn.execute("SELECT count(*) FROM coupon_redemptions WHERE coupon_id = ?", (coupon_id,)).fetchone()[0])
+
+
+def spend_points(conn: sqlite3.Connection, member_id: str, sale_id: str, points: int, version: int | None,
+                 now: float) -> None:
+    """Record points a sale redeemed, in the sale's transaction, against the balance version they came off."""
+    conn.execute("INSERT INTO points_ledger VALUES (?, ?, ?, ?, ?)", (member_id, sale_id, points, version or 0, now))
+
+
+def points_spent(conn: sqlite3.Connection, member_id: str, version: int | None) -> int:
+    """What the member redeemed at this lane that the cloud's balance of `version` does not include yet.
+
+    The cloud's member record supersedes the ledger: a record newer than the balance a redemption came off is
+    taken to include it (the cloud computes balances from the sales the lanes send), so only rows recorded
+    against `version` or a newer one still count."""
+    row = conn.execute("SELECT COALESCE(SUM(points), 0) FROM points_ledger WHERE member_id = ? AND as_of_version >= ?",
+                       (member_id, version or 0)).fetchone()
+    return int(row[0])
+
+
+def return_points(conn: sqlite3.Connection, sale_id: str) -> None:
+    """A reversed sale gives its points back (the cloud does the same from the reversal's event)."""
+    conn.execute("DELETE FROM points_ledger WHERE sale_id = ?", (sale_id,))
 
 
 def suspend(conn: sqlite3.Connection, code: str, session: Session, now: float) -> None:

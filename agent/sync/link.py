@@ -59,7 +59,7 @@ def closed_before_connack(why: str, *, tls: bool, protocol: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """The lane's topics (DESIGN.md, MQTT topics table)."""
+    """The lane's topics (docs/asyncapi.yaml; docs/architecture.md, the external contract)."""
 
     prefix: str
     store_id: str

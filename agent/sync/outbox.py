@@ -2,7 +2,7 @@
 
 Why a table and not a queue: a broker's PUBACK only means "in the broker's memory" and paho keeps
 in-flight messages in memory only, so the outbox row is the one durable copy until the cloud's ingest
-acknowledges it (DESIGN.md data flow steps 5-7, issue 6).
+acknowledges it (docs/sync.md).
 
 Row states: PENDING (to publish) -> CONFIRMED (by the ingest's ack; in "broker" delivery mode, by the
 PUBACK). Between the two, "published and waiting for the ack" lives in the relay's memory only: after a

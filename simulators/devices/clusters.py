@@ -1,6 +1,6 @@
 """Rendered frames for the cases real photos showed to be hard: curved and glossy packs, small after fitting, screens.
 
-Issue 19 found the camera's misses clustered in three places, and these render each on purpose:
+The camera's misses on real photos clustered in three places, and these render each on purpose:
 - `curved`: a 1-D code on a can or bottle: bars squeezed toward the edges, shading falling off with the
   angle, low contrast;
 - `glossy`: a 1-D code under a specular highlight band that washes out some bars;

@@ -27,7 +27,7 @@ from agent.sync import outbox
 from simulators.cloud.catalog_data import gtin_for, price_for
 
 CATALOG_SIZE = 5000
-SETTINGS = SessionSection(issuer_name="omo-edge fleet", registration_number="T1234567890123")
+SETTINGS = SessionSection(issuer_name="omo-edge fleet", registration_number="T9234567890123")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ const SAID_BY_SCREEN = new Set(['paying', 'checking_payment', 'paid', 'cancelled
   'pay_by_qr', 'confirm_in_app']);
 // Prompts that refuse paying here (Pay goes away until the next thing the lane says), and those that offer to
 // put the basket aside for a staffed register (the suspend button comes instead).
-const PAY_REFUSED = new Set(['payment_offline', 'disk_full']);
+const PAY_REFUSED = new Set(['payment_offline', 'offline_sale_cap', 'disk_full']);
 const OFFERS_SUSPEND = new Set(['payment_offline']);
 const DISCOUNT_KEYS = { member_price: 'discount_member_price', promotion: 'discount_promotion',
   coupon: 'discount_coupon' };
