@@ -93,7 +93,8 @@ async def start(config: Config) -> Lane:
     SessionRoutes(session, pipeline).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
-                     pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented)
+                     pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,
+                     scanner_position=config.api.scanner_position)
     await api.start()
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,

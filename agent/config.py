@@ -69,6 +69,7 @@ class MqttSection:
 class ApiSection:
     listen: str = "127.0.0.1:8765"
     screen_language: str = "ja"             # the shopper's screen's language until the shopper switches: ja | en
+    scanner_position: str = "below"         # where the scanner is, seen from the shopper: below | left | right
 
     @property
     def unix_path(self) -> Path | None:
@@ -125,6 +126,7 @@ class SessionSection:
     tax_rounding: str = "down"              # once per rate per receipt: down | half_up | up
     registration_number: str | None = None  # the issuer's qualified-invoice number: T + 13 digits
     issuer_name: str = ""
+    keyed_codes: str = "approval"           # product codes typed on the screen: allowed | approval (staff) | refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +329,9 @@ def broker_host_problem(host: str, port: int) -> str | None:
 def _api(t: Table) -> ApiSection:
     listen = t.string("listen", "127.0.0.1:8765")
     language = t.choice("screen_language", "ja", ("ja", "en"))
+    scanner = t.choice("scanner_position", "below", ("below", "left", "right"))
     t.finish()
-    section = ApiSection(listen=listen, screen_language=language)
+    section = ApiSection(listen=listen, screen_language=language, scanner_position=scanner)
     if section.unix_path is not None:
         if not section.unix_path.is_absolute():
             raise t.error("listen", "unix socket path must be absolute", "for example \"unix:/run/omo-edge/api.sock\"")
@@ -411,6 +414,7 @@ def _payment(t: Table, agent: AgentSection) -> PaymentSection:
 
 
 ROUNDING = ("down", "half_up", "up")
+KEYED_CODES = ("allowed", "approval", "refused")
 
 
 def _session(t: Table) -> SessionSection:
@@ -424,6 +428,7 @@ def _session(t: Table) -> SessionSection:
         tax_rounding=t.choice("tax_rounding", "down", ROUNDING),
         registration_number=t.optional_str("registration_number"),
         issuer_name=t.string("issuer_name", ""),
+        keyed_codes=t.choice("keyed_codes", "approval", KEYED_CODES),
     )
     t.finish()
     number = section.registration_number

@@ -32,6 +32,7 @@ from rich.table import Table
 from agent import app, log
 from agent.config import load
 from agent.sync import outbox
+from simulators.demo_screen import codes_table, journey_seconds, may_wait, typed_code, wait_for_screen
 from simulators.demo_script import Expect, Step, journey
 from simulators.demo_world import DemoWorld, demo_world
 
@@ -244,6 +245,8 @@ def summary(world: DemoWorld, lane: app.Lane, journey_problems: list[str], conso
 
 async def interactive(world: DemoWorld, console: Console) -> None:
     """Keep the lane open: each typed line is scanned by the pty scanner, until Ctrl-C or end of input."""
+    console.print()
+    console.print(codes_table())
     console.print(f"\nthe lane stays open: type a code and Enter to scan it; the screen is http://{world.listen}/ "
                   "(Ctrl-C ends)")
     loop = asyncio.get_running_loop()
@@ -257,7 +260,8 @@ async def interactive(world: DemoWorld, console: Console) -> None:
     try:
         while (line := await lines.get()) is not None:
             if line.strip():
-                world.scanner.scan(line.strip())
+                code, aim = typed_code(line, world.cloud.issuer)
+                world.scanner.scan(code, aim=aim)
     finally:
         loop.remove_reader(sys.stdin.fileno())
 
@@ -265,11 +269,13 @@ async def interactive(world: DemoWorld, console: Console) -> None:
 async def run_demo(args: argparse.Namespace) -> int:
     console = Console(highlight=False, soft_wrap=True)
     with tempfile.TemporaryDirectory(prefix="omo-edge-demo-") as tmp:
-        async with demo_world(Path(tmp)) as world:
+        async with demo_world(Path(tmp), screen_language=args.language) as world:
             config = load(world.config_path)
             log.setup(config.agent.log_level, config.agent.log_format)
             console.print("[b]omo-edge demo[/b]: the real agent, with simulated surroundings")
-            console.print(f"  screen    http://{world.listen}/   (open it in a browser to watch the shopper's screen)")
+            language = {"ja": "Japanese", "en": "English"}[args.language]
+            console.print(f"  screen    http://{world.listen}/   (open it in a browser to watch the shopper's screen; "
+                          f"{language}: \\[api] screen_language, --language to change)")
             broker = f"mqtt://127.0.0.1:{world.cloud.broker.port}" if world.cloud.broker else "none (no mosquitto)"
             console.print(f"  scanner   {world.scanner.path} (a real pty)\n  camera    {world.camera.source}\n"
                           f"  broker    {broker}\n  catalog   {world.cloud.catalog.url}\n"
@@ -291,6 +297,12 @@ async def run_demo(args: argparse.Namespace) -> int:
                         console.print(f"lane ready: catalog version {lane.catalog.status().version}, scanner, camera "
                                       f"and uplink up, {ready_s:.1f} s after start")
                     steps = journey(world.cloud.issuer)
+                    url = f"http://{world.listen}/"
+                    if may_wait(args.no_wait, args.wait_s):
+                        await wait_for_screen(lambda: lane.api.fanout.clients, url, args.wait_s, console)
+                    else:
+                        console.print(f"the journey takes about {journey_seconds(len(steps), args.pace):.0f} s: open "
+                                      f"{url} now to watch it (in a terminal the demo waits for it)")
                     live = Live(run.panel(), console=console, auto_refresh=False) if console.is_terminal else None
                     with live or contextlib.nullcontext():
                         refresher = asyncio.create_task(_refresh(live, run)) if live else None

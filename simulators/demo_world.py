@@ -40,7 +40,7 @@ class DemoWorld:
 
 
 def write_config(world_dir: Path, cloud: FakeCloud, scanner: VirtualSerialScanner, camera: VirtualCamera,
-                 listen: str) -> Path:
+                 listen: str, screen_language: str = "ja") -> Path:
     path = world_dir / "agent.toml"
     path.write_text(f"""[agent]
 store_id = "{STORE}"
@@ -51,7 +51,7 @@ allow_simulators = true          # the camera and the locker below are simulator
 
 [api]
 listen = "{listen}"
-screen_language = "en"
+screen_language = "{screen_language}"
 
 {cloud.config_snippet()}timeout_s = 10
 poll_interval_s = 1.0
@@ -80,8 +80,9 @@ source = "{camera.source}"
 
 
 @contextlib.asynccontextmanager
-async def demo_world(workdir: Path) -> AsyncIterator[DemoWorld]:
-    """Start every simulator; everything started is stopped on the way out, also on Ctrl-C."""
+async def demo_world(workdir: Path, screen_language: str = "ja") -> AsyncIterator[DemoWorld]:
+    """Start every simulator; everything started is stopped on the way out, also on Ctrl-C. The screen speaks
+    `screen_language` (`[api] screen_language` in the config written here) until the shopper switches."""
     async with fake_cloud(workdir / "cloud", store_id=STORE, lane_id=LANE, catalog_lines=demo_catalog()) as cloud:
         with contextlib.ExitStack() as stack:
             scanner = VirtualSerialScanner("handheld")
@@ -90,4 +91,4 @@ async def demo_world(workdir: Path) -> AsyncIterator[DemoWorld]:
             stack.callback(camera.close)
             listen = f"127.0.0.1:{free_port()}"
             yield DemoWorld(workdir, cloud, scanner, camera,
-                            write_config(workdir, cloud, scanner, camera, listen), listen)
+                            write_config(workdir, cloud, scanner, camera, listen, screen_language), listen)

@@ -3,13 +3,19 @@ own summary; and `--interactive` scans typed codes until Ctrl-C, which stops eve
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
+from test_kiosk_harness import CHROMIUM, LAUNCH_ARGS, needs_chromium
 
 from simulators.cloud.broker import mosquitto_path
 from simulators.cloud.store_catalog import BATTERIES
@@ -24,6 +30,9 @@ def test_the_demo_runs_the_whole_journey_and_checks_it_against_the_cloud() -> No
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert re.search(r"screen +http://127\.0\.0\.1:\d+/", out), "the screen's URL comes first"
+    assert "Japanese: [api] screen_language" in out, "the screen speaks the config's default language"
+    assert re.search(r"the journey takes about \d+ s: open http://127\.0\.0\.1:\d+/ now", out), \
+        "not a terminal: no wait, and it says how long there is to open the screen"
     assert "(a real pty)" in out and "lane ready: catalog version 1" in out
     assert "scan via overhead: member" in out                  # the app's QR, read by the camera
     assert "-> attendant (age_restricted)" in out and "-> rejected (bad_check_digit)" in out
@@ -51,6 +60,9 @@ def test_interactive_scans_typed_codes_and_ctrl_c_stops_everything() -> None:
         while not any("the lane stays open" in line for line in seen):
             assert time.monotonic() < deadline and proc.poll() is None, "".join(seen)
             seen.append(proc.stdout.readline())
+        listing = "".join(seen)
+        assert "codes to type" in listing and BATTERIES in listing and "AA batteries x4" in listing
+        assert "staff" in listing and "a wallet app's code" in listing
         proc.stdin.write(BATTERIES + "\n")                     # typed, then sent by the pty scanner
         proc.stdin.flush()
         while not any("AA batteries x4 -> accepted" in line for line in seen[-5:]):
@@ -65,3 +77,49 @@ def test_interactive_scans_typed_codes_and_ctrl_c_stops_everything() -> None:
     assert proc.returncode in (0, 130), rest
     leftovers = subprocess.run(["pgrep", "-af", "omo-edge-demo-"], capture_output=True, text=True).stdout
     assert leftovers.strip() == "", f"still running after Ctrl-C: {leftovers}"
+
+
+@needs_chromium
+def test_in_a_terminal_the_demo_waits_for_the_screen_which_speaks_the_configs_language() -> None:
+    """Run as a person would, in a terminal (a pty): the journey waits until a browser has the screen open."""
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "demo", "--pace", "0.35", "--wait-s", "60"],
+                            stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True)
+    os.close(terminal)
+    out = b""
+
+    def read_until(pattern: bytes, timeout_s: float) -> re.Match[bytes]:
+        nonlocal out
+        deadline = time.monotonic() + timeout_s
+        while (found := re.search(pattern, out)) is None:
+            assert time.monotonic() < deadline and proc.poll() is None, out.decode(errors="replace")
+            if select.select([controller], [], [], 0.5)[0]:
+                with contextlib.suppress(OSError):
+                    out += os.read(controller, 65536)
+        return found
+
+    try:
+        url = read_until(rb"screen +(http://127\.0\.0\.1:\d+/)", 60).group(1).decode()
+        read_until(rb"waiting up to 60 s for a browser", 60)
+        time.sleep(2)
+        assert b"1. shows the app's member QR" not in out, "the journey waits for the screen"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1024, "height": 768})
+                opened = time.monotonic()
+                page.goto(url)
+                expect(page.locator("#welcome-title")).to_have_text("いらっしゃいませ")  # [api] screen_language
+                read_until(rb"the screen is open: the journey starts", 10)
+                assert time.monotonic() - opened < 10
+                expect(page.locator("#lines")).to_contain_text("緑茶 500ml", timeout=30_000)
+            finally:
+                browser.close()
+        read_until(rb"demo: (OK|FAILED)[^\r\n]*", 120)
+        assert proc.wait(30) == 0, out.decode(errors="replace")[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        os.close(controller)

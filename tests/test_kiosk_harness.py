@@ -180,7 +180,8 @@ def assert_not_blank(path: Path) -> None:
 
 @asynccontextmanager
 async def open_screen(lane: SessionLane, *, language: str = "en", viewport: dict[str, int] = LANDSCAPE,
-                      health_poll_s: float = 10.0, end_screen_s: float = 30.0) -> AsyncIterator[KioskScreen]:
+                      health_poll_s: float = 10.0, end_screen_s: float = 30.0,
+                      scanner_position: str = "below") -> AsyncIterator[KioskScreen]:
     """The API on a free 127.0.0.1 port with the session's and the kiosk's routes, and the page open on it."""
     assert lane.controller is not None and lane.pipeline is not None
     hub, health, gate = EventHub(), HealthRegistry("test"), EventsGate()
@@ -191,7 +192,7 @@ async def open_screen(lane: SessionLane, *, language: str = "en", viewport: dict
     server.app.middlewares.append(gate.middleware)
     SessionRoutes(lane.controller, lane.pipeline).add_to(server.app)
     add_kiosk_routes(server.app, lane.controller.view, default_language="ja", health_poll_s=health_poll_s,
-                     end_screen_s=end_screen_s)
+                     end_screen_s=end_screen_s, scanner_position=scanner_position)
     await server.start()
     try:
         async with async_playwright() as playwright:

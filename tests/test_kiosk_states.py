@@ -75,7 +75,8 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
         await lane.scan(code)
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     rate = lane.view["totals"]["rates"][0]
-    yield Stop("scanning", ("Green tea 500ml", t("discount_member_price"), t("member_tier", tier=t("tier_gold")),
+    tea = "緑茶 500ml" if screen.language == "ja" else "Green tea 500ml"      # the catalog's `names`
+    yield Stop("scanning", (tea, t("discount_member_price"), t("member_tier", tier=t("tier_gold")),
                             yen(lane.view["totals"]["amount_due"]),
                             t("tax_rate", rate="8%", total=yen(rate["total"]), tax=yen(rate["tax"]))))
 
@@ -95,8 +96,9 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
 
     lane.offline_kinds = ("card", "cash")            # the uplink is down and the policy allows no wallet
     await screen.tap("#pay")
-    yield Stop("offline-refused", (t("prompt.payment_offline"),))
+    yield Stop("offline-refused", (t("prompt.payment_offline"), t("suspend_basket")))
     lane.offline_kinds = None
+    await lane.scan(ONIGIRI)                         # the lane says something new: Pay is back
 
     simulated.outcome = "approve"
     await screen.tap("#pay")                         # the lane's QR, which the app does not pay
@@ -142,7 +144,7 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
 
     await lane.scan(TEA)
     screen.health.component("mqtt").down("MQTT 127.0.0.1:1883: connection refused")
-    yield Stop("offline", (t("offline"), "Green tea 500ml"))
+    yield Stop("offline", (t("offline"), tea))
     screen.health.component("mqtt").ok()
     await screen.page.locator("#offline").wait_for(state="hidden", timeout=5000)
 

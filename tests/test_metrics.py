@@ -23,7 +23,7 @@ def test_scans_are_counted_by_device_kind_and_outcome_as_lane_db_recorded_them(l
     exported = {(s.labels["device"], s.labels["kind"], s.labels["outcome"]): s.value
                 for s in lane_scrape.named("omo_edge_scans_total")}
     assert exported == recorded
-    assert recorded[("handheld", "product", "accepted")] == 2 and recorded[("keypad", "product", "accepted")] == 1
+    assert recorded[("handheld", "product", "accepted")] == 2 and recorded[("keypad", "product", "attendant")] == 1
     assert recorded[("handheld", "invalid", "rejected")] == 1
     assert lane_scrape.value("omo_edge_scan_to_commit_seconds_count") == len(lane_scrape.scans) == 6
 
@@ -47,6 +47,7 @@ def test_the_visit_and_the_attendant_call_are_counted(lane_scrape: Scrape) -> No
     assert lane_scrape.value("omo_edge_sessions_ended_total", outcome="paid") == 1
     assert lane_scrape.value("omo_edge_sessions_ended_total", outcome="abandoned") == 0
     assert lane_scrape.value("omo_edge_attendant_interventions_total", reason="unknown_item") == 1
+    assert lane_scrape.value("omo_edge_attendant_interventions_total", reason="keyed_code") == 1
     assert lane_scrape.value("omo_edge_attendant_interventions_total", reason="age_restricted") == 0
 
 

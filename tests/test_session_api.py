@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ class Client:
 
 @pytest.fixture
 async def api(session_lane: SessionLane) -> AsyncIterator[Client]:
+    # These tests drive whole visits through the API, typing codes as the screen's keypad does: typed product
+    # codes are `allowed` here (the default, staff approval, is tests/test_session_keyed.py's).
+    session_lane.settings = replace(session_lane.settings, keyed_codes="allowed")
+    await session_lane.restart()
     assert session_lane.controller is not None and session_lane.pipeline is not None
     hub = EventHub()
     session_lane.controller.notify = hub.publish
@@ -208,3 +213,13 @@ async def test_pay_without_a_method_or_with_one_the_lane_lacks_is_refused_before
         assert session_lane.intents() == [] and payment_service.requests == [], "nothing recorded, nothing sent"
     finally:
         await adapter.close()
+
+
+async def test_the_shopper_calls_staff_once(api: Client, session_lane: SessionLane) -> None:
+    status, body = await api.call("POST", "/v1/session/attendant")
+    assert status == 200 and body["state"] == "needs_attendant" and body["session_id"]
+    assert [i["reason"] for i in body["interventions"]] == ["shopper_call"]
+    status, body = await api.call("POST", "/v1/session/attendant")
+    assert status == 409 and body["reason"] == "needs_attendant" and len(body["session"]["interventions"]) == 1
+    status, body = await api.call("POST", "/v1/attendant/approve", body={"token": session_lane.issuer.staff("S-9")})
+    assert status == 200 and body["state"] == "scanning" and body["interventions"] == []

@@ -33,9 +33,9 @@ def between_visits(state: SessionState) -> dict[str, str]:
     row.update({e: "no:no_payment_in_progress" for e in PAYMENT_RESULTS})
     row.update({"PayRequested": "no:already_paid" if state is S.PAID else "no:basket_empty",
                 "AttendantApproved": "no:nothing_to_approve", "AttendantRejected": "no:nothing_to_approve",
-                "LineVoided": "no:no_session", "AttendantNeeded": "no:no_session", "CancelRequested": "no:no_session",
-                "InactivityTimeout": "no:no_session", "Suspended": "no:no_session", "LaneLocked": "to:locked",
-                "LaneUnlocked": "no:not_locked"})
+                "LineVoided": "no:no_session", "AttendantNeeded": "new:needs_attendant",
+                "CancelRequested": "no:no_session", "InactivityTimeout": "no:no_session", "Suspended": "no:no_session",
+                "LaneLocked": "to:locked", "LaneUnlocked": "no:not_locked"})
     return row
 
 

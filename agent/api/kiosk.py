@@ -23,6 +23,7 @@ from agent.session.receipt import code128_svg
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LANGUAGES = ("ja", "en")
+SCANNER_POSITIONS = ("below", "left", "right")      # where the scanner is, seen from the shopper
 # The page loads only its own files and talks only to this listener, so a stray or injected URL goes nowhere.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -36,7 +37,7 @@ View = Callable[[], dict[str, Any]]
 
 def add_kiosk_routes(app: web.Application, view: View, *, default_language: str = "ja",
                      health_poll_s: float = 10.0, end_screen_s: float = 30.0, pay_by_qr: bool = True,
-                     scan_to_pay: bool = True) -> None:
+                     scan_to_pay: bool = True, scanner_position: str = "below") -> None:
     """Add the kiosk page's routes to the local API's application.
 
     Args:
@@ -48,6 +49,8 @@ def add_kiosk_routes(app: web.Application, view: View, *, default_language: str 
         pay_by_qr: the payment adapter can show a QR the shopper's app pays (Pay asks for `wallet_qr`);
             else Pay asks for the `simulated` payment (a development lane).
         scan_to_pay: the adapter takes a wallet's code shown to the scanner (the screen says so).
+        scanner_position: where the scanner is, seen from the shopper (below, left or right of the screen): the
+            welcome screen points there.
 
     Raises:
         ValueError: an unknown language or a poll interval that is not positive.
@@ -56,9 +59,12 @@ def add_kiosk_routes(app: web.Application, view: View, *, default_language: str 
         raise ValueError(f"kiosk default_language {default_language!r} is not one of {', '.join(LANGUAGES)}")
     if health_poll_s <= 0 or end_screen_s <= 0:
         raise ValueError("kiosk health_poll_s and end_screen_s must be more than 0 seconds")
+    if scanner_position not in SCANNER_POSITIONS:
+        raise ValueError(f"kiosk scanner_position {scanner_position!r} is not one of {', '.join(SCANNER_POSITIONS)}")
     config = {"default_language": default_language, "languages": list(LANGUAGES), "health_poll_s": health_poll_s,
               "end_screen_s": end_screen_s, "version": static_version(),
-              "pay_method": "wallet_qr" if pay_by_qr else "simulated", "scan_to_pay": scan_to_pay}
+              "pay_method": "wallet_qr" if pay_by_qr else "simulated", "scan_to_pay": scan_to_pay,
+              "scanner_position": scanner_position}
 
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html",

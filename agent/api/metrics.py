@@ -31,7 +31,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in pro
 KINDS = frozenset({"product", "member", "coupon", "order", "staff", "payment", "unknown", "invalid"})
 OUTCOMES = frozenset({"accepted", "attendant", "unknown", "rejected"})
 ENDINGS = frozenset({"paid", "cancelled", "abandoned", "suspended"})    # omo.session/1 events that end a visit
-INTERVENTIONS = frozenset({"age_restricted", "expired_item", "unknown_item", "payment_failures", "random_audit"})
+INTERVENTIONS = frozenset({"age_restricted", "expired_item", "unknown_item", "payment_failures", "random_audit",
+                           "shopper_call", "keyed_code"})
 REVERSALS = frozenset(RELEASED)                                         # why the lane released a payment
 
 SCAN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

@@ -18,6 +18,8 @@ from agent.session.change import Change
 from agent.session.controller import SessionController
 from agent.session.pipeline import Pipeline
 from agent.session.refunds import SaleNotFound, reverse_sale
+from agent.session.staff_call import call_staff
+from agent.sync.event_ids import new_event_id
 
 MAX_BODY = 4096
 
@@ -37,6 +39,7 @@ class SessionRoutes:
         router.add_post("/v1/session/cancel", self.cancel)
         router.add_post("/v1/session/suspend", self.suspend)
         router.add_post("/v1/session/points", self.points)
+        router.add_post("/v1/session/attendant", self.call_attendant)
         router.add_post("/v1/attendant/approve", self.approve)
         router.add_post("/v1/attendant/reject", self.reject)
         router.add_post("/v1/lane/lock", self.lock)
@@ -109,6 +112,13 @@ class SessionRoutes:
         controller = self.controller
         committed = await controller.apply(lambda s: actions.redeem_points(s, points, allowed, controller.settings,
                                                                            controller.clock.time()))
+        return self._answer(committed.change)
+
+    async def call_attendant(self, request: web.Request) -> web.Response:
+        controller, synced = self.controller, self.pipeline.clock_trusted()
+        committed = await controller.apply(lambda s: call_staff(s, settings=controller.settings,
+                                                                now=controller.clock.time(), new_id=new_event_id,
+                                                                clock_synced=synced))
         return self._answer(committed.change)
 
     async def approve(self, request: web.Request) -> web.Response:

@@ -13,7 +13,9 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from agent.catalog.files import FILE_PREFIX, catalog_lock, read_pointer, write_pointer
@@ -25,10 +27,11 @@ from agent.errors import StoreError
 from agent.store import Database, readonly, translate
 
 logger = logging.getLogger(__name__)
+EMPTY_NAMES: Mapping[str, str] = MappingProxyType({})
 
 
 _PRODUCT = """SELECT p.gtin, p.name, p.price, p.tax_rate, p.member_price, p.department, p.age_restricted,
-    p.sale_stop, p.deposit, p.unit, p.version, t.price, t.member_price
+    p.sale_stop, p.deposit, p.unit, p.version, t.price, t.member_price, p.names
 FROM products p LEFT JOIN (SELECT price, member_price FROM prices WHERE gtin = ?1 AND valid_from <= ?2
     AND (valid_to IS NULL OR valid_to > ?2) ORDER BY valid_from DESC LIMIT 1) t
 WHERE p.gtin = ?1"""
@@ -260,7 +263,7 @@ def _product(row: tuple[Any, ...] | None) -> Product | None:
     member = None if member is None else min(member, price)
     # canonical_rate: a file an older agent loaded may spell a rate "0.1" (it is cached: a handful of rates)
     return Product(row[0], row[1], price, canonical_rate(row[3]), member, row[5], bool(row[6]), bool(row[7]), row[8],
-                   row[9], row[10], row[2])
+                   row[9], row[10], row[2], MappingProxyType(json.loads(row[13])) if row[13] else EMPTY_NAMES)
 
 
 def _promotion(r: tuple[Any, ...]) -> Promotion:

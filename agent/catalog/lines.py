@@ -114,7 +114,7 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
             and (unit is None or (type(unit) is str and unit in _UNITS))
             and (department is None or type(department) is str) and d.keys() <= _PRODUCT_PLAIN):
         return Record("product", gtin, version, (gtin, name, price, _RATES_SEEN[rate], member, department,
-                                                 int(age), int(stop), 0, unit, version))
+                                                 int(age), int(stop), 0, unit, version, None))
     return _product_checked(d, line, version, gtin)
 
 
@@ -135,9 +135,10 @@ def _product_checked(d: dict[str, Any], line: int, version: int, gtin: str) -> R
         raise refuse(line, "deposit", f"{d['deposit']} is not charged: this lane has no deposit line, so a "
                      "deposit would be silently left off the sale", "include the deposit in price, or leave "
                      "deposit out (0 means no deposit)")
-    names_field(d, line)       # validated here; the names are not stored yet
+    names = names_field(d, line)       # stored as JSON (products.names); the screen shows them per language
     row = (gtin, text_field(d, "name", line), req_int(d, "price", line), rate, int_field(d, "member_price", line),
-           department, bool_field(d, "age_restricted", line), bool_field(d, "sale_stop", line), 0, unit, version)
+           department, bool_field(d, "age_restricted", line), bool_field(d, "sale_stop", line), 0, unit, version,
+           None if names is None else json.dumps(names, ensure_ascii=False, sort_keys=True))
     return Record("product", gtin, version, row)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 
@@ -27,6 +27,7 @@ class Product:
     unit: str | None            # None: by piece; "kg", "100g" ...: `price` is per that unit
     version: int
     regular_price: int
+    names: Mapping[str, str] = field(default_factory=dict)   # per language ({"ja": ..., "en": ...}); `name` else
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,11 @@ CREATE TABLE meta (                     -- version, loaded_at, checked_at, etag,
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS = (Migration("m001_tables", M001_TABLES),)
+# A product's names per language ({"ja": "緑茶 500ml", "en": "Green tea 500ml"}, JSON); NULL: only `name`.
+# The shopper's screen shows the name in its language and falls back to `name`.
+M002_PRODUCT_NAMES = "ALTER TABLE products ADD COLUMN names TEXT;"
+
+MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES))
 
 # Kind name -> (table, key column) for counts and deletes; the order of `omo-edge catalog status`.
 KINDS: dict[str, tuple[str, str]] = {

@@ -12,7 +12,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="seconds between the journey's steps (at least 0.35: the scanner's bounce filter "
                              "takes a repeated code within 0.3 s as one)")
     parser.add_argument("--interactive", action="store_true",
-                        help="after the journey keep the lane open and scan each code typed, until Ctrl-C")
+                        help="after the journey keep the lane open and scan each code typed (it lists them), "
+                             "until Ctrl-C")
+    parser.add_argument("--language", choices=("ja", "en"), default="ja",
+                        help="the shopper's screen's language ([api] screen_language in the demo's config; default "
+                             "ja, as on a register)")
+    parser.add_argument("--wait-s", type=float, default=30.0,
+                        help="in a terminal, wait up to this long for a browser to open the screen's URL before "
+                             "the journey starts (Enter starts at once; default 30)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="start the journey at once (also when CI is set or the output is not a terminal)")
     parser.set_defaults(handler=handle)
 
 

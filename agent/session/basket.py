@@ -32,6 +32,8 @@ class BasketLine:
     weight_g: int | None = None
     age_restricted: bool = False
     voided: bool = False
+    unit: str | None = None             # weighed: `unit_price` is per this ("kg", "100g", "g"), shown on the screen
+    names: dict[str, str] = field(default_factory=dict)   # the catalog's names per language; `name` else
 
 
 @dataclass(frozen=True, slots=True)

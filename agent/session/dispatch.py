@@ -42,6 +42,7 @@ class Facts:
     stale: bool = False
     suspended: Session | None = None      # the basket kept under a scanned suspend code
     pickup: PickupFacts | None = None     # an order's facts; None: this lane has no locker ([pickup] locker)
+    keyed: bool = False                   # typed on the screen's keypad, not scanned ([session] keyed_codes)
 
 
 def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: SessionSection, now: float,
@@ -49,7 +50,7 @@ def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: S
     """The change one scan makes to the visit (payment codes are started by the controller, not here)."""
     if isinstance(meaning, Product):
         return scan_rules.on_product(session, meaning, facts.product, facts.promotions, settings=settings, now=now,
-                                     new_id=new_id, clock_synced=clock_synced)
+                                     new_id=new_id, clock_synced=clock_synced, keyed=facts.keyed)
     if isinstance(meaning, Member):
         return scan_rules.on_member(session, meaning, facts.member, settings=settings, now=now, new_id=new_id,
                                     clock_synced=clock_synced, points_spent=facts.points_spent)

@@ -2,8 +2,9 @@
 
 Per state, what each event does (→ a transition; a bare word is the refusal's reason code):
 - idle, paid, cancelled, abandoned: an item, a member code, a coupon or a resumed basket → scanning, as a new
-  visit; pay → basket_empty (already_paid after paid); payment results → no_payment_in_progress; approve or
-  reject → nothing_to_approve; void, attendant needed, cancel, inactivity, suspend → no_session;
+  visit; attendant needed (the shopper calls staff from the screen) → needs_attendant, as a new visit; pay →
+  basket_empty (already_paid after paid); payment results → no_payment_in_progress; approve or reject →
+  nothing_to_approve; void, cancel, inactivity, suspend → no_session;
   lock → locked; unlock → not_locked.
 - scanning: items, member, coupons, voids → scanning; attendant needed → needs_attendant; pay → paying
   (basket_empty when empty); cancel → cancelled; inactivity → abandoned; suspend → idle (basket_empty when
@@ -218,6 +219,8 @@ def _between_visits(state: SessionState, event: SessionEvent) -> Transition | Re
     """idle, paid, cancelled, abandoned: a shopper's step opens a new visit; little else makes sense."""
     if isinstance(event, (*SHOPPER_STEPS, Resumed)):
         return Transition(SessionState.SCANNING, new_session=True)
+    if isinstance(event, AttendantNeeded):
+        return Transition(SessionState.NEEDS_ATTENDANT, new_session=True)
     if isinstance(event, PayRequested):
         return refuse("already_paid" if state is SessionState.PAID else "basket_empty")
     if isinstance(event, PAYMENT_RESULTS):

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from drivers.base import ScanEvent
 logger = logging.getLogger(__name__)
 
 SCAN_PRIORITY = outbox.SCHEMAS["omo.scan/1"][1]
+KEYPAD = "keypad"                   # the device a code typed on the screen is recorded as
 
 
 # What the session tells the screen after each committed change; the composition root wires it to the API's
@@ -88,7 +90,7 @@ class Pipeline:
     async def manual_entry(self, code: str) -> Change | None:
         """A code typed on the screen's keypad, interpreted and recorded exactly like a scan."""
         data = code.encode("utf-8", "replace")
-        return await self.handle(ScanEvent(device="keypad", symbology="unknown", data=data, text=code, raw=data,
+        return await self.handle(ScanEvent(device=KEYPAD, symbology="unknown", data=data, text=code, raw=data,
                                            received_at=self._clock.time(), monotonic=self._clock.monotonic()))
 
     def interpret_text(self, text: str) -> Meaning:
@@ -116,6 +118,8 @@ class Pipeline:
         if event.addon:
             fields["addon"] = event.addon   # a book's or magazine's add-on; the GTIN stays the product key
         facts = self._facts(meaning)
+        if event.device == KEYPAD:
+            facts = replace(facts, keyed=True)
         display = self._display(meaning, facts, fields)
         if not self.lane_open:
             fields.update(outcome="rejected", reason="lane_closed")

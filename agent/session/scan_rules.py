@@ -53,6 +53,7 @@ ATTENDANT_MESSAGES = {
     "age_restricted": "This item needs an age check. A member of staff is coming.",
     "expired_item": "This item is past its date. A member of staff is coming.",
     "unknown_item": "This item is not in our list. A member of staff is coming to help.",
+    "keyed_code": "A member of staff will check the item you typed in.",
 }
 
 
@@ -70,12 +71,17 @@ def begin(session: Session, event: machine.SessionEvent, settings: SessionSectio
 
 
 def on_product(session: Session, meaning: Product, record: ProductRecord | None, promos: list[PromotionRecord],
-               *, settings: SessionSection, now: float, new_id: NewId, clock_synced: bool) -> Change:
+               *, settings: SessionSection, now: float, new_id: NewId, clock_synced: bool,
+               keyed: bool = False) -> Change:
+    typed_check = keyed and settings.keyed_codes == "approval"   # a typed code could be a cheaper item's
+    if keyed and settings.keyed_codes == "refused":
+        return refuse(session, "keyed_code_refused", "Item codes cannot be typed in at this register. Please scan "
+                      "the item's barcode, or ask a member of staff.", outcome="rejected", reason="keyed_code_refused")
     if record is not None and record.sale_stop:
         return refuse(session, "sale_stop", f"{record.name} cannot be sold at the moment. Please put it aside.",
                       outcome="rejected", reason="sale_stop")
     if (record is not None and len(session.active_lines) >= settings.max_lines
-            and not _merges(session, record, meaning)):
+            and not _merges(session, record, meaning, typed_check)):
         return refuse(session, "basket_full", f"This basket has {settings.max_lines} lines, the most one "
                       "visit can take. Please pay for these first, or ask a member of staff.", outcome="rejected",
                       reason="basket_full")
@@ -96,7 +102,7 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
         return refuse(before, "quantity_limit", f"At most {settings.max_quantity} of one item per visit. "
                       "Please ask a member of staff.", outcome="rejected", reason="quantity_limit")
     # A unit that calls an attendant is a line of its own, so a reject voids that unit and nothing else.
-    session, added = add_item(session, line, merge=not _needs_check(session, meaning, record))
+    session, added = add_item(session, line, merge=not _needs_check(session, meaning, record, typed_check))
     session = add_promotions(session, [_promo(p, record.gtin) for p in promos])
     session = with_prompt(session, None)
     scan_fields = {"session_id": session.session_id, "outcome": "accepted"}
@@ -106,6 +112,9 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if record.age_restricted and not _age_checked(session):
         return _attendant(session, events, "age_restricted", added.line_id, settings, outcome="attendant",
                           reason="age_restricted")
+    if typed_check:
+        return _attendant(session, events, "keyed_code", added.line_id, settings, outcome="attendant",
+                          reason="keyed_code")
     return Change(session, tuple(events), scan_fields)
 
 
@@ -114,20 +123,23 @@ def _quantity(session: Session, gtin: str) -> int:
     return sum(line.quantity for line in session.active_lines if line.gtin == gtin)
 
 
-def _merges(session: Session, record: ProductRecord, meaning: Product) -> bool:
+def _merges(session: Session, record: ProductRecord, meaning: Product, typed_check: bool = False) -> bool:
     """Whether the scan only adds quantity to a line already in the basket."""
-    return (record.unit is None and meaning.price_minor is None and not _needs_check(session, meaning, record)
+    return (record.unit is None and meaning.price_minor is None
+            and not _needs_check(session, meaning, record, typed_check)
             and any(line.gtin == record.gtin and line.fixed_amount is None for line in session.active_lines))
 
 
-def _needs_check(session: Session, meaning: Product, record: ProductRecord) -> bool:
-    """Whether this unit calls an attendant (expired, or an age check not done yet in this visit)."""
-    return bool(meaning.blocked) or (record.age_restricted and not _age_checked(session))
+def _needs_check(session: Session, meaning: Product, record: ProductRecord, typed_check: bool = False) -> bool:
+    """Whether this unit calls an attendant (expired, an age check not done yet in this visit, or a typed code
+    staff must look at: `typed_check`)."""
+    return typed_check or bool(meaning.blocked) or (record.age_restricted and not _age_checked(session))
 
 
 def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
     """The basket line a scanned product makes, at the price in force now (a Prompt when it cannot be priced)."""
     fixed: int | None = None
+    per: str | None = None                                   # the unit `fixed` was priced by, for the screen
     if meaning.price_minor is not None:
         fixed = meaning.price_minor                          # the label's amount (RCN, GS1 AI 392x) wins
     elif record.unit is not None:
@@ -136,10 +148,11 @@ def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
             return Prompt("needs_weight", f"{record.name} is sold by {record.unit}. Please weigh it and scan the "
                           "scale's label.", "warning")
         fixed = weighed_amount(record.price, grams, meaning.weight_g)
+        per = record.unit
     return BasketLine(line_id="", gtin=record.gtin, name=record.name, quantity=1, unit_price=record.price,
                       member_price=record.member_price if fixed is None else None, tax_rate=record.tax_rate,
                       department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.grams(),
-                      age_restricted=record.age_restricted)
+                      age_restricted=record.age_restricted, unit=per, names=dict(record.names))
 
 
 def _promo(record: PromotionRecord, gtin: str) -> Promo:

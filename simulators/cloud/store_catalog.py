@@ -53,6 +53,12 @@ def deli_lookup_gtin() -> str:
     return "0" + ean13(f"{DELI_ITEM}00000")
 
 
+# Each product's name on the Japanese screen (`names` in the catalog; `name` is the English one).
+JAPANESE = {"Green tea 500ml": "緑茶 500ml", "Salmon onigiri": "鮭おにぎり", "Craft beer 350ml": "クラフトビール 350ml",
+            "AA batteries x4": "単3形電池 4本", "Seaweed snack": "のりスナック", "Wagyu beef": "和牛",
+            "Deli bento": "惣菜弁当"}
+
+
 def records(version: int = 1) -> list[dict[str, Any]]:
     products = [
         {"gtin": TEA, "name": "Green tea 500ml", "price": 150, "member_price": 140, "tax_rate": "0.08",
@@ -65,6 +71,7 @@ def records(version: int = 1) -> list[dict[str, Any]]:
         {"gtin": BEEF, "name": "Wagyu beef", "price": 398, "unit": "100g", "tax_rate": "0.08", "department": "deli"},
         {"gtin": deli_lookup_gtin(), "name": "Deli bento", "price": 0, "tax_rate": "0.08", "department": "deli"},
     ]
+    products = [{**line, "names": {"ja": JAPANESE[line["name"]], "en": line["name"]}} for line in products]
     others: list[dict[str, Any]] = [
         {"kind": "promotion", "id": "P-ONIGIRI-2FOR300", "type": "bundle", "quantity": 2, "price": 300,
          "gtins": [ONIGIRI]},

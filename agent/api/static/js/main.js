@@ -3,7 +3,7 @@ import { getJSON, post } from './api.js';
 import { closeConfirm, closeKeypad, confirmAction, setupDialogs } from './dialogs.js';
 import { applyStatic, language, loadCatalogues, promptText, setLanguage, t } from './i18n.js';
 import { follow } from './live.js';
-import { render, screenOf, showProblem, tick } from './render.js';
+import { nextShopperActed, render, screenOf, showProblem, tick } from './render.js';
 
 const $ = (id) => document.getElementById(id);
 const LANGUAGES = ['ja', 'en'];         // agent/api/kiosk.py LANGUAGES: one catalogue each in static/i18n/
@@ -30,6 +30,7 @@ async function boot() {
   await catalogues;
   const asked = new URLSearchParams(location.search).get('lang');
   defaultLanguage = config.languages.includes(asked) ? asked : config.default_language;
+  $('scan-where').dataset.i18n = `scan_where_${config.scanner_position}`;
   useLanguage(defaultLanguage);
   setupDialogs({ onCode: (code) => act('/v1/session/items', { code }) });
   $('lang').addEventListener('click', () => {
@@ -39,7 +40,10 @@ async function boot() {
   $('pay').addEventListener('click', pay);
   $('cancel').addEventListener('click', cancelBasket);
   $('cancel-payment').addEventListener('click', () => act('/v1/session/payment/cancel'));
+  $('call-staff').addEventListener('click', () => act('/v1/session/attendant'));
+  $('suspend').addEventListener('click', () => act('/v1/session/suspend'));
   $('pay-hint').hidden = !config.scan_to_pay;
+  document.body.dataset.scanner = config.scanner_position;
   setInterval(() => { if (view?.state === 'paying') tick(view); }, 1000);
   $('lines').addEventListener('click', (event) => {
     const button = event.target.closest('button[data-void]');
@@ -71,6 +75,10 @@ function show(next) {
   const key = `${next.session_id}:${next.state}`;
   if (ENDED.has(next.state) && !ENDED.has(previous?.state ?? '')) chosenSinceEnd = false;
   if (previous && ENDED.has(previous.state) && next.session_id !== previous.session_id) newShopper();
+  if (ENDED.has(next.state) && nextShopperActed(next) && endedKey !== key) {
+    endVisitScreen(key);         // the next shopper acted on the ended screen: theirs now, in the default language
+    return;
+  }
   scheduleWelcome(next, key);
   const drawn = laneOpen ? next : { ...next, lane_open: false };
   const screen = endedKey === key ? 'welcome' : screenOf(drawn);
@@ -94,11 +102,15 @@ function scheduleWelcome(next, key) {
     return;
   }
   if (endTimer || endedKey === key) return;
-  endTimer = setTimeout(() => {
-    endTimer = null;
-    endedKey = key;
-    newShopper();
-  }, config.end_screen_s * 1000);
+  endTimer = setTimeout(() => endVisitScreen(key), config.end_screen_s * 1000);
+}
+
+// The ended visit's screen is over (its time is up, or someone is at the lane): the welcome screen shows.
+function endVisitScreen(key) {
+  clearTimeout(endTimer);
+  endTimer = null;
+  endedKey = key;
+  newShopper();
 }
 
 function newShopper() {
@@ -114,7 +126,11 @@ function announce(next, screen) {
 }
 
 function onEvent(event) {
-  if (event.type === 'scan_refused') showProblem(t('scan_not_recorded'));
+  if (event.type === 'scan_refused') {
+    // Someone is at the lane: a visit that ended gives way to the welcome screen before the problem is said.
+    if (view && ENDED.has(view.state)) endVisitScreen(`${view.session_id}:${view.state}`);
+    showProblem(t('scan_not_recorded'));
+  }
   if (event.type === 'lane') {
     laneOpen = event.open;
     if (view) show(view);

@@ -1,21 +1,30 @@
 // The session's view (agent/session/totals.py `view()`) drawn on the screen. Pure of side effects beyond the
 // DOM: the same view always draws the same screen, which is what lets a reconnect recover it exactly.
-import { money, promptText, t } from './i18n.js';
+import { money, nameOf, offerText, promptText, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 // Prompts the screen already says in its own panel: a banner would only repeat them.
 const SAID_BY_SCREEN = new Set(['paying', 'checking_payment', 'paid', 'cancelled', 'abandoned', 'lane_locked',
   'pay_by_qr', 'confirm_in_app']);
+// Prompts that refuse paying here (Pay goes away until the next thing the lane says), and those that offer to
+// put the basket aside for a staffed register (the suspend button comes instead).
+const PAY_REFUSED = new Set(['payment_offline', 'offline_sale_cap', 'disk_full']);
+const OFFERS_SUSPEND = new Set(['payment_offline']);
 const DISCOUNT_KEYS = { member_price: 'discount_member_price', promotion: 'discount_promotion',
   coupon: 'discount_coupon' };
 
 export function screenOf(view) {
   if (view.state === 'locked' || !view.lane_open) return 'closed';
   if (view.state === 'idle') return 'welcome';
-  if (view.state === 'paid') return 'paid';
-  if (view.state === 'cancelled' || view.state === 'abandoned') return 'ended';
+  // A visit that ended says so in its own prompt (`paid`, `cancelled`, `abandoned`). Any other prompt is the
+  // next shopper's first action (a refused scan, a pickup): the previous shopper's receipt must not stay up.
+  const ended = view.state === 'paid' ? 'paid' : (view.state === 'cancelled' || view.state === 'abandoned'
+    ? 'ended' : null);
+  if (ended) return nextShopperActed(view) ? 'welcome' : ended;
   return 'basket';
 }
+
+export const nextShopperActed = (view) => Boolean(view.prompts[0] && view.prompts[0].code !== view.state);
 
 export function modeOf(view) {
   if (view.state === 'needs_attendant') return 'attendant';
@@ -67,17 +76,18 @@ function renderLines(view) {
 function lineItem(line, discounts) {
   const item = el('li', 'line');
   item.dataset.lineId = line.line_id;
+  const name = nameOf(line);
   const remove = el('button', 'btn secondary remove', t('remove'));
   remove.type = 'button';
   remove.dataset.void = line.line_id;
-  remove.dataset.name = line.name;
-  remove.setAttribute('aria-label', t('remove_named', { name: line.name }));
-  item.append(el('span', 'name', line.name + (line.reduced_rate ? ' ※' : '')),
+  remove.dataset.name = name;
+  remove.setAttribute('aria-label', t('remove_named', { name }));
+  item.append(el('span', 'name', name + (line.reduced_rate ? ' ※' : '')),
     el('span', 'qty', lineDetail(line)), el('span', 'amount', money(line.gross)), remove);
   for (const { discount, amount } of discounts) {
     const label = t(DISCOUNT_KEYS[discount.kind] ?? discount.label);
     const row = el('div', 'discount');
-    row.append(el('span', '', discount.kind === 'promotion' ? `${label} ${discount.label}` : label),
+    row.append(el('span', '', discount.kind === 'promotion' ? `${label} ${offerText(discount.label)}` : label),
       el('span', 'amount', `−${money(amount)}`));
     item.append(row);
   }
@@ -86,7 +96,12 @@ function lineItem(line, discounts) {
 
 function lineDetail(line) {
   if (line.fixed_amount !== null && line.fixed_amount !== undefined) {
-    return line.weight_g ? t('weight', { g: line.weight_g }) : '';
+    const weight = line.weight_g ? t('weight', { g: line.weight_g }) : '';
+    // Priced here by weight: the shopper sees what the weight was charged at (a label's own amount has no
+    // unit price of its own, so none is shown for it).
+    if (!weight || !line.unit) return weight;
+    const price = t('per_unit', { price: money(line.unit_price), unit: t(`unit_${line.unit}`) });
+    return t('weighed', { weight, price });
   }
   return `${money(line.unit_price)} ${t('quantity', { n: line.quantity })}`;
 }
@@ -104,6 +119,10 @@ function renderSummary(view) {
   const pay = $('pay');
   pay.textContent = t('pay', { amount: money(totals.amount_due) });
   pay.disabled = view.lines.length === 0;
+  const said = view.prompts[0]?.code;
+  pay.hidden = PAY_REFUSED.has(said);
+  $('pay-hint').classList.toggle('refused', pay.hidden);        // "tap Pay" would point at nothing
+  $('suspend').hidden = !OFFERS_SUSPEND.has(said);
   renderMember(view.member);
 }
 
@@ -187,7 +206,8 @@ function renderPrompt(view, screen, mode) {
   if (!shown) return;
   banner.className = `banner ${prompt.level}`;
   banner.dataset.code = prompt.code;
-  banner.textContent = promptText(prompt, { points: view.member?.points_balance, code: view.suspend_code });
+  const points = view.member?.points_balance?.toLocaleString('ja-JP');       // 1,200 as in the member box
+  banner.textContent = promptText(prompt, { points, code: view.suspend_code });
 }
 
 // A message from outside the view (a scan that was not recorded): shown until the next view replaces it.
