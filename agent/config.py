@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agent.config_table import Table
 from agent.devices import DeviceSection, parse_devices
 from agent.errors import ConfigError
-from agent.interpret.rules import InterpretSection
+from agent.interpret.rules import InterpretSection, TrustSection, parse_trust
 from agent.interpret.rules import parse_section as _interpret
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
@@ -88,12 +88,6 @@ class CatalogSection:
     max_age_s: int = 86400
     poll_interval_s: int = 3600
     deadline_s: int = 600
-
-
-@dataclass(frozen=True, slots=True)
-class TrustSection:
-    keys: tuple[Path, ...] = ()
-    clock_skew_s: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +226,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
     return Config(
         path=path, agent=agent,
         api=_api(Table.of(data, "api", where)),
-        trust=_trust(Table.of(data, "trust", where)),
+        trust=parse_trust(Table.of(data, "trust", where)),
         payment=_payment(Table.of(data, "payment", where), agent),
         devices=devices,
         mqtt=_mqtt(Table.of(data, "mqtt", where), agent) if "mqtt" in data else None,
@@ -369,12 +363,6 @@ def _catalog(t: Table, agent: AgentSection) -> CatalogSection:
                       "use https://")
     return CatalogSection(url=url, token_file=section.token_file, max_age_s=section.max_age_s,
                           poll_interval_s=section.poll_interval_s, deadline_s=section.deadline_s)
-
-
-def _trust(t: Table) -> TrustSection:
-    section = TrustSection(keys=t.readable_files("keys"), clock_skew_s=t.integer("clock_skew_s", 300, 0, 86400))
-    t.finish()
-    return section
 
 
 def _payment(t: Table, agent: AgentSection) -> PaymentSection:

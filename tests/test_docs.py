@@ -10,7 +10,7 @@ import pytest
 
 from agent import config as config_module
 from agent.cli import build_parser
-from agent.interpret.rules import InterpretSection
+from agent.interpret.rules import InterpretSection, TrustSection
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = (ROOT / "config" / "agent.example.toml").read_text()
@@ -18,7 +18,7 @@ README = (ROOT / "README.md").read_text()
 
 SECTION_CLASSES = {
     "agent": config_module.AgentSection, "mqtt": config_module.MqttSection, "api": config_module.ApiSection,
-    "catalog": config_module.CatalogSection, "trust": config_module.TrustSection,
+    "catalog": config_module.CatalogSection, "trust": TrustSection,
     "payment": config_module.PaymentSection, "interpret": InterpretSection,
     "session": config_module.SessionSection, "points": config_module.PointsSection,
     "pickup": config_module.PickupSection,
