@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from agent.catalog.settings import CatalogSection, parse_catalog
 from agent.config_table import Table
 from agent.devices import DeviceSection, parse_devices
 from agent.errors import ConfigError
 from agent.interpret.rules import InterpretSection, TrustSection, parse_trust
 from agent.interpret.rules import parse_section as _interpret
+from agent.payment.settings import PaymentSection, parse_payment
+from agent.sync.settings import MqttSection, parse_mqtt
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
 SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret", "session", "points",
@@ -43,29 +45,6 @@ class AgentSection:
 
 
 @dataclass(frozen=True, slots=True)
-class MqttSection:
-    host: str
-    port: int = 1883
-    tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    server_name: str | None = None
-    username: str | None = None
-    password_file: Path | None = None
-    topic_prefix: str = "omo/v1"
-    delivery: str = "end-to-end"
-    client_id: str = ""
-    keepalive_s: int = 30
-    inflight_window: int = 100
-    confirm_timeout_s: int = 30
-    retention_days: int = 7
-    protocol: str = "5"                     # "5" | "3.1.1" (Azure IoT Hub, RabbitMQ before 3.13, amqtt): docs/sync.md
-    max_packet_bytes: int = 268_435_455     # 3.1.1: the broker's limit, since no CONNACK announces it (AWS: 131072)
-    max_publish_rate: int = 0               # publishes a second at most; 0: no limit (AWS IoT Core: 100)
-
-
-@dataclass(frozen=True, slots=True)
 class ApiSection:
     listen: str = "127.0.0.1:8765"
     screen_language: str = "ja"             # the shopper's screen's language until the shopper switches: ja | en
@@ -79,32 +58,6 @@ class ApiSection:
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
         return host.strip("[]"), int(port)
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogSection:
-    url: str
-    token_file: Path | None = None
-    max_age_s: int = 86400
-    poll_interval_s: int = 3600
-    deadline_s: int = 600
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentSection:
-    adapter: str = "none"                   # none (no payments taken) | simulated (allow_simulators) | paypay | ...
-    timeout_s: int = 30                     # a reply later than this is an unknown result, never a retry
-    simulated_outcome: str = "approve"      # the simulated adapter's answer: approve | decline | timeout
-    simulated_latency_ms: int = 0
-    base_url: str = ""                      # paypay: the Open Payment API's base URL
-    merchant_id: str = ""
-    api_key_id: str = ""
-    api_secret_file: Path | None = None     # a secret: not world-readable, or a systemd credential
-    qr_expiry_s: int = 300                  # merchant-presented: how long the shown QR may be paid
-    poll_interval_s: float = 2.5            # how often a waiting payment's status is asked
-    unknown_timeout_s: int = 120            # still unknown after this long: cancel (or refund) it, never guess
-    cancel_zone: str = "Asia/Tokyo"         # the zone of the service's cancel window (00:14:59 the next day)
-    simulated_app_pays_after_s: float = 3.0  # the simulated app pays a shown QR after this long (< 0: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +180,11 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         path=path, agent=agent,
         api=_api(Table.of(data, "api", where)),
         trust=parse_trust(Table.of(data, "trust", where)),
-        payment=_payment(Table.of(data, "payment", where), agent),
+        payment=parse_payment(Table.of(data, "payment", where), agent.allow_simulators),
         devices=devices,
-        mqtt=_mqtt(Table.of(data, "mqtt", where), agent) if "mqtt" in data else None,
-        catalog=_catalog(Table.of(data, "catalog", where), agent) if "catalog" in data else None,
+        mqtt=parse_mqtt(Table.of(data, "mqtt", where), agent.store_id, agent.lane_id) if "mqtt" in data else None,
+        catalog=(parse_catalog(Table.of(data, "catalog", where), agent.store_id, agent.lane_id)
+                 if "catalog" in data else None),
         interpret=_interpret(Table.of(data, "interpret", where)),
         session=_session(Table.of(data, "session", where)),
         points=_points(Table.of(data, "points", where)) if "points" in data else None,
@@ -257,69 +211,6 @@ def _agent(t: Table) -> AgentSection:
     return section
 
 
-def _mqtt(t: Table, agent: AgentSection) -> MqttSection:
-    tls = t.boolean("tls", False)
-    section = MqttSection(
-        host=t.string("host"),
-        port=t.integer("port", 8883 if tls else 1883, 1, 65535),
-        tls=tls,
-        ca_file=t.readable_file("ca_file"),
-        cert_file=t.readable_file("cert_file"),
-        key_file=t.secret_file("key_file"),
-        server_name=t.optional_str("server_name"),
-        username=t.optional_str("username"),
-        password_file=t.secret_file("password_file"),
-        topic_prefix=t.string("topic_prefix", "omo/v1", pattern=r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*",
-                           fix="use topic levels without '+', '#' or a leading or trailing '/'"),
-        delivery=t.choice("delivery", "end-to-end", ("end-to-end", "broker")),
-        client_id=t.string("client_id", f"omo-edge-{agent.store_id}-{agent.lane_id}", pattern=r"[\x21-\x7e]{1,128}"),
-        keepalive_s=t.integer("keepalive_s", 30, 5, 3600),
-        inflight_window=t.integer("inflight_window", 100, 1, 65535),
-        confirm_timeout_s=t.integer("confirm_timeout_s", 30, 1, 86400),
-        retention_days=t.integer("retention_days", 7, 0, 3650),
-        protocol=t.choice("protocol", "5", ("5", "3.1.1")),
-        max_packet_bytes=t.integer("max_packet_bytes", 268_435_455, 1024, 268_435_455),
-        max_publish_rate=t.integer("max_publish_rate", 0, 0, 100_000),
-    )
-    t.finish()
-    host_problem = broker_host_problem(section.host, section.port)
-    if host_problem is not None:
-        raise t.error("host", f"{section.host!r} is not a host name", host_problem)
-    if section.protocol == "3.1.1" and section.delivery == "broker":
-        raise t.error("delivery", "\"broker\" cannot be used with protocol = \"3.1.1\": a 3.1.1 broker acknowledges a "
-                      "publish that its ACL silently dropped, so its PUBACK proves nothing",
-                      "use delivery = \"end-to-end\" (the cloud's own ack confirms each event), or protocol = \"5\"")
-    if section.tls and section.ca_file is None:
-        raise t.error("ca_file", "is required when tls = true", "point it at the PEM file of the broker's CA")
-    if not section.tls and (section.ca_file or section.cert_file or section.key_file):
-        raise t.error("tls", "is false but certificate files are set", "set tls = true or remove the files")
-    if (section.cert_file is None) != (section.key_file is None):
-        raise t.error("cert_file" if section.cert_file is None else "key_file",
-                      "client certificates need both cert_file and key_file", "set both, or neither")
-    if section.password_file and not section.username:
-        raise t.error("username", "is required when password_file is set", "set the broker user name")
-    return section
-
-
-def broker_host_problem(host: str, port: int) -> str | None:
-    """The fix when `host` is a URL or HOST:PORT (paho would try to resolve it as a name), else None."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return None
-    except ValueError:
-        pass
-    match = re.fullmatch(r"(?:([a-z][a-z0-9+.-]*)://)?([^/:]+|\[[^\]]+\])(?::([0-9]+))?/?", host)
-    if match is None or not (match.group(1) or match.group(3)):
-        if re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", host):
-            return None
-        return "write the broker's DNS name or IP address alone, such as host = \"broker.example.jp\""
-    name = match.group(2).strip("[]")
-    given = match.group(3)
-    port_fix = f" and port = {given}" if given else ""
-    tls_fix = " (with tls = true)" if (given == "8883" or match.group(1) in ("mqtts", "ssl")) else ""
-    return f"host = \"{name}\"{port_fix}{tls_fix}: the scheme and the port are keys of their own"
-
-
 def _api(t: Table) -> ApiSection:
     listen = t.string("listen", "127.0.0.1:8765")
     language = t.choice("screen_language", "ja", ("ja", "en"))
@@ -341,63 +232,6 @@ def _api(t: Table) -> ApiSection:
                       "the store network", "use 127.0.0.1, ::1 or a unix socket")
     if not 1 <= port <= 65535:
         raise t.error("listen", f"port {port} is out of range", "use a port from 1 to 65535")
-    return section
-
-
-def _catalog(t: Table, agent: AgentSection) -> CatalogSection:
-    section = CatalogSection(
-        url=t.string("url"),
-        token_file=t.secret_file("token_file"),
-        max_age_s=t.integer("max_age_s", 86400, 60, 90 * 86400),
-        poll_interval_s=t.integer("poll_interval_s", 3600, 10, 86400),
-        deadline_s=t.integer("deadline_s", 600, 5, 86400),
-    )
-    t.finish()
-    url = section.url.replace("{store_id}", agent.store_id).replace("{lane_id}", agent.lane_id)
-    match = re.match(r"(https?)://([^/:]+|\[[^\]]+\])", url)
-    if match is None:
-        raise t.error("url", f"{section.url!r} is not an http(s) URL", "use https://host/path")
-    host = match.group(2).strip("[]")
-    if match.group(1) == "http" and host not in ("127.0.0.1", "localhost", "::1"):
-        raise t.error("url", "plain http is only allowed to this machine (the token would travel in clear)",
-                      "use https://")
-    return CatalogSection(url=url, token_file=section.token_file, max_age_s=section.max_age_s,
-                          poll_interval_s=section.poll_interval_s, deadline_s=section.deadline_s)
-
-
-def _payment(t: Table, agent: AgentSection) -> PaymentSection:
-    section = PaymentSection(
-        adapter=t.string("adapter", "none", pattern=r"[a-z0-9_.+-]+"),
-        timeout_s=t.integer("timeout_s", 30, 1, 600),
-        simulated_outcome=t.choice("simulated_outcome", "approve", ("approve", "decline", "timeout")),
-        simulated_latency_ms=t.integer("simulated_latency_ms", 0, 0, 600_000),
-        base_url=t.string("base_url", ""),
-        merchant_id=t.string("merchant_id", ""),
-        api_key_id=t.string("api_key_id", ""),
-        api_secret_file=t.secret_file("api_secret_file"),
-        qr_expiry_s=t.integer("qr_expiry_s", 300, 30, 3600),
-        poll_interval_s=t.number("poll_interval_s", 2.5),
-        unknown_timeout_s=t.integer("unknown_timeout_s", 120, 5, 86400),
-        cancel_zone=t.string("cancel_zone", "Asia/Tokyo"),
-        simulated_app_pays_after_s=t.number("simulated_app_pays_after_s", 3.0),
-    )
-    t.finish()
-    if section.adapter == "simulated" and not agent.allow_simulators:
-        raise t.error("adapter", "'simulated' is a simulator: it approves payments and no money moves",
-                      "name the store's payment adapter (for example \"paypay\", docs/payment.md), or set "
-                      "allow_simulators = true in [agent] on a development lane")
-    if not 0.2 <= section.poll_interval_s <= 60:
-        raise t.error("poll_interval_s", f"{section.poll_interval_s} is out of range",
-                      "use 0.2 to 60 seconds (the service asks for 2 to 3)")
-    try:
-        ZoneInfo(section.cancel_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise t.error("cancel_zone", f"{section.cancel_zone!r} is not a time zone ({type(exc).__name__})",
-                      "use an IANA zone name such as \"Asia/Tokyo\" (install tzdata if none is found)") from None
-    url = section.base_url
-    if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        raise t.error("base_url", f"{url!r} is not https", "use the service's https:// URL (plain http only to "
-                      "this machine, for the simulator)")
     return section
 
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
-from agent.config import PaymentSection, PointsSection, SessionSection
+from agent.config import PointsSection, SessionSection
 from agent.health import ComponentHealth
 from agent.payment.adapter import PaymentAdapter
+from agent.payment.settings import PaymentSection
 from agent.session import actions, scans, seen_tokens, visits
 from agent.session.basket import Session, idle_session, with_prompt, within_limits
 from agent.session.change import Change, refuse
