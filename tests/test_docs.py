@@ -13,6 +13,7 @@ from agent.catalog.settings import CatalogSection
 from agent.cli import build_parser
 from agent.interpret.rules import InterpretSection, TrustSection
 from agent.payment.settings import PaymentSection
+from agent.session.settings import PickupSection, PointsSection, SessionSection
 from agent.sync.settings import MqttSection
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,8 +24,8 @@ SECTION_CLASSES = {
     "agent": config_module.AgentSection, "mqtt": MqttSection, "api": config_module.ApiSection,
     "catalog": CatalogSection, "trust": TrustSection,
     "payment": PaymentSection, "interpret": InterpretSection,
-    "session": config_module.SessionSection, "points": config_module.PointsSection,
-    "pickup": config_module.PickupSection,
+    "session": SessionSection, "points": PointsSection,
+    "pickup": PickupSection,
 }
 
 
