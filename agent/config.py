@@ -1,5 +1,10 @@
 """TOML config read once at start into frozen, typed sections; every refusal names the file, the key and the fix.
 
+This module reads the file, parses `[agent]` (who the lane is, read by several packages) and assembles the
+sections. Each package parses and validates its own section with the typed reads of `config_table`
+(`settings.py` in api/, catalog/, payment/, session/ and sync/; `rules.py` in interpret/; `devices.py`); this
+module imports their parsers, so no package imports it.
+
 Each component receives its own section, never the whole config. Secret files (tokens, keys, passwords)
 must not be world-readable; a bare file name (no slash) is looked up in `$CREDENTIALS_DIRECTORY`, where
 systemd's `LoadCredential=` puts it.
@@ -7,7 +12,6 @@ systemd's `LoadCredential=` puts it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.api.settings import ApiSection, parse_api
 from agent.catalog.settings import CatalogSection, parse_catalog
 from agent.config_table import Table
 from agent.devices import DeviceSection, parse_devices
@@ -52,22 +57,6 @@ class AgentSection:
 
 
 @dataclass(frozen=True, slots=True)
-class ApiSection:
-    listen: str = "127.0.0.1:8765"
-    screen_language: str = "ja"             # the shopper's screen's language until the shopper switches: ja | en
-    scanner_position: str = "below"         # where the scanner is, seen from the shopper: below | left | right
-
-    @property
-    def unix_path(self) -> Path | None:
-        return Path(self.listen[5:]) if self.listen.startswith("unix:") else None
-
-    @property
-    def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]"), int(port)
-
-
-@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     agent: AgentSection
@@ -101,12 +90,12 @@ def load_identity(path: Path) -> tuple[AgentSection, ApiSection]:
     running agent (`status`). The rest (secrets, devices) is the agent's business, so an admin who may read
     the config but not the credentials can still ask."""
     data = _read(path)
-    return _agent(Table.of(data, "agent", str(path), required=True)), _api(Table.of(data, "api", str(path)))
+    return _agent(Table.of(data, "agent", str(path), required=True)), parse_api(Table.of(data, "api", str(path)))
 
 
 def api_listen(listen: str, where: str) -> ApiSection:
     """An `[api] listen` value given elsewhere (`status --api`), checked by the same rules."""
-    return _api(Table({"listen": listen}, "api", where))
+    return parse_api(Table({"listen": listen}, "api", where))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -139,7 +128,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
     devices = parse_devices(data.get("devices", []), where, agent.allow_simulators, check_devices)
     return Config(
         path=path, agent=agent,
-        api=_api(Table.of(data, "api", where)),
+        api=parse_api(Table.of(data, "api", where)),
         trust=parse_trust(Table.of(data, "trust", where)),
         payment=parse_payment(Table.of(data, "payment", where), agent.allow_simulators),
         devices=devices,
@@ -169,28 +158,4 @@ def _agent(t: Table) -> AgentSection:
     t.finish()
     if not section.state_dir.is_absolute():
         raise t.error("state_dir", "must be an absolute path", "for example \"/var/lib/omo-edge\"")
-    return section
-
-
-def _api(t: Table) -> ApiSection:
-    listen = t.string("listen", "127.0.0.1:8765")
-    language = t.choice("screen_language", "ja", ("ja", "en"))
-    scanner = t.choice("scanner_position", "below", ("below", "left", "right"))
-    t.finish()
-    section = ApiSection(listen=listen, screen_language=language, scanner_position=scanner)
-    if section.unix_path is not None:
-        if not section.unix_path.is_absolute():
-            raise t.error("listen", "unix socket path must be absolute", "for example \"unix:/run/omo-edge/api.sock\"")
-        return section
-    try:
-        host, port = section.host_port
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        raise t.error("listen", f"{listen!r} is not HOST:PORT or unix:PATH",
-                      "use \"127.0.0.1:8765\" or \"unix:/run/omo-edge/api.sock\"") from None
-    if not loopback:
-        raise t.error("listen", f"{host} is not a loopback address; the local API must not be reachable from "
-                      "the store network", "use 127.0.0.1, ::1 or a unix socket")
-    if not 1 <= port <= 65535:
-        raise t.error("listen", f"port {port} is out of range", "use a port from 1 to 65535")
     return section

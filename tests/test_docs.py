@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent import config as config_module
+from agent.api.settings import ApiSection
 from agent.catalog.settings import CatalogSection
 from agent.cli import build_parser
 from agent.interpret.rules import InterpretSection, TrustSection
@@ -21,7 +22,7 @@ EXAMPLE = (ROOT / "config" / "agent.example.toml").read_text()
 README = (ROOT / "README.md").read_text()
 
 SECTION_CLASSES = {
-    "agent": config_module.AgentSection, "mqtt": MqttSection, "api": config_module.ApiSection,
+    "agent": config_module.AgentSection, "mqtt": MqttSection, "api": ApiSection,
     "catalog": CatalogSection, "trust": TrustSection,
     "payment": PaymentSection, "interpret": InterpretSection,
     "session": SessionSection, "points": PointsSection,
