@@ -12,8 +12,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from agent.config import MqttSection
 from agent.errors import ConfigError
+from agent.sync.settings import MqttSection
 
 Problem = tuple[str, str]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from agent.config import AgentSection, MqttSection
 from agent.health import ComponentHealth
 from agent.store import Database
 from agent.supervise import Supervisor
@@ -18,6 +17,7 @@ from agent.sync.commands import CommandRouter, Handler
 from agent.sync.disk import DiskGuard, run_disk_guard
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
+from agent.sync.settings import AgentSettings, MqttSection
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Sync:
             self.relay.wake(priority)
 
 
-def start_sync(agent: AgentSection, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,
+def start_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,
                on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None,
                commands: Mapping[str, Handler] | None = None) -> Sync:
     """Start `disk`, and with an [mqtt] section `mqtt` and `relay`; without one, events wait in the outbox."""
