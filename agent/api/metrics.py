@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from agent.api.lane_collector import LaneCollector, Sources
+from agent.health import Observers
 from agent.payment.intents import Intent, IntentState
 from agent.session.change import Change
 from agent.session.checkout import RELEASED
@@ -91,6 +92,11 @@ class LaneMetrics:
         app.router.add_get("/metrics", make_aiohttp_handler(self.registry, disable_compression=True))
 
     # -- callbacks wired by agent/app.py -----------------------------------------------------------------------
+
+    def observers(self) -> Observers:
+        """The bundle the session, the pipeline and the relay report to (built once by the composition root)."""
+        return Observers(scan=self.scan_recorded, change=self.change_committed, payment=self.payment_finished,
+                         publish=self.published, ack=self.acked)
 
     def scan_recorded(self, fields: Mapping[str, Any], seconds: float) -> None:
         self.scans.labels(str(fields.get("device", "")), bounded(fields.get("kind"), KINDS),
