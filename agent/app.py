@@ -147,7 +147,6 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
     """Whether the wall clock is trusted, asked per scan and per commit (one adjtimex call); `/v1/health` asks
     again on each read and shows the verdict as component `clock` (degraded while not synchronised: app tokens
     then get the loose allowance, docs/interpretation.md)."""
-    component = health.component("clock")
 
     def refresh() -> dict[str, Any]:
         verdict = clock_trust()
@@ -155,7 +154,7 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
                       "" if verdict.synchronised else verdict.reason)
         return verdict.details()
 
-    component.probe = refresh
+    component = health.component("clock", probe=refresh)
     refresh()
     return lambda: refresh()["synchronised"] is True
 

@@ -87,9 +87,13 @@ class HealthRegistry:
         self._components: dict[str, ComponentHealth] = {}
         self.listeners: list[Callable[[HealthRegistry], None]] = []
 
-    def component(self, name: str) -> ComponentHealth:
+    def component(self, name: str, probe: Callable[[], dict[str, Any]] | None = None) -> ComponentHealth:
+        """The component called `name`, made on first use; `probe` (asked on each read of health) is given by
+        the one owner that makes it, so it goes in with the constructor."""
         if name not in self._components:
-            self._components[name] = ComponentHealth(name, on_change=self._changed)
+            self._components[name] = ComponentHealth(name, probe=probe, on_change=self._changed)
+        elif probe is not None:
+            raise ValueError(f"health component {name!r} exists already: its probe goes in when it is made")
         return self._components[name]
 
     def _changed(self, _component: ComponentHealth) -> None:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+from agent.health import HealthRegistry
+
 AGENT = Path(__file__).resolve().parents[1] / "agent"
 
 OWN_RECORD = "a mutable record this module creates and owns (not a collaborator)"
@@ -23,7 +27,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("api/fanout.py", "listener.ready"): OWN_RECORD,
     ("api/fanout.py", "listener.dropped"): OWN_RECORD,
     ("api/fanout.py", "listener.stalled"): OWN_RECORD,
-    ("app.py", "component.probe"): "the clock's health component is told how to refresh itself on read",
     ("app.py", "lane.config"): "reload() replaces the running config on the Lane record the app owns",
     ("catalog/db.py", "catalog._db"): "a classmethod finishing the CatalogDb it is building",
     ("store.py", "db.moved_aside"): "the opener finishing the Database it is building",
@@ -112,3 +115,12 @@ def test_every_exception_is_still_needed() -> None:
     seen = {(str(path.relative_to(AGENT)), target)
             for path in sorted(AGENT.rglob("*.py")) for _, target in foreign_assignments(path.read_text())}
     assert sorted(set(EXCEPTIONS) - seen) == []
+
+
+def test_a_health_probe_goes_in_when_its_component_is_made() -> None:
+    registry = HealthRegistry("test")
+    clock = registry.component("clock", probe=lambda: {"synchronised": True})
+    assert registry.component("clock") is clock
+    assert clock.probe is not None and clock.probe() == {"synchronised": True}
+    with pytest.raises(ValueError, match="its probe goes in when it is made"):
+        registry.component("clock", probe=dict)
