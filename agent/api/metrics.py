@@ -3,9 +3,10 @@
 Two kinds of metric. What the lane holds anyway (component states and counters, the outbox, the catalog, the
 disk, the client certificate) is read when Prometheus scrapes, by `LaneCollector` (agent/api/lane_collector.py),
 so no call site is instrumented for it. What happens once and is gone (a scan, a sale, a payment, a PUBACK, an
-ack) is counted here through plain callbacks the composition root (agent/app.py) hands to the session and the
-relay, so neither imports prometheus_client. These counters start at zero with the process, as Prometheus
-expects of a counter (`rate()` and `increase()` handle the restart).
+ack) is counted here through the `Observers` bundle (agent/health.py) this module builds and the composition root
+(agent/app.py) hands to the pipeline, the session and the relay, so none imports prometheus_client. These
+counters start at zero with the process, as Prometheus expects of a counter (`rate()` and `increase()` handle
+the restart).
 
 Labels are small, fixed sets (a device name from the config, a kind, an outcome, a reason code); a value outside
 the known set is counted as `other`. Never an ID: no session, sale, member or payment ID, and no code.
