@@ -31,9 +31,9 @@ from agent.api.events import EventHub  # noqa: E402
 from agent.api.kiosk import add_kiosk_routes, static_files  # noqa: E402
 from agent.api.server import ApiServer  # noqa: E402
 from agent.api.session_routes import SessionRoutes  # noqa: E402
+from agent.api.settings import ApiSection  # noqa: E402
 from agent.catalog.db import CatalogDb  # noqa: E402
 from agent.catalog.load import load_snapshot  # noqa: E402
-from agent.config import ApiSection  # noqa: E402
 from agent.devices import DeviceSection, run_device  # noqa: E402
 from agent.health import HealthRegistry  # noqa: E402
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot  # noqa: E402

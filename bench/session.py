@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.api.events import EventHub  # noqa: E402
 from agent.api.server import ApiServer  # noqa: E402
+from agent.api.settings import ApiSection  # noqa: E402
 from agent.catalog.db import CatalogDb  # noqa: E402
 from agent.catalog.load import load_snapshot  # noqa: E402
-from agent.config import ApiSection  # noqa: E402
 from agent.health import ComponentHealth, HealthRegistry  # noqa: E402
 from agent.sdnotify import settle_heap  # noqa: E402
 from agent.session.basket import BasketLine, add_item, new_session  # noqa: E402

@@ -162,7 +162,9 @@ class Journey:
         elif step.action == "restore_uplink" and world.cloud.broker is not None:
             world.cloud.broker.start()
         elif step.action == "drain":
-            await self.until(lambda: self.waiting() == 0, "the outbox to drain", 30)
+            # The lane reconnects on its own back-off (1 to 2 s, doubling to 60 s), so after a long cut the
+            # next attempt can be a minute away: wait for one full back-off step and the drain after it.
+            await self.until(lambda: self.waiting() == 0, "the outbox to drain", 90)
 
     async def watch_cloud(self) -> None:
         """Note when the cloud first holds a sale (a figure for bench/demo.py)."""

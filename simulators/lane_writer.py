@@ -13,7 +13,6 @@ import sys
 import uuid
 from pathlib import Path
 
-from agent.config import MqttSection
 from agent.health import ComponentHealth
 from agent.lane_db import open_sync_db
 from agent.session.sales import record_sale
@@ -21,6 +20,7 @@ from agent.session.scans import record_scan
 from agent.sync import outbox
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
+from agent.sync.settings import MqttSection
 
 
 def sale(n: int) -> dict[str, object]:

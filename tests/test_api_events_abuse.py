@@ -17,7 +17,7 @@ import pytest
 from agent.api.events import EventHub
 from agent.api.fanout import MAX_BUFFERED
 from agent.api.server import ApiServer, SocketLimits
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
 from simulators.ports import free_port
 from simulators.sync_checks import wait_until

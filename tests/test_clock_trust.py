@@ -12,6 +12,7 @@ import pytest
 
 from agent.api.events import EventHub
 from agent.api.server import ApiServer
+from agent.api.settings import ApiSection
 from agent.app import watch_clock
 from agent.clock import (
     STA_UNSYNC,
@@ -23,7 +24,6 @@ from agent.clock import (
     judge_clock,
     read_kernel_clock,
 )
-from agent.config import ApiSection
 from agent.health import HealthRegistry
 from simulators.cloud.store_catalog import MEMBER
 from simulators.fixtures.secrets import sweep_secrets

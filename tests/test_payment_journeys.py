@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import PaymentSection
 from agent.payment.none import build as build_none
 from agent.payment.reversal import cancel_deadline, reversal_kind
+from agent.payment.settings import PaymentSection
 from agent.session import actions
 from agent.session.refunds import reverse_sale
 from agent.sync.disk import DiskGuard

@@ -20,7 +20,7 @@ import yaml
 from agent.api.events import EventHub
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
 from agent.payment.paypay import PayPayAdapter
 from agent.payment.simulated import SimulatedAdapter

@@ -19,7 +19,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.config import MqttSection
+from agent.sync.settings import MqttSection
 from simulators.cloud.broker import MosquittoBroker, end_process, mosquitto_path, wait_listening
 from simulators.cloud.certs import LanePki
 from simulators.cloud.faultproxy import FaultProxy

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from agent.api.events import EventHub
 from agent.api.fanout import Fanout
 from agent.api.port_holder import port_holder
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.errors import StartupError
 from agent.health import HealthRegistry
 

@@ -26,9 +26,9 @@ from agent.catalog.delta import Delta, Outcome, apply_delta_tx, current_version,
 from agent.catalog.fields import CatalogLineError
 from agent.catalog.load import OlderSnapshot
 from agent.catalog.pull import SnapshotClient, Transport
+from agent.catalog.settings import CatalogSection
 from agent.catalog.worker import load_in_worker
 from agent.clock import Clock, SystemClock
-from agent.config import CatalogSection
 from agent.errors import AgentError
 from agent.health import ComponentHealth, State
 

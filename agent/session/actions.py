@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from agent.config import SessionSection
 from agent.interpret.meanings import StaffCode
 from agent.interpret.tokens import Claims
 from agent.session import machine
@@ -31,6 +30,7 @@ from agent.session.basket import (
 )
 from agent.session.change import Change, EventRow, refuse, session_event, touched
 from agent.session.machine import Refusal, SessionState
+from agent.session.settings import SessionSection
 from agent.session.steps import advance
 
 

@@ -27,13 +27,13 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.config import PaymentSection
 from agent.errors import DiskFullError, StoreError
 from agent.health import NOBODY
 from agent.payment import intents
 from agent.payment.adapter import PaymentNotSent, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
 from agent.payment.intents import Intent, IntentState
 from agent.payment.reversal import reversal_kind
+from agent.payment.settings import PaymentSection
 from agent.session import actions, codec, tender
 from agent.session.basket import Prompt, Session
 from agent.session.change import Change, refuse

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
-from agent.config import PaymentSection, PointsSection, SessionSection
 from agent.health import NOBODY, ComponentHealth, Observers
 from agent.payment.adapter import PaymentAdapter
+from agent.payment.settings import PaymentSection
 from agent.session import actions, scans, seen_tokens, visits
 from agent.session.basket import Session, idle_session, with_prompt, within_limits
 from agent.session.change import Change, refuse
@@ -29,6 +29,7 @@ from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_
 from agent.session.pricing_types import PricedBasket
 from agent.session.receipt import build_sale
 from agent.session.sales import record_sale
+from agent.session.settings import PointsSection, SessionSection
 from agent.session.totals import price, view
 from agent.store import Database
 from agent.sync import outbox

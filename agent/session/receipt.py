@@ -14,9 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 from agent.catalog.rates import is_reduced
-from agent.config import SessionSection
 from agent.session.basket import Session
 from agent.session.pricing_types import PricedBasket
+from agent.session.settings import SessionSection
 from agent.session.totals import view
 
 

@@ -26,7 +26,6 @@ from agent.catalog.records import Member as MemberRecord
 from agent.catalog.records import OfflinePolicy
 from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
-from agent.config import SessionSection
 from agent.interpret.meanings import Coupon, Member, Product
 from agent.session import machine
 from agent.session.basket import (
@@ -45,6 +44,7 @@ from agent.session.basket import (
 from agent.session.change import Change, EventRow, refuse, session_event, touched
 from agent.session.machine import Refusal, SessionState
 from agent.session.money import weighed_amount
+from agent.session.settings import SessionSection
 from agent.session.steps import advance
 
 NewId = Callable[[], str]

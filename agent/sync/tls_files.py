@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import MqttSection
 from agent.errors import ConfigError
+from agent.sync.settings import MqttSection
 
 Problem = tuple[str, str]
 

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.config import AgentSection, MqttSection
 from agent.health import NOBODY, ComponentHealth, Observers
 from agent.store import Database
 from agent.supervise import Supervisor
@@ -19,6 +18,7 @@ from agent.sync.commands import CommandRouter, Handler
 from agent.sync.disk import DiskGuard, run_disk_guard
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
+from agent.sync.settings import AgentSettings, MqttSection
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Sync:
             supervisor.start("relay", self.relay.run)
 
 
-def build_sync(agent: AgentSection, mqtt: MqttSection | None, lane_db: Database, *, guard: DiskGuard | None = None,
+def build_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, *, guard: DiskGuard | None = None,
                observers: Observers = NOBODY, on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None,
                commands: Mapping[str, Handler] | None = None) -> Sync:
     """The disk guard, and with [mqtt] the publisher and the relay, built but not started (`Sync.start`)."""
@@ -67,7 +67,7 @@ def build_sync(agent: AgentSection, mqtt: MqttSection | None, lane_db: Database,
     return Sync(guard, relay, publisher)
 
 
-def start_sync(agent: AgentSection, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,
+def start_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,
                on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None,
                commands: Mapping[str, Handler] | None = None) -> Sync:
     """build_sync, then Sync.start: for callers that need nothing between the two (tools, tests)."""

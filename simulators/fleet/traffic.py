@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, rfc3339_ms
-from agent.config import SessionSection
 from agent.session.basket import BasketLine, Session, new_session
 from agent.session.change import session_event
 from agent.session.receipt import build_sale
 from agent.session.sales import record_sale
 from agent.session.scans import record_scan
+from agent.session.settings import SessionSection
 from agent.session.totals import price
 from agent.sync import outbox
 from simulators.cloud.catalog_data import gtin_for, price_for

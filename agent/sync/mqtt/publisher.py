@@ -18,7 +18,6 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.config import MqttSection
 from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.sync import tls
@@ -33,6 +32,7 @@ from agent.sync.link import (
 )
 from agent.sync.loop_io import LoopIO
 from agent.sync.mqtt.client import PahoClient
+from agent.sync.settings import MqttSection
 
 logger = logging.getLogger(__name__)
 
