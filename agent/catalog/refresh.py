@@ -8,7 +8,7 @@ Wiring (agent/app.py):
     catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
     sync = build_catalog_sync(config.catalog, catalog)
     supervisor.start("catalog", sync.run)
-    handlers.on_catalog_delta = sync.apply_delta      # MQTT `{prefix}/{store}/catalog`
+    build_sync(..., on_catalog_delta=sync.apply_delta)  # MQTT `{prefix}/{store}/catalog`
     sync.request_pull()                               # the cloud's `catalog.refresh` command
     ... on stop, after the supervisor: await asyncio.to_thread(catalog.close)
 """

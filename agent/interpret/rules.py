@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from agent.config_table import Table
 from agent.interpret.gs1 import DEFAULT_SUBSTITUTES
 from agent.interpret.rcn import BUILTIN, RcnTemplate, template_problem, templates_for
 from agent.interpret.tokens import load_keys
+
+if TYPE_CHECKING:   # cryptography loads with the first key file (agent.interpret.tokens.load_keys)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 CHECKS = ("none", "luhn", "gs1")
 # ISO 4217: minor-unit digits where not 2, and numeric codes (AI 393x carries the numeric code).

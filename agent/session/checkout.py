@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import DiskFullError, StoreError
+from agent.health import NOBODY
 from agent.payment import intents
 from agent.payment.adapter import PaymentNotSent, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
 from agent.payment.intents import Intent, IntentState
@@ -71,7 +72,8 @@ class Checkout:
     """Drives each payment intent of one lane to a final state; owned by the session's controller."""
 
     def __init__(self, controller: SessionController, settings: PaymentSection,
-                 offline_kinds: OfflineKinds = _online) -> None:
+                 offline_kinds: OfflineKinds = _online,
+                 observe_payment: Callable[[Intent], None] = NOBODY.payment) -> None:
         self.ctl = controller
         self.settings = settings
         self.offline_kinds = offline_kinds          # None while online, else the kinds the offline policy allows
@@ -79,7 +81,7 @@ class Checkout:
         self._cancel: set[str] = set()
         self._tasks: dict[str, asyncio.Task[Change]] = {}
         # Each intent that reached a final state, once committed, for the metrics the composition root wires.
-        self.observe_payment: Callable[[Intent], None] = lambda intent: None
+        self.observe_payment = observe_payment
 
     # -- starting a payment ------------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
-from agent.health import ComponentHealth
+from agent.health import NOBODY, ComponentHealth, Observers
 from agent.payment.adapter import PaymentAdapter
 from agent.payment.settings import PaymentSection
 from agent.session import actions, scans, seen_tokens, visits
@@ -58,7 +58,8 @@ class SessionController:
                  clock: Clock = SYSTEM_CLOCK, max_skew_s: int = 3600, guard: DiskGuard | None = None,
                  on_recorded: Callable[[int], None] = lambda priority: None, audit: Callable[[], float] = random.random,
                  payment: PaymentSection | None = None, offline_kinds: OfflineKinds | None = None,
-                 store_id: str = "", lane_id: str = "", offline_policy: OfflineLookup = fresh) -> None:
+                 store_id: str = "", lane_id: str = "", offline_policy: OfflineLookup = fresh,
+                 observers: Observers = NOBODY, clock_trusted: Callable[[], bool] = lambda: True) -> None:
         self.lane_db, self.settings, self.points, self.adapter = lane_db, settings, points, adapter
         self.notify, self.health, self.currency, self.clock = notify, health, currency, clock
         self.max_skew_s, self.guard, self.on_recorded, self.audit = max_skew_s, guard, on_recorded, audit
@@ -69,13 +70,14 @@ class SessionController:
         self.lock = asyncio.Lock()
         # One lock per sale being reversed by staff (agent/session/refunds.py): two voids at once give one.
         self.reversing: dict[str, asyncio.Lock] = {}
-        self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None))
+        self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None),
+                                 observe_payment=observers.payment)
         self.recovery: asyncio.Task[None] | None = None
         # Each committed change (its session events and sale), for the metrics the composition root wires.
-        self.observe_change: Callable[[Change], None] = lambda change: None
+        self.observe_change: Callable[[Change], None] = observers.change
         # Whether the wall clock is trusted now (agent.clock.clock_trust, wired by the composition root): every
         # session event says so, as the scan events do.
-        self.clock_trusted: Callable[[], bool] = lambda: True
+        self.clock_trusted = clock_trusted
 
     # -- reading -----------------------------------------------------------------------------------------------
 

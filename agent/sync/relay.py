@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import PacketTooLarge, PublishError, StoreError
-from agent.health import ComponentHealth
+from agent.health import NOBODY, ComponentHealth, Observers
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.confirmations import Confirmations, Reuse, parse_ack
@@ -51,7 +50,7 @@ class OutboxRelay:
 
     def __init__(self, db: Database, publisher: PublisherLink, *, delivery: str = "end-to-end", window: int = 100,
                  confirm_timeout_s: float = 30.0, retention_days: float = 7.0, max_publish_rate: float = 0,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, observers: Observers = NOBODY) -> None:
         self.db, self.publisher, self.clock = db, publisher, clock
         self.settings = RelaySettings(delivery == "broker", window, confirm_timeout_s, retention_days, max_publish_rate)
         self._rate = TokenBucket(max_publish_rate, clock.monotonic()) if max_publish_rate > 0 else None
@@ -68,8 +67,8 @@ class OutboxRelay:
         self._health = ComponentHealth("relay")        # until the supervisor hands its own to run()
         # Latencies for the metrics the composition root wires (agent/api/metrics.py): publish to PUBACK by
         # class, and PUBACK to the ingest's ack.
-        self.observe_publish: Callable[[str, float], None] = lambda topic_class, seconds: None
-        self.observe_ack: Callable[[float], None] = lambda seconds: None
+        self.observe_publish = observers.publish
+        self.observe_ack = observers.ack
         handlers = publisher.handlers
         handlers.on_puback, handlers.on_ack, handlers.on_state = self._on_puback, self._on_ack, self._on_state
 
