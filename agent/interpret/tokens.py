@@ -3,7 +3,7 @@
 Every refusal is a `TokenRejected(reason)` value. Nothing here keeps the signature: `Claims` and
 `TokenRejected` hold what was signed, never the proof, so they can be logged and published as they are.
 
-Clock policy (DESIGN "App QR codes"): with a synchronised clock, `exp` and `iat` are checked with
+Clock policy (docs/interpretation.md, "Clock policy"): with a synchronised clock, `exp` and `iat` are checked with
 `skew_s` of tolerance. When the system clock is not known to be synchronised, `exp` is still enforced but with
 `unsynced_skew_s` (wider, default one hour; whether the clock is synchronised is the caller's to say:
 `agent.clock.clock_trust()` asks the kernel), and so is `nbf` (with the same allowance: a coupon meant to start
