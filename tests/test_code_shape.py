@@ -1,4 +1,4 @@
-"""The shape of the whole tree as tests: no import circle in agent/, drivers/ or simulators/.
+"""The shape of the whole tree as tests: no import circle, and the sync path's modules kept small.
 
 The graph is the one bench/code_shape.py reports (simulators/code_graph.py): every import statement is an
 arrow, at module level, inside a function or under `if TYPE_CHECKING:`, so a circle cannot hide behind a
@@ -8,6 +8,8 @@ lazy import or a type hint.
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from simulators.code_graph import ROOT, circles, import_graph
 
@@ -37,3 +39,8 @@ def test_the_graph_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:
     (package / "c.py").write_text("from . import a\n")
     assert circles(import_graph([package], tmp_path)) == [["pkg.a", "pkg.b", "pkg.c"]]
 
+
+@pytest.mark.parametrize("module", sorted((ROOT / "agent" / "sync").glob("*.py")), ids=lambda p: p.name)
+def test_no_sync_module_is_over_300_lines(module: Path) -> None:
+    lines = len(module.read_text().splitlines())
+    assert lines <= 300, f"agent/sync/{module.name} is {lines} lines: split out a part with one job"
