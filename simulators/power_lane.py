@@ -25,11 +25,11 @@ from typing import Any
 from agent.lane_db import TEST_SYNCHRONOUS_ENV
 from simulators.cloud.store_catalog import TEA, write_store_catalog
 from simulators.devices.serial_pty import VirtualSerialScanner
+from simulators.doubles.ports import free_port
+from simulators.doubles.screen_watch import ScreenWatch
 from simulators.fixtures.daemon import AgentProcess, NotifySocket, render_toml
 from simulators.fixtures.shop import api
-from simulators.ports import free_port
 from simulators.powerloss.mount import PowerLossMount
-from simulators.screen_watch import ScreenWatch
 
 FINAL = ("succeeded", "failed", "cancelled")
 DOWN = (ConnectionError, TimeoutError, urllib.error.URLError, http.client.HTTPException)

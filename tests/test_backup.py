@@ -18,9 +18,9 @@ from agent.commands.backup import BackupError, backup_state
 from agent.lane_db import open_sync_db
 from agent.session.sales import record_sale
 from simulators.cloud.catalog_data import SnapshotSpec, write_snapshot
+from simulators.doubles.ports import free_port
 from simulators.kill9 import lane_command
 from simulators.lane_writer import sale
-from simulators.ports import free_port
 
 pytestmark = pytest.mark.timeout(90)
 

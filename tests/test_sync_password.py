@@ -12,8 +12,8 @@ import pytest
 
 from agent.session.scans import record_scan
 from simulators.cloud.broker import mosquitto_path
+from simulators.doubles.ports import free_port
 from simulators.lane_writer import scan
-from simulators.ports import free_port
 from simulators.sync_checks import wait_until
 from simulators.sync_lane import mqtt_section, running_lane
 
