@@ -18,7 +18,7 @@ from agent.sync import outbox
 from agent.sync.relay import OutboxRelay
 from simulators.doubles.clock import FakeClock
 from simulators.doubles.fake_publisher import FakePublisher
-from simulators.lane_writer import sale, scan
+from simulators.lanes.writer import sale, scan
 
 
 @dataclass

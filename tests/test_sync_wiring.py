@@ -18,9 +18,9 @@ from agent.sync.wiring import start_sync
 from simulators.cloud.broker import MosquittoBroker
 from simulators.doubles.ports import free_port
 from simulators.fixtures.sync import IngestProcess
-from simulators.lane_writer import sale
+from simulators.lanes.sync import mqtt_section
+from simulators.lanes.writer import sale
 from simulators.sync_checks import wait_until
-from simulators.sync_lane import mqtt_section
 
 
 @pytest.mark.broker
