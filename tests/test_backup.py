@@ -19,8 +19,8 @@ from agent.lane_db import open_sync_db
 from agent.session.sales import record_sale
 from simulators.cloud.catalog_data import SnapshotSpec, write_snapshot
 from simulators.doubles.ports import free_port
-from simulators.kill9 import lane_command
 from simulators.lanes.writer import sale
+from simulators.trials.kill9 import lane_command
 
 pytestmark = pytest.mark.timeout(90)
 

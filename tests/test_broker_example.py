@@ -26,7 +26,7 @@ from simulators.cloud.certs import SERVER_NAME, LanePki, Pair
 from simulators.doubles.ports import free_port
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import sale
-from simulators.sync_checks import wait_until
+from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

@@ -28,7 +28,7 @@ from simulators.fleet.cloud import start_ingest
 from simulators.fleet.fleet import Fleet, FleetPlan
 from simulators.fleet.ingest_view import held_by_stream
 from simulators.fleet.traffic import Rate
-from simulators.sync_checks import wait_until
+from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 

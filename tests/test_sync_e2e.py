@@ -25,7 +25,7 @@ from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
 from simulators.lanes.writer import sale, scan
-from simulators.sync_checks import wait_until, watch
+from simulators.trials.sync_checks import wait_until, watch
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

@@ -13,7 +13,7 @@ from simulators.cloud.ingest_sqlite import LaneTracker, open_db
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
 from simulators.lanes.writer import sale
-from simulators.sync_checks import wait_until, watch
+from simulators.trials.sync_checks import wait_until, watch
 
 pytestmark = [pytest.mark.timeout(60)]
 

@@ -15,7 +15,7 @@ from simulators.cloud.broker import mosquitto_path
 from simulators.doubles.ports import free_port
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import scan
-from simulators.sync_checks import wait_until
+from simulators.trials.sync_checks import wait_until
 
 pytestmark = pytest.mark.skipif(mosquitto_path() is None or subprocess.run(["which", "mosquitto_passwd"],
                                                                             capture_output=True).returncode != 0,

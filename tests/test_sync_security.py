@@ -14,7 +14,7 @@ from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.certs import SERVER_NAME, LanePki
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import sale
-from simulators.sync_checks import wait_until
+from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

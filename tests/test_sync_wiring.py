@@ -20,7 +20,7 @@ from simulators.doubles.ports import free_port
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import mqtt_section
 from simulators.lanes.writer import sale
-from simulators.sync_checks import wait_until
+from simulators.trials.sync_checks import wait_until
 
 
 @pytest.mark.broker

@@ -1,7 +1,7 @@
 """The deployed lane with its state directory on the power-loss layer: the daemon, a pty scanner, the simulated
 payment, and the broker and ingest of the caller.
 
-One `PowerLane` lives for a whole campaign (simulators/power_campaign.py): the pty and the config stay, the
+One `PowerLane` lives for a whole campaign (simulators/trials/power.py): the pty and the config stay, the
 daemon and the mount come and go. `sell_until` streams complete sales (scan on the pty, pay on the API) and
 returns the sale IDs the API answered `paid`; `kill_and_cut` is the power cut; `survivors` reads a copy of
 what the disk kept, without letting SQLite touch the disk itself before the daemon does.
