@@ -40,8 +40,8 @@ from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot
 from simulators.cloud.store_catalog import records  # noqa: E402
 from simulators.cloud.tokens import TokenIssuer  # noqa: E402
 from simulators.devices.serial_pty import VirtualSerialScanner  # noqa: E402
+from simulators.doubles.ports import free_port  # noqa: E402
 from simulators.fixtures.session import SessionLane  # noqa: E402
-from simulators.ports import free_port  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

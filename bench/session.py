@@ -44,11 +44,11 @@ from agent.sync.relay import OutboxRelay  # noqa: E402
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot  # noqa: E402
 from simulators.cloud.store_catalog import records  # noqa: E402
 from simulators.cloud.tokens import TokenIssuer  # noqa: E402
+from simulators.doubles.ports import free_port  # noqa: E402
 from simulators.fixtures.session import DEFAULT_POINTS, DEFAULT_SESSION, SessionLane  # noqa: E402
 from simulators.fixtures.sync import cloud_on_loopback  # noqa: E402
-from simulators.lane_writer import scan as scan_fields  # noqa: E402
-from simulators.ports import free_port  # noqa: E402
-from simulators.sync_lane import mqtt_section  # noqa: E402
+from simulators.lanes.sync import mqtt_section  # noqa: E402
+from simulators.lanes.writer import scan as scan_fields  # noqa: E402
 
 # Generated product i is age-restricted when i % 50 == 0 (simulators/cloud/catalog_data.py): those would stop
 # the basket for an attendant, so the bench scans only the others.

@@ -26,9 +26,9 @@ from agent.clock import (
 )
 from agent.health import HealthRegistry
 from simulators.cloud.store_catalog import MEMBER
+from simulators.doubles.ports import free_port
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 STA_PLL, STA_NANO = 0x0001, 0x2000
 # Values as the kernel reports them: chrony locked (TIME_OK, PLL + nanosecond mode, maxerror 26 ms); the same

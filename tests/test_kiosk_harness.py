@@ -28,8 +28,8 @@ from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
 from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult, PaymentStatus, PaymentUnknown
 from agent.payment.simulated import SimulatedAdapter
+from simulators.doubles.ports import free_port
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

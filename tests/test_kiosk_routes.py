@@ -21,8 +21,8 @@ from agent.session import machine
 from agent.session.checkout import RELEASED
 from agent.session.scan_rules import ATTENDANT_MESSAGES
 from simulators.cloud.store_catalog import TEA
+from simulators.doubles.ports import free_port
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_BUDGET_BYTES = 100 * 1024

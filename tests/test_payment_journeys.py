@@ -23,8 +23,8 @@ from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.payment_campaign import fail_next_sale_commit
-from simulators.sync_checks import wait_until
+from simulators.trials.payment import fail_next_sale_commit
+from simulators.trials.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 OTHER_WALLET = "289999999999999999"

@@ -1,6 +1,6 @@
 """A lane in a process: records sales and scans and relays them, for kill -9 and outage tests and the soak.
 
-`python -m simulators.lane_writer --state-dir D --port P --mode stream` writes a sale every few scans
+`python -m simulators.lanes.writer --state-dir D --port P --mode stream` writes a sale every few scans
 and prints `sale <sale_id> <seq>` after each commit; `--mode drain` writes nothing and exits 0 once the
 outbox holds nothing unconfirmed. The test kills it with SIGKILL at random instants.
 """
