@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from simulators.doubles.ports import free_port
 from simulators.fixtures.daemon import AgentProcess
-from simulators.ports import free_port
 
 # Each is imported inside the function that first needs it; the reason says when an idle lane would need it.
 LOADED_LATER = {
