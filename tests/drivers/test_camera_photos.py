@@ -21,7 +21,7 @@ from simulators.devices import photos  # noqa: E402
 from simulators.devices.clusters import cluster_set  # noqa: E402
 from simulators.devices.render import hard_set  # noqa: E402
 
-ROOT = photos.photos_root(Path(__file__).resolve().parent.parent)
+ROOT = photos.photos_root(Path(__file__).resolve().parent.parent.parent)
 needs_photos = pytest.mark.skipif(not ROOT.is_dir(), reason=f"no real photos at {ROOT} (../shared/camera-photos "
                                   "beside the repository); the rendered cases still run")
 

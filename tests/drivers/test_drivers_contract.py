@@ -196,7 +196,7 @@ async def test_nothing_leaks_between_two_devices_of_the_same_kind(rig: Rig) -> N
 
 async def test_the_same_code_within_the_bounce_window_is_one_scan(rig: Rig) -> None:
     if rig.kind == "camera":
-        pytest.skip("a camera holds a code in view: re-arm covers it (tests/test_camera_decode.py)")
+        pytest.skip("a camera holds a code in view: re-arm covers it (tests/drivers/test_camera_decode.py)")
     async with rig.build() as driver:
         events = aiter(driver.scans())
         rig.scan(EAN13, "ean13")
