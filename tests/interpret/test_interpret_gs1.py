@@ -171,5 +171,5 @@ def test_general_specification_examples(hri: str, expected: dict[str, object]) -
 
 
 def test_example_config_documents_the_default_substitutes() -> None:
-    example = tomllib.loads((Path(__file__).resolve().parents[1] / "config" / "agent.example.toml").read_text())
+    example = tomllib.loads((Path(__file__).resolve().parents[2] / "config" / "agent.example.toml").read_text())
     assert tuple(example["interpret"]["gs_substitutes"]) == DEFAULT_SUBSTITUTES
