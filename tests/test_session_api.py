@@ -64,7 +64,7 @@ class Client:
 @pytest.fixture
 async def api(session_lane: SessionLane) -> AsyncIterator[Client]:
     # These tests drive whole visits through the API, typing codes as the screen's keypad does: typed product
-    # codes are `allowed` here (the default, staff approval, is tests/test_session_keyed.py's).
+    # codes are `allowed` here (the default, staff approval, is tests/session/test_session_keyed.py's).
     session_lane.settings = replace(session_lane.settings, keyed_codes="allowed")
     await session_lane.restart()
     assert session_lane.controller is not None and session_lane.pipeline is not None

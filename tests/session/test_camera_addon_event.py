@@ -11,7 +11,7 @@ import yaml
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
 
-ASYNCAPI: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml").read_text())
+ASYNCAPI: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml").read_text())
 
 
 async def test_the_addon_is_in_the_scan_event_and_the_basket_line_is_the_gtin(session_lane: SessionLane) -> None:

@@ -32,7 +32,7 @@ from simulators.cloud.store_catalog import (
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
 SCHEMA_OF = {"omo.scan/1": "Scan", "omo.sale/1": "Sale", "omo.session/1": "Session", "omo.interest/1": "Interest",
              "omo.payment/1": "Payment"}

@@ -35,7 +35,7 @@ from simulators.cloud.store_catalog import (
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
 
 
