@@ -17,7 +17,7 @@ from agent.session.scans import record_scan
 from agent.sync import commands, outbox
 from simulators.lane_writer import sale, scan
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
 
 
