@@ -24,7 +24,7 @@ from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE_BUDGET_BYTES = 100 * 1024
 
 

@@ -30,7 +30,7 @@ from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OPENAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
 
 
