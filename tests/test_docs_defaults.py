@@ -1,7 +1,7 @@
-"""Defaults quoted outside docs/config.md say what docs/config.md says (which tests/test_config_reference.py holds
-to the parser's own defaults): the key tables of catalog.md, interpretation.md and drivers.md, and a default
-quoted in running text as "`[section] key` (value)" on any page. A default changed in the code then fails here
-for every page that repeats it, not only for the reference.
+"""Defaults quoted outside docs/config.md say what docs/config.md says (which
+tests/config/test_config_reference.py holds to the parser's own defaults): the key tables of catalog.md,
+interpretation.md and drivers.md, and a default quoted in running text as "`[section] key` (value)" on any page.
+A default changed in the code then fails here for every page that repeats it, not only for the reference.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 from agent.config import load
 from agent.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = '[agent]\nstore_id = "s1"\nlane_id = "l1"\nstate_dir = "/tmp/omo-state"\n'
 
 BAD_CONFIGS = [

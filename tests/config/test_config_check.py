@@ -17,7 +17,7 @@ import pytest
 from agent.cli import main
 from simulators.cloud.certs import LanePki
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = '[agent]\nstore_id = "s1"\nlane_id = "l1"\nstate_dir = "/tmp/omo-state"\n'
 
 

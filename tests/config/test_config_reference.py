@@ -22,7 +22,7 @@ from agent.config_table import REQUIRED, Table
 from drivers import options as driver_options
 from drivers.options import Options
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "config.md"
 
 # Every optional section present with its required keys only, one of each sub-table, one of each driver.
