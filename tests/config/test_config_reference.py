@@ -3,7 +3,7 @@
 The keys come from the parser itself, not from a list kept by hand: a config with every section (and one of
 each sub-table and device driver) is parsed while the typed reads of `agent.config_table.Table` and
 `drivers.options.Options` are recorded. Keys left out of that config are read with their defaults, which is
-what the doc's default column must say. (tests/test_docs.py checks config/agent.example.toml; this checks the
+what the doc's default column must say. (tests/repo/test_docs.py checks config/agent.example.toml; this checks the
 reference.)
 """
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "agent"
 PACKAGES = sorted(p.parent for p in AGENT.glob("*/__init__.py"))
 

@@ -12,7 +12,7 @@ from agent import config as config_module
 from agent.cli import build_parser
 from agent.interpret.rules import InterpretSection
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config" / "agent.example.toml").read_text()
 README = (ROOT / "README.md").read_text()
 

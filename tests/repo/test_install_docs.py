@@ -13,7 +13,7 @@ from drivers.base import UnavailableReason
 from drivers.hid import _FIXES as HID_FIXES
 from drivers.serial import _FIXES as SERIAL_FIXES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "docs" / "operations" / "install.md"
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from agent.catalog.records import OfflinePolicy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "config.md"
 ROW = re.compile(r"^\| `([a-z_0-9]+)`(?:, `[a-z_0-9]+`)* \| (.+)$")
