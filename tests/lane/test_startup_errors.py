@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_agent(config: Path, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:

@@ -31,7 +31,7 @@ from agent.payment.simulated import SimulatedAdapter
 from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "kiosk"
 # What works in a container without a GPU or a user namespace, and keeps Chromium off the network.

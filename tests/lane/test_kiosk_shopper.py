@@ -15,7 +15,7 @@ from simulators.cloud.store_catalog import MEMBER, ONIGIRI, ORDER_READY, SNACK, 
 from simulators.fixtures.session import SessionLane
 
 pytestmark = needs_chromium
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

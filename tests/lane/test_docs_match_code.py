@@ -15,7 +15,7 @@ import pytest
 from agent.clock import TIME_ERROR, KernelClock, judge_clock
 from simulators.fixtures.metrics import Scrape
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 TROUBLESHOOTING = (DOCS / "operations" / "troubleshooting.md").read_text()
 DEVICE = "device:<name>"

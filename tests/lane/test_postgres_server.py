@@ -48,7 +48,7 @@ def exited(pid: int, timeout_s: float) -> bool:
 
 def test_a_server_whose_owner_is_killed_stops_and_is_deleted(postgres_server: TemporaryPostgres) -> None:
     owner = subprocess.run([sys.executable, "-c", OWNER_KILLED], capture_output=True, text=True, timeout=60,
-                           cwd=Path(__file__).resolve().parents[1], check=False)
+                           cwd=Path(__file__).resolve().parents[2], check=False)
     assert owner.returncode == -signal.SIGKILL, owner.stderr
     server, guard, directory = owner.stdout.split()
     try:

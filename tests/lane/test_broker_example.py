@@ -30,7 +30,7 @@ from simulators.sync_lane import mqtt_section, running_lane
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "operations" / "mosquitto"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "operations" / "mosquitto"
 
 
 @dataclass

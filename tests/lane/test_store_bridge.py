@@ -32,7 +32,7 @@ from simulators.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "operations" / "mosquitto" / "store-bridge.conf"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "operations" / "mosquitto" / "store-bridge.conf"
 STORE = "store-0001"   # the fleet's first store
 
 

@@ -22,7 +22,7 @@ from simulators.fixtures.metrics import Scrape
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(90)]
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 DASHBOARD: dict[str, Any] = json.loads((DOCS / "grafana-dashboard.json").read_text())
 ALERTS: dict[str, Any] = yaml.safe_load((DOCS / "alerts.yml").read_text())
 RULES: list[dict[str, Any]] = [rule for group in ALERTS["groups"] for rule in group["rules"] if "alert" in rule]

@@ -22,7 +22,7 @@ from agent.cli import main
 from simulators.fixtures.daemon import AgentProcess
 from simulators.ports import free_port
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def status(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
