@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.catalog.db import CatalogDb
@@ -12,6 +13,7 @@ from agent.catalog.refresh import CatalogSync
 from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import SnapshotSpec, delta_payload, gtin_for, member_id_for, write_snapshot
 from simulators.cloud.catalog_server import CatalogServer
+from simulators.sync_checks import wait_until
 
 TIMEOUT_S = 20
 
@@ -105,12 +107,8 @@ async def test_a_gap_triggers_a_snapshot_pull(catalog_sync: CatalogSync, catalog
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def _until(condition: object) -> None:
-    for _ in range(2000):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met")
+async def _until(condition: Callable[[], object]) -> None:
+    await wait_until(condition, 20, 0.01)
 
 
 async def test_without_a_cloud_a_gap_does_not_spin(catalog_db: CatalogDb, tmp_path: Path,

@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from agent.catalog.fields import CatalogLineError
 from agent.catalog.load import OlderSnapshot, load_snapshot
 from agent.errors import StoreError
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, price_for, write_lines, write_snapshot
+from simulators.fixtures.shop import until
 
 
 def snapshot(tmp_path: Path, name: str = "snap.jsonl", **spec: int) -> Path:
@@ -137,9 +137,7 @@ def test_swap_under_concurrent_lookups_never_fails_or_mixes(catalog_db: CatalogD
     try:
         for path in specs[1:]:
             load_snapshot(catalog_db, path)
-        deadline = time.monotonic() + 5
-        while 6 not in seen and time.monotonic() < deadline:
-            time.sleep(0.01)
+        until(lambda: 6 in seen, "a reader to see version 6", 5)
     finally:
         stop.set()
         for thread in threads:

@@ -16,6 +16,7 @@ from agent.health import State
 from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for
 from simulators.cloud.catalog_server import CatalogServer
+from simulators.sync_checks import wait_until
 
 TIMEOUT_S = 20
 
@@ -160,11 +161,7 @@ async def test_no_catalog_is_degraded_with_safe_policy(catalog_db: CatalogDb) ->
 async def test_run_pulls_and_reports_ok(catalog_sync: CatalogSync, catalog_db: CatalogDb) -> None:
     task = asyncio.create_task(catalog_sync.run(catalog_sync.health))
     try:
-        async with asyncio.timeout(TIMEOUT_S):
-            for _ in range(1000):
-                if catalog_sync.health.state == State.OK:
-                    break
-                await asyncio.sleep(0.02)
+        await wait_until(lambda: catalog_sync.health.state == State.OK, TIMEOUT_S)
         assert catalog_sync.health.snapshot()["details"]["version"] == 1
     finally:
         task.cancel()
@@ -192,11 +189,8 @@ async def test_a_failed_pull_is_retried_soon_not_after_the_poll_interval(
     catalog_sync.check_interval_s = 0.02
     task = asyncio.create_task(catalog_sync.run(catalog_sync.health))
     try:
-        async with asyncio.timeout(TIMEOUT_S):
-            for _ in range(1000):
-                if catalog_db.status().version == 1 and catalog_sync.health.state == State.OK:
-                    break
-                await asyncio.sleep(0.02)
+        await wait_until(lambda: catalog_db.status().version == 1 and catalog_sync.health.state == State.OK,
+                         TIMEOUT_S)
         assert catalog_db.status().version == 1 and catalog_sync.health.counters["pull_failures"] == 1
         assert catalog_sync.health.state == State.OK
     finally:

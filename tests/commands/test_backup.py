@@ -18,6 +18,7 @@ from agent.commands.backup import BackupError, backup_state
 from agent.lane_db import open_sync_db
 from agent.session.sales import record_sale
 from simulators.cloud.catalog_data import SnapshotSpec, write_snapshot
+from simulators.fixtures.shop import until
 from simulators.kill9 import lane_command
 from simulators.lane_writer import sale
 from simulators.ports import free_port
@@ -82,8 +83,7 @@ def test_a_backup_taken_while_the_lane_writes_is_whole_and_holds_every_sale_comm
     seed(state, 4000)
     lane = LaneProcess(state)
     try:
-        while len(lane.committed) < 20:        # the lane is selling
-            time.sleep(0.01)
+        until(lambda: len(lane.committed) >= 20, "the lane to sell")
         steps: list[int] = []
         started = time.monotonic()
         # Small steps with pauses: the copy spans many of the lane's commits.

@@ -19,6 +19,7 @@ from drivers.decode import Decoded, make_decoder  # noqa: E402
 from drivers.frames import Frame, LatestFrame  # noqa: E402
 from drivers.registry import create  # noqa: E402
 from simulators.devices.render import SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, place, symbol_image  # noqa: E402
+from simulators.sync_checks import wait_until  # noqa: E402
 
 
 def reads(decoder_name: str, image: object, symbologies: list[str] | None = None) -> set[tuple[str, str]]:
@@ -123,9 +124,8 @@ async def test_when_decoding_is_slower_than_the_camera_frames_are_skipped_and_la
     camera = VirtualCamera(fps=120, size=(1280, 720))
     async with create("cam", "sim+camera", {"source": camera.source, "decoder": "cascade-full"}) as scanner:
         events = aiter(scanner.scans())
-        async with asyncio.timeout(5):   # an empty scene: every pass runs, far slower than 120 frames/s
-            while scanner.counters()["frame_skipped_count"] == 0:  # noqa: ASYNC110 - a counter of the decode thread
-                await asyncio.sleep(0.01)
+        # An empty scene: every pass runs, far slower than 120 frames/s.
+        await wait_until(lambda: scanner.counters()["frame_skipped_count"] > 0, 5, 0.01)
         camera.show(SAMPLE_DATA["ean8"], "ean8")
         async with asyncio.timeout(5):
             event = await anext(events)

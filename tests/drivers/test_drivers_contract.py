@@ -15,6 +15,7 @@ from agent.health import HealthRegistry, State
 from agent.supervise import Backoff, Supervisor
 from drivers import registry
 from drivers.base import DeviceUnavailable, ScanEvent, ScannerDriver, UnavailableReason
+from simulators.sync_checks import wait_until
 
 EAN13, EAN8 = "4006381333931", "12345670"
 
@@ -93,9 +94,7 @@ async def next_event(events: AsyncIterator[ScanEvent], timeout_s: float = 5.0) -
 
 async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
     """Wait for something the device does on its own time (a frame timeout, a reopen), polling briefly."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 - the state lives in a driver, not behind an Event
-            await asyncio.sleep(0.01)
+    await wait_until(condition, timeout_s, 0.01)
 
 
 def _blank(rig: Rig) -> None:

@@ -9,6 +9,7 @@ import pytest
 from drivers.base import DeviceUnavailable, UnavailableReason
 from drivers.serial import SerialScanner
 from simulators.devices.serial_pty import VirtualSerialScanner, wire_time_s
+from simulators.sync_checks import wait_until
 
 
 async def test_a_port_another_program_holds_is_busy(serial_scanner_sim: VirtualSerialScanner) -> None:
@@ -38,9 +39,8 @@ async def test_when_the_agent_falls_behind_the_oldest_scans_are_dropped_and_coun
         serial_scanner_sim: VirtualSerialScanner) -> None:
     async with SerialScanner("h", {"port": serial_scanner_sim.path, "bounce_ms": 0}) as scanner:
         serial_scanner_sim.send(b"".join(serial_scanner_sim.frame(f"{n:08d}") for n in range(100)))
+        await wait_until(lambda: scanner.counters()["good_scan_count"] >= 100, 5, 0.01)
         async with asyncio.timeout(5):
-            while scanner.counters()["good_scan_count"] < 100:  # noqa: ASYNC110 - the pty read is the event
-                await asyncio.sleep(0.01)
             first = await anext(aiter(scanner.scans()))
     assert scanner.counters()["queue_overflow_count"] == 100 - 64
     assert first.text == f"{100 - 64:08d}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.secrets import LaneSecretSweep
 from simulators.fixtures.session import SessionLane
+from simulators.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 
@@ -120,10 +120,7 @@ async def test_a_session_paid_with_a_wallet_code_whose_reply_was_lost_records_on
     await lane.scan(TEA)
     service.drop_after_commit = 1
     await lane.scan(WALLET, "qr")                          # the wallet's code, as the scanner reads it
-    for _ in range(200):
-        if lane.view["state"] == "paid":
-            break
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: lane.view["state"] == "paid", 5, 0.01)
     [sale] = lane.events("omo.sale/1")
     assert lane.view["state"] == "paid" and service.charged(sale["payment"]["payment_id"]) == 1
     assert len(service.ledger) == 1

@@ -31,6 +31,7 @@ from simulators.cloud.store_catalog import (
 )
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
+from simulators.sync_checks import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
@@ -318,17 +319,13 @@ async def test_an_untouched_basket_is_abandoned_by_the_fake_clock_never_while_pa
 
     timer = asyncio.create_task(lane.controller.run(ComponentHealth("session")))
     try:
-        async with asyncio.timeout(5):
-            while clock.sleeping == 0:  # noqa: ASYNC110 - the timer parks on the fake clock
-                await asyncio.sleep(0)
+        await wait_until(lambda: clock.sleeping > 0, 5, 0)   # the timer parks on the fake clock
         clock.advance(lane.settings.inactivity_timeout_s - 1)
         for _ in range(20):
             await asyncio.sleep(0)
         assert lane.view["state"] == "scanning"
         clock.advance(5)
-        async with asyncio.timeout(5):
-            while lane.view["state"] != "abandoned":  # noqa: ASYNC110 - the commit runs on the writer thread
-                await asyncio.sleep(0)
+        await wait_until(lambda: lane.view["state"] == "abandoned", 5, 0)   # committed on the writer thread
     finally:
         timer.cancel()
     [interest] = lane.events("omo.interest/1")

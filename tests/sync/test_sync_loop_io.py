@@ -8,6 +8,7 @@ from typing import Any
 
 from agent.sync.loop_io import LoopIO
 from simulators.clock import FakeClock
+from simulators.sync_checks import wait_until
 
 
 class PahoLike:
@@ -46,9 +47,7 @@ async def test_a_late_close_of_the_old_connection_leaves_the_new_one_served() ->
         new.attach()
         old.release()                           # paho reports the old socket closed only now
         new_peer.send(b"PUBACK bytes")
-        async with asyncio.timeout(5):
-            while new_client.reads == 0:  # noqa: ASYNC110 - the loop's reader callback is the event
-                await asyncio.sleep(0.01)
+        await wait_until(lambda: new_client.reads > 0, 5, 0.01)
         assert not new.lost.done()
         new.close()
     finally:

@@ -19,6 +19,7 @@ from agent.sync.relay import OutboxRelay
 from simulators.clock import FakeClock
 from simulators.fake_publisher import FakePublisher
 from simulators.lane_writer import sale, scan
+from simulators.sync_checks import wait_until
 
 
 @dataclass
@@ -40,9 +41,7 @@ class Rig:
 
 async def until(condition: Callable[[], bool], what: str) -> None:
     """Loop turns until `condition` holds: the relay and lane.db's writer thread do their part meanwhile."""
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110 - the state is the relay's and the writer thread's
-            await asyncio.sleep(0.001)
+    await wait_until(condition, 5, 0.001)
 
 
 @pytest.fixture
