@@ -37,7 +37,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.content_type == "application/json":
             raise
         # Keep the exception's own headers: a 405 must say which methods are allowed (RFC 9110 §15.5.6; found
-        # by schemathesis, tests/test_api_fuzz.py).
+        # by schemathesis, tests/api/test_api_fuzz.py).
         headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
         return web.json_response({"detail": exc.reason}, status=exc.status, headers=headers)
     except Exception:

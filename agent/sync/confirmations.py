@@ -1,7 +1,7 @@
 """Which outbox rows the cloud holds (pure): the ingest's acks, its seq high-water mark, and seqs two copies used.
 
 The relay publishes; this module decides what is confirmed, from PUBACKs and acks alone, with every time
-passed in, so the rules are tested with tables (tests/test_sync_confirmations.py). The rules:
+passed in, so the rules are tested with tables (tests/sync/test_sync_confirmations.py). The rules:
 - A row PUBACKed by the broker waits for the ingest (`awaiting`) unless the mark already covers its seq.
 - An ack's `event_ids` confirm those rows; an event this relay did not publish (sent before a restart) is
   confirmed by its ID in lane.db.

@@ -3,7 +3,7 @@ response checked (no 5xx, status, content type and body as documented, invalid i
 
 `fuzz()` drives schemathesis's hypothesis strategies itself, one operation after another, and collects each
 distinct fault with a curl line to reproduce it instead of stopping at the first, so one run reports them all.
-Used by tests/test_api_fuzz.py (bounded) and bench/api_fuzz.py (longer).
+Used by tests/api/test_api_fuzz.py (bounded) and bench/api_fuzz.py (longer).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """kill -9 trials: a lane process streaming sales and scans is killed at random instants, then restarted.
 
-Used by tests/test_sync_kill9.py (20 trials) and bench/soak_kill9.py (100+). The check afterwards:
+Used by tests/lane/test_sync_kill9.py (20 trials) and bench/soak_kill9.py (100+). The check afterwards:
 every sale committed in lane.db is held once by the ingest, seq is gap-free, integrity_check is ok.
 """
 

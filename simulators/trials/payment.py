@@ -6,7 +6,7 @@ committed, 5xx on the create and the status queries after it, status queries fai
 the service restarting mid-payment, a shopper slow to confirm in the app, a QR paid by the app, a QR the
 shopper cancels, the sale's commit failing once after the charge, or the lane stopping at a random instant
 of the payment and coming back on the same files (the in-process stand-in for `kill -9`;
-tests/test_payment_kill9.py kills the real daemon). Afterwards the service's ledger and the lane's sales must
+tests/lane/test_payment_kill9.py kills the real daemon). Afterwards the service's ledger and the lane's sales must
 agree exactly (`check`).
 """
 

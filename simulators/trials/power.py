@@ -1,7 +1,7 @@
 """Power-cut trials: the daemon sells through its pty scanner and the simulated payment with its state directory
 on the power-loss layer; at a random instant it is killed (-9) and the layer cut; it restarts on what survived.
 
-Used by tests/test_power_cut.py (50 trials) and bench/soak_power.py (1,000, and the synchronous=NORMAL control).
+Used by tests/lane/test_power_cut.py (50 trials) and bench/soak_power.py (1,000, and the synchronous=NORMAL control).
 After each cut a copy of the disk's lane.db must pass `PRAGMA integrity_check`, have no seq gap in its outbox and
 hold every sale the API answered `paid` or the screen showed paid. Every tenth restart, and at the end, the
 daemon runs until quiet: every sale in lane.db is at the ingest exactly once, the ingest has no seq gap up to

@@ -27,7 +27,7 @@ class PahoClient(paho.Client):
     no properties; both go to `on_publish` with shared objects, the code intact (a refusal is still one).
     A PUBACK with properties (a reason string) or an unknown code takes paho's own path. An MQTT 3.1.1 PUBACK
     (always 2 bytes, no reason code) takes the shortcut as success.
-    tests/test_mqtt_publisher.py checks both paths, and that paho still has the method replaced here.
+    tests/lane/test_mqtt_publisher.py checks both paths, and that paho still has the method replaced here.
     """
 
     def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
