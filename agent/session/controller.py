@@ -26,7 +26,7 @@ from agent.session.change import Change, refuse
 from agent.session.checkout import CHECKING, Checkout, OfflineKinds
 from agent.session.machine import SessionState
 from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
-from agent.session.pricing_types import PricedBasket
+from agent.session.pricing.engine_types import PricedBasket
 from agent.session.receipt import build_sale
 from agent.session.sales import record_sale
 from agent.session.totals import price, view

@@ -16,7 +16,7 @@ from typing import Any
 from agent.catalog.rates import is_reduced
 from agent.config import SessionSection
 from agent.session.basket import Session
-from agent.session.pricing_types import PricedBasket
+from agent.session.pricing.engine_types import PricedBasket
 from agent.session.totals import view
 
 

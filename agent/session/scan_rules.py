@@ -44,7 +44,7 @@ from agent.session.basket import (
 )
 from agent.session.change import Change, EventRow, refuse, session_event, touched
 from agent.session.machine import Refusal, SessionState
-from agent.session.money import weighed_amount
+from agent.session.pricing.money import weighed_amount
 from agent.session.steps import advance
 
 NewId = Callable[[], str]

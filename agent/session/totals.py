@@ -1,4 +1,4 @@
-"""The visit priced by the one engine (`agent/session/pricing.py`), and the view the screen and the API show.
+"""The visit priced by the one engine (`agent/session/pricing/engine.py`), and the view the screen and the API show.
 
 Every total the shopper sees, the receipt prints and the cloud receives comes from `price()`; nothing else in
 the project adds money up. Coupons the basket no longer qualifies for stay in the visit, marked not applied,
@@ -14,8 +14,8 @@ from agent.catalog.rates import canonical_rate, is_reduced
 from agent.catalog.records import OfflinePolicy
 from agent.config import PointsSection, SessionSection
 from agent.session.basket import Session
-from agent.session.pricing import price_basket
-from agent.session.pricing_types import (
+from agent.session.pricing.engine import price_basket
+from agent.session.pricing.engine_types import (
     CouponRule,
     LineInput,
     PointsRule,
