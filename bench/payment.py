@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult  # noqa: E402
 from agent.payment.paypay import PayPayAdapter  # noqa: E402
-from agent.session import actions  # noqa: E402
+from agent.session.rules import action_rules  # noqa: E402
 from simulators.cloud.payment_service import PaymentService  # noqa: E402
 from simulators.cloud.store_catalog import TEA  # noqa: E402
 from simulators.fixtures.session import SessionLane, store_state, trusted_issuer  # noqa: E402
@@ -77,7 +77,7 @@ async def new_visit(lane: SessionLane) -> None:
     controller = lane.controller
     assert controller is not None
     if controller.session.state.value == "paid":
-        await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+        await controller.apply(lambda s: action_rules.cancel(s, controller.settings, controller.clock.time()))
     await lane.scan(TEA)
 
 

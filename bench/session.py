@@ -40,8 +40,8 @@ from agent.catalog.load import load_snapshot  # noqa: E402
 from agent.config import ApiSection  # noqa: E402
 from agent.health import ComponentHealth, HealthRegistry  # noqa: E402
 from agent.sdnotify import settle_heap  # noqa: E402
-from agent.session.basket import BasketLine, add_item, new_session  # noqa: E402
-from agent.session.totals import price  # noqa: E402
+from agent.session.rules.basket import BasketLine, add_item, new_session  # noqa: E402
+from agent.session.rules.totals import price  # noqa: E402
 from agent.sync.mqtt import Handlers, Publisher  # noqa: E402
 from agent.sync.relay import OutboxRelay  # noqa: E402
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot  # noqa: E402

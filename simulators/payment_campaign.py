@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.errors import StoreError
-from agent.session import actions
+from agent.session.rules import action_rules
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
@@ -93,7 +93,7 @@ async def finish_visit(lane: SessionLane) -> None:
     controller = lane.controller
     assert controller is not None
     if controller.session.state.value in ("scanning", "needs_attendant"):
-        await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+        await controller.apply(lambda s: action_rules.cancel(s, controller.settings, controller.clock.time()))
 
 
 def check(lane: SessionLane, service: PaymentService) -> list[str]:

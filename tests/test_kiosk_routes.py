@@ -17,9 +17,9 @@ from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.config import ApiSection
 from agent.health import HealthRegistry
-from agent.session import machine
 from agent.session.checkout import RELEASED
-from agent.session.scan_rules import ATTENDANT_MESSAGES
+from agent.session.rules import machine
+from agent.session.rules.scan_rules import ATTENDANT_MESSAGES
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
@@ -99,7 +99,7 @@ def test_both_catalogues_have_the_same_keys() -> None:
 
 def prompt_codes() -> set[str]:
     """Every fixed prompt or refusal code the session writes (f-string codes such as invalid_* aside)."""
-    source = "\n".join(p.read_text() for p in (ROOT / "agent" / "session").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (ROOT / "agent" / "session").rglob("*.py"))
     codes = set(re.findall(r'Prompt\(\s*"([a-z_]+)"', source))
     codes |= set(re.findall(r'refuse\(session, "([a-z_]+)"', source))
     codes |= set(re.findall(r'return "([a-z_]+)", \(?"', source))      # the coupon checks' (code, message)

@@ -16,8 +16,8 @@ import pytest
 from agent.config import PaymentSection
 from agent.payment.none import build as build_none
 from agent.payment.reversal import cancel_deadline, reversal_kind
-from agent.session import actions
 from agent.session.refunds import reverse_sale
+from agent.session.rules import action_rules
 from agent.sync.disk import DiskGuard
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
@@ -176,7 +176,7 @@ async def test_offline_a_wallet_is_refused_with_the_basket_kept_and_it_can_be_su
     assert lane.view["state"] == "scanning" and len(lane.view["lines"]) == 1
     assert lane.intents() == [] and service.requests == [], "nothing was sent"
     controller = lane.controller
-    await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.suspend(s, controller.settings, controller.clock.time()))
     assert lane.view["suspend_code"], "the shopper takes the basket to a staffed register"
 
 

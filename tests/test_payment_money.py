@@ -9,8 +9,8 @@ import asyncio
 
 import pytest
 
-from agent.session import actions
 from agent.session.refunds import reverse_sale
+from agent.session.rules import action_rules
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import MEMBER, TEA, deli_label
 from simulators.fixtures.secrets import sweep_secrets
@@ -104,7 +104,7 @@ async def test_a_basket_with_nothing_to_pay_is_a_sale_without_asking_the_wallet(
     assert controller is not None
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     await lane.scan(TEA)                                            # 140 at the member price
-    await controller.apply(lambda s: actions.redeem_points(s, 140, True, controller.settings,
+    await controller.apply(lambda s: action_rules.redeem_points(s, 140, True, controller.settings,
                                                            controller.clock.time()))
     assert lane.view["totals"]["amount_due"] == 0
     await lane.controller.pay("wallet_qr")

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
-from agent.session.machine import SessionState
-from agent.session.receipt import code128_svg
+from agent.session.rules.machine import SessionState
+from agent.session.rules.receipt import code128_svg
 from simulators.cloud.store_catalog import (
     BATTERIES,
     BEEF,
@@ -266,17 +266,17 @@ async def test_voided_lines_are_interest_with_the_member_only_when_they_consente
     assert lane.controller is not None
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     await lane.scan(TEA)
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
-    await controller.apply(lambda s: actions.void(s, "L1", controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.void(s, "L1", controller.settings, controller.clock.time()))
     [interest] = lane.events("omo.interest/1")
     assert interest["member_id"] == MEMBER and interest["reason"] == "voided"
     assert interest["items"] == [{"gtin": "0" + TEA, "quantity": 1}]
-    await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.cancel(s, controller.settings, controller.clock.time()))
     await lane.scan(lane.issuer.member(MEMBER_NO_CONSENT), "qr")
     await lane.scan(ONIGIRI)
-    await controller.apply(lambda s: actions.void(s, "L1", controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.void(s, "L1", controller.settings, controller.clock.time()))
     last = lane.events("omo.interest/1")[-1]
     assert "member_id" not in last and last["pseudonym"].startswith("p-")
     assert_contract(lane.events())
@@ -285,13 +285,13 @@ async def test_voided_lines_are_interest_with_the_member_only_when_they_consente
 async def test_a_suspended_basket_comes_back_by_scanning_its_code_once(session_lane: SessionLane) -> None:
     lane = session_lane
     assert lane.controller is not None
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     await lane.scan(TEA)
     await lane.scan(ONIGIRI)
-    await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.suspend(s, controller.settings, controller.clock.time()))
     code = lane.view["suspend_code"]
     assert lane.view["state"] == "idle" and code.startswith("SUSP-")
     await lane.restart()
@@ -343,10 +343,10 @@ async def test_a_lane_restarted_while_paying_settles_the_payment_before_anything
     await lane.scan(TEA)
     lane.adapter.outcome = "timeout"
     lane.adapter.latency_s = 0
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
-    change = actions.request_payment(controller.session, "simulated", 150, "pay-1", controller.settings, 1.0,
+    change = action_rules.request_payment(controller.session, "simulated", 150, "pay-1", controller.settings, 1.0,
                                      controller.clock.time())
     await controller.apply(lambda s: change)
     from agent.payment.adapter import PaymentRequest, PaymentUnknown
@@ -367,10 +367,10 @@ async def test_a_lane_restarted_while_paying_releases_a_basket_that_was_never_ch
     lane = session_lane
     assert lane.controller is not None
     await lane.scan(TEA)
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
-    change = actions.request_payment(controller.session, "simulated", 150, "pay-2", controller.settings, 1.0,
+    change = action_rules.request_payment(controller.session, "simulated", 150, "pay-2", controller.settings, 1.0,
                                      controller.clock.time())
     await controller.apply(lambda s: change)
     await lane.restart()                 # the request never reached the service

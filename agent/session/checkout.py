@@ -33,11 +33,11 @@ from agent.payment import intents
 from agent.payment.adapter import PaymentNotSent, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
 from agent.payment.intents import Intent, IntentState
 from agent.payment.reversal import reversal_kind
-from agent.session import actions, codec, tender
-from agent.session.basket import Prompt, Session
-from agent.session.change import Change, refuse
-from agent.session.machine import SessionState
 from agent.session.offline import over_sale_cap, sale_cap_message
+from agent.session.rules import action_rules, codec, tender
+from agent.session.rules.basket import Prompt, Session
+from agent.session.rules.machine import SessionState
+from agent.session.rules.visit_change import Change, refuse
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id
 
@@ -97,14 +97,15 @@ class Checkout:
                 # spent them since they were added.
                 checked, reasons = ctl.within_limits(ctl.session)
                 if reasons:
-                    corrected = actions.checked_for_payment(checked, reasons)
+                    corrected = action_rules.checked_for_payment(checked, reasons)
                     await ctl.apply_locked(corrected)
                     return corrected
             amount = ctl.priced(ctl.session).amount_due
             if amount < ctl.adapter.capabilities.min_amount:
                 return await self._below_minimum(amount)
             payment_id, now = new_event_id(), ctl.clock.time()
-            change = actions.request_payment(ctl.session, method, amount, payment_id, ctl.settings, ctl.audit(), now)
+            change = action_rules.request_payment(ctl.session, method, amount, payment_id, ctl.settings, ctl.audit(),
+                                                  now)
             if not change.ok:
                 await ctl.apply_locked(change)
                 return change
@@ -130,7 +131,7 @@ class Checkout:
         return await self.on_result(payment_id, result, background=True)
 
     async def _below_minimum(self, amount: int) -> Change:
-        """Less than the adapter's minimum (agent/session/tender.py): a `no_charge` sale or a refusal."""
+        """Less than the adapter's minimum (agent/session/rules/tender.py): a `no_charge` sale or a refusal."""
         ctl = self.ctl
         change = tender.below_minimum(ctl.session, amount, new_event_id(), ctl.sale_for, ctl.settings, ctl.audit(),
                                       ctl.clock.time())
@@ -143,7 +144,7 @@ class Checkout:
         session, caps = self.ctl.session, self.ctl.adapter.capabilities
         refused = tender.method_refusal(session, method, user_code, caps)
         if refused is not None or session.state is not SessionState.SCANNING:
-            return refused                            # else the state machine says why (actions.request_payment)
+            return refused                            # else the state machine says why (action_rules.request_payment)
         if self.ctl.guard is not None:
             try:
                 self.ctl.guard.admit_sale()          # before the money moves: a charged sale is always recorded
@@ -395,7 +396,7 @@ class Checkout:
         async with ctl.lock:
             now = ctl.clock.time()
             view = {k: v for k, v in fields.items() if k in ("qr_payload", "expires_at")}
-            change = actions.payment_progress(ctl.session, payment_id, state.value, prompt, now, **view)
+            change = action_rules.payment_progress(ctl.session, payment_id, state.value, prompt, now, **view)
             if not change.ok:
                 change = Change(ctl.session)
             await ctl.apply_locked(change, None, lambda conn: intents.advance(conn, payment_id, state, now, **fields))
@@ -411,9 +412,9 @@ class Checkout:
             if not self._current(payment_id):
                 change = Change(ctl.session)
             elif state is IntentState.FAILED:
-                change = actions.payment_failed(ctl.session, reason, ctl.settings, now)
+                change = action_rules.payment_failed(ctl.session, reason, ctl.settings, now)
             else:
-                change = actions.payment_released(ctl.session, payment_id, reason, RELEASED.get(reason, DECLINED),
+                change = action_rules.payment_released(ctl.session, payment_id, reason, RELEASED.get(reason, DECLINED),
                                                   ctl.settings, now)
             fields = {"reason": reason} if state is IntentState.FAILED else {"reversal": reason}
             await self._commit_final(change, payment_id, state, now, **fields)
@@ -447,11 +448,12 @@ class Checkout:
             basket = ctl.session if current else codec.loads(intent.basket)
             sale = ctl.sale_for(basket, intent.method, intent.amount, payment_id, result.reference)
             if current:
-                change = actions.payment_succeeded(ctl.session, sale, result.reference, ctl.settings, now)
+                change = action_rules.payment_succeeded(ctl.session, sale, result.reference, ctl.settings, now)
             else:   # the visit moved on (it cannot, while paying; kept for safety): record the sale all the same
                 logger.error("payment %s succeeded for visit %s, which is no longer the lane's; recording its sale",
                              payment_id, intent.session_id)
-                change = Change(ctl.session, sale=sale, charged=True, points_spent=actions.points_spent(basket, sale))
+                change = Change(ctl.session, sale=sale, charged=True,
+                                points_spent=action_rules.points_spent(basket, sale))
             await self._commit_final(change, payment_id, IntentState.SUCCEEDED, now, sale_id=sale["sale_id"],
                                      reference=result.reference)
             ctl.health.count("sales")

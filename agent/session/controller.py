@@ -20,16 +20,17 @@ from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.config import PaymentSection, PointsSection, SessionSection
 from agent.health import ComponentHealth
 from agent.payment.adapter import PaymentAdapter
-from agent.session import actions, scans, seen_tokens, visits
-from agent.session.basket import Session, idle_session, with_prompt, within_limits
-from agent.session.change import Change, refuse
+from agent.session import scans, seen_tokens, visits
 from agent.session.checkout import CHECKING, Checkout, OfflineKinds
-from agent.session.machine import SessionState
 from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
 from agent.session.pricing.engine_types import PricedBasket
-from agent.session.receipt import build_sale
+from agent.session.rules import action_rules
+from agent.session.rules.basket import Session, idle_session, with_prompt, within_limits
+from agent.session.rules.machine import SessionState
+from agent.session.rules.receipt import build_sale
+from agent.session.rules.totals import price, view
+from agent.session.rules.visit_change import Change, refuse
 from agent.session.sales import record_sale
-from agent.session.totals import price, view
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.disk import DiskGuard
@@ -115,7 +116,7 @@ class SessionController:
         if kept is None:
             return None
         checked, reasons = self.within_limits(kept)
-        return with_prompt(checked, actions.limits_prompt(checked, reasons)) if reasons else checked
+        return with_prompt(checked, action_rules.limits_prompt(checked, reasons)) if reasons else checked
 
     def coupon_uses(self, coupon_id: str) -> int:
         return int(visits.coupon_uses(self.lane_db.reader(), coupon_id))
@@ -239,7 +240,7 @@ class SessionController:
             remaining = self.session.last_activity + self.settings.inactivity_timeout_s - self.clock.time()
             await self.clock.sleep(max(0.05, min(remaining, 5.0)))
             async with self.lock:
-                change = actions.inactivity(self.session, self.settings, self.clock.time())
+                change = action_rules.inactivity(self.session, self.settings, self.clock.time())
                 if change is not None:
                     await self.apply_locked(change, None)
                     health.count("abandoned")

@@ -23,13 +23,13 @@ from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, Picku
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
 from agent.session import scans, seen_tokens
-from agent.session.actions import is_suspend_code
-from agent.session.change import Change
 from agent.session.controller import SessionController
-from agent.session.dispatch import Facts, scan_change
 from agent.session.offline import DEFAULT_MAX_AGE_S, is_stale
-from agent.session.outcome import member_fields, member_record, product_fields
 from agent.session.pickups import Pickups
+from agent.session.rules.action_rules import is_suspend_code
+from agent.session.rules.outcome import member_fields, member_record, product_fields
+from agent.session.rules.scan_dispatch import Facts, scan_change
+from agent.session.rules.visit_change import Change
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id

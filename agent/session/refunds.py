@@ -24,7 +24,7 @@ from agent.payment.adapter import PaymentRef, PaymentResult, PaymentStatus
 from agent.payment.intents import Reversal
 from agent.payment.reversal import reversal_kind
 from agent.session import visits
-from agent.session.tender import NO_CHARGE
+from agent.session.rules.tender import NO_CHARGE
 from agent.sync import outbox
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from typing import Any
 
 from agent.catalog.rates import is_reduced
 from agent.config import SessionSection
-from agent.session.basket import Session
 from agent.session.pricing.engine_types import PricedBasket
-from agent.session.totals import view
+from agent.session.rules.basket import Session
+from agent.session.rules.totals import view
 
 
 @lru_cache(maxsize=64)
