@@ -104,7 +104,7 @@ async def make_lane(work: Path, products: int) -> SessionLane:
 
 
 def fill_backlog(lane: SessionLane, events: int) -> None:
-    from agent.session.scans import record_scan
+    from agent.session.records.scans import record_scan
 
     def fill(conn: sqlite3.Connection, start: int, n: int) -> None:
         for i in range(start, start + n):

@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.config import MqttSection
 from agent.health import State
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from simulators.cloud.broker import mosquitto_path, wait_listening
 from simulators.cloud.certs import SERVER_NAME, LanePki, Pair
 from simulators.lane_writer import sale

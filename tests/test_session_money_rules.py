@@ -6,7 +6,7 @@ Each figure is worked out by hand from docs/session.md; each test names the defe
 from __future__ import annotations
 
 from agent.catalog.load import load_snapshot
-from agent.session import visits
+from agent.session.records import visits
 from agent.session.refunds import reverse_sale
 from agent.session.rules import action_rules
 from simulators.cloud.catalog_data import write_lines

@@ -18,7 +18,7 @@ from agent.catalog.records import Order
 from agent.clock import rfc3339_ms
 from agent.interpret.meanings import PickupOrder
 from agent.interpret.tokens import Claims
-from agent.session import pickup_claims
+from agent.session.records import pickup_claims
 from agent.session.rules import pickup_rules
 from agent.session.rules.basket import MemberInfo, Session, idle_session
 from agent.session.rules.machine import SessionState

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.session.scans import record_scan
+from agent.session.records.scans import record_scan
 from simulators.cloud.broker import mosquitto_path
 from simulators.lane_writer import scan
 from simulators.ports import free_port

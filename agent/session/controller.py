@@ -20,17 +20,17 @@ from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.config import PaymentSection, PointsSection, SessionSection
 from agent.health import ComponentHealth
 from agent.payment.adapter import PaymentAdapter
-from agent.session import scans, seen_tokens, visits
 from agent.session.checkout import CHECKING, Checkout, OfflineKinds
 from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
 from agent.session.pricing.engine_types import PricedBasket
+from agent.session.records import scans, seen_tokens, visits
+from agent.session.records.sales import record_sale
 from agent.session.rules import action_rules
 from agent.session.rules.basket import Session, idle_session, with_prompt, within_limits
 from agent.session.rules.machine import SessionState
 from agent.session.rules.receipt import build_sale
 from agent.session.rules.totals import price, view
 from agent.session.rules.visit_change import Change, refuse
-from agent.session.sales import record_sale
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.disk import DiskGuard

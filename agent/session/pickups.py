@@ -4,8 +4,8 @@ records how it went; each step commits with its `omo.pickup/1` event before the 
 The pipeline commits the scan first (accepted, "Opening compartment ..."), then `start` runs the rest as a
 task so the scanner is never held while a door unlatches: the claim (`processing`), the locker's answer
 within `[pickup] open_timeout_s`, then `collected` or `failed` with the reason. The rules are pure, in
-`agent/session/rules/pickup_rules.py`; the table is `agent/session/pickup_claims.py`. Nothing here needs the network: a
-claim made offline is recorded the same way, and the outbox carries it when the uplink is back.
+`agent/session/rules/pickup_rules.py`; the table is `agent/session/records/pickup_claims.py`. Nothing here
+needs the network: a claim made offline is recorded the same way, and the outbox carries it when the uplink is back.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from agent.config import PickupSection
 from agent.errors import ConfigError, StoreError
 from agent.health import ComponentHealth
 from agent.interpret.meanings import PickupOrder
-from agent.session import pickup_claims
 from agent.session.controller import SessionController
+from agent.session.records import pickup_claims
 from agent.session.rules import pickup_rules
 from agent.session.rules.basket import Prompt
 from agent.session.rules.pickup_rules import Claim, PickupFacts, Plan, Refused

@@ -22,10 +22,10 @@ from agent.health import ComponentHealth
 from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, PickupOrder, Product, Unknown
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
-from agent.session import scans, seen_tokens
 from agent.session.controller import SessionController
 from agent.session.offline import DEFAULT_MAX_AGE_S, is_stale
 from agent.session.pickups import Pickups
+from agent.session.records import scans, seen_tokens
 from agent.session.rules.action_rules import is_suspend_code
 from agent.session.rules.outcome import member_fields, member_record, product_fields
 from agent.session.rules.scan_dispatch import Facts, scan_change

@@ -23,7 +23,7 @@ from agent.payment import intents
 from agent.payment.adapter import PaymentRef, PaymentResult, PaymentStatus
 from agent.payment.intents import Reversal
 from agent.payment.reversal import reversal_kind
-from agent.session import visits
+from agent.session.records import visits
 from agent.session.rules.tender import NO_CHARGE
 from agent.sync import outbox
 
