@@ -32,7 +32,7 @@ from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
 from agent.session.controller import SessionController
 from agent.session.offline import DEFAULT_MAX_AGE_S, CatalogOffline
-from agent.session.pickups import Pickups, build_locker
+from agent.session.pickup_handover import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor

@@ -6,7 +6,7 @@ import pytest
 
 from agent.config import PickupSection
 from agent.errors import ConfigError
-from agent.session.pickups import build_locker
+from agent.session.pickup_handover import build_locker
 from drivers import lockers
 from drivers.base import DriverOptionError
 from drivers.lockers import LockerError, LockerFault

@@ -24,7 +24,7 @@ from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
 from agent.session.controller import SessionController
 from agent.session.offline import DEFAULT_MAX_AGE_S, is_stale
-from agent.session.pickups import Pickups
+from agent.session.pickup_handover import Pickups
 from agent.session.records import scans, seen_tokens
 from agent.session.rules.action_rules import is_suspend_code
 from agent.session.rules.outcome import member_fields, member_record, product_fields

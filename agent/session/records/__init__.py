@@ -4,5 +4,5 @@ sales (`sales`), the app tokens' replay cache (`seen_tokens`) and online-order p
 Each module owns its migrations and writes its rows with their outbox event in the caller's transaction;
 none of them opens a connection or decides anything. It may import the store, sync's outbox and disk guard,
 the interpretation's token types and `agent.session.rules`; never the session's shell (pipeline, controller,
-checkout, pickups, refunds) nor an HTTP or MQTT library.
+checkout, pickup_handover, refunds) nor an HTTP or MQTT library.
 """
