@@ -19,8 +19,8 @@ from agent.api.lane_collector import Sources
 from agent.api.metrics import LaneMetrics
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
+from agent.catalog.catalog_sync import CatalogSync, build_catalog_sync
 from agent.catalog.db import CatalogDb
-from agent.catalog.refresh import CatalogSync, build_catalog_sync
 from agent.clock import clock_trust
 from agent.config import Config, load
 from agent.devices import DeviceSection, run_device
