@@ -23,7 +23,7 @@ from aiohttp import web
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.config import MqttSection
-from agent.sync.link import connack_refused
+from agent.sync.publisher_link import connack_refused
 from simulators.cloud.amqtt_broker import AmqttBroker, amqtt_path
 from simulators.cloud.broker import MosquittoBroker, mosquitto_path
 from simulators.cloud.rabbitmq_broker import RabbitMqBroker, rabbitmq_path

@@ -22,7 +22,9 @@ from agent.config import MqttSection
 from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.sync import tls
-from agent.sync.link import (
+from agent.sync.loop_io import LoopIO
+from agent.sync.mqtt.client import PahoClient
+from agent.sync.publisher_link import (
     Handlers,
     Topics,
     closed_before_connack,
@@ -31,8 +33,6 @@ from agent.sync.link import (
     dispatch,
     publish_packet_size,
 )
-from agent.sync.loop_io import LoopIO
-from agent.sync.mqtt.client import PahoClient
 
 logger = logging.getLogger(__name__)
 
