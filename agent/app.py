@@ -36,7 +36,7 @@ from agent.session.pickup_handover import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor
-from agent.sync.wiring import Sync, start_sync
+from agent.sync.components import Sync, start_sync
 
 logger = logging.getLogger(__name__)
 
