@@ -30,6 +30,7 @@ from agent.interpret.rules import build_rules
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
+from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
 from agent.session.offline import DEFAULT_MAX_AGE_S, CatalogOffline
 from agent.session.pickup_handover import Pickups, build_locker
@@ -57,6 +58,7 @@ class Lane:
     catalog_sync: CatalogSync
     pipeline: Pipeline
     session: SessionController
+    checkout: Checkout
     metrics: LaneMetrics
     sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
@@ -72,25 +74,28 @@ async def start(config: Config) -> Lane:
     hub = EventHub()
     api = ApiServer(config.api, health, hub)
     max_age_s = config.catalog.max_age_s if config.catalog is not None else DEFAULT_MAX_AGE_S
+    adapter, offline_policy = build_adapter(config.payment), CatalogOffline(catalog, max_age_s)
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
-                                adapter=build_adapter(config.payment), notify=hub.publish,
+                                adapter=adapter, notify=hub.publish,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
-                                store_id=config.agent.store_id, lane_id=config.agent.lane_id,
-                                offline_policy=CatalogOffline(catalog, max_age_s))
+                                offline_policy=offline_policy)
+    checkout = Checkout(session, adapter=adapter, lane_db=lane_db, health=health.component("session"),
+                        settings=config.payment, currency=config.agent.currency,
+                        store_id=config.agent.store_id, lane_id=config.agent.lane_id, offline_policy=offline_policy)
     locker = build_locker(config.pickup)
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
                                                   health=health.component("locker"))
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
                         health=health.component("pipeline"), clock_trusted=watch_clock(health), session=session,
-                        pickups=pickups)
+                        pickups=pickups, checkout=checkout)
     session.clock_trusted = pipeline.clock_trusted
     api.fanout.hold = lambda: pipeline.in_flight > 0      # the screens wait while a scan is on its way
     pipeline.on_idle = api.fanout.resume
     pipeline.max_catalog_age_s = max_age_s
-    metrics = _metrics(config, health, lane_db, catalog, pipeline, session)
+    metrics = _metrics(config, health, lane_db, catalog, pipeline, session, checkout)
     metrics.add_to(api.app)
-    SessionRoutes(session, pipeline).add_to(api.app)
+    SessionRoutes(session, pipeline, checkout).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
                      pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,
@@ -99,11 +104,12 @@ async def start(config: Config) -> Lane:
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
                 catalog=catalog, catalog_sync=build_catalog_sync(config.catalog, catalog), pipeline=pipeline,
-                session=session, metrics=metrics)
+                session=session, checkout=checkout, metrics=metrics)
     health.component("pipeline").ok()
     lane.supervisor.start("catalog", lane.catalog_sync.run)
     _start_sync(lane, config)
     await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
+    checkout.start()             # reconciles every payment not final, in a task
     if pickups is not None:
         await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     lane.supervisor.start("session", session.run)
@@ -145,14 +151,14 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
 
 
 def _metrics(config: Config, health: HealthRegistry, lane_db: Database, catalog: CatalogDb, pipeline: Pipeline,
-             session: SessionController) -> LaneMetrics:
+             session: SessionController, checkout: Checkout) -> LaneMetrics:
     """`/metrics`: the session and pipeline report to it through callbacks (they never import prometheus_client)."""
     sources = Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s,
                       store_id=config.agent.store_id, lane_id=config.agent.lane_id)
     metrics = LaneMetrics(sources, config.agent.currency)
     pipeline.observe_scan = metrics.scan_recorded
     session.observe_change = metrics.change_committed
-    session.checkout.observe_payment = metrics.payment_finished
+    checkout.observe_payment = metrics.payment_finished
     return metrics
 
 
@@ -172,7 +178,7 @@ def _start_sync(lane: Lane, config: Config) -> None:
         lane.pipeline.set_open(False)
 
     async def payment_notified(args: Mapping[str, Any]) -> None:
-        lane.session.checkout.notified(str(args.get("payment_id", "")))
+        lane.checkout.notified(str(args.get("payment_id", "")))
 
     lane.sync = start_sync(config.agent, config.mqtt, lane.lane_db, lane.supervisor,
                            on_catalog_delta=lane.catalog_sync.apply_delta,
@@ -182,6 +188,7 @@ def _start_sync(lane: Lane, config: Config) -> None:
     lane.pipeline.on_recorded = lane.sync.wake
     lane.session.on_recorded = lane.sync.wake
     lane.session.guard = lane.sync.guard
+    lane.checkout.guard = lane.sync.guard
     lane.metrics.sources.disk = lane.sync.guard
     if lane.sync.relay is not None:
         lane.sync.relay.observe_publish = lane.metrics.published
@@ -196,7 +203,7 @@ def _start_sync(lane: Lane, config: Config) -> None:
             return None
         return lane.catalog.policy().payment_kinds
 
-    lane.session.checkout.offline_kinds = offline_kinds
+    lane.checkout.offline_kinds = offline_kinds
 
 
 def _report_store(health: HealthRegistry, lane_db: Database) -> None:
@@ -217,7 +224,7 @@ async def stop(lane: Lane) -> None:
     """Stop components in reverse order, then the payments being followed (their intents stay on disk for the
     next start), then the API, then close the databases: nothing may use a connection after it is closed."""
     await lane.supervisor.stop_all()
-    await lane.session.stop()
+    await lane.checkout.stop()
     if lane.pipeline.pickups is not None:
         await lane.pipeline.pickups.stop()
     await lane.api.stop()

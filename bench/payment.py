@@ -82,14 +82,14 @@ async def new_visit(lane: SessionLane) -> None:
 
 
 async def lane_time(lane: SessionLane, adapter: TimedAdapter, payments: int) -> tuple[list[float], list[float]]:
-    controller = lane.controller
-    assert controller is not None
+    checkout = lane.checkout
+    assert checkout is not None
     added, service = [], []
     for _ in range(payments):
         await new_visit(lane)
         adapter.spent.clear()
         started = time.perf_counter()
-        change = await controller.pay("wallet_code", WALLET)
+        change = await checkout.pay("wallet_code", WALLET)
         total = time.perf_counter() - started
         assert change.sale is not None, change.refused
         added.append(total - sum(adapter.spent))
@@ -108,7 +108,7 @@ async def restart_times(lane: SessionLane, service: PaymentService, restarts: in
         plain.append(time.perf_counter() - started)
         service.latency_s = 0.05
         assert lane.controller is not None
-        paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
+        paying = asyncio.create_task(lane.checkout.pay("wallet_code", WALLET))
         charged = len(service.ledger) + 1
         while len(service.ledger) < charged:  # noqa: ASYNC110 - the service holds the request: stop the lane now
             await asyncio.sleep(0.001)

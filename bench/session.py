@@ -150,7 +150,7 @@ async def scan_to_screen(lane: SessionLane, scans: int, port: int) -> tuple[list
                 to_received.append((time.perf_counter() - started) * 1000)
                 to_sent.append((sent_at[before] - started) * 1000)
                 if n % 150 == 149:                      # a fresh visit now and then: baskets stay realistic
-                    paid = await lane.controller.pay("simulated")
+                    paid = await lane.checkout.pay("simulated")
                     assert paid.ok and lane.view["state"] == "paid", lane.view["prompts"]
                     while True:                         # past the payment's own messages
                         message = json.loads((await ws.receive()).data)
@@ -176,12 +176,12 @@ def repricing_us(lines: int, rounds: int = 200) -> float:
 async def sales_per_second(lane: SessionLane, sales: int) -> float:
     assert lane.controller is not None
     if lane.view["lines"]:
-        await lane.controller.pay("simulated")      # the basket left by the scans before
+        await lane.checkout.pay("simulated")      # the basket left by the scans before
     started = time.perf_counter()
     for n in range(sales):
         for i in range(10):
             await lane.scan(code(n * 10 + i))
-        paid = await lane.controller.pay("simulated")
+        paid = await lane.checkout.pay("simulated")
         assert paid.ok and len(lane.view["lines"]) == 10, lane.view["prompts"]
     return sales / (time.perf_counter() - started)
 

@@ -67,8 +67,8 @@ async def trial(lane: SessionLane, service: PaymentService, fault: str, rng: ran
     if fault == "sale_commit_fails":
         fail_next_sale_commit(lane)
     merchant = fault.startswith("qr_")
-    paying = asyncio.create_task(lane.controller.pay("wallet_qr") if merchant else
-                                 lane.controller.pay("wallet_code", WALLET))
+    paying = asyncio.create_task(lane.checkout.pay("wallet_qr") if merchant else
+                                 lane.checkout.pay("wallet_code", WALLET))
     if fault in ("lane_stops", "qr_lane_stops"):
         await asyncio.sleep(rng.uniform(0, 0.03 if fault == "lane_stops" else 0.3))
         paying.cancel()
@@ -81,7 +81,7 @@ async def trial(lane: SessionLane, service: PaymentService, fault: str, rng: ran
     elif fault == "qr_cancelled":
         await paying
         await asyncio.sleep(rng.uniform(0, 0.2))
-        await lane.controller.cancel_payment()
+        await lane.checkout.cancel_by_shopper()
     else:
         await paying
     await lane.settled()

@@ -109,7 +109,7 @@ async def test_a_sale_from_a_catalog_with_mixed_spellings_has_one_row_per_rate(
         for i in range(len(spelled)):
             await lane.scan(gtin_for(i)[1:])
         assert lane.controller is not None
-        await lane.controller.pay("simulated")
+        await lane.checkout.pay("simulated")
         [sale] = lane.events("omo.sale/1")
     finally:
         await lane.stop()

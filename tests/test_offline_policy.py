@@ -96,13 +96,13 @@ async def test_max_sale_total_refuses_payment_of_a_basket_over_it_while_stale(po
     await lane.scan(TEA)                                         # 648, taken while the catalog was fresh
     clock.advance(STALE_AFTER)
     assert lane.controller is not None
-    refused = await lane.controller.pay("simulated")
+    refused = await lane.checkout.pay("simulated")
     assert refused.refused == "offline_sale_cap" and "600" in lane.view["prompts"][0]["message"]
     assert lane.view["state"] == "scanning" and lane.intents() == [] and lane.events("omo.sale/1") == []
     tea = lane.view["lines"][1]["line_id"]
     voided = await lane.controller.apply(lambda s: action_rules.void(s, tea, lane.settings, clock.time()))
     assert voided.change.ok and lane.view["totals"]["total"] == 498, "taking items off is never refused"
-    paid = await lane.controller.pay("simulated")
+    paid = await lane.checkout.pay("simulated")
     assert paid.ok and lane.view["state"] == "paid"
 
 
@@ -168,7 +168,7 @@ async def test_payment_kinds_decides_how_a_shopper_may_pay_while_stale(policy_la
     clock.advance(STALE_AFTER)
     await lane.scan(TEA)
     assert lane.controller is not None
-    change = await lane.controller.pay("simulated")
+    change = await lane.checkout.pay("simulated")
     assert change.refused == outcome
     assert (lane.intents() == []) is (outcome is not None), "a refused payment sends and records nothing"
 

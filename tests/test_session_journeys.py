@@ -173,7 +173,7 @@ async def test_the_whole_visit_is_priced_taxed_and_recorded_once(session_lane: S
     coupon = issuer.coupon(COUPON_100, sub=MEMBER)
     await lane.scan(coupon, "qr")                         # 100 off, spread over the lines by their amounts
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     view = lane.view
     assert view["state"] == "paid" and view["sale_id"]
     [sale] = lane.events("omo.sale/1")
@@ -200,7 +200,7 @@ async def test_a_used_coupon_is_refused_again_also_after_a_restart(session_lane:
     await lane.scan(BATTERIES)
     await lane.scan(coupon, "qr")
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     await lane.restart()
     await lane.scan(issuer.member(MEMBER), "qr")
     await lane.scan(BATTERIES)
@@ -227,11 +227,11 @@ async def test_a_decline_then_a_success_pays_once(session_lane: SessionLane) -> 
     assert lane.controller is not None
     await lane.scan(TEA)
     lane.adapter.outcome = "decline"
-    declined = await lane.controller.pay("simulated")
+    declined = await lane.checkout.pay("simulated")
     assert declined.session.state is SessionState.SCANNING
     assert lane.view["prompts"][0]["code"] == "payment_declined"
     lane.adapter.outcome = "approve"
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     assert lane.view["state"] == "paid"
     assert len(lane.events("omo.sale/1")) == 1
     assert sum(lane.adapter.charged(pid) for pid in lane.adapter.ledger) == 1
@@ -243,8 +243,8 @@ async def test_too_many_declines_call_an_attendant(session_lane: SessionLane) ->
     lane.with_settings(max_failed_payments=2)
     await lane.scan(TEA)
     lane.adapter.outcome = "decline"
-    await lane.controller.pay("simulated")
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
+    await lane.checkout.pay("simulated")
     assert lane.view["state"] == "needs_attendant"
     assert [i["reason"] for i in lane.view["interventions"]] == ["payment_failures"]
 
@@ -254,7 +254,7 @@ async def test_a_lost_payment_reply_is_asked_about_and_the_sale_recorded_once(se
     assert lane.controller is not None
     await lane.scan(TEA)
     lane.adapter.outcome = "timeout"              # the service charges, then its reply is lost
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     assert lane.view["state"] == "paid"
     [sale] = lane.events("omo.sale/1")
     assert lane.adapter.charged(sale["payment"]["payment_id"]) == 1 and len(lane.adapter.ledger) == 1
@@ -408,7 +408,7 @@ async def test_with_a_stale_catalog_the_offline_policy_refuses_coupons_and_the_s
     assert refused is not None and refused.refused == "coupon_offline"
     assert "Your basket is kept" in lane.view["prompts"][0]["message"]
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert sale["total"] == 498 and sale["coupons"] == []
 
@@ -425,8 +425,8 @@ async def test_an_adapter_that_fails_oddly_after_charging_is_asked_and_the_sale_
 
     lane = session_lane
     assert lane.controller is not None
-    lane.controller.adapter = lane.adapter = Flaky()
+    lane.use_adapter(Flaky())
     await lane.scan(TEA)
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert lane.view["state"] == "paid" and lane.adapter.charged(sale["payment"]["payment_id"]) == 1

@@ -29,7 +29,7 @@ async def test_a_scan_past_max_quantity_is_refused_and_adds_nothing(session_lane
     view = lane.view
     assert [line["quantity"] for line in view["lines"]] == [4] and view["totals"]["total"] == 4 * 150
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert sale["total"] == 600 and sale["payment"]["amount"] == 600
 
@@ -77,7 +77,7 @@ async def member_basket(lane: SessionLane, *gtins: str) -> None:
 
 async def pay(lane: SessionLane) -> str | None:
     assert lane.controller is not None
-    return (await lane.controller.pay("simulated")).refused
+    return (await lane.checkout.pay("simulated")).refused
 
 
 async def test_a_single_use_coupon_kept_in_a_suspended_basket_is_not_used_again_after_resume(

@@ -22,7 +22,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from agent.api.lane_collector import LaneCollector, Sources
 from agent.payment.intents import Intent, IntentState
-from agent.session.checkout import RELEASED
+from agent.session.rules.payment_prompts import RELEASED
 from agent.session.rules.visit_change import Change
 
 # Counters' `_created` series would double what every lane sends and no panel or alert reads them.

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.interpret.meanings import StaffCode
+from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
 from agent.session.pipeline import Pipeline
 from agent.session.refunds import SaleNotFound, reverse_sale
@@ -25,9 +26,10 @@ MAX_BODY = 4096
 
 
 class SessionRoutes:
-    def __init__(self, controller: SessionController, pipeline: Pipeline) -> None:
+    def __init__(self, controller: SessionController, pipeline: Pipeline, checkout: Checkout) -> None:
         self.controller = controller
         self.pipeline = pipeline
+        self.checkout = checkout          # the payment owner: paying and cancelling a payment go straight to it
 
     def add_to(self, app: web.Application) -> None:
         router = app.router
@@ -73,11 +75,11 @@ class SessionRoutes:
             raise _bad("`method` is required and must be \"wallet_qr\" (the lane shows a QR the app pays) or "
                        "\"simulated\" (a lane with the simulated adapter); a wallet's own code is paid by "
                        "scanning it")
-        change = await self.controller.pay(method)
+        change = await self.checkout.pay(method)
         return self._answer(change)
 
     async def cancel_payment(self, request: web.Request) -> web.Response:
-        return self._answer(await self.controller.cancel_payment())
+        return self._answer(await self.checkout.cancel_by_shopper())
 
     async def void_sale(self, request: web.Request) -> web.Response:
         body = await _body(request)

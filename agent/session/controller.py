@@ -1,5 +1,6 @@
 """The shopper's visit at one lane: applies the pure rules, commits each change in one lane.db transaction, then
-tells the screen; hands payment to its checkout (agent/session/checkout.py) and abandons idle baskets.
+tells the screen, and abandons idle baskets. The checkout (agent/session/checkout.py) drives payments through
+the visit's port (agent/session/visit_port.py), which this class satisfies; neither module imports the other.
 
 One asyncio lock serialises every change (scans, API actions, payment results, the inactivity timer), so a
 change is always computed from the value the last commit left. The payment call itself runs outside the
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,7 +20,6 @@ from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.config import PaymentSection, PointsSection, SessionSection
 from agent.health import ComponentHealth
 from agent.payment.adapter import PaymentAdapter
-from agent.session.checkout import CHECKING, Checkout, OfflineKinds
 from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
 from agent.session.pricing.engine_types import PricedBasket
 from agent.session.records import scans, seen_tokens, visits
@@ -28,9 +27,11 @@ from agent.session.records.sales import record_sale
 from agent.session.rules import action_rules
 from agent.session.rules.basket import Session, idle_session, with_prompt, within_limits
 from agent.session.rules.machine import SessionState
+from agent.session.rules.payment_prompts import CHECKING
 from agent.session.rules.receipt import build_sale
 from agent.session.rules.totals import price, view
 from agent.session.rules.visit_change import Change, refuse
+from agent.session.visit_port import Also
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.disk import DiskGuard
@@ -38,7 +39,6 @@ from agent.sync.event_ids import new_event_id
 
 logger = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any]], None]
-Also = Callable[[sqlite3.Connection], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +56,18 @@ class SessionController:
     def __init__(self, *, lane_db: Database, settings: SessionSection, points: PointsSection | None,
                  adapter: PaymentAdapter, notify: Notify, health: ComponentHealth, currency: str = "JPY",
                  clock: Clock = SYSTEM_CLOCK, max_skew_s: int = 3600, guard: DiskGuard | None = None,
-                 on_recorded: Callable[[int], None] = lambda priority: None, audit: Callable[[], float] = random.random,
-                 payment: PaymentSection | None = None, offline_kinds: OfflineKinds | None = None,
-                 store_id: str = "", lane_id: str = "", offline_policy: OfflineLookup = fresh) -> None:
+                 on_recorded: Callable[[int], None] = lambda priority: None, payment: PaymentSection | None = None,
+                 offline_policy: OfflineLookup = fresh) -> None:
         self.lane_db, self.settings, self.points, self.adapter = lane_db, settings, points, adapter
         self.notify, self.health, self.currency, self.clock = notify, health, currency, clock
-        self.max_skew_s, self.guard, self.on_recorded, self.audit = max_skew_s, guard, on_recorded, audit
-        self.store_id, self.lane_id = store_id, lane_id
+        self.max_skew_s, self.guard, self.on_recorded = max_skew_s, guard, on_recorded
         self.offline_policy = offline_policy      # the catalog's offline policy while it is stale, else None
         self.session = idle_session(clock.time())
         self.lane_open = True
         self.lock = asyncio.Lock()
         # One lock per sale being reversed by staff (agent/session/refunds.py): two voids at once give one.
         self.reversing: dict[str, asyncio.Lock] = {}
-        self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None))
-        self.recovery: asyncio.Task[None] | None = None
+        self.payment = payment or PaymentSection()     # the staff reversals' timeouts and cancel window
         # Each committed change (its session events and sale), for the metrics the composition root wires.
         self.observe_change: Callable[[Change], None] = lambda change: None
         # Whether the wall clock is trusted now (agent.clock.clock_trust, wired by the composition root): every
@@ -87,24 +84,14 @@ class SessionController:
         return price(session, self.settings, self.points, self.offline_policy())
 
     async def load(self) -> None:
-        """Come back exactly as the last commit left the visit, then reconcile every payment not final.
-
-        Reconciliation runs as a task: the lane's devices and API start meanwhile, and a visit left `paying`
-        says "checking your payment" and takes no new shopper until its payment is settled."""
+        """Come back exactly as the last commit left the visit; a visit left `paying` says "checking your payment"
+        until the checkout's recovery (`Checkout.start`) has settled it."""
         stored = await asyncio.to_thread(self._read, visits.load)
         if stored is not None:
             self.session = stored
         if self.session.state is SessionState.PAYING:
             self.session = with_prompt(self.session, CHECKING)
             self.notify({"type": "session", "session": self.view()})
-        self.recovery = asyncio.create_task(self.checkout.recover(), name="payment recovery")
-
-    async def stop(self) -> None:
-        """Stop recovery and the payments being followed; every intent is on disk for the next start."""
-        if self.recovery is not None:
-            self.recovery.cancel()
-            await asyncio.gather(self.recovery, return_exceptions=True)
-        await self.checkout.stop()
 
     def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         return fn(self.lane_db.reader())
@@ -211,13 +198,7 @@ class SessionController:
         scan = None if fields is None else (*scans.record_scan(conn, fields), fields)
         return Committed(change, scan, False)
 
-    # -- payment (agent/session/checkout.py) ------------------------------------------------------------------
-
-    async def pay(self, method: str, user_code: str | None = None) -> Change:
-        return await self.checkout.pay(method, user_code)
-
-    async def cancel_payment(self) -> Change:
-        return await self.checkout.cancel_by_shopper()
+    # -- the sale of a paid visit (for the checkout, through the visit's port) --------------------------------
 
     def sale_for(self, basket: Session, method: str, amount: int, payment_id: str,
                  reference: str | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from agent.health import ComponentHealth
 from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, PickupOrder, Product, Unknown
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
+from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
 from agent.session.offline import DEFAULT_MAX_AGE_S, is_stale
 from agent.session.pickup_handover import Pickups
@@ -56,7 +57,8 @@ class Pipeline:
                  health: ComponentHealth, clock: Clock | None = None,
                  clock_trusted: Callable[[], bool] = lambda: True,
                  on_recorded: Callable[[int], None] = lambda priority: None,
-                 session: SessionController | None = None, pickups: Pickups | None = None) -> None:
+                 session: SessionController | None = None, pickups: Pickups | None = None,
+                 checkout: Checkout | None = None) -> None:
         self._rules = rules
         self._lane_db = lane_db
         self._catalog = catalog
@@ -71,6 +73,7 @@ class Pipeline:
         self.max_catalog_age_s = DEFAULT_MAX_AGE_S      # past this the offline policy applies ([catalog] max_age_s)
         self.session = session                # the visit; None records scans only (tools and older tests)
         self.pickups = pickups                # online orders from a locker; None: sent to the service counter
+        self.checkout = checkout              # pays for the visit when a wallet code is scanned
         self._tasks: set[asyncio.Task[Any]] = set()
         self.in_flight = 0                    # scans between their frame and their commit (the API's fan-out waits)
         self.on_idle: Callable[[], None] = lambda: None     # in_flight back to 0 (the fan-out resumes at once)
@@ -153,8 +156,8 @@ class Pipeline:
                                         new_id=new_event_id, clock_synced=synced),
             scan_fields=fields)
         assert committed.scan is not None
-        if isinstance(meaning, PaymentCode) and not committed.replayed:
-            task = asyncio.create_task(session.pay("wallet_code", meaning.code))
+        if isinstance(meaning, PaymentCode) and not committed.replayed and self.checkout is not None:
+            task = asyncio.create_task(self.checkout.pay("wallet_code", meaning.code))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if isinstance(meaning, PickupOrder) and self.pickups and facts.pickup and committed.change.ok:
