@@ -430,3 +430,17 @@ async def test_an_adapter_that_fails_oddly_after_charging_is_asked_and_the_sale_
     await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert lane.view["state"] == "paid" and lane.adapter.charged(sale["payment"]["payment_id"]) == 1
+
+
+async def test_one_scan_wakes_the_outbox_relay_once_with_the_most_urgent_class_it_committed(
+        session_lane: SessionLane) -> None:
+    """A scan's commit writes its scan row and the visit's events in one transaction: one wake says so, with
+    the class that drains first (a second wake per scan only made the relay re-read its cursor)."""
+    assert session_lane.pipeline is not None and session_lane.controller is not None
+    wakes: list[int] = []
+    session_lane.pipeline.on_recorded = session_lane.controller.on_recorded = wakes.append
+    await session_lane.scan(TEA)                  # starts the visit: a session event (class 2) and the scan (3)
+    assert wakes == [2]
+    session_lane.pipeline.set_open(False)         # a closed lane records the scan alone: only the scans class
+    await session_lane.scan(TEA)
+    assert wakes == [2, 3]

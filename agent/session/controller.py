@@ -150,8 +150,9 @@ class SessionController:
         if not committed.replayed:
             self.session = change.session
             self.observe_change(change)
-        if change.events or committed.scan or change.sale:
-            self.on_recorded(0 if change.sale else 2)
+        written = _priorities(change, committed)
+        if written:
+            self.on_recorded(min(written))       # once per commit, with the class that drains first
         self.notify({"type": "session", "session": self.view()})
         return committed
 
@@ -225,3 +226,13 @@ class SessionController:
                 if change is not None:
                     await self.apply_locked(change, None)
                     health.count("abandoned")
+
+
+def _priorities(change: Change, committed: Committed) -> list[int]:
+    """The outbox priority of every row a commit wrote (agent/sync/outbox.py SCHEMAS): its events, sale, scan."""
+    schemas = [schema for _, schema, _ in change.events]
+    if change.sale is not None and not committed.replayed:
+        schemas.append("omo.sale/1")
+    if committed.scan is not None:
+        schemas.append("omo.scan/1")
+    return [outbox.SCHEMAS[schema][1] for schema in schemas]

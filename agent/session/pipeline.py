@@ -129,9 +129,11 @@ class Pipeline:
         change: Change | None = None
         try:
             if self.session is not None and self.lane_open:
+                # Committed by the controller with the visit's change; it wakes the relay once for both.
                 change, (event_id, seq, fields) = await self._in_session(meaning, facts, fields, synced)
             else:
                 event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
+                self.on_recorded(SCAN_PRIORITY)
         except StoreError as exc:
             self._refused(fields, exc)
             return None
@@ -139,7 +141,6 @@ class Pipeline:
         self._health.count(f"scans_{fields['kind']}")
         if self._health.state != "ok" and self.lane_open:
             self._health.ok()
-        self.on_recorded(SCAN_PRIORITY)
         logger.info("scan device=%s kind=%s outcome=%s text=%s seq=%s", fields["device"], fields["kind"],
                     fields["outcome"], fields["text"], seq)
         self._notify({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
