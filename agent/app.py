@@ -37,7 +37,9 @@ from agent.session.pickup_handover import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor
-from agent.sync.components import Sync, start_sync
+from agent.sync.commands import Handler
+from agent.sync.components import Sync, build_sync
+from agent.sync.disk import DiskGuard
 
 logger = logging.getLogger(__name__)
 
@@ -66,34 +68,48 @@ class Lane:
 
 
 async def start(config: Config) -> Lane:
-    """Open state, start the API and every component; returns once all are started (not connected)."""
+    """Open state, start the API and every component; returns once all are started (not connected).
+
+    Every object gets its collaborators and settings in its constructor, in the order below; nothing is patched
+    in afterwards. The few links that point forward (the cloud's commands, the screens' hold on the pipeline,
+    the certificate's expiry) are closures over names bound further down this function."""
     rules = build_rules(config.interpret, config.trust.keys, config.trust.clock_skew_s, config.agent.currency)
     health = HealthRegistry(__version__, config.agent.store_id, config.agent.lane_id)
     lane_db, catalog = await asyncio.to_thread(_open_state, config)
     _report_store(health, lane_db)
     hub = EventHub()
-    api = ApiServer(config.api, health, hub)
+    supervisor = Supervisor(health)
+    reload_requested = asyncio.Event()
     max_age_s = config.catalog.max_age_s if config.catalog is not None else DEFAULT_MAX_AGE_S
+    catalog_sync = build_catalog_sync(config.catalog, catalog)
+    guard = DiskGuard(config.agent.state_dir, config.agent.stop_sales_free_mb, config.agent.shed_scans_free_mb)
+    metrics = LaneMetrics(Sources(health, lane_db, catalog, catalog_max_age_s=max_age_s,
+                                  store_id=config.agent.store_id, lane_id=config.agent.lane_id, disk=guard,
+                                  cert_expiry=lambda: sync.cert_expiry()), config.agent.currency)
+    observers = metrics.observers()
+    sync = build_sync(config.agent, config.mqtt, lane_db, guard=guard, observers=observers,
+                      on_catalog_delta=catalog_sync.apply_delta,
+                      commands=_cloud_commands(catalog_sync, lambda: pipeline, lambda: checkout, reload_requested))
+    clock_trusted = watch_clock(health)
     adapter, offline_policy = build_adapter(config.payment), CatalogOffline(catalog, max_age_s)
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=adapter, notify=hub.publish,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
-                                offline_policy=offline_policy)
+                                offline_policy=offline_policy, guard=guard,
+                                on_recorded=sync.wake, observers=observers, clock_trusted=clock_trusted)
     checkout = Checkout(session, adapter=adapter, lane_db=lane_db, health=health.component("session"),
-                        settings=config.payment, currency=config.agent.currency,
-                        store_id=config.agent.store_id, lane_id=config.agent.lane_id, offline_policy=offline_policy)
+                        settings=config.payment, currency=config.agent.currency, store_id=config.agent.store_id,
+                        lane_id=config.agent.lane_id, offline_policy=offline_policy,
+                        offline_kinds=_offline_kinds(sync, catalog), guard=guard, observe_payment=observers.payment)
     locker = build_locker(config.pickup)
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
                                                   health=health.component("locker"))
+    api = ApiServer(config.api, health, hub, hold=lambda: pipeline.in_flight > 0)   # the screens wait for a scan
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
-                        health=health.component("pipeline"), clock_trusted=watch_clock(health), session=session,
-                        pickups=pickups, checkout=checkout)
-    session.clock_trusted = pipeline.clock_trusted
-    api.fanout.hold = lambda: pipeline.in_flight > 0      # the screens wait while a scan is on its way
-    pipeline.on_idle = api.fanout.resume
-    pipeline.max_catalog_age_s = max_age_s
-    metrics = _metrics(config, health, lane_db, catalog, pipeline, session, checkout)
+                        health=health.component("pipeline"), clock_trusted=clock_trusted, session=session,
+                        pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
+                        on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
     metrics.add_to(api.app)
     SessionRoutes(session, pipeline, checkout).add_to(api.app)
     capabilities = session.adapter.capabilities
@@ -102,17 +118,18 @@ async def start(config: Config) -> Lane:
                      scanner_position=config.api.scanner_position)
     await api.start()
     health.component("api").ok()
-    lane = Lane(config=config, health=health, hub=hub, supervisor=Supervisor(health), api=api, lane_db=lane_db,
-                catalog=catalog, catalog_sync=build_catalog_sync(config.catalog, catalog), pipeline=pipeline,
-                session=session, checkout=checkout, metrics=metrics)
+    lane = Lane(config=config, health=health, hub=hub, supervisor=supervisor, api=api, lane_db=lane_db,
+                catalog=catalog, catalog_sync=catalog_sync, pipeline=pipeline, session=session, checkout=checkout,
+                metrics=metrics,
+                sync=sync, reload_requested=reload_requested)
     health.component("pipeline").ok()
-    lane.supervisor.start("catalog", lane.catalog_sync.run)
-    _start_sync(lane, config)
+    supervisor.start("catalog", catalog_sync.run)
+    sync.start(lane_db, supervisor)
     await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
     checkout.start()             # reconciles every payment not final, in a task
     if pickups is not None:
         await pickups.recover()  # a door left opening by the restart: that order may be scanned again
-    lane.supervisor.start("session", session.run)
+    supervisor.start("session", session.run)
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:
@@ -137,7 +154,6 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
     """Whether the wall clock is trusted, asked per scan and per commit (one adjtimex call); `/v1/health` asks
     again on each read and shows the verdict as component `clock` (degraded while not synchronised: app tokens
     then get the loose allowance, docs/interpretation.md)."""
-    component = health.component("clock")
 
     def refresh() -> dict[str, Any]:
         verdict = clock_trust()
@@ -145,65 +161,45 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
                       "" if verdict.synchronised else verdict.reason)
         return verdict.details()
 
-    component.probe = refresh
+    component = health.component("clock", probe=refresh)
     refresh()
     return lambda: refresh()["synchronised"] is True
 
 
-def _metrics(config: Config, health: HealthRegistry, lane_db: Database, catalog: CatalogDb, pipeline: Pipeline,
-             session: SessionController, checkout: Checkout) -> LaneMetrics:
-    """`/metrics`: the session and pipeline report to it through callbacks (they never import prometheus_client)."""
-    sources = Sources(health, lane_db, catalog, catalog_max_age_s=pipeline.max_catalog_age_s,
-                      store_id=config.agent.store_id, lane_id=config.agent.lane_id)
-    metrics = LaneMetrics(sources, config.agent.currency)
-    pipeline.observe_scan = metrics.scan_recorded
-    session.observe_change = metrics.change_committed
-    checkout.observe_payment = metrics.payment_finished
-    return metrics
-
-
-def _start_sync(lane: Lane, config: Config) -> None:
-    """The disk guard, and with [mqtt] the publisher, the relay and the cloud's commands."""
+def _cloud_commands(catalog_sync: CatalogSync, pipeline: Callable[[], Pipeline],
+                   checkout: Callable[[], Checkout], reload_requested: asyncio.Event) -> dict[str, Handler]:
+    """The cloud's commands (docs/sync.md); `pipeline` and `checkout` are asked when a command arrives, which is
+    after start() has built them (the router only runs once the publisher does)."""
 
     async def refresh_catalog(_args: object) -> None:
-        lane.catalog_sync.request_pull()
+        catalog_sync.request_pull()
 
     async def reload_config(_args: object) -> None:
-        lane.reload_requested.set()
+        reload_requested.set()
 
     async def open_lane(_args: object) -> None:
-        lane.pipeline.set_open(True)
+        pipeline().set_open(True)
 
     async def close_lane(_args: object) -> None:
-        lane.pipeline.set_open(False)
+        pipeline().set_open(False)
 
     async def payment_notified(args: Mapping[str, Any]) -> None:
-        lane.checkout.notified(str(args.get("payment_id", "")))
+        checkout().notified(str(args.get("payment_id", "")))
 
-    lane.sync = start_sync(config.agent, config.mqtt, lane.lane_db, lane.supervisor,
-                           on_catalog_delta=lane.catalog_sync.apply_delta,
-                           commands={"catalog.refresh": refresh_catalog, "config.reload": reload_config,
-                                     "lane.open": open_lane, "lane.close": close_lane,
-                                     "payment.notify": payment_notified})
-    lane.pipeline.on_recorded = lane.sync.wake
-    lane.session.on_recorded = lane.sync.wake
-    lane.session.guard = lane.sync.guard
-    lane.checkout.guard = lane.sync.guard
-    lane.metrics.sources.disk = lane.sync.guard
-    if lane.sync.relay is not None:
-        lane.sync.relay.observe_publish = lane.metrics.published
-        lane.sync.relay.observe_ack = lane.metrics.acked
-    publisher = lane.sync.publisher
-    if publisher is not None:
-        lane.metrics.sources.cert_expiry = lambda: publisher.cert_expiry
+    return {"catalog.refresh": refresh_catalog, "config.reload": reload_config, "lane.open": open_lane,
+            "lane.close": close_lane, "payment.notify": payment_notified}
+
+
+def _offline_kinds(sync: Sync, catalog: CatalogDb) -> Callable[[], tuple[str, ...] | None]:
+    """While the uplink is down, only the payment kinds the cloud's offline policy allows."""
+    publisher = sync.publisher
 
     def offline_kinds() -> tuple[str, ...] | None:
-        """While the uplink is down, only the payment kinds the cloud's offline policy allows."""
         if publisher is None or publisher.connected.is_set():
             return None
-        return lane.catalog.policy().payment_kinds
+        return catalog.policy().payment_kinds
 
-    lane.checkout.offline_kinds = offline_kinds
+    return offline_kinds
 
 
 def _report_store(health: HealthRegistry, lane_db: Database) -> None:

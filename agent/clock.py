@@ -2,7 +2,7 @@
 the wall clock can be trusted (the kernel's NTP state), which the token checks and `/v1/health` need.
 
 Every clock read on the session, sync and catalog paths goes through a `Clock`; tests pass
-`simulators.clock.FakeClock` (fixture `fake_clock`) and advance it instead of sleeping.
+`simulators.doubles.clock.FakeClock` (fixture `fake_clock`) and advance it instead of sleeping.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -87,9 +87,13 @@ class HealthRegistry:
         self._components: dict[str, ComponentHealth] = {}
         self.listeners: list[Callable[[HealthRegistry], None]] = []
 
-    def component(self, name: str) -> ComponentHealth:
+    def component(self, name: str, probe: Callable[[], dict[str, Any]] | None = None) -> ComponentHealth:
+        """The component called `name`, made on first use; `probe` (asked on each read of health) is given by
+        the one owner that makes it, so it goes in with the constructor."""
         if name not in self._components:
-            self._components[name] = ComponentHealth(name, on_change=self._changed)
+            self._components[name] = ComponentHealth(name, probe=probe, on_change=self._changed)
+        elif probe is not None:
+            raise ValueError(f"health component {name!r} exists already: its probe goes in when it is made")
         return self._components[name]
 
     def _changed(self, _component: ComponentHealth) -> None:
@@ -115,3 +119,40 @@ class HealthRegistry:
         components = {n: c.snapshot() for n, c in sorted(self._components.items())}
         return {"status": str(self.overall()), "store": self.store_id, "lane": self.lane_id, "version": self.version,
                 "uptime_s": round(time.monotonic() - self.started, 3), "components": components}
+
+
+# -- Observers: what the lane's workers report as they go --------------------------------------------------------
+# The session, the pipeline and the relay take an `Observers` in their constructors and call its members; they
+# never import the metrics (prometheus_client lives in agent/api/metrics.py, which builds the bundle once with
+# `LaneMetrics.observers()`). A worker built without one reports to nobody (tools, tests, benches).
+
+
+def _scan(fields: Mapping[str, Any], seconds: float) -> None:
+    """Nobody listens."""
+
+
+def _one(_: Any) -> None:
+    """Nobody listens."""
+
+
+def _publish(topic_class: str, seconds: float) -> None:
+    """Nobody listens."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observers:
+    """Each member is called after the thing it names has happened (committed, settled, acknowledged)."""
+
+    # A recorded scan's event fields and the seconds from its frame to its commit (agent/session/pipeline.py).
+    scan: Callable[[Mapping[str, Any], float], None] = _scan
+    # Each committed change of the visit, with its session events and sale (agent/session/controller.py).
+    change: Callable[[Any], None] = _one
+    # Each payment intent that reached a final state, once committed (agent/session/checkout.py).
+    payment: Callable[[Any], None] = _one
+    # Publish to PUBACK, by topic class (agent/sync/relay.py).
+    publish: Callable[[str, float], None] = _publish
+    # PUBACK to the ingest's ack (agent/sync/relay.py).
+    ack: Callable[[float], None] = _one
+
+
+NOBODY = Observers()

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/api_fuzz.py [--examples 500] [--cli-examples 300] [--seed 18]
 
-The agent runs in this process on its real HTTP server on 127.0.0.1 (simulators/api_lane.py: a pty scanner,
-the simulated payment, the store's catalog). Two passes: simulators/api_fuzz.py's driver (every operation,
+The agent runs in this process on its real HTTP server on 127.0.0.1 (simulators/lanes/api.py: a pty scanner,
+the simulated payment, the store's catalog). Two passes: simulators/trials/api_fuzz.py's driver (every operation,
 valid and invalid inputs, half the staff calls with a real staff token, every check), then `schemathesis
 run` with every phase (coverage, fuzzing, stateful) and every check. Then the lane must still price a known
 basket right, record its sale, pass integrity_check and keep its outbox seq gap-free. Exit 1 on any fault.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulators.api_fuzz import Target, fuzz, run_cli  # noqa: E402
-from simulators.api_lane import ThreadedLane, known_basket_problems  # noqa: E402
 from simulators.cloud.tokens import TokenIssuer  # noqa: E402
+from simulators.lanes.api import ThreadedLane, known_basket_problems  # noqa: E402
+from simulators.trials.api_fuzz import Target, fuzz, run_cli  # noqa: E402
 
 
 def main() -> int:

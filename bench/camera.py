@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from drivers.decode import make_decoder
+from drivers.decoder_choice import make_decoder
 from simulators.devices import photos
 from simulators.devices.camera import SimCameraScanner, VirtualCamera
 from simulators.devices.clusters import cluster_set

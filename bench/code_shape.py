@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/code_shape.py [--package agent/session] [--no-trace]
 
-1. The import graph inside a package (its modules and subpackages, recursively): modules, arrows between
-   them (type-checking imports counted, since they are dependencies a reader follows all the same), import
-   floors (the longest chain of arrows, after folding every cycle into one node) and cycles (strongly
+1. The import graph inside a package (its modules and subpackages, recursively), built by
+   simulators/code_graph.py, the same graph the tests hold to "no import circle": modules, arrows between
+   them (lazy and type-checking imports counted, since they are dependencies a reader follows all the same),
+   import floors (the longest chain of arrows, after folding every cycle into one node) and cycles (strongly
    connected groups of more than one module).
 2. How many of the product's source files (agent/, drivers/) one scan visits, and how many one wallet-code
    payment visits, on an in-process lane (the real pipeline, session and payment adapter against the payment
@@ -17,111 +18,18 @@ Exit status: 0, or 1 when the lane could not be driven (a real failure, with its
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import sys
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imported_names(path: Path, name: str) -> set[str]:
-    """Every module a file imports, absolute names, `from x import y` giving both x and x.y."""
-    tree = ast.parse(path.read_text(), str(path))
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
-
-
-def package_graph(package_dir: Path) -> dict[str, set[str]]:
-    """Module -> the modules of the same package it imports (a package's __init__ counts as a module)."""
-    files = {module_name(p): p for p in sorted(package_dir.rglob("*.py"))}
-    graph: dict[str, set[str]] = {}
-    for name, path in files.items():
-        targets = {t for t in imported_names(path, name) if t in files and t != name}
-        # `from agent.session import visits` names the package and the module: the module is the arrow.
-        graph[name] = {t for t in targets if not any(other.startswith(t + ".") for other in targets)}
-    return graph
-
-
-def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
-    """Tarjan's algorithm, iterative."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    groups: list[set[str]] = []
-    counter = 0
-    for start in graph:
-        if start in index:
-            continue
-        work: list[tuple[str, Iterable[str]]] = [(start, iter(sorted(graph[start])))]
-        index[start] = low[start] = counter
-        counter += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, children = work[-1]
-            child = next(iter(children), None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                group = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    group.add(member)
-                    if member == node:
-                        break
-                groups.append(group)
-    return groups
-
-
-def floors(graph: dict[str, set[str]], groups: list[set[str]]) -> int:
-    """The longest chain of arrows, counted in modules, with each cycle folded into one node."""
-    owner = {member: i for i, group in enumerate(groups) for member in group}
-    folded = {i: {owner[t] for m in group for t in graph[m]} - {i} for i, group in enumerate(groups)}
-    depth: dict[int, int] = {}
-
-    def visit(node: int) -> int:
-        if node not in depth:
-            depth[node] = 1 + max((visit(t) for t in folded[node]), default=0)
-        return depth[node]
-
-    sys.setrecursionlimit(10_000)
-    return max((visit(n) for n in folded), default=0)
+from simulators.code_graph import floors, package_graph, strongly_connected  # noqa: E402
 
 
 def report_graph(package_dir: Path) -> None:

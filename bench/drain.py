@@ -37,8 +37,8 @@ from agent.session.records.sales import record_sale  # noqa: E402
 from agent.session.records.scans import record_scan  # noqa: E402
 from agent.sync import outbox  # noqa: E402
 from simulators.fixtures.sync import cloud_on_loopback  # noqa: E402
-from simulators.lane_writer import sale, scan  # noqa: E402
-from simulators.sync_lane import SyncLane, mqtt_section, running_lane  # noqa: E402
+from simulators.lanes.sync import SyncLane, mqtt_section, running_lane  # noqa: E402
+from simulators.lanes.writer import sale, scan  # noqa: E402
 
 
 def cpu_s() -> float:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import MqttSection
+from agent.sync.settings import MqttSection
 from simulators.fleet.cloud import LocalCloud, local_cloud, process_tree_cpu_seconds
 from simulators.fleet.fleet import Fleet, FleetPlan
 from simulators.fleet.ingest_view import held_by_stream

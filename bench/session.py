@@ -25,19 +25,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import orjson
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.api.events import EventHub  # noqa: E402
 from agent.api.server import ApiServer  # noqa: E402
+from agent.api.settings import ApiSection  # noqa: E402
 from agent.catalog.db import CatalogDb  # noqa: E402
 from agent.catalog.load import load_snapshot  # noqa: E402
-from agent.config import ApiSection  # noqa: E402
 from agent.health import ComponentHealth, HealthRegistry  # noqa: E402
 from agent.sdnotify import settle_heap  # noqa: E402
 from agent.session.rules.basket import BasketLine, add_item, new_session  # noqa: E402
@@ -47,11 +44,11 @@ from agent.sync.relay import OutboxRelay  # noqa: E402
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot  # noqa: E402
 from simulators.cloud.store_catalog import records  # noqa: E402
 from simulators.cloud.tokens import TokenIssuer  # noqa: E402
+from simulators.doubles.ports import free_port  # noqa: E402
 from simulators.fixtures.session import DEFAULT_POINTS, DEFAULT_SESSION, SessionLane  # noqa: E402
 from simulators.fixtures.sync import cloud_on_loopback  # noqa: E402
-from simulators.lane_writer import scan as scan_fields  # noqa: E402
-from simulators.ports import free_port  # noqa: E402
-from simulators.sync_lane import mqtt_section  # noqa: E402
+from simulators.lanes.sync import mqtt_section  # noqa: E402
+from simulators.lanes.writer import scan as scan_fields  # noqa: E402
 
 # Generated product i is age-restricted when i % 50 == 0 (simulators/cloud/catalog_data.py): those would stop
 # the basket for an attendant, so the bench scans only the others.
@@ -84,7 +81,7 @@ def bare_commits(directory: Path, count: int) -> list[float]:
     return times
 
 
-async def make_lane(work: Path, products: int) -> SessionLane:
+async def make_lane(work: Path, products: int, hub: EventHub) -> SessionLane:
     state = work / "state"
     state.mkdir()
     catalog = CatalogDb.open(state)
@@ -98,7 +95,7 @@ async def make_lane(work: Path, products: int) -> SessionLane:
     keys = work / "keys"
     keys.mkdir()
     issuer.write_public_key(keys)
-    lane = SessionLane(state, issuer, settings=DEFAULT_SESSION, points=DEFAULT_POINTS)
+    lane = SessionLane(state, issuer, settings=DEFAULT_SESSION, points=DEFAULT_POINTS, echo=hub.publish)
     await lane.open()
     return lane
 
@@ -115,24 +112,20 @@ def fill_backlog(lane: SessionLane, events: int) -> None:
         lane.lane_db.write_blocking(fill, start, min(10_000, events - start))
 
 
-async def scan_to_screen(lane: SessionLane, scans: int, port: int) -> tuple[list[float], list[float]]:
-    """Scan to the session's WebSocket message sent by the API, and to it received by a client on this loop."""
+async def scan_to_screen(lane: SessionLane, hub: EventHub, scans: int,
+                         port: int) -> tuple[list[float], list[float]]:
+    """Scan to the session's message handed to the API's WebSocket fan-out, and to it received by a client on
+    this loop. The lane publishes to `hub` (its constructor's `echo`); the hand-over is timed by a text listener
+    of the hub, the same public seam the API's fan-out listens on, registered after it."""
     assert lane.controller is not None and lane.pipeline is not None
-    hub = EventHub()
-    lane.controller.notify = hub.publish
-    lane.pipeline._notify = hub.publish
     server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), HealthRegistry("bench"), hub)
     sent_at: list[float] = []
 
-    async def timed_forward(queue: asyncio.Queue[dict[str, Any]], ws: web.WebSocketResponse) -> None:
-        """The server's forwarding (agent/api/server.py `_forward`), noting when each session message was sent."""
-        while not ws.closed:
-            event = await queue.get()
-            await ws.send_str(orjson.dumps(event, default=str).decode())
-            if event.get("type") == "session":
-                sent_at.append(time.perf_counter())
+    def note_sent(text: str) -> None:
+        if text.startswith('{"type":"session"'):
+            sent_at.append(time.perf_counter())
 
-    server._forward = timed_forward  # type: ignore[method-assign]
+    hub.listen_text(note_sent)
     await server.start()
     to_sent: list[float] = []
     to_received: list[float] = []
@@ -192,7 +185,8 @@ async def main_async(args: argparse.Namespace) -> None:
         bare = bare_commits(work, 300)
         print(f"baseline: bare durable SQLite commit p50 {pct(bare, 50):.2f} ms, p99 {pct(bare, 99):.2f} ms; "
               f"{1000 / statistics.mean(bare):,.0f} commits/s")
-        lane = await make_lane(work, args.products)
+        hub = EventHub()
+        lane = await make_lane(work, args.products, hub)
         settle_heap()
         with cloud_on_loopback(work, nice=10) as (broker, _ingest):
             fill_backlog(lane, args.backlog)
@@ -203,13 +197,14 @@ async def main_async(args: argparse.Namespace) -> None:
                                 retention_days=7)
             tasks = [asyncio.create_task(publisher.run(ComponentHealth("mqtt"))),
                      asyncio.create_task(relay.run(ComponentHealth("relay")))]
-            sent, received = await scan_to_screen(lane, args.scans, free_port())
+            sent, received = await scan_to_screen(lane, hub, args.scans, free_port())
             pending = lane.lane_db.reader().execute("SELECT count(*) FROM outbox WHERE state = 0").fetchone()[0]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        print(f"scan to basket updated, its WebSocket message sent ({args.scans} scans, {args.products:,}-product "
-              f"catalog, relay draining a {args.backlog:,}-event backlog, {pending:,} still pending at the end): "
+        print(f"scan to basket updated, its WebSocket message handed to the fan-out ({args.scans} scans, "
+              f"{args.products:,}-product catalog, relay draining a {args.backlog:,}-event backlog, {pending:,} still "
+              f"pending at the end): "
               f"p50 {pct(sent, 50):.2f} ms, p99 {pct(sent, 99):.2f} ms (target p99 < 5 ms); "
               f"p99 / bare commit p99 = {pct(sent, 99) / pct(bare, 99):.1f}")
         print(f"  ... and received by a client on the same loop: p50 {pct(received, 50):.2f} ms, "

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulators import kill9  # noqa: E402
 from simulators.fixtures.sync import IngestProcess, cloud_on_loopback  # noqa: E402
+from simulators.trials import kill9  # noqa: E402
 
 
 def main() -> int:

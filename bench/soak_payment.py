@@ -1,7 +1,7 @@
 """The payment fault campaign, long: `.venv/bin/python bench/soak_payment.py [--trials 200] [--seed 1]`.
 
 Visits paid through the `paypay` adapter against the payment-service simulator on 127.0.0.1, one random
-fault per trial (simulators/payment_campaign.py); at the end every charge must have exactly one sale and
+fault per trial (simulators/trials/payment.py); at the end every charge must have exactly one sale and
 every sale exactly one charge. Prints the trials per fault, sales, charges and problems (none is OK).
 """
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.payment.paypay import PayPayAdapter  # noqa: E402
 from simulators.cloud.payment_service import PaymentService  # noqa: E402
 from simulators.fixtures.session import SessionLane, store_state, trusted_issuer  # noqa: E402
-from simulators.payment_campaign import campaign  # noqa: E402
+from simulators.trials.payment import campaign  # noqa: E402
 
 
 async def main_async(trials: int, seed: int) -> int:

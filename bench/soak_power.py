@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/soak_power.py [--trials 1000] [--control-trials 100] [--seed N]
 
-Runs the campaign (simulators/power_campaign.py) with synchronous=FULL, then the control with
+Runs the campaign (simulators/trials/power.py) with synchronous=FULL, then the control with
 synchronous=NORMAL, each on a fresh lane, broker and ingest. Prints for each the trials, the sales reported paid
 (by the API or on the screen), the sales lost, the corrupt databases and the final checks. Exits 0 when FULL
 lost nothing and broke nothing and the control lost something (the campaign can see a loss); 1 otherwise.
@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulators.fixtures.sync import cloud_on_loopback  # noqa: E402
-from simulators.power_campaign import Figures, campaign  # noqa: E402
 from simulators.powerloss.mount import unavailable  # noqa: E402
+from simulators.trials.power import Figures, campaign  # noqa: E402
 
 
 def run(trials: int, seed: int, synchronous: str) -> Figures:

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from simulators.ports import free_port
+from simulators.doubles.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

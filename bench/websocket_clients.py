@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/websocket_clients.py [--scans 1200] [--rounds 12] [--clients 100]
 
-The whole agent runs in this process on its real HTTP server (simulators/api_lane.py) with a pty scanner.
+The whole agent runs in this process on its real HTTP server (simulators/lanes/api.py) with a pty scanner.
 The scan path is what the pipeline itself reports for each scan (`observe_scan`: from the frame the driver
 read to the committed transaction). Three phases, the same scans in each (a new visit every 50), interleaved
 in rounds (A, B, C, A, B, C, ...) so that the noise of a shared machine falls on all three alike:
@@ -32,10 +32,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulators.api_lane import ThreadedLane, settle  # noqa: E402
 from simulators.cloud.store_catalog import BATTERIES, ONIGIRI, TEA  # noqa: E402
 from simulators.cloud.tokens import TokenIssuer  # noqa: E402
 from simulators.fixtures.shop import until  # noqa: E402
+from simulators.lanes.api import ThreadedLane, settle  # noqa: E402
 
 CODES = (TEA, ONIGIRI, BATTERIES)
 VISIT = 50

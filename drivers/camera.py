@@ -18,7 +18,8 @@ from typing import Any, Self
 
 from drivers.base import DeviceUnavailable, DriverOptionError, ScanEvent, UnavailableReason
 from drivers.confirm import ConfirmTracker
-from drivers.decode import DECODERS, DEFAULT_SYMBOLOGIES, SYMBOLOGIES, Decoded, Decoder, make_decoder
+from drivers.decode import DECODERS, DEFAULT_SYMBOLOGIES, SYMBOLOGIES, Decoded, Decoder
+from drivers.decoder_choice import make_decoder
 from drivers.events import FAILED, ScanQueue, snapshot
 from drivers.frames import CaptureSettings, Frame, FrameSource, LatestFrame, open_source, parse_source
 from drivers.options import Options

@@ -6,7 +6,8 @@ was read in (`box`, frame pixels) and the view that read it (`decoder`: "zxing",
 "zxing/crop2x"), because the misread rules (drivers/confirm.py) weigh agreement between views and overlap
 between regions. EAN/UPC add-ons (2 or 5 digits, on books and magazines) are read by zxing-cpp and kept apart
 from the main code in `addon`, so the GTIN stays the product key. The cascade that combines the decoders is
-drivers/cascade.py. Imports of cv2/pyzbar/zxingcpp happen on first use, never at module import.
+drivers/cascade.py, and drivers/decoder_choice.py picks one by name. Imports of cv2/pyzbar/zxingcpp happen
+on first use, never at module import.
 """
 
 from __future__ import annotations
@@ -167,16 +168,3 @@ def normalise(found: list[Decoded], symbologies: Sequence[str]) -> list[Decoded]
             best[key] = d
     return list(best.values())
 
-
-def make_decoder(name: str, symbologies: Sequence[str], budget_s: float = 0.020) -> Decoder:
-    """`auto` (the cascade, the default), `zbar`, `zxing`, or `cascade-full` (every pass every frame)."""
-    inner: Decoder
-    if name == "zbar":
-        inner = zbar_decoder(symbologies)
-    elif name == "zxing":
-        inner = zxing_decoder(symbologies)
-    else:
-        from drivers.cascade import Cascade
-
-        inner = Cascade(symbologies, budget_s, full=name == "cascade-full")
-    return lambda gray: normalise(inner(gray), symbologies)

@@ -17,10 +17,10 @@ import pytest
 from agent.api.events import EventHub
 from agent.api.fanout import MAX_BUFFERED
 from agent.api.server import ApiServer, SocketLimits
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
-from simulators.ports import free_port
-from simulators.sync_checks import wait_until
+from simulators.doubles.ports import free_port
+from simulators.trials.sync_checks import wait_until
 
 LIMITS = SocketLimits(max_clients=128, send_timeout_s=1.0, max_msg_size=4096)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from simulators.api_fuzz import Target, fuzz, run_cli
-from simulators.api_lane import ThreadedLane, known_basket_problems
 from simulators.cloud.store_catalog import TEA
 from simulators.cloud.tokens import TokenIssuer
+from simulators.lanes.api import ThreadedLane, known_basket_problems
+from simulators.trials.api_fuzz import Target, fuzz, run_cli
 
 pytestmark = pytest.mark.timeout(240)
 

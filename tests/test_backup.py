@@ -18,9 +18,9 @@ from agent.commands.backup import BackupError, backup_state
 from agent.lane_db import open_sync_db
 from agent.session.records.sales import record_sale
 from simulators.cloud.catalog_data import SnapshotSpec, write_snapshot
-from simulators.kill9 import lane_command
-from simulators.lane_writer import sale
-from simulators.ports import free_port
+from simulators.doubles.ports import free_port
+from simulators.lanes.writer import sale
+from simulators.trials.kill9 import lane_command
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -43,7 +43,7 @@ def query(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 class LaneProcess:
-    """simulators/lane_writer.py in its own process: a sale every few scans, each line printed once committed."""
+    """simulators/lanes/writer.py in its own process: a sale every few scans, each line printed once committed."""
 
     def __init__(self, state_dir: Path) -> None:
         # Its broker port has no broker: the lane records offline, as a lane with its uplink down does.

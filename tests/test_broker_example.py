@@ -18,15 +18,15 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from agent.config import MqttSection
 from agent.health import State
 from agent.session.records.sales import record_sale
+from agent.sync.settings import MqttSection
 from simulators.cloud.broker import mosquitto_path, wait_listening
 from simulators.cloud.certs import SERVER_NAME, LanePki, Pair
-from simulators.lane_writer import sale
-from simulators.ports import free_port
-from simulators.sync_checks import wait_until
-from simulators.sync_lane import mqtt_section, running_lane
+from simulators.doubles.ports import free_port
+from simulators.lanes.sync import mqtt_section, running_lane
+from simulators.lanes.writer import sale
+from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

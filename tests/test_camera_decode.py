@@ -15,7 +15,8 @@ from drivers import camera as camera_module  # noqa: E402
 from drivers import decode as decode_module  # noqa: E402
 from drivers import frames as frames_module  # noqa: E402
 from drivers.confirm import ConfirmTracker  # noqa: E402
-from drivers.decode import Decoded, make_decoder  # noqa: E402
+from drivers.decode import Decoded  # noqa: E402
+from drivers.decoder_choice import make_decoder  # noqa: E402
 from drivers.frames import Frame, LatestFrame  # noqa: E402
 from drivers.registry import create  # noqa: E402
 from simulators.devices.render import SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, place, symbol_image  # noqa: E402

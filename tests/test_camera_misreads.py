@@ -11,11 +11,12 @@ np = pytest.importorskip("numpy")
 zxingcpp = pytest.importorskip("zxingcpp")
 
 from drivers.confirm import ConfirmTracker  # noqa: E402
-from drivers.decode import Decoded, make_decoder, split_addon  # noqa: E402
+from drivers.decode import Decoded, split_addon  # noqa: E402
+from drivers.decoder_choice import make_decoder  # noqa: E402
 from drivers.registry import create  # noqa: E402
 from simulators.devices.camera import VirtualCamera  # noqa: E402
 from simulators.devices.render import place, scene, symbol_image  # noqa: E402
-from simulators.sync_checks import wait_until  # noqa: E402
+from simulators.trials.sync_checks import wait_until  # noqa: E402
 
 UPCA_BOX = (400, 300, 700, 400)
 

@@ -9,9 +9,9 @@ from agent.catalog.catalog_sync import CatalogSync
 from agent.catalog.db import CatalogDb
 from agent.catalog.delta import Outcome
 from agent.catalog.load import load_snapshot
-from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import SnapshotSpec, delta_payload, gtin_for, member_id_for, write_snapshot
 from simulators.cloud.catalog_server import CatalogServer
+from simulators.doubles.clock import FakeClock
 
 TIMEOUT_S = 20
 

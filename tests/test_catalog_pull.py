@@ -13,9 +13,9 @@ from agent.catalog.db import CatalogDb
 from agent.catalog.pull import SnapshotClient
 from agent.errors import CloudError
 from agent.health import State
-from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for
 from simulators.cloud.catalog_server import CatalogServer
+from simulators.doubles.clock import FakeClock
 
 TIMEOUT_S = 20
 

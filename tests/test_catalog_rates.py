@@ -19,10 +19,10 @@ from agent.catalog.delta import parse_delta
 from agent.catalog.lines import Record
 from agent.catalog.load import load_snapshot
 from agent.catalog.rates import canonical_rate
-from agent.config import SessionSection
 from agent.session.pricing.engine import price_basket
 from agent.session.pricing.engine_types import LineInput, TaxConfig
 from agent.session.rules.receipt import receipt
+from agent.session.settings import SessionSection
 from simulators.cloud.catalog_data import delta_payload, gtin_for, write_lines
 from simulators.cloud.tokens import TokenIssuer
 from simulators.fixtures.session import SessionLane

@@ -12,6 +12,7 @@ import pytest
 
 from agent.api.events import EventHub
 from agent.api.server import ApiServer
+from agent.api.settings import ApiSection
 from agent.app import watch_clock
 from agent.clock import (
     STA_UNSYNC,
@@ -23,12 +24,11 @@ from agent.clock import (
     judge_clock,
     read_kernel_clock,
 )
-from agent.config import ApiSection
 from agent.health import HealthRegistry
 from simulators.cloud.store_catalog import MEMBER
+from simulators.doubles.ports import free_port
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 STA_PLL, STA_NANO = 0x0001, 0x2000
 # Values as the kernel reports them: chrony locked (TIME_OK, PLL + nanosecond mode, maxerror 26 ms); the same

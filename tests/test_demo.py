@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -22,6 +23,18 @@ from simulators.cloud.store_catalog import BATTERIES
 
 pytestmark = pytest.mark.skipif(mosquitto_path() is None,
                                 reason="mosquitto is not installed (apt-get install mosquitto; .ci/bootstrap does it)")
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """A demo a failed test leaves running: Ctrl-C first, which stops every process it started (a kill would
+    leave its broker and ingest behind), then a kill if that did not end it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def test_the_demo_runs_the_whole_journey_and_checks_it_against_the_cloud() -> None:
@@ -71,9 +84,7 @@ def test_interactive_scans_typed_codes_and_ctrl_c_stops_everything() -> None:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
     assert proc.returncode in (0, 130), rest
     leftovers = subprocess.run(["pgrep", "-af", "omo-edge-demo-"], capture_output=True, text=True).stdout
     assert leftovers.strip() == "", f"still running after Ctrl-C: {leftovers}"
@@ -119,7 +130,5 @@ def test_in_a_terminal_the_demo_waits_for_the_screen_which_speaks_the_configs_la
         read_until(rb"demo: (OK|FAILED)[^\r\n]*", 120)
         assert proc.wait(30) == 0, out.decode(errors="replace")[-2000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
         os.close(controller)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agent.api.settings import ApiSection
 from agent.commands.status import get_json
-from agent.config import ApiSection
 from simulators.devices.hid import VirtualKeyboardWedge
 from simulators.devices.serial_pty import VirtualSerialScanner
 

@@ -9,19 +9,24 @@ from pathlib import Path
 import pytest
 
 from agent import config as config_module
+from agent.api.settings import ApiSection
+from agent.catalog.settings import CatalogSection
 from agent.cli import build_parser
-from agent.interpret.rules import InterpretSection
+from agent.interpret.rules import InterpretSection, TrustSection
+from agent.payment.settings import PaymentSection
+from agent.session.settings import PickupSection, PointsSection, SessionSection
+from agent.sync.settings import MqttSection
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = (ROOT / "config" / "agent.example.toml").read_text()
 README = (ROOT / "README.md").read_text()
 
 SECTION_CLASSES = {
-    "agent": config_module.AgentSection, "mqtt": config_module.MqttSection, "api": config_module.ApiSection,
-    "catalog": config_module.CatalogSection, "trust": config_module.TrustSection,
-    "payment": config_module.PaymentSection, "interpret": InterpretSection,
-    "session": config_module.SessionSection, "points": config_module.PointsSection,
-    "pickup": config_module.PickupSection,
+    "agent": config_module.AgentSection, "mqtt": MqttSection, "api": ApiSection,
+    "catalog": CatalogSection, "trust": TrustSection,
+    "payment": PaymentSection, "interpret": InterpretSection,
+    "session": SessionSection, "points": PointsSection,
+    "pickup": PickupSection,
 }
 
 

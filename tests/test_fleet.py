@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import MqttSection
 from agent.lane_db import open_sync_db
 from agent.sync import outbox
+from agent.sync.settings import MqttSection
 from simulators.cloud.broker import mosquitto_path
 from simulators.fleet.cloud import local_cloud
 from simulators.fleet.fleet import Fleet, FleetPlan, client_id

@@ -15,8 +15,8 @@ from agent.sync import outbox
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.ingest_postgres import check, lane_marks, stored_by
 from simulators.fixtures.sync import LANES, IngestProcess
-from simulators.sync_checks import stream, wait_until
-from simulators.sync_lane import SyncLane, mqtt_section, running_lane
+from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
+from simulators.trials.sync_checks import stream, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
 

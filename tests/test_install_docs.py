@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 from agent.commands.doctor import ACCESS_FIX
-from agent.config import PaymentSection
+from agent.payment.settings import PaymentSection
 from drivers.base import UnavailableReason
 from drivers.hid import _FIXES as HID_FIXES
 from drivers.serial import _FIXES as SERIAL_FIXES

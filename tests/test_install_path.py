@@ -19,10 +19,10 @@ import pytest
 
 from simulators.cloud.store_catalog import TEA, write_store_catalog
 from simulators.devices.serial_pty import VirtualSerialScanner
+from simulators.doubles.ports import free_port
 from simulators.fixtures.daemon import AgentProcess, NotifySocket, render_toml
 from simulators.fixtures.install import REPO, InstalledRoot, tracked_files
 from simulators.fixtures.shop import api, until
-from simulators.ports import free_port
 
 pytestmark = pytest.mark.slow
 

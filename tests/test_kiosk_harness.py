@@ -24,12 +24,12 @@ from agent.api.events import EventHub
 from agent.api.kiosk import STATIC_DIR, add_kiosk_routes
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
 from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult, PaymentStatus, PaymentUnknown
 from agent.payment.simulated import SimulatedAdapter
+from simulators.doubles.ports import free_port
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -15,14 +15,14 @@ from agent.api.events import EventHub
 from agent.api.kiosk import STATIC_DIR, add_kiosk_routes, static_files
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
 from agent.session.rules import machine
 from agent.session.rules.payment_prompts import RELEASED
 from agent.session.rules.scan_rules import ATTENDANT_MESSAGES
 from simulators.cloud.store_catalog import TEA
+from simulators.doubles.ports import free_port
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_BUDGET_BYTES = 100 * 1024

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.config import PickupSection
 from agent.errors import ConfigError
 from agent.session.pickup_handover import build_locker
+from agent.session.settings import PickupSection
 from drivers import lockers
 from drivers.base import DriverOptionError
 from drivers.lockers import LockerError, LockerFault

@@ -22,14 +22,14 @@ import pytest
 from aiohttp import web
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from agent.config import MqttSection
 from agent.sync.publisher_link import connack_refused
+from agent.sync.settings import MqttSection
 from simulators.cloud.amqtt_broker import AmqttBroker, amqtt_path
 from simulators.cloud.broker import MosquittoBroker, mosquitto_path
 from simulators.cloud.rabbitmq_broker import RabbitMqBroker, rabbitmq_path
 from simulators.fixtures.sync import IngestProcess
-from simulators.sync_checks import assert_all_delivered_once, stream, wait_until
-from simulators.sync_lane import mqtt_section, running_lane
+from simulators.lanes.sync import mqtt_section, running_lane
+from simulators.trials.sync_checks import assert_all_delivered_once, stream, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 needs_mosquitto = pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto is not installed (apt-get install "

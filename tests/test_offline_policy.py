@@ -20,10 +20,10 @@ from agent.catalog.db import CatalogDb
 from agent.catalog.load import load_snapshot
 from agent.catalog.records import OfflinePolicy
 from agent.session.rules import action_rules
-from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import write_lines
 from simulators.cloud.store_catalog import BATTERIES, COUPON_100, COUPON_TEA, MEMBER, TEA, records
 from simulators.cloud.tokens import TokenIssuer
+from simulators.doubles.clock import FakeClock
 from simulators.fixtures.session import SessionLane
 
 STALE_AFTER = 2 * 86400          # no word from the cloud for two days: past [catalog] max_age_s (one day)

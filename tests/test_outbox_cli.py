@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.lane_db import open_sync_db
 from agent.session.records.sales import record_sale
-from simulators.lane_writer import sale
+from simulators.lanes.writer import sale
 
 
 def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from agent.session.records.sales import record_sale
 from agent.session.records.scans import record_scan
 from agent.store import Database
 from agent.sync import commands, outbox
-from simulators.lane_writer import sale, scan
+from simulators.lanes.writer import sale, scan
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from simulators.cloud.payment_service import PaymentService
 from simulators.fixtures.session import SessionLane
-from simulators.payment_campaign import FAULTS, campaign
+from simulators.trials.payment import FAULTS, campaign
 
 TRIALS = 28        # two rounds of every fault; bench/soak_payment.py runs hundreds
 

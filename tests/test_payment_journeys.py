@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import PaymentSection
 from agent.payment.none import build as build_none
 from agent.payment.reversal import cancel_deadline, reversal_kind
+from agent.payment.settings import PaymentSection
 from agent.session.refunds import reverse_sale
 from agent.session.rules import action_rules
 from agent.sync.disk import DiskGuard
@@ -23,8 +23,8 @@ from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.payment_campaign import fail_next_sale_commit
-from simulators.sync_checks import wait_until
+from simulators.trials.payment import fail_next_sale_commit
+from simulators.trials.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 OTHER_WALLET = "289999999999999999"

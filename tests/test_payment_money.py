@@ -15,7 +15,7 @@ from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import MEMBER, TEA, deli_label
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.sync_checks import wait_until
+from simulators.trials.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 Lane = tuple[SessionLane, PaymentService]

@@ -16,8 +16,8 @@ import pytest
 
 from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
-from simulators.power_campaign import campaign
 from simulators.powerloss.mount import unavailable
+from simulators.trials.power import campaign
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.secret_sweep import Secret, assert_clean, database_files, sweep
+from simulators.trials.secret_sweep import Secret, assert_clean, database_files, sweep
 
 PAN = "4111111111111111"
 WALLET = "281234567890123456"

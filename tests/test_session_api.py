@@ -20,15 +20,15 @@ import yaml
 from agent.api.events import EventHub
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
 from agent.payment.paypay import PayPayAdapter
 from agent.payment.simulated import SimulatedAdapter
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import BEER, TEA
+from simulators.doubles.ports import free_port
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, SessionSection, load
+from agent.config import ConfigError, load
 from agent.session.rules import action_rules
+from agent.session.settings import SessionSection
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
 

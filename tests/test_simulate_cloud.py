@@ -19,9 +19,9 @@ import pytest
 from simulators.cloud.broker import mosquitto_path
 from simulators.cloud.store_catalog import TEA
 from simulators.devices.serial_pty import VirtualSerialScanner
+from simulators.doubles.ports import free_port
 from simulators.fixtures.daemon import AgentProcess
 from simulators.fixtures.shop import api, until
-from simulators.ports import free_port
 
 pytestmark = pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto is not installed (apt-get install "
                                 "mosquitto); the fake cloud's broker needs it")

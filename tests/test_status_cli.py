@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
+from simulators.doubles.ports import free_port
 from simulators.fixtures.daemon import AgentProcess
-from simulators.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,16 +19,16 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.config import MqttSection
+from agent.sync.settings import MqttSection
 from simulators.cloud.broker import MosquittoBroker, end_process, mosquitto_path, wait_listening
 from simulators.cloud.certs import LanePki
 from simulators.cloud.faultproxy import FaultProxy
+from simulators.doubles.ports import free_port
 from simulators.fleet.cloud import start_ingest
 from simulators.fleet.fleet import Fleet, FleetPlan
 from simulators.fleet.ingest_view import held_by_stream
 from simulators.fleet.traffic import Rate
-from simulators.ports import free_port
-from simulators.sync_checks import wait_until
+from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 

@@ -15,7 +15,7 @@ from agent.lane_db import open_sync_db
 from agent.session.records.sales import record_sale
 from agent.session.records.scans import record_scan
 from agent.sync import commands, outbox
-from simulators.lane_writer import sale, scan
+from simulators.lanes.writer import sale, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())

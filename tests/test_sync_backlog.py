@@ -13,9 +13,9 @@ from agent.session.records.sales import record_sale
 from agent.session.records.scans import record_scan
 from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
-from simulators.lane_writer import sale, scan
-from simulators.sync_checks import assert_all_delivered_once
-from simulators.sync_lane import mqtt_section, running_lane
+from simulators.lanes.sync import mqtt_section, running_lane
+from simulators.lanes.writer import sale, scan
+from simulators.trials.sync_checks import assert_all_delivered_once
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(240)]
 

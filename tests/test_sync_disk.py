@@ -15,7 +15,7 @@ from agent.lane_db import open_sync_db
 from agent.session.records.sales import record_sale
 from agent.store import Database
 from agent.sync.disk import DiskGuard, check_once
-from simulators.lane_writer import sale
+from simulators.lanes.writer import sale
 
 
 @pytest.fixture

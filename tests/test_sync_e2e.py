@@ -23,9 +23,9 @@ from agent.sync.commands import CommandRouter
 from agent.sync.mqtt import Handlers
 from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
-from simulators.lane_writer import sale, scan
-from simulators.sync_checks import wait_until, watch
-from simulators.sync_lane import SyncLane, mqtt_section, running_lane
+from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
+from simulators.lanes.writer import sale, scan
+from simulators.trials.sync_checks import wait_until, watch
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

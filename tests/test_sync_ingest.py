@@ -11,9 +11,9 @@ from agent.session.records.sales import record_sale
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.ingest_sqlite import LaneTracker, open_db
 from simulators.fixtures.sync import IngestProcess
-from simulators.lane_writer import sale
-from simulators.sync_checks import wait_until, watch
-from simulators.sync_lane import SyncLane, mqtt_section, running_lane
+from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
+from simulators.lanes.writer import sale
+from simulators.trials.sync_checks import wait_until, watch
 
 pytestmark = [pytest.mark.timeout(60)]
 

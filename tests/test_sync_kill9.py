@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from simulators import kill9
 from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
+from simulators.trials import kill9
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -7,7 +7,7 @@ import socket
 from typing import Any
 
 from agent.sync.loop_io import LoopIO
-from simulators.clock import FakeClock
+from simulators.doubles.clock import FakeClock
 
 
 class PahoLike:

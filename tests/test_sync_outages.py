@@ -11,8 +11,8 @@ import pytest
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.faultproxy import FaultProxy
 from simulators.fixtures.sync import IngestProcess
-from simulators.sync_checks import assert_all_delivered_once, stream
-from simulators.sync_lane import SyncLane, mqtt_section, running_lane
+from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
+from simulators.trials.sync_checks import assert_all_delivered_once, stream
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 

@@ -16,9 +16,9 @@ from agent.session.records.scans import record_scan
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.relay import OutboxRelay
-from simulators.clock import FakeClock
-from simulators.fake_publisher import FakePublisher
-from simulators.lane_writer import sale, scan
+from simulators.doubles.clock import FakeClock
+from simulators.doubles.fake_publisher import FakePublisher
+from simulators.lanes.writer import sale, scan
 
 
 @dataclass

@@ -16,11 +16,11 @@ from agent.sync.components import start_sync
 from agent.sync.mqtt import Publisher
 from agent.sync.relay import OutboxRelay
 from simulators.cloud.broker import MosquittoBroker
+from simulators.doubles.ports import free_port
 from simulators.fixtures.sync import IngestProcess
-from simulators.lane_writer import sale
-from simulators.ports import free_port
-from simulators.sync_checks import wait_until
-from simulators.sync_lane import mqtt_section
+from simulators.lanes.sync import mqtt_section
+from simulators.lanes.writer import sale
+from simulators.trials.sync_checks import wait_until
 
 
 @pytest.mark.broker

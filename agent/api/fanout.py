@@ -55,7 +55,8 @@ class Listener:
 class Fanout:
     """The set of listening sockets and the frames on their way to them."""
 
-    def __init__(self, send_timeout_s: float, on_drop: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, send_timeout_s: float, on_drop: Callable[[], None] = lambda: None,
+                 hold: Callable[[], bool] = lambda: False) -> None:
         self.send_timeout_s = send_timeout_s
         self.on_drop = on_drop              # a stalled client was cut off (the server counts it in health)
         self._listeners: set[Listener] = set()
@@ -66,7 +67,7 @@ class Fanout:
         self.dropped = 0                    # events a slow client lost
         # True while a scan is between its frame and its commit (wired by the composition root to the
         # pipeline): the writes wait for it, so the screens never take the scan path's turn on the loop.
-        self.hold: Callable[[], bool] = lambda: False
+        self.hold = hold
 
     @property
     def clients(self) -> int:

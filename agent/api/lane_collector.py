@@ -51,7 +51,7 @@ COUNTERS: dict[tuple[str, str], tuple[str, str]] = {
 
 @dataclass
 class Sources:
-    """What the collector reads; the composition root fills in the sync parts once they exist."""
+    """What the collector reads; the composition root gives the disk guard and the certificate's expiry too."""
 
     health: HealthRegistry
     lane_db: Database

@@ -3,9 +3,10 @@
 Two kinds of metric. What the lane holds anyway (component states and counters, the outbox, the catalog, the
 disk, the client certificate) is read when Prometheus scrapes, by `LaneCollector` (agent/api/lane_collector.py),
 so no call site is instrumented for it. What happens once and is gone (a scan, a sale, a payment, a PUBACK, an
-ack) is counted here through plain callbacks the composition root (agent/app.py) hands to the session and the
-relay, so neither imports prometheus_client. These counters start at zero with the process, as Prometheus
-expects of a counter (`rate()` and `increase()` handle the restart).
+ack) is counted here through the `Observers` bundle (agent/health.py) this module builds and the composition root
+(agent/app.py) hands to the pipeline, the session and the relay, so none imports prometheus_client. These
+counters start at zero with the process, as Prometheus expects of a counter (`rate()` and `increase()` handle
+the restart).
 
 Labels are small, fixed sets (a device name from the config, a kind, an outcome, a reason code); a value outside
 the known set is counted as `other`. Never an ID: no session, sale, member or payment ID, and no code.
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from agent.api.lane_collector import LaneCollector, Sources
+from agent.health import Observers
 from agent.payment.intents import Intent, IntentState
 from agent.session.rules.payment_prompts import RELEASED
 from agent.session.rules.visit_change import Change
@@ -91,6 +93,11 @@ class LaneMetrics:
         app.router.add_get("/metrics", make_aiohttp_handler(self.registry, disable_compression=True))
 
     # -- callbacks wired by agent/app.py -----------------------------------------------------------------------
+
+    def observers(self) -> Observers:
+        """The bundle the session, the pipeline and the relay report to (built once by the composition root)."""
+        return Observers(scan=self.scan_recorded, change=self.change_committed, payment=self.payment_finished,
+                         publish=self.published, ack=self.acked)
 
     def scan_recorded(self, fields: Mapping[str, Any], seconds: float) -> None:
         self.scans.labels(str(fields.get("device", "")), bounded(fields.get("kind"), KINDS),

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from agent.api.events import EventHub
 from agent.api.fanout import Fanout
 from agent.api.port_holder import port_holder
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.errors import StartupError
 from agent.health import HealthRegistry
 
@@ -59,13 +59,13 @@ class ApiServer:
     """Owns the aiohttp application and its listening site."""
 
     def __init__(self, section: ApiSection, health: HealthRegistry, hub: EventHub,
-                 limits: SocketLimits | None = None) -> None:
+                 limits: SocketLimits | None = None, hold: Callable[[], bool] = lambda: False) -> None:
         self.section = section
         self.health = health
         self.hub = hub
         self.limits = limits or SocketLimits()
         self.fanout = Fanout(self.limits.send_timeout_s,
-                             on_drop=lambda: health.component("api").count("events_clients_dropped"))
+                             on_drop=lambda: health.component("api").count("events_clients_dropped"), hold=hold)
         hub.listen_text(self.fanout.publish)
         self.app = web.Application(middlewares=[json_errors])
         self.app.router.add_get("/v1/health", self._health)

@@ -8,7 +8,7 @@ Wiring (agent/app.py):
     catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
     sync = build_catalog_sync(config.catalog, catalog)
     supervisor.start("catalog", sync.run)
-    handlers.on_catalog_delta = sync.apply_delta      # MQTT `{prefix}/{store}/catalog`
+    build_sync(..., on_catalog_delta=sync.apply_delta)  # MQTT `{prefix}/{store}/catalog`
     sync.request_pull()                               # the cloud's `catalog.refresh` command
     ... on stop, after the supervisor: await asyncio.to_thread(catalog.close)
 """
@@ -26,9 +26,9 @@ from agent.catalog.delta import Delta, Outcome, apply_delta_tx, current_version,
 from agent.catalog.fields import CatalogLineError
 from agent.catalog.load import OlderSnapshot
 from agent.catalog.pull import SnapshotClient, Transport
+from agent.catalog.settings import CatalogSection
 from agent.catalog.worker import load_in_worker
 from agent.clock import Clock, SystemClock
-from agent.config import CatalogSection
 from agent.errors import AgentError
 from agent.health import ComponentHealth, State
 

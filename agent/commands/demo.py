@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
-    from simulators.demo import run_demo
+    from simulators.demo.run import run_demo
 
     if args.pace < 0.35:
         print("omo-edge demo: --pace must be at least 0.35 s (the scanner takes a repeated code within 0.3 s as a "

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from agent import config as config_module
-from agent.config import ApiSection
+from agent.api.settings import ApiSection
 from agent.errors import ConfigError
 
 

@@ -1,4 +1,5 @@
-"""The `[interpret]` config section and the `Rules` the router reads: RCN layouts, card and payment-code rules.
+"""The `[interpret]` and `[trust]` config sections and the `Rules` the router reads: RCN layouts, card and
+payment-code rules, the keys that sign app tokens.
 
 Parsed once at start like every section; `build_rules` then loads the `[trust]` keys (the only I/O) so that
 `interpret()` itself never touches a file.
@@ -8,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agent.config_table import Table
 from agent.interpret.gs1 import DEFAULT_SUBSTITUTES
 from agent.interpret.rcn import BUILTIN, RcnTemplate, template_problem, templates_for
 from agent.interpret.tokens import load_keys
+
+if TYPE_CHECKING:   # cryptography loads with the first key file (agent.interpret.tokens.load_keys)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 CHECKS = ("none", "luhn", "gs1")
 # ISO 4217: minor-unit digits where not 2, and numeric codes (AI 393x carries the numeric code).
@@ -52,6 +55,14 @@ class InterpretSection:
     block_expired: bool = True
     accept_staff_tokens: bool = True
     unsynced_skew_s: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class TrustSection:
+    """`[trust]`: the public keys that sign app tokens, and how far a token's clock may be off."""
+
+    keys: tuple[Path, ...] = ()
+    clock_skew_s: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,13 @@ def parse_section(t: Table) -> InterpretSection:
         accept_staff_tokens=t.boolean("accept_staff_tokens", True),
         unsynced_skew_s=t.integer("unsynced_skew_s", 3600, 0, 7 * 86400),
     )
+    t.finish()
+    return section
+
+
+def parse_trust(t: Table) -> TrustSection:
+    """`[trust]`; every key optional. A key file that cannot be read is refused here, its content by `build_rules`."""
+    section = TrustSection(keys=t.readable_files("keys"), clock_skew_s=t.integer("clock_skew_s", 300, 0, 86400))
     t.finish()
     return section
 

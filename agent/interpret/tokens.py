@@ -3,7 +3,7 @@
 Every refusal is a `TokenRejected(reason)` value. Nothing here keeps the signature: `Claims` and
 `TokenRejected` hold what was signed, never the proof, so they can be logged and published as they are.
 
-Clock policy (DESIGN "App QR codes"): with a synchronised clock, `exp` and `iat` are checked with
+Clock policy (docs/interpretation.md, "Clock policy"): with a synchronised clock, `exp` and `iat` are checked with
 `skew_s` of tolerance. When the system clock is not known to be synchronised, `exp` is still enforced but with
 `unsynced_skew_s` (wider, default one hour; whether the clock is synchronised is the caller's to say:
 `agent.clock.clock_trust()` asks the kernel), and so is `nbf` (with the same allowance: a coupon meant to start
@@ -23,13 +23,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import ConfigError
+
+if TYPE_CHECKING:   # cryptography (~8 MB resident) loads with the first key file, not with the daemon
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MAX_TOKEN_CHARS = 2048
 TOKEN_TYPES = ("member", "coupon", "order", "staff")
@@ -85,8 +84,15 @@ def looks_like_token(text: str) -> bool:
 
 
 def load_keys(paths: Iterable[Path]) -> Mapping[str, Ed25519PublicKey]:
-    """kid → key from `[trust] keys`; kid is the file name without its extension (rotation = add a file)."""
+    """kid → key from `[trust] keys`; kid is the file name without its extension (rotation = add a file).
+    cryptography is imported here, so a lane without keys never loads it (idle memory, docs/architecture.md)."""
     keys: dict[str, Ed25519PublicKey] = {}
+    paths = tuple(paths)
+    if not paths:
+        return keys
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     for path in paths:
         try:
             key = load_pem_public_key(path.read_bytes())
@@ -143,6 +149,8 @@ def verify(token: str, keys: Mapping[str, Ed25519PublicKey], policy: TimePolicy,
     key = keys.get(kid)
     if key is None:
         return TokenRejected(Rejection.UNKNOWN_KEY, kid=kid[:64])
+    from cryptography.exceptions import InvalidSignature  # loaded already: the key came from load_keys
+
     try:
         raw_signature = _b64(signature)
         key.verify(raw_signature, f"{head}.{body}".encode("ascii"))

@@ -7,8 +7,8 @@ the lane's health names the key to set.
 
 from __future__ import annotations
 
-from agent.config import PaymentSection
 from agent.payment.adapter import Capabilities, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
+from agent.payment.settings import PaymentSection
 
 
 class NoPayments:

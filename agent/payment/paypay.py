@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 
-from agent.config import PaymentSection
 from agent.errors import ConfigError
 from agent.payment import signing
 from agent.payment.adapter import (
@@ -36,6 +35,7 @@ from agent.payment.adapter import (
     PaymentStatus,
     PaymentUnknown,
 )
+from agent.payment.settings import PaymentSection
 
 JSON = "application/json;charset=UTF-8"
 RATE_LIMIT_TRIES = 4

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import cast
 
-from agent.config import PaymentSection
 from agent.errors import ConfigError
 from agent.payment.adapter import PaymentAdapter
+from agent.payment.settings import PaymentSection
 
 GROUP = "omo_edge.payments"
 # Built-in adapters are found without scanning installed packages' metadata (20 ms of start-up); the

@@ -14,7 +14,6 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 
-from agent.config import PaymentSection
 from agent.payment.adapter import (
     Capabilities,
     PaymentRef,
@@ -23,6 +22,7 @@ from agent.payment.adapter import (
     PaymentStatus,
     PaymentUnknown,
 )
+from agent.payment.settings import PaymentSection
 
 OUTCOMES = ("approve", "decline", "timeout")
 

@@ -28,9 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.config import PaymentSection
 from agent.errors import DiskFullError
-from agent.health import ComponentHealth
+from agent.health import NOBODY, ComponentHealth
 from agent.payment import intents
 from agent.payment.adapter import (
     PaymentAdapter,
@@ -42,6 +41,7 @@ from agent.payment.adapter import (
 )
 from agent.payment.intents import Intent, IntentState
 from agent.payment.reversal import reversal_kind
+from agent.payment.settings import PaymentSection
 from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
 from agent.session.payment_commits import PaymentCommits
 from agent.session.rules import action_rules, codec, tender
@@ -70,7 +70,8 @@ class Checkout:
                  settings: PaymentSection, clock: Clock = SYSTEM_CLOCK,
                  currency: str = "JPY", store_id: str = "", lane_id: str = "",
                  audit: Callable[[], float] = random.random, offline_policy: OfflineLookup = fresh,
-                 offline_kinds: OfflineKinds = _online, guard: DiskGuard | None = None) -> None:
+                 offline_kinds: OfflineKinds = _online, guard: DiskGuard | None = None,
+                 observe_payment: Callable[[Intent], None] = NOBODY.payment) -> None:
         self.visit, self.adapter, self.lane_db, self.health = visit, adapter, lane_db, health
         self.settings, self.clock = settings, clock
         self.currency, self.store_id, self.lane_id, self.audit = currency, store_id, lane_id, audit
@@ -84,7 +85,7 @@ class Checkout:
         self._cancel: set[str] = set()
         self._tasks: dict[str, asyncio.Task[Change]] = {}
         # Each intent that reached a final state, once committed, for the metrics the composition root wires.
-        self.observe_payment: Callable[[Intent], None] = lambda intent: None
+        self.observe_payment = observe_payment
 
     # -- starting a payment ------------------------------------------------------------------------------------
 

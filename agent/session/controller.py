@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
-from agent.config import PaymentSection, PointsSection, SessionSection
-from agent.health import ComponentHealth
+from agent.health import NOBODY, ComponentHealth, Observers
 from agent.payment.adapter import PaymentAdapter
+from agent.payment.settings import PaymentSection
 from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
 from agent.session.pricing.engine_types import PricedBasket
 from agent.session.records import scans, seen_tokens, visits
@@ -31,6 +31,7 @@ from agent.session.rules.payment_prompts import CHECKING
 from agent.session.rules.receipt import build_sale
 from agent.session.rules.totals import price, view
 from agent.session.rules.visit_change import Change, refuse
+from agent.session.settings import PointsSection, SessionSection
 from agent.session.visit_port import Also
 from agent.store import Database
 from agent.sync import outbox
@@ -57,7 +58,8 @@ class SessionController:
                  adapter: PaymentAdapter, notify: Notify, health: ComponentHealth, currency: str = "JPY",
                  clock: Clock = SYSTEM_CLOCK, max_skew_s: int = 3600, guard: DiskGuard | None = None,
                  on_recorded: Callable[[int], None] = lambda priority: None, payment: PaymentSection | None = None,
-                 offline_policy: OfflineLookup = fresh) -> None:
+                 offline_policy: OfflineLookup = fresh, observers: Observers = NOBODY,
+                 clock_trusted: Callable[[], bool] = lambda: True) -> None:
         self.lane_db, self.settings, self.points, self.adapter = lane_db, settings, points, adapter
         self.notify, self.health, self.currency, self.clock = notify, health, currency, clock
         self.max_skew_s, self.guard, self.on_recorded = max_skew_s, guard, on_recorded
@@ -69,10 +71,10 @@ class SessionController:
         self.reversing: dict[str, asyncio.Lock] = {}
         self.payment = payment or PaymentSection()     # the staff reversals' timeouts and cancel window
         # Each committed change (its session events and sale), for the metrics the composition root wires.
-        self.observe_change: Callable[[Change], None] = lambda change: None
+        self.observe_change: Callable[[Change], None] = observers.change
         # Whether the wall clock is trusted now (agent.clock.clock_trust, wired by the composition root): every
         # session event says so, as the scan events do.
-        self.clock_trusted: Callable[[], bool] = lambda: True
+        self.clock_trusted = clock_trusted
 
     # -- reading -----------------------------------------------------------------------------------------------
 

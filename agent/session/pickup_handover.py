@@ -16,7 +16,6 @@ from typing import Any
 
 from agent.catalog.db import CatalogDb
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.config import PickupSection
 from agent.errors import ConfigError, StoreError
 from agent.health import ComponentHealth
 from agent.interpret.meanings import PickupOrder
@@ -25,6 +24,7 @@ from agent.session.records import pickup_claims
 from agent.session.rules import pickup_rules
 from agent.session.rules.basket import Prompt
 from agent.session.rules.pickup_rules import Claim, PickupFacts, Plan, Refused
+from agent.session.settings import PickupSection
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id

@@ -18,7 +18,7 @@ from typing import Any
 from agent.catalog.db import CatalogDb
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.errors import StoreError
-from agent.health import ComponentHealth
+from agent.health import NOBODY, ComponentHealth, Observers
 from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, PickupOrder, Product, Unknown
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
@@ -58,7 +58,8 @@ class Pipeline:
                  clock_trusted: Callable[[], bool] = lambda: True,
                  on_recorded: Callable[[int], None] = lambda priority: None,
                  session: SessionController | None = None, pickups: Pickups | None = None,
-                 checkout: Checkout | None = None) -> None:
+                 checkout: Checkout | None = None, observers: Observers = NOBODY,
+                 on_idle: Callable[[], None] = lambda: None, max_catalog_age_s: float = DEFAULT_MAX_AGE_S) -> None:
         self._rules = rules
         self._lane_db = lane_db
         self._catalog = catalog
@@ -67,16 +68,16 @@ class Pipeline:
         self._clock = clock or SYSTEM_CLOCK
         self.clock_trusted = clock_trusted    # asked per scan: NTP may sync (or lose sync) while the lane runs
         self.on_recorded = on_recorded       # wakes the outbox relay after each commit
-        self.observe_scan: ObserveScan = lambda fields, seconds: None
+        self.observe_scan: ObserveScan = observers.scan
         self.session_id: str | None = None   # the session issue sets this while a shopper is at the lane
         self.lane_open = True
-        self.max_catalog_age_s = DEFAULT_MAX_AGE_S      # past this the offline policy applies ([catalog] max_age_s)
+        self.max_catalog_age_s = max_catalog_age_s      # past this the offline policy applies ([catalog] max_age_s)
         self.session = session                # the visit; None records scans only (tools and older tests)
         self.pickups = pickups                # online orders from a locker; None: sent to the service counter
         self.checkout = checkout              # pays for the visit when a wallet code is scanned
         self._tasks: set[asyncio.Task[Any]] = set()
         self.in_flight = 0                    # scans between their frame and their commit (the API's fan-out waits)
-        self.on_idle: Callable[[], None] = lambda: None     # in_flight back to 0 (the fan-out resumes at once)
+        self.on_idle = on_idle               # in_flight back to 0 (the fan-out resumes at once)
 
     def set_open(self, lane_open: bool) -> None:
         """The cloud opens or closes the lane; a closed lane records scans as refused and says why."""

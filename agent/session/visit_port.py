@@ -16,10 +16,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from agent.config import SessionSection
 from agent.session.pricing.engine_types import PricedBasket
 from agent.session.rules.basket import Session
 from agent.session.rules.visit_change import Change
+from agent.session.settings import SessionSection
 
 # More rows to write in the transaction that commits a change (a payment intent, its final state and event).
 Also = Callable[[sqlite3.Connection], object]

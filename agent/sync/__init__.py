@@ -2,5 +2,5 @@
 cloud commands.
 
 `mqtt` is the only module in the project that imports paho. It may import the shared plumbing at `agent/`
-(store, errors, clock, health, config, supervise); never the session, the catalog or the API.
+(store, errors, clock, health, config_table, supervise); never the session, the catalog or the API.
 """

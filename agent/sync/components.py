@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from agent.config import AgentSection, MqttSection
-from agent.health import ComponentHealth
+from agent.health import NOBODY, ComponentHealth, Observers
 from agent.store import Database
 from agent.supervise import Supervisor
 from agent.sync import outbox
@@ -18,6 +18,7 @@ from agent.sync.commands import CommandRouter, Handler
 from agent.sync.disk import DiskGuard, run_disk_guard
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
+from agent.sync.settings import AgentSettings, MqttSection
 
 
 @dataclass
@@ -32,28 +33,44 @@ class Sync:
         if self.relay is not None:
             self.relay.wake(priority)
 
+    def cert_expiry(self) -> datetime | None:
+        """The lane's client certificate's expiry as the publisher last read it (None without [mqtt] or TLS)."""
+        return None if self.publisher is None else self.publisher.cert_expiry
 
-def start_sync(agent: AgentSection, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,
-               on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None,
+    def start(self, lane_db: Database, supervisor: Supervisor) -> None:
+        """Start `disk`, and with an [mqtt] section `mqtt` and `relay`; without one, events wait in the outbox."""
+        guard = self.guard
+
+        async def disk(health: ComponentHealth) -> None:
+            await run_disk_guard(guard, lane_db, health)
+
+        supervisor.start("disk", disk)
+        if self.publisher is not None and self.relay is not None:
+            supervisor.start("mqtt", self.publisher.run)
+            supervisor.start("relay", self.relay.run)
+
+
+def build_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, *, guard: DiskGuard | None = None,
+               observers: Observers = NOBODY, on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None,
                commands: Mapping[str, Handler] | None = None) -> Sync:
-    """Start `disk`, and with an [mqtt] section `mqtt` and `relay`; without one, events wait in the outbox."""
+    """The disk guard, and with [mqtt] the publisher and the relay, built but not started (`Sync.start`)."""
     lane_db.write_blocking(outbox.set_identity, agent.store_id, agent.lane_id)
-    guard = DiskGuard(agent.state_dir, agent.stop_sales_free_mb, agent.shed_scans_free_mb)
-
-    async def disk(health: ComponentHealth) -> None:
-        await run_disk_guard(guard, lane_db, health)
-
-    supervisor.start("disk", disk)
+    guard = guard or DiskGuard(agent.state_dir, agent.stop_sales_free_mb, agent.shed_scans_free_mb)
     if mqtt is None:
         return Sync(guard, None, None)
-    handlers = Handlers(on_catalog_delta=on_catalog_delta)
-    if commands:
-        handlers.on_command = CommandRouter(lane_db, commands).handle
+    handlers = Handlers(on_catalog_delta=on_catalog_delta,
+                        on_command=CommandRouter(lane_db, commands).handle if commands else None)
     publisher = Publisher(mqtt, agent.store_id, agent.lane_id, handlers)
     relay = OutboxRelay(lane_db, publisher, delivery=mqtt.delivery, window=mqtt.inflight_window,
                         confirm_timeout_s=mqtt.confirm_timeout_s, retention_days=mqtt.retention_days,
-                        max_publish_rate=mqtt.max_publish_rate)
-    supervisor.start("mqtt", publisher.run)
-    supervisor.start("relay", relay.run)
+                        max_publish_rate=mqtt.max_publish_rate, observers=observers)
     return Sync(guard, relay, publisher)
 
+
+def start_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,
+               on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None,
+               commands: Mapping[str, Handler] | None = None) -> Sync:
+    """build_sync, then Sync.start: for callers that need nothing between the two (tools, tests)."""
+    sync = build_sync(agent, mqtt, lane_db, on_catalog_delta=on_catalog_delta, commands=commands)
+    sync.start(lane_db, supervisor)
+    return sync

@@ -1,7 +1,7 @@
 """What the MQTT publisher offers the rest of the lane, without paho: topics, handlers, packet sizes, messages.
 
 The relay depends on `PublisherLink` (a protocol), not on the paho-backed `Publisher`, so its unit tests drive
-it with an in-memory publisher (`simulators/fake_publisher.py`); `agent/sync/mqtt/` stays the only module
+it with an in-memory publisher (`simulators/doubles/fake_publisher.py`); `agent/sync/mqtt/` stays the only module
 that imports paho (an import-linter contract).
 """
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import PacketTooLarge, PublishError, StoreError
-from agent.health import ComponentHealth
+from agent.health import NOBODY, ComponentHealth, Observers
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.confirmations import Confirmations, Reuse, parse_ack
 from agent.sync.pending import PendingReader
 from agent.sync.publisher_link import PublisherLink
 from agent.sync.rate import TokenBucket
+from agent.sync.relay_health import RelayHealth
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class OutboxRelay:
 
     def __init__(self, db: Database, publisher: PublisherLink, *, delivery: str = "end-to-end", window: int = 100,
                  confirm_timeout_s: float = 30.0, retention_days: float = 7.0, max_publish_rate: float = 0,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, observers: Observers = NOBODY) -> None:
         self.db, self.publisher, self.clock = db, publisher, clock
         self.settings = RelaySettings(delivery == "broker", window, confirm_timeout_s, retention_days, max_publish_rate)
         self._rate = TokenBucket(max_publish_rate, clock.monotonic()) if max_publish_rate > 0 else None
@@ -62,14 +62,12 @@ class OutboxRelay:
         self._flushing: list[int] = []
         self._pending = PendingReader(db, window)
         self._wakeup = asyncio.Event()
-        self._refused_at = -1e9
-        self._too_large: dict[int, str] = {}           # row id -> why the broker cannot take it on this connection
         self._next_housekeeping = 0.0
-        self._health = ComponentHealth("relay")        # until the supervisor hands its own to run()
+        self._health = RelayHealth(clock)              # what /v1/health says, and why (agent/sync/relay_health.py)
         # Latencies for the metrics the composition root wires (agent/api/metrics.py): publish to PUBACK by
         # class, and PUBACK to the ingest's ack.
-        self.observe_publish: Callable[[str, float], None] = lambda topic_class, seconds: None
-        self.observe_ack: Callable[[float], None] = lambda seconds: None
+        self.observe_publish = observers.publish
+        self.observe_ack = observers.ack
         handlers = publisher.handlers
         handlers.on_puback, handlers.on_ack, handlers.on_state = self._on_puback, self._on_ack, self._on_state
 
@@ -101,7 +99,7 @@ class OutboxRelay:
 
     async def run(self, health: ComponentHealth) -> None:
         """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
-        self._health = health
+        self._health.supervised_by(health)
         health.probe = self.probe
         reader = self.db.reader()
         self.book.stream_id = outbox.stream_id(reader)
@@ -189,12 +187,7 @@ class OutboxRelay:
         except PacketTooLarge as exc:
             # Skipped on this connection (the broker would close it) and kept in the outbox; the rest go on.
             self._claimed.add(row.id)
-            if row.id not in self._too_large:
-                self._too_large[row.id] = (f"{row.topic_class} event seq {row.seq} cannot be sent: {exc}. It "
-                                           "stays in the outbox; raise the broker's maximum packet size (mosquitto: "
-                                           "max_packet_size) and it goes on the next connection")
-                logger.error("%s", self._too_large[row.id])
-                self._health.count("publish_too_large")
+            if self._health.packet_too_large(row.id, row.topic_class, row.seq, exc):
                 self._report(confirmed=False)
             return True
         except PublishError as exc:
@@ -211,10 +204,7 @@ class OutboxRelay:
         row, published_at = entry
         if rc >= 0x80:
             self._claimed.discard(row.id)
-            self._refused_at = self.clock.monotonic()
-            self._health.count("publish_refused")
-            self._health.degraded(f"broker refused a publish (reason 0x{rc:02x}, e.g. 0x87 not authorized); "
-                                  "check the broker ACL for this lane's topics. The row stays unsent")
+            self._health.refused(rc)
             return
         now = self.clock.monotonic()
         self.observe_publish(row.topic_class, now - published_at)
@@ -247,17 +237,15 @@ class OutboxRelay:
         when the ingest names their event IDs (it names every event that arrives at or below its mark), and the
         relay says so in health until lane.db is moved aside. What the mark confirmed lately there is sent again.
         """
-        logger.warning("%s: lane.db was restored from an older copy or copied from another lane", reuse.evidence)
-        self._health.count("seq_reused")
+        self._health.seqs_reused(reuse)
         if reuse.taken_back:
             self._claimed.difference_update(reuse.taken_back)
-            self._health.count("confirmations_taken_back", len(reuse.taken_back))
             self._rewind()
 
     def _on_state(self, up: bool) -> None:
         """A drop loses paho's in-flight set and maybe the broker's queue: send again all that is unconfirmed."""
         self._inflight.clear()
-        self._too_large.clear()   # tried again: the next broker (or its new settings) may take them
+        self._health.reconnected()   # too-large rows are tried again: the next broker may take them
         self._claimed = self.book.connection_lost() | set(self._flushing)
         self._rewind()
         self._next_housekeeping = 0.0
@@ -286,18 +274,7 @@ class OutboxRelay:
         self._report(bool(marks.row_ids))
 
     def _report(self, confirmed: bool) -> None:
-        if self._too_large:
-            first = next(iter(self._too_large.values()))
-            more = len(self._too_large) - 1
-            self._health.degraded(first + (f" ({more} more events too)" if more else ""))
-        elif self.book.reused_up_to:
-            self._health.degraded(
-                f"the ingest holds seqs up to {self.book.reused_up_to} of this lane.db's stream that another copy "
-                "of the file wrote (restored from an older copy, or copied from another lane). No event is lost: "
-                "those rows are confirmed one by one. Once the outbox has drained, stop the agent and move "
-                "lane.db aside (a new stream starts)")
-        elif confirmed and self.clock.monotonic() - self._refused_at >= 2 * self._housekeeping_interval():
-            self._health.ok()
+        self._health.report(confirmed, self.book.reused_up_to, quiet_s=2 * self._housekeeping_interval())
 
     def _housekeeping_interval(self) -> float:
         return max(1.0, self.confirm_timeout_s / 4)
@@ -307,7 +284,7 @@ class OutboxRelay:
         late = self.book.late(self.clock.monotonic(), self.confirm_timeout_s)
         if late:
             self._claimed.difference_update(late)
-            self._health.count("resent_unconfirmed", len(late))
+            self._health.component.count("resent_unconfirmed", len(late))
         try:
             await self.db.write(outbox.prune, self.settings.retention_days, 5000, self.clock, background=True)
         except StoreError as exc:

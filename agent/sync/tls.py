@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.clock import SYSTEM_CLOCK
-from agent.config import MqttSection
 from agent.errors import ConfigError
+from agent.sync.settings import MqttSection
 
 
 class NamedContext(ssl.SSLContext):

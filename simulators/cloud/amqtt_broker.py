@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from simulators.cloud.broker import end_process, wait_listening
-from simulators.ports import free_port
+from simulators.doubles.ports import free_port
 
 
 def amqtt_path() -> Path | None:

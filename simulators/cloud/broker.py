@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulators.cloud.certs import LanePki
-from simulators.ports import free_port
+from simulators.doubles.ports import free_port
 
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 

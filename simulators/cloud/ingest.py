@@ -28,14 +28,15 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.sync.buffered_socket import BufferedSocket
-from simulators.cloud.ingest_sqlite import check
-from simulators.cloud.ingest_store import Event, Mark, Stream, is_dsn, open_store
+from simulators.cloud.ingest_sqlite import SqliteEventStore, check
+from simulators.cloud.ingest_store import Event, EventStore, Mark, Stream, is_dsn
 
 __all__ = ["Ingest", "check", "main", "parse_args"]   # check: the fixtures' and benches' report of a SQLite file
 
@@ -48,6 +49,13 @@ except ImportError:  # pragma: no cover - orjson is a dependency of the agent
 
 LEAVES = ("sales", "scans", "sessions")
 
+
+def open_store(target: str, ingest_id: str, pg_insert: str = "copy") -> EventStore:
+    """SQLite for a file path, PostgreSQL for a DSN (psycopg is imported only then)."""
+    if is_dsn(target):
+        from simulators.cloud.ingest_postgres import PostgresEventStore
+        return PostgresEventStore(target, ingest_id, pg_insert)
+    return SqliteEventStore(Path(target))
 
 class Ingest:
     """One ingest process, one thread: read what has arrived, commit it, ack it, send, and wait again.

@@ -3,7 +3,8 @@
 The MQTT side (`ingest.py`) parses events and publishes acks; an `EventStore` keeps the events with
 de-duplication by event_id and owns the per-stream marks. Two implementations: SQLite (`ingest_sqlite.py`,
 a file, the zero-set-up default) and PostgreSQL (`ingest_postgres.py`, a DSN; marks kept in the database so
-that several ingest processes can acknowledge any lane).
+that several ingest processes can acknowledge any lane). The ingest (`ingest.py`) picks one with `is_dsn`:
+this module names neither implementation, so both import it and it imports neither.
 """
 
 from __future__ import annotations
@@ -62,13 +63,3 @@ def is_dsn(target: str) -> bool:
     """A PostgreSQL connection string (URL or libpq key=value) rather than a SQLite file path."""
     return target.startswith(("postgresql://", "postgres://")) or re.match(r"\s*\w+\s*=", target) is not None
 
-
-def open_store(target: str, ingest_id: str, pg_insert: str = "copy") -> EventStore:
-    """SQLite for a file path, PostgreSQL for a DSN (psycopg is imported only then)."""
-    if is_dsn(target):
-        from simulators.cloud.ingest_postgres import PostgresEventStore
-        return PostgresEventStore(target, ingest_id, pg_insert)
-    from pathlib import Path
-
-    from simulators.cloud.ingest_sqlite import SqliteEventStore
-    return SqliteEventStore(Path(target))

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from simulators.ports import free_port
+from simulators.doubles.ports import free_port
 
 SERVER_USER = "postgres"   # Debian's package creates it; the server runs as it when we are root
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from simulators.cloud.broker import end_process, wait_listening
-from simulators.ports import free_port
+from simulators.doubles.ports import free_port
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 

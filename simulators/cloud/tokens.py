@@ -35,7 +35,7 @@ class TokenIssuer:
     private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     key_path: Path | None = None     # set by write_public_key
     # Every signature this issuer made, so a journey can sweep the lane's files and payloads for them
-    # (simulators/secret_sweep.py): a token's signature must never be stored or sent on.
+    # (simulators/trials/secret_sweep.py): a token's signature must never be stored or sent on.
     signatures: list[str] = field(default_factory=list, repr=False)
 
     def public_pem(self) -> bytes:

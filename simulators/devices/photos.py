@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.confirm import ConfirmTracker
-from drivers.decode import DEFAULT_SYMBOLOGIES, Decoded, make_decoder, normalise, zbar_decoder, zxing_decoder
+from drivers.decode import DEFAULT_SYMBOLOGIES, Decoded, normalise, zbar_decoder, zxing_decoder
+from drivers.decoder_choice import make_decoder
 from simulators.devices.render import Sample
 
 Gray = npt.NDArray[np.uint8]

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agent.config import MqttSection
+from agent.sync.settings import MqttSection
 from simulators.fleet.cloud import local_cloud
 from simulators.fleet.fleet import Fleet, FleetPlan
 from simulators.fleet.ingest_view import held_by_stream

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import MqttSection
+from agent.sync.settings import MqttSection
 from simulators.fleet.ingest_view import StreamCounts
 from simulators.fleet.lane import VirtualLane
 from simulators.fleet.stats import FleetStats, Window

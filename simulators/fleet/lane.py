@@ -13,13 +13,13 @@ import asyncio
 import random
 from pathlib import Path
 
-from agent.config import MqttSection
 from agent.health import ComponentHealth
 from agent.lane_db import open_sync_db
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
+from agent.sync.settings import MqttSection
 from simulators.fleet.traffic import Rate, Visit
 
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, rfc3339_ms
-from agent.config import SessionSection
 from agent.session.records.sales import record_sale
 from agent.session.records.scans import record_scan
 from agent.session.rules.basket import BasketLine, Session, new_session
 from agent.session.rules.receipt import build_sale
 from agent.session.rules.totals import price
 from agent.session.rules.visit_change import session_event
+from agent.session.settings import SessionSection
 from agent.sync import outbox
 from simulators.cloud.catalog_data import gtin_for, price_for
 

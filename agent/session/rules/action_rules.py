@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from agent.config import SessionSection
 from agent.interpret.meanings import StaffCode
 from agent.interpret.tokens import Claims
 from agent.session.rules import machine
@@ -32,6 +31,7 @@ from agent.session.rules.basket import (
 from agent.session.rules.machine import Refusal, SessionState
 from agent.session.rules.state_step import advance
 from agent.session.rules.visit_change import Change, EventRow, refuse, session_event, touched
+from agent.session.settings import SessionSection
 
 
 def shopper_ref(session: Session) -> dict[str, str]:

@@ -9,7 +9,6 @@ from agent.catalog.records import Member as MemberRecord
 from agent.catalog.records import OfflinePolicy
 from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
-from agent.config import SessionSection
 from agent.interpret.meanings import (
     Coupon,
     Invalid,
@@ -26,6 +25,7 @@ from agent.session.rules.basket import Session
 from agent.session.rules.pickup_rules import PickupFacts
 from agent.session.rules.scan_rules import NewId
 from agent.session.rules.visit_change import Change, refuse
+from agent.session.settings import SessionSection
 
 
 @dataclass(frozen=True, slots=True)

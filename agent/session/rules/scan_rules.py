@@ -26,7 +26,6 @@ from agent.catalog.records import Member as MemberRecord
 from agent.catalog.records import OfflinePolicy
 from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
-from agent.config import SessionSection
 from agent.interpret.meanings import Coupon, Member, Product
 from agent.session.pricing.money import weighed_amount
 from agent.session.rules import machine
@@ -46,6 +45,7 @@ from agent.session.rules.basket import (
 from agent.session.rules.machine import Refusal, SessionState
 from agent.session.rules.state_step import advance
 from agent.session.rules.visit_change import Change, EventRow, refuse, session_event, touched
+from agent.session.settings import SessionSection
 
 NewId = Callable[[], str]
 GRAMS_PER_UNIT = {"kg": 1000, "100g": 100, "g": 1}

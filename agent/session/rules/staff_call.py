@@ -8,12 +8,12 @@ carries on with the basket as it was (an empty one for a call from the welcome s
 
 from __future__ import annotations
 
-from agent.config import SessionSection
 from agent.session.rules import machine
 from agent.session.rules.basket import Prompt, Session, add_intervention, with_prompt
 from agent.session.rules.machine import Refusal, SessionState
 from agent.session.rules.scan_rules import NewId, begin
 from agent.session.rules.visit_change import Change, refuse, session_event
+from agent.session.settings import SessionSection
 
 REASON = "shopper_call"
 MESSAGE = "You asked for help. A member of staff is coming."

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from agent.config import SessionSection
 from agent.payment.adapter import Capabilities
 from agent.session.rules import action_rules
 from agent.session.rules.basket import Session
 from agent.session.rules.visit_change import Change, refuse
+from agent.session.settings import SessionSection
 
 METHODS = {"wallet_code": False, "wallet_qr": True, "simulated": False}   # method -> merchant-presented
 NO_CHARGE = "no_charge"     # the sale's payment method when there was nothing to pay (no service was asked)

@@ -12,7 +12,6 @@ from typing import Any
 
 from agent.catalog.rates import canonical_rate, is_reduced
 from agent.catalog.records import OfflinePolicy
-from agent.config import PointsSection, SessionSection
 from agent.session.pricing.engine import price_basket
 from agent.session.pricing.engine_types import (
     CouponRule,
@@ -23,6 +22,7 @@ from agent.session.pricing.engine_types import (
     TaxConfig,
 )
 from agent.session.rules.basket import Session
+from agent.session.settings import PointsSection, SessionSection
 
 
 def price(session: Session, settings: SessionSection, points: PointsSection | None,

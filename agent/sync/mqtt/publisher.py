@@ -18,7 +18,6 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.config import MqttSection
 from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.sync import tls
@@ -33,6 +32,7 @@ from agent.sync.publisher_link import (
     dispatch,
     publish_packet_size,
 )
+from agent.sync.settings import MqttSection
 
 logger = logging.getLogger(__name__)
 

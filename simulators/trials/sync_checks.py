@@ -15,8 +15,8 @@ from agent.session.records.sales import record_sale
 from agent.session.records.scans import record_scan
 from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
-from simulators.lane_writer import sale, scan
-from simulators.sync_lane import SyncLane
+from simulators.lanes.sync import SyncLane
+from simulators.lanes.writer import sale, scan
 
 
 async def stream(lane: SyncLane, stop: asyncio.Event, pause_s: float = 0.005) -> int:

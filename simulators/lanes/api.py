@@ -23,11 +23,11 @@ from agent.config import load
 from simulators.cloud.store_catalog import ONIGIRI, TEA
 from simulators.cloud.tokens import TokenIssuer
 from simulators.devices.serial_pty import VirtualSerialScanner
+from simulators.doubles.local_http import request_json
+from simulators.doubles.ports import free_port
 from simulators.fixtures.daemon import render_toml
 from simulators.fixtures.session import store_state
 from simulators.fixtures.shop import until
-from simulators.local_http import request_json
-from simulators.ports import free_port
 
 
 class ThreadedLane:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from simulators.cloud.store_catalog import BATTERIES, BEER, MEMBER, ONIGIRI, SNACK, TEA, beef_label
 from simulators.cloud.tokens import TokenIssuer
-from simulators.demo_world import demo_catalog
+from simulators.demo.world import demo_catalog
 
 # What the journey costs beyond its steps' pace (measured: 22 steps at 0.8 s took 21.5 s): the app paying the
 # QR, the payments followed, the backlog drained.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def lane_command(state_dir: Path, port: int, mode: str) -> list[str]:
-    return [sys.executable, "-m", "simulators.lane_writer", "--state-dir", str(state_dir), "--port", str(port),
+    return [sys.executable, "-m", "simulators.lanes.writer", "--state-dir", str(state_dir), "--port", str(port),
             "--mode", mode, "--pause", "0.001"]
 
 

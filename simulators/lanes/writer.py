@@ -1,6 +1,6 @@
 """A lane in a process: records sales and scans and relays them, for kill -9 and outage tests and the soak.
 
-`python -m simulators.lane_writer --state-dir D --port P --mode stream` writes a sale every few scans
+`python -m simulators.lanes.writer --state-dir D --port P --mode stream` writes a sale every few scans
 and prints `sale <sale_id> <seq>` after each commit; `--mode drain` writes nothing and exits 0 once the
 outbox holds nothing unconfirmed. The test kills it with SIGKILL at random instants.
 """
@@ -13,7 +13,6 @@ import sys
 import uuid
 from pathlib import Path
 
-from agent.config import MqttSection
 from agent.health import ComponentHealth
 from agent.lane_db import open_sync_db
 from agent.session.records.sales import record_sale
@@ -21,6 +20,7 @@ from agent.session.records.scans import record_scan
 from agent.sync import outbox
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
+from agent.sync.settings import MqttSection
 
 
 def sale(n: int) -> dict[str, object]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from simulators.fixtures.shop import ingest_payloads
 from simulators.fixtures.sync import IngestProcess
-from simulators.power_lane import FINAL, PowerLane
+from simulators.lanes.power import FINAL, PowerLane
 
 STARTUP_CUTS = 0.1            # the share of trials cut while the daemon starts
 STARTUP_S = 1.5               # about how long a start takes here, READY included

@@ -1,8 +1,8 @@
 """`omo-edge demo`: a whole OMO journey through the real agent on this machine, checked at the end.
 
 The agent runs unchanged (`agent.app.start` on a generated config). Around it run the simulators the tests
-use (simulators/demo_world.py): the fake cloud of `omo-edge simulate cloud`, a serial scanner on a real pty, an
-overhead camera and a locker. A scripted journey (simulators/demo_script.py) reaches the lane only through
+use (simulators/demo/world.py): the fake cloud of `omo-edge simulate cloud`, a serial scanner on a real pty, an
+overhead camera and a locker. A scripted journey (simulators/demo/script.py) reaches the lane only through
 real channels, and the terminal shows it live with rich: the basket, the events, the outbox and what the cloud
 received. The summary checks every sale against the cloud and the payment service; the last line starts with
 `demo: ` and the exit code is 0 only when everything held.
@@ -32,9 +32,9 @@ from rich.table import Table
 from agent import app, log
 from agent.config import load
 from agent.sync import outbox
-from simulators.demo_screen import codes_table, journey_seconds, may_wait, typed_code, wait_for_screen
-from simulators.demo_script import Expect, Step, journey
-from simulators.demo_world import DemoWorld, demo_world
+from simulators.demo.screen import codes_table, journey_seconds, may_wait, typed_code, wait_for_screen
+from simulators.demo.script import Expect, Step, journey
+from simulators.demo.world import DemoWorld, demo_world
 
 EXPECT_S = 20.0
 
@@ -162,7 +162,9 @@ class Journey:
         elif step.action == "restore_uplink" and world.cloud.broker is not None:
             world.cloud.broker.start()
         elif step.action == "drain":
-            await self.until(lambda: self.waiting() == 0, "the outbox to drain", 30)
+            # The lane reconnects on its own back-off (1 to 2 s, doubling to 60 s), so after a long cut the
+            # next attempt can be a minute away: wait for one full back-off step and the drain after it.
+            await self.until(lambda: self.waiting() == 0, "the outbox to drain", 90)
 
     async def watch_cloud(self) -> None:
         """Note when the cloud first holds a sale (a figure for bench/demo.py)."""

@@ -16,7 +16,7 @@ from simulators.cloud.fake_cloud import FakeCloud, fake_cloud
 from simulators.cloud.store_catalog import records
 from simulators.devices.camera import VirtualCamera
 from simulators.devices.serial_pty import VirtualSerialScanner
-from simulators.ports import free_port
+from simulators.doubles.ports import free_port
 
 STORE, LANE = "store-demo", "lane-01"
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import MqttSection
 from agent.health import ComponentHealth
 from agent.lane_db import open_sync_db
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
+from agent.sync.settings import MqttSection
 
 
 @dataclass

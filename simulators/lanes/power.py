@@ -1,7 +1,7 @@
 """The deployed lane with its state directory on the power-loss layer: the daemon, a pty scanner, the simulated
 payment, and the broker and ingest of the caller.
 
-One `PowerLane` lives for a whole campaign (simulators/power_campaign.py): the pty and the config stay, the
+One `PowerLane` lives for a whole campaign (simulators/trials/power.py): the pty and the config stay, the
 daemon and the mount come and go. `sell_until` streams complete sales (scan on the pty, pay on the API) and
 returns the sale IDs the API answered `paid`; `kill_and_cut` is the power cut; `survivors` reads a copy of
 what the disk kept, without letting SQLite touch the disk itself before the daemon does.
@@ -25,11 +25,11 @@ from typing import Any
 from agent.lane_db import TEST_SYNCHRONOUS_ENV
 from simulators.cloud.store_catalog import TEA, write_store_catalog
 from simulators.devices.serial_pty import VirtualSerialScanner
+from simulators.doubles.ports import free_port
+from simulators.doubles.screen_watch import ScreenWatch
 from simulators.fixtures.daemon import AgentProcess, NotifySocket, render_toml
 from simulators.fixtures.shop import api
-from simulators.ports import free_port
 from simulators.powerloss.mount import PowerLossMount
-from simulators.screen_watch import ScreenWatch
 
 FINAL = ("succeeded", "failed", "cancelled")
 DOWN = (ConnectionError, TimeoutError, urllib.error.URLError, http.client.HTTPException)
