@@ -19,8 +19,8 @@ from agent.api.lane_collector import Sources
 from agent.api.metrics import LaneMetrics
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
+from agent.catalog.catalog_sync import CatalogSync, build_catalog_sync
 from agent.catalog.db import CatalogDb
-from agent.catalog.refresh import CatalogSync, build_catalog_sync
 from agent.clock import clock_trust
 from agent.config import Config, load
 from agent.devices import DeviceSection, run_device
@@ -30,15 +30,16 @@ from agent.interpret.rules import build_rules
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
+from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
 from agent.session.offline import DEFAULT_MAX_AGE_S, CatalogOffline
-from agent.session.pickups import Pickups, build_locker
+from agent.session.pickup_handover import Pickups, build_locker
 from agent.session.pipeline import Pipeline
 from agent.store import Database
 from agent.supervise import Supervisor
 from agent.sync.commands import Handler
+from agent.sync.components import Sync, build_sync
 from agent.sync.disk import DiskGuard
-from agent.sync.wiring import Sync, build_sync
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Lane:
     catalog_sync: CatalogSync
     pipeline: Pipeline
     session: SessionController
+    checkout: Checkout
     metrics: LaneMetrics
     sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
@@ -87,26 +89,29 @@ async def start(config: Config) -> Lane:
     observers = metrics.observers()
     sync = build_sync(config.agent, config.mqtt, lane_db, guard=guard, observers=observers,
                       on_catalog_delta=catalog_sync.apply_delta,
-                      commands=_cloud_commands(catalog_sync, lambda: pipeline, lambda: session, reload_requested))
+                      commands=_cloud_commands(catalog_sync, lambda: pipeline, lambda: checkout, reload_requested))
     clock_trusted = watch_clock(health)
+    adapter, offline_policy = build_adapter(config.payment), CatalogOffline(catalog, max_age_s)
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
-                                adapter=build_adapter(config.payment), notify=hub.publish,
+                                adapter=adapter, notify=hub.publish,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
-                                store_id=config.agent.store_id, lane_id=config.agent.lane_id,
-                                offline_policy=CatalogOffline(catalog, max_age_s), guard=guard,
-                                on_recorded=sync.wake, observers=observers, clock_trusted=clock_trusted,
-                                offline_kinds=_offline_kinds(sync, catalog))
+                                offline_policy=offline_policy, guard=guard,
+                                on_recorded=sync.wake, observers=observers, clock_trusted=clock_trusted)
+    checkout = Checkout(session, adapter=adapter, lane_db=lane_db, health=health.component("session"),
+                        settings=config.payment, currency=config.agent.currency, store_id=config.agent.store_id,
+                        lane_id=config.agent.lane_id, offline_policy=offline_policy,
+                        offline_kinds=_offline_kinds(sync, catalog), guard=guard, observe_payment=observers.payment)
     locker = build_locker(config.pickup)
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
                                                   health=health.component("locker"))
     api = ApiServer(config.api, health, hub, hold=lambda: pipeline.in_flight > 0)   # the screens wait for a scan
     pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
                         health=health.component("pipeline"), clock_trusted=clock_trusted, session=session,
-                        pickups=pickups, on_recorded=sync.wake, observers=observers, on_idle=api.fanout.resume,
-                        max_catalog_age_s=max_age_s)
+                        pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
+                        on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
     metrics.add_to(api.app)
-    SessionRoutes(session, pipeline).add_to(api.app)
+    SessionRoutes(session, pipeline, checkout).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
                      pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,
@@ -114,12 +119,14 @@ async def start(config: Config) -> Lane:
     await api.start()
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=supervisor, api=api, lane_db=lane_db,
-                catalog=catalog, catalog_sync=catalog_sync, pipeline=pipeline, session=session, metrics=metrics,
+                catalog=catalog, catalog_sync=catalog_sync, pipeline=pipeline, session=session, checkout=checkout,
+                metrics=metrics,
                 sync=sync, reload_requested=reload_requested)
     health.component("pipeline").ok()
     supervisor.start("catalog", catalog_sync.run)
     sync.start(lane_db, supervisor)
     await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
+    checkout.start()             # reconciles every payment not final, in a task
     if pickups is not None:
         await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     supervisor.start("session", session.run)
@@ -160,8 +167,8 @@ def watch_clock(health: HealthRegistry) -> Callable[[], bool]:
 
 
 def _cloud_commands(catalog_sync: CatalogSync, pipeline: Callable[[], Pipeline],
-                   session: Callable[[], SessionController], reload_requested: asyncio.Event) -> dict[str, Handler]:
-    """The cloud's commands (docs/sync.md); `pipeline` and `session` are asked when a command arrives, which is
+                   checkout: Callable[[], Checkout], reload_requested: asyncio.Event) -> dict[str, Handler]:
+    """The cloud's commands (docs/sync.md); `pipeline` and `checkout` are asked when a command arrives, which is
     after start() has built them (the router only runs once the publisher does)."""
 
     async def refresh_catalog(_args: object) -> None:
@@ -177,7 +184,7 @@ def _cloud_commands(catalog_sync: CatalogSync, pipeline: Callable[[], Pipeline],
         pipeline().set_open(False)
 
     async def payment_notified(args: Mapping[str, Any]) -> None:
-        session().checkout.notified(str(args.get("payment_id", "")))
+        checkout().notified(str(args.get("payment_id", "")))
 
     return {"catalog.refresh": refresh_catalog, "config.reload": reload_config, "lane.open": open_lane,
             "lane.close": close_lane, "payment.notify": payment_notified}
@@ -213,7 +220,7 @@ async def stop(lane: Lane) -> None:
     """Stop components in reverse order, then the payments being followed (their intents stay on disk for the
     next start), then the API, then close the databases: nothing may use a connection after it is closed."""
     await lane.supervisor.stop_all()
-    await lane.session.stop()
+    await lane.checkout.stop()
     if lane.pipeline.pickups is not None:
         await lane.pipeline.pickups.stop()
     await lane.api.stop()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.payment import intents
-from agent.session import pickup_claims, sales, scans, seen_tokens, visits
+from agent.session.records import pickup_claims, sales, scans, seen_tokens, visits
 from agent.store import Database, Migration
 from agent.sync import commands, outbox
 

@@ -161,7 +161,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from agent.catalog.db import CatalogDb
 from agent.catalog.load import load_snapshot
-from agent.catalog.refresh import CatalogSync
+from agent.catalog.catalog_sync import CatalogSync
 from agent.catalog.pull import SnapshotClient
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot
 state = Path({state!r})

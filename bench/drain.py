@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.lane_db import open_sync_db  # noqa: E402
 from agent.sdnotify import settle_heap  # noqa: E402
-from agent.session.sales import record_sale  # noqa: E402
-from agent.session.scans import record_scan  # noqa: E402
+from agent.session.records.sales import record_sale  # noqa: E402
+from agent.session.records.scans import record_scan  # noqa: E402
 from agent.sync import outbox  # noqa: E402
 from simulators.fixtures.sync import cloud_on_loopback  # noqa: E402
 from simulators.lanes.sync import SyncLane, mqtt_section, running_lane  # noqa: E402

@@ -118,7 +118,7 @@ async def scan_to_screen(lane: SessionLane, page: Page, hub: EventHub, scans: in
         started[f"{lane.view['session_id']}/{lane.view['lines'][-1]['line_id']}"] = t0
         await page.wait_for_function("n => Object.keys(window.benchLines).length >= n", arg=n + 1)
         if n % VISIT == VISIT - 1:
-            paid = await lane.controller.pay("simulated")
+            paid = await lane.checkout.pay("simulated")
             assert paid.ok, lane.view["prompts"]
     hub.unsubscribe(recorded)
     device.cancel()
@@ -151,7 +151,7 @@ async def main_async(args: argparse.Namespace) -> int:
         assert lane.controller is not None and lane.pipeline is not None
         port = free_port()
         server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), HealthRegistry("bench"), hub)
-        SessionRoutes(lane.controller, lane.pipeline).add_to(server.app)
+        SessionRoutes(lane.controller, lane.pipeline, lane.checkout).add_to(server.app)
         add_kiosk_routes(server.app, lane.controller.view, default_language="en")
         await server.start()
         try:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult  # noqa: E402
 from agent.payment.paypay import PayPayAdapter  # noqa: E402
-from agent.session import actions  # noqa: E402
+from agent.session.rules import action_rules  # noqa: E402
 from simulators.cloud.payment_service import PaymentService  # noqa: E402
 from simulators.cloud.store_catalog import TEA  # noqa: E402
 from simulators.fixtures.session import SessionLane, store_state, trusted_issuer  # noqa: E402
@@ -77,19 +77,19 @@ async def new_visit(lane: SessionLane) -> None:
     controller = lane.controller
     assert controller is not None
     if controller.session.state.value == "paid":
-        await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+        await controller.apply(lambda s: action_rules.cancel(s, controller.settings, controller.clock.time()))
     await lane.scan(TEA)
 
 
 async def lane_time(lane: SessionLane, adapter: TimedAdapter, payments: int) -> tuple[list[float], list[float]]:
-    controller = lane.controller
-    assert controller is not None
+    checkout = lane.checkout
+    assert checkout is not None
     added, service = [], []
     for _ in range(payments):
         await new_visit(lane)
         adapter.spent.clear()
         started = time.perf_counter()
-        change = await controller.pay("wallet_code", WALLET)
+        change = await checkout.pay("wallet_code", WALLET)
         total = time.perf_counter() - started
         assert change.sale is not None, change.refused
         added.append(total - sum(adapter.spent))
@@ -108,7 +108,7 @@ async def restart_times(lane: SessionLane, service: PaymentService, restarts: in
         plain.append(time.perf_counter() - started)
         service.latency_s = 0.05
         assert lane.controller is not None
-        paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
+        paying = asyncio.create_task(lane.checkout.pay("wallet_code", WALLET))
         charged = len(service.ledger) + 1
         while len(service.ledger) < charged:  # noqa: ASYNC110 - the service holds the request: stop the lane now
             await asyncio.sleep(0.001)

@@ -37,8 +37,8 @@ from agent.catalog.db import CatalogDb  # noqa: E402
 from agent.catalog.load import load_snapshot  # noqa: E402
 from agent.health import ComponentHealth, HealthRegistry  # noqa: E402
 from agent.sdnotify import settle_heap  # noqa: E402
-from agent.session.basket import BasketLine, add_item, new_session  # noqa: E402
-from agent.session.totals import price  # noqa: E402
+from agent.session.rules.basket import BasketLine, add_item, new_session  # noqa: E402
+from agent.session.rules.totals import price  # noqa: E402
 from agent.sync.mqtt import Handlers, Publisher  # noqa: E402
 from agent.sync.relay import OutboxRelay  # noqa: E402
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot  # noqa: E402
@@ -101,7 +101,7 @@ async def make_lane(work: Path, products: int, hub: EventHub) -> SessionLane:
 
 
 def fill_backlog(lane: SessionLane, events: int) -> None:
-    from agent.session.scans import record_scan
+    from agent.session.records.scans import record_scan
 
     def fill(conn: sqlite3.Connection, start: int, n: int) -> None:
         for i in range(start, start + n):
@@ -143,7 +143,7 @@ async def scan_to_screen(lane: SessionLane, hub: EventHub, scans: int,
                 to_received.append((time.perf_counter() - started) * 1000)
                 to_sent.append((sent_at[before] - started) * 1000)
                 if n % 150 == 149:                      # a fresh visit now and then: baskets stay realistic
-                    paid = await lane.controller.pay("simulated")
+                    paid = await lane.checkout.pay("simulated")
                     assert paid.ok and lane.view["state"] == "paid", lane.view["prompts"]
                     while True:                         # past the payment's own messages
                         message = json.loads((await ws.receive()).data)
@@ -169,12 +169,12 @@ def repricing_us(lines: int, rounds: int = 200) -> float:
 async def sales_per_second(lane: SessionLane, sales: int) -> float:
     assert lane.controller is not None
     if lane.view["lines"]:
-        await lane.controller.pay("simulated")      # the basket left by the scans before
+        await lane.checkout.pay("simulated")      # the basket left by the scans before
     started = time.perf_counter()
     for n in range(sales):
         for i in range(10):
             await lane.scan(code(n * 10 + i))
-        paid = await lane.controller.pay("simulated")
+        paid = await lane.checkout.pay("simulated")
         assert paid.ok and len(lane.view["lines"]) == 10, lane.view["prompts"]
     return sales / (time.perf_counter() - started)
 

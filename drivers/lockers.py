@@ -1,7 +1,7 @@
 """Pickup lockers: the protocol a locker driver implements and the loader that finds one by name.
 
 A lane hands an online order over by asking a locker to open the order's compartment. A locker driver knows
-compartments and latches, nothing about orders or members (that is the agent's `agent/session/pickups.py`),
+compartments and latches, nothing about orders or members (that is the agent's `agent/session/pickup_handover.py`),
 and, like every driver, never imports `agent`.
 
     DriverError

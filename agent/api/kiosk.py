@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.session.receipt import code128_svg
+from agent.session.rules.receipt import code128_svg
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LANGUAGES = ("ja", "en")

@@ -24,8 +24,8 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from agent.api.lane_collector import LaneCollector, Sources
 from agent.health import Observers
 from agent.payment.intents import Intent, IntentState
-from agent.session.change import Change
-from agent.session.checkout import RELEASED
+from agent.session.rules.payment_prompts import RELEASED
+from agent.session.rules.visit_change import Change
 
 # Counters' `_created` series would double what every lane sends and no panel or alert reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client

@@ -13,21 +13,23 @@ from typing import Any
 from aiohttp import web
 
 from agent.interpret.meanings import StaffCode
-from agent.session import actions
-from agent.session.change import Change
+from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
 from agent.session.pipeline import Pipeline
 from agent.session.refunds import SaleNotFound, reverse_sale
-from agent.session.staff_call import call_staff
+from agent.session.rules import action_rules
+from agent.session.rules.staff_call import call_staff
+from agent.session.rules.visit_change import Change
 from agent.sync.event_ids import new_event_id
 
 MAX_BODY = 4096
 
 
 class SessionRoutes:
-    def __init__(self, controller: SessionController, pipeline: Pipeline) -> None:
+    def __init__(self, controller: SessionController, pipeline: Pipeline, checkout: Checkout) -> None:
         self.controller = controller
         self.pipeline = pipeline
+        self.checkout = checkout          # the payment owner: paying and cancelling a payment go straight to it
 
     def add_to(self, app: web.Application) -> None:
         router = app.router
@@ -60,7 +62,7 @@ class SessionRoutes:
     async def void(self, request: web.Request) -> web.Response:
         line_id = request.match_info["line_id"]
         controller = self.controller
-        committed = await controller.apply(lambda s: actions.void(s, line_id, controller.settings,
+        committed = await controller.apply(lambda s: action_rules.void(s, line_id, controller.settings,
                                                                   controller.clock.time()))
         return self._answer(committed.change)
 
@@ -73,11 +75,11 @@ class SessionRoutes:
             raise _bad("`method` is required and must be \"wallet_qr\" (the lane shows a QR the app pays) or "
                        "\"simulated\" (a lane with the simulated adapter); a wallet's own code is paid by "
                        "scanning it")
-        change = await self.controller.pay(method)
+        change = await self.checkout.pay(method)
         return self._answer(change)
 
     async def cancel_payment(self, request: web.Request) -> web.Response:
-        return self._answer(await self.controller.cancel_payment())
+        return self._answer(await self.checkout.cancel_by_shopper())
 
     async def void_sale(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -95,12 +97,14 @@ class SessionRoutes:
 
     async def cancel(self, request: web.Request) -> web.Response:
         controller = self.controller
-        committed = await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+        committed = await controller.apply(
+            lambda s: action_rules.cancel(s, controller.settings, controller.clock.time()))
         return self._answer(committed.change)
 
     async def suspend(self, request: web.Request) -> web.Response:
         controller = self.controller
-        committed = await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+        committed = await controller.apply(
+            lambda s: action_rules.suspend(s, controller.settings, controller.clock.time()))
         return self._answer(committed.change)
 
     async def points(self, request: web.Request) -> web.Response:
@@ -110,7 +114,7 @@ class SessionRoutes:
             raise _bad("`points` must be a whole number of points, 0 or more")
         allowed = self.pipeline.points_redemption_allowed()
         controller = self.controller
-        committed = await controller.apply(lambda s: actions.redeem_points(s, points, allowed, controller.settings,
+        committed = await controller.apply(lambda s: action_rules.redeem_points(s, points, allowed, controller.settings,
                                                                            controller.clock.time()))
         return self._answer(committed.change)
 
@@ -138,12 +142,12 @@ class SessionRoutes:
         controller, settings = self.controller, self.controller.settings
         now = controller.clock.time()
         committed = await controller.apply({
-            "approve": lambda s: actions.resolve(s, approved=True, staff_id=staff.staff_id, settings=settings,
+            "approve": lambda s: action_rules.resolve(s, approved=True, staff_id=staff.staff_id, settings=settings,
                                                  now=now),
-            "reject": lambda s: actions.resolve(s, approved=False, staff_id=staff.staff_id, settings=settings,
+            "reject": lambda s: action_rules.resolve(s, approved=False, staff_id=staff.staff_id, settings=settings,
                                                 now=now),
-            "lock": lambda s: actions.lock(s, staff.staff_id, settings, now),
-            "unlock": lambda s: actions.unlock(s, staff.staff_id, settings, now),
+            "lock": lambda s: action_rules.lock(s, staff.staff_id, settings, now),
+            "unlock": lambda s: action_rules.unlock(s, staff.staff_id, settings, now),
         }[what])
         return self._answer(committed.change)
 

@@ -89,7 +89,8 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Coupon:
-    """A coupon: an app token (single use, checked by agent.session.seen_tokens) or a printed GS1 coupon number."""
+    """A coupon: an app token (single use, checked by agent.session.records.seen_tokens) or a printed GS1 coupon
+    number."""
 
     kind: ClassVar[str] = "coupon"
     coupon_id: str

@@ -227,7 +227,7 @@ def _token(text: str, rules: Rules, now: datetime, synced: bool) -> Meaning:
 
 
 def replay_rejected(meaning: Meaning) -> Invalid:
-    """The meaning to publish when agent.session.seen_tokens.claim refused a verified token as already used."""
+    """The meaning to publish when agent.session.records.seen_tokens.claim refused a verified token as already used."""
     claims = getattr(meaning, "claims", None)
     shown = token_text(claims.kid, claims.typ, claims.jti) if claims else safe_text(meaning.kind)
     return Invalid(tokens.Rejection.REPLAYED.value, shown, claimed="token")

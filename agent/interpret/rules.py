@@ -82,7 +82,8 @@ class Rules:
 
     @property
     def max_skew_s(self) -> int:
-        """The widest `exp` allowance the verifier may apply: what agent.session.seen_tokens must keep entries for."""
+        """The widest `exp` allowance the verifier may apply: what agent.session.records.seen_tokens must keep
+        entries for."""
         return max(self.skew_s, self.unsynced_skew_s)
 
     @property

@@ -9,7 +9,7 @@ Clock policy (docs/interpretation.md, "Clock policy"): with a synchronised clock
 `agent.clock.clock_trust()` asks the kernel), and so is `nbf` (with the same allowance: a coupon meant to start
 tomorrow does not work today on a lane without NTP); a future `iat` is not held against the token (the local
 clock is the suspect, not the cloud), and `Claims.clock_trusted` is False so the outcome is flagged. Single use of
-coupons does not depend on the clock: it is the replay cache's job (agent.session.seen_tokens).
+coupons does not depend on the clock: it is the replay cache's job (agent.session.records.seen_tokens).
 """
 
 from __future__ import annotations
@@ -197,6 +197,6 @@ def _claims(kid: str, payload: Mapping[str, Any], policy: TimePolicy,
     # issuer's intent (a coupon that starts tomorrow): it keeps the same allowance as `exp`.
     if (policy.clock_synced and iat > policy.now + skew) or (nbf is not None and nbf > policy.now + skew):
         return TokenRejected(Rejection.NOT_YET_VALID, kid=kid, typ=typ, jti=jti)
-    # exp rounded up: the replay cache keeps the jti until exp + skew (agent/session/seen_tokens.py).
+    # exp rounded up: the replay cache keeps the jti until exp + skew (agent/session/records/seen_tokens.py).
     return Claims(kid=kid, typ=typ, sub=sub, exp=math.ceil(exp), iat=math.floor(iat), jti=jti, cid=cid, oid=oid,
                   clock_trusted=policy.clock_synced)

@@ -23,44 +23,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
+import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agent.errors import DiskFullError, StoreError
-from agent.health import NOBODY
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.errors import DiskFullError
+from agent.health import NOBODY, ComponentHealth
 from agent.payment import intents
-from agent.payment.adapter import PaymentNotSent, PaymentRef, PaymentRequest, PaymentResult, PaymentStatus
+from agent.payment.adapter import (
+    PaymentAdapter,
+    PaymentNotSent,
+    PaymentRef,
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+)
 from agent.payment.intents import Intent, IntentState
 from agent.payment.reversal import reversal_kind
 from agent.payment.settings import PaymentSection
-from agent.session import actions, codec, tender
-from agent.session.basket import Prompt, Session
-from agent.session.change import Change, refuse
-from agent.session.machine import SessionState
-from agent.session.offline import over_sale_cap, sale_cap_message
-from agent.sync import outbox
+from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
+from agent.session.payment_commits import PaymentCommits
+from agent.session.rules import action_rules, codec, tender
+from agent.session.rules.basket import Session
+from agent.session.rules.machine import SessionState
+from agent.session.rules.payment_prompts import CHECKING, CONFIRM, DECLINED, SHOW_QR
+from agent.session.rules.visit_change import Change, refuse
+from agent.session.visit_port import VisitPort
+from agent.store import Database
+from agent.sync.disk import DiskGuard
 from agent.sync.event_ids import new_event_id
-
-if TYPE_CHECKING:
-    from agent.session.controller import SessionController
 
 logger = logging.getLogger(__name__)
 
-CHECKING = Prompt("checking_payment", "Checking your payment. Please wait.", "info")
-SHOW_QR = Prompt("pay_by_qr", "Scan this code with your wallet app to pay.", "info")
-CONFIRM = Prompt("confirm_in_app", "Please confirm the payment in your wallet app.", "info")
-DECLINED = "The payment did not go through. Please try again or ask staff."
-RELEASED = {
-    "expired": "The payment code expired. Nothing was charged: your basket is kept. Tap Pay to try again.",
-    "cancelled_by_shopper": "Payment cancelled. Nothing was charged: your basket is kept.",
-    "never_sent": "The payment was not made. Nothing was charged: your basket is kept. Please pay again.",
-    "unreachable": "The payment service could not be reached. Nothing was charged: your basket is kept. Please "
-                   "try again, or ask a member of staff.",
-    "not_found": "The payment did not go through. Nothing was charged: your basket is kept. Please pay again.",
-    "unknown": "We could not confirm your payment, so it was cancelled and nothing is charged. Please pay again "
-               "or ask a member of staff.",
-}
 OfflineKinds = Callable[[], tuple[str, ...] | None]
 
 
@@ -69,14 +64,23 @@ def _online() -> tuple[str, ...] | None:
 
 
 class Checkout:
-    """Drives each payment intent of one lane to a final state; owned by the session's controller."""
+    """Drives each payment intent of one lane to a final state; reaches the visit only through its port."""
 
-    def __init__(self, controller: SessionController, settings: PaymentSection,
-                 offline_kinds: OfflineKinds = _online,
+    def __init__(self, visit: VisitPort, *, adapter: PaymentAdapter, lane_db: Database, health: ComponentHealth,
+                 settings: PaymentSection, clock: Clock = SYSTEM_CLOCK,
+                 currency: str = "JPY", store_id: str = "", lane_id: str = "",
+                 audit: Callable[[], float] = random.random, offline_policy: OfflineLookup = fresh,
+                 offline_kinds: OfflineKinds = _online, guard: DiskGuard | None = None,
                  observe_payment: Callable[[Intent], None] = NOBODY.payment) -> None:
-        self.ctl = controller
-        self.settings = settings
+        self.visit, self.adapter, self.lane_db, self.health = visit, adapter, lane_db, health
+        self.settings, self.clock = settings, clock
+        self.currency, self.store_id, self.lane_id, self.audit = currency, store_id, lane_id, audit
+        self.offline_policy = offline_policy        # the catalog's offline policy while it is stale, else None
         self.offline_kinds = offline_kinds          # None while online, else the kinds the offline policy allows
+        self.guard = guard                          # asked before the money moves: a charged sale is always recorded
+        self.recovery: asyncio.Task[None] | None = None
+        self.commits = PaymentCommits(visit, lane_db=lane_db, clock=clock, health=health,
+                                      observe=lambda intent: self.observe_payment(intent))
         self._wake: dict[str, asyncio.Event] = {}
         self._cancel: set[str] = set()
         self._tasks: dict[str, asyncio.Task[Change]] = {}
@@ -87,68 +91,67 @@ class Checkout:
 
     async def pay(self, method: str, user_code: str | None = None) -> Change:
         """Ask for payment: the intent is committed first, then the adapter is called with its payment ID."""
-        ctl = self.ctl
         merchant = tender.METHODS.get(method)
-        async with ctl.lock:
+        async with self.visit.lock:
             refused = self._refusal(method, user_code)
             if refused is not None:
-                await ctl.apply_locked(refused)
+                await self.visit.apply_locked(refused)
                 return refused
-            if ctl.session.state is SessionState.SCANNING:
+            if self.visit.session.state is SessionState.SCANNING:
                 # Coupon uses and points are checked again now: a resumed basket or another lane's sale may have
                 # spent them since they were added.
-                checked, reasons = ctl.within_limits(ctl.session)
+                checked, reasons = self.visit.within_limits(self.visit.session)
                 if reasons:
-                    corrected = actions.checked_for_payment(checked, reasons)
-                    await ctl.apply_locked(corrected)
+                    corrected = action_rules.checked_for_payment(checked, reasons)
+                    await self.visit.apply_locked(corrected)
                     return corrected
-            amount = ctl.priced(ctl.session).amount_due
-            if amount < ctl.adapter.capabilities.min_amount:
+            amount = self.visit.priced(self.visit.session).amount_due
+            if amount < self.adapter.capabilities.min_amount:
                 return await self._below_minimum(amount)
-            payment_id, now = new_event_id(), ctl.clock.time()
-            change = actions.request_payment(ctl.session, method, amount, payment_id, ctl.settings, ctl.audit(), now)
+            payment_id, now = new_event_id(), self.clock.time()
+            change = action_rules.request_payment(self.visit.session, method, amount, payment_id,
+                                                  self.visit.settings, self.audit(), now)
             if not change.ok:
-                await ctl.apply_locked(change)
+                await self.visit.apply_locked(change)
                 return change
-            intent = Intent(payment_id, change.session.session_id, method, bool(merchant), amount, ctl.currency,
+            intent = Intent(payment_id, change.session.session_id, method, bool(merchant), amount, self.currency,
                             IntentState.CREATED, codec.dumps(change.session), now, now)
-            await ctl.apply_locked(change, None, lambda conn: intents.create(conn, intent))
+            await self.visit.apply_locked(change, None, lambda conn: intents.create(conn, intent))
             # `requested` is committed before the call: an intent still `created` proves the call never happened.
-            await ctl.lane_db.write(intents.advance, payment_id, IntentState.REQUESTED, now)
-        request = PaymentRequest(payment_id, amount, ctl.currency, ctl.store_id, ctl.lane_id, user_code=user_code,
+            await self.lane_db.write(intents.advance, payment_id, IntentState.REQUESTED, now)
+        request = PaymentRequest(payment_id, amount, self.currency, self.store_id, self.lane_id, user_code=user_code,
                                  merchant_presented=bool(merchant), expires_in_s=self.settings.qr_expiry_s)
         try:
             async with asyncio.timeout(self.settings.timeout_s):
-                result = await ctl.adapter.pay(request)
+                result = await self.adapter.pay(request)
         except PaymentNotSent:
             # A refused connect proves the request never reached the service: release now, ask nothing.
             logger.warning("payment %s: the payment service refused the connection; nothing was sent", payment_id)
-            return await self._finish(payment_id, IntentState.CANCELLED, "unreachable")
+            return await self.commits.finish(payment_id, IntentState.CANCELLED, "unreachable")
         except Exception as exc:   # noqa: BLE001 - whatever went wrong, the money may have moved: ask, never retry
             # Only the type is logged: an adapter's message could quote what the shopper's wallet sent.
             logger.warning("payment %s: no usable answer (%s); asking its status", payment_id, type(exc).__name__)
-            await self._progress(payment_id, IntentState.UNKNOWN, CHECKING)
+            await self.commits.progress(payment_id, IntentState.UNKNOWN, CHECKING)
             return await self.settle(payment_id)
         return await self.on_result(payment_id, result, background=True)
 
     async def _below_minimum(self, amount: int) -> Change:
-        """Less than the adapter's minimum (agent/session/tender.py): a `no_charge` sale or a refusal."""
-        ctl = self.ctl
-        change = tender.below_minimum(ctl.session, amount, new_event_id(), ctl.sale_for, ctl.settings, ctl.audit(),
-                                      ctl.clock.time())
-        await ctl.apply_locked(change)
+        """Less than the adapter's minimum (agent/session/rules/tender.py): a `no_charge` sale or a refusal."""
+        change = tender.below_minimum(self.visit.session, amount, new_event_id(), self.visit.sale_for,
+                                      self.visit.settings, self.audit(), self.clock.time())
+        await self.visit.apply_locked(change)
         if change.sale is not None:
-            ctl.health.count("sales")
+            self.health.count("sales")
         return change
 
     def _refusal(self, method: str, user_code: str | None) -> Change | None:
-        session, caps = self.ctl.session, self.ctl.adapter.capabilities
+        session, caps = self.visit.session, self.adapter.capabilities
         refused = tender.method_refusal(session, method, user_code, caps)
         if refused is not None or session.state is not SessionState.SCANNING:
-            return refused                            # else the state machine says why (actions.request_payment)
-        if self.ctl.guard is not None:
+            return refused                            # else the state machine says why (action_rules.request_payment)
+        if self.guard is not None:
             try:
-                self.ctl.guard.admit_sale()          # before the money moves: a charged sale is always recorded
+                self.guard.admit_sale()          # before the money moves: a charged sale is always recorded
             except DiskFullError as exc:
                 return refuse(session, "disk_full", "This lane cannot take payments right now. Your basket is "
                               f"kept: please use another register. ({exc})")
@@ -159,11 +162,11 @@ class Checkout:
         # rule: the exposure it accepts on stale prices and balances). Whether the wallet's own service is
         # reachable is learnt by asking it, and a payment it cannot answer is settled like any unknown one.
         # A stale catalog puts the lane under the same policy (agent/session/offline.py).
-        kinds, policy = self.offline_kinds(), self.ctl.offline_policy()
+        kinds, policy = self.offline_kinds(), self.offline_policy()
         if (kinds is not None and method not in kinds) or (policy is not None and method not in policy.payment_kinds):
             return refuse(session, "payment_offline", "Paying by wallet is not possible while the store is "
                           "offline. Your basket is kept: you can put it aside and pay at a staffed register.")
-        if policy is not None and over_sale_cap(0, self.ctl.priced(session).total, policy):
+        if policy is not None and over_sale_cap(0, self.visit.priced(session).total, policy):
             return refuse(session, "offline_sale_cap", sale_cap_message(policy))
         return None
 
@@ -173,11 +176,11 @@ class Checkout:
         """Act on the service's answer; a payment still open is followed by polling (in a task if `background`)."""
         status = result.status
         if status is PaymentStatus.COMPLETED:
-            return await self._succeed(payment_id, result)
+            return await self.commits.succeed(payment_id, result)
         if status is PaymentStatus.FAILED:
-            return await self._finish(payment_id, IntentState.FAILED, result.reason or DECLINED)
+            return await self.commits.finish(payment_id, IntentState.FAILED, result.reason or DECLINED)
         if status in (PaymentStatus.CANCELED, PaymentStatus.EXPIRED, PaymentStatus.REFUNDED):
-            return await self._finish(payment_id, IntentState.CANCELLED,
+            return await self.commits.finish(payment_id, IntentState.CANCELLED,
                                       "expired" if status is PaymentStatus.EXPIRED else "cancelled_by_shopper")
         if status is PaymentStatus.NOT_FOUND:
             return await self.reverse(payment_id, "not_found")
@@ -185,7 +188,7 @@ class Checkout:
         if result.qr_payload is not None:
             fields = {"code_id": result.code_id, "qr_payload": result.qr_payload, "expires_at": result.expires_at}
         prompt = SHOW_QR if status is PaymentStatus.CREATED else CONFIRM
-        change = await self._progress(payment_id, IntentState.WAITING, prompt, **fields)
+        change = await self.commits.progress(payment_id, IntentState.WAITING, prompt, **fields)
         if background:
             self._follow(payment_id)
             return change
@@ -200,12 +203,12 @@ class Checkout:
 
     async def wait(self, payment_id: str) -> Change:
         """Poll an intent the shopper is still paying until it settles, expires, or the shopper cancels."""
-        clock, wake = self.ctl.clock, self._wake.setdefault(payment_id, asyncio.Event())
+        clock, wake = self.clock, self._wake.setdefault(payment_id, asyncio.Event())
         try:
             while True:
-                intent = self._open_intent(payment_id)
+                intent = self.commits.open_intent(payment_id)
                 if intent is None:
-                    return Change(self.ctl.session)
+                    return Change(self.visit.session)
                 now = clock.time()
                 if payment_id in self._cancel:
                     return await self._stop_waiting(intent, "cancelled_by_shopper")
@@ -219,7 +222,7 @@ class Checkout:
                 if intent.merchant_presented and intent.expires_at is not None:
                     pause = min(pause, max(0.05, intent.expires_at - now))    # act at the expiry, not after
                 await self._pause(wake, pause)
-                result = await self._ask(self.ctl.adapter.status, self._ref(intent))
+                result = await self._ask(self.adapter.status, self._ref(intent))
                 if result is not None and result.status not in (PaymentStatus.CREATED, PaymentStatus.AUTHORIZED,
                                                                  PaymentStatus.REAUTHORIZING):
                     return await self.on_result(payment_id, result)
@@ -231,62 +234,62 @@ class Checkout:
         """Withdraw the QR and ask the final status before the basket is released; a payment made at the last
         moment is a sale (at the expiry and at the shopper's cancel alike: the money moved, and the shopper
         has paid for what they take), and one still being confirmed in the app is voided."""
-        await self._progress(intent.payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
+        await self.commits.progress(intent.payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
         while True:
-            result = await self._ask(self.ctl.adapter.withdraw, self._ref(intent))
+            result = await self._ask(self.adapter.withdraw, self._ref(intent))
             if result is not None:
                 break
-            await self.ctl.clock.sleep(self.settings.poll_interval_s)
+            await self.clock.sleep(self.settings.poll_interval_s)
         if result.status is PaymentStatus.COMPLETED:
-            return await self._succeed(intent.payment_id, result)
+            return await self.commits.succeed(intent.payment_id, result)
         if result.status in (PaymentStatus.COMPLETED, PaymentStatus.AUTHORIZED, PaymentStatus.REAUTHORIZING):
             return await self.reverse(intent.payment_id, reason)
-        return await self._finish(intent.payment_id, IntentState.CANCELLED, reason)
+        return await self.commits.finish(intent.payment_id, IntentState.CANCELLED, reason)
 
     async def settle(self, payment_id: str) -> Change:
         """No usable answer: ask the status with the same ID until it is known; never pay again blindly."""
-        intent = self._open_intent(payment_id)
+        intent = self.commits.open_intent(payment_id)
         if intent is None:
-            return Change(self.ctl.session)
+            return Change(self.visit.session)
         deadline = intent.created_at + self.settings.unknown_timeout_s
         attempt = 0
         while True:
-            result = await self._ask(self.ctl.adapter.status, self._ref(intent))
+            result = await self._ask(self.adapter.status, self._ref(intent))
             if result is not None:
                 return await self.on_result(payment_id, result)
-            if self.ctl.clock.time() >= deadline:
+            if self.clock.time() >= deadline:
                 return await self.reverse(payment_id, "unknown")
             attempt += 1
-            await self.ctl.clock.sleep(min(1.0 * attempt, 10.0))
+            await self.clock.sleep(min(1.0 * attempt, 10.0))
 
     async def reverse(self, payment_id: str, reason: str) -> Change:
         """Cancel (or, past the service's cancel window, refund) a payment the lane will not record as a sale."""
-        intent = self._open_intent(payment_id)
+        intent = self.commits.open_intent(payment_id)
         if intent is None:
-            return Change(self.ctl.session)
-        await self._progress(payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
+            return Change(self.visit.session)
+        await self.commits.progress(payment_id, IntentState.CANCELLING, CHECKING, reversal=reason)
         ref, attempt = self._ref(intent), 0
         while True:
             # Judged at each attempt: a cancel still unanswered when the service's window closes becomes a refund.
-            kind = reversal_kind(intent.created_at, self.ctl.clock.time(), self.settings.cancel_zone)
-            result = await self._ask(self.ctl.adapter.cancel, ref) if kind == "cancel" else \
-                await self._ask(self.ctl.adapter.refund, ref, f"R-{payment_id}", intent.amount)
+            kind = reversal_kind(intent.created_at, self.clock.time(), self.settings.cancel_zone)
+            result = await self._ask(self.adapter.cancel, ref) if kind == "cancel" else \
+                await self._ask(self.adapter.refund, ref, f"R-{payment_id}", intent.amount)
             if result is not None and result.status is not PaymentStatus.AUTHORIZED:
                 break
             attempt += 1
             if attempt % 5 == 0:
-                self.ctl.health.degraded(f"payment {payment_id}: the {kind} is not confirmed yet; the lane keeps "
+                self.health.degraded(f"payment {payment_id}: the {kind} is not confirmed yet; the lane keeps "
                                          "asking and the basket stays")
-            await self.ctl.clock.sleep(min(1.0 * attempt, 10.0))
+            await self.clock.sleep(min(1.0 * attempt, 10.0))
         if result.status is PaymentStatus.COMPLETED:     # the service refused to void it: the money stays, so a sale
             logger.warning("payment %s: the service kept the payment after a %s; recording the sale", payment_id,
                            kind)
-            return await self._succeed(payment_id, result)
-        return await self._finish(payment_id, IntentState.CANCELLED, reason)
+            return await self.commits.succeed(payment_id, result)
+        return await self.commits.finish(payment_id, IntentState.CANCELLED, reason)
 
     async def cancel_by_shopper(self) -> Change:
         """The shopper pressed cancel while paying: allowed while the QR is shown or the app is confirming."""
-        session = self.ctl.session
+        session = self.visit.session
         payment = session.payment
         if session.state is not SessionState.PAYING or payment is None or payment.status != "waiting":
             return refuse(session, "payment_in_progress", "Your payment is being made and cannot be cancelled "
@@ -297,7 +300,7 @@ class Checkout:
         if task is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), self.settings.timeout_s)
-        return Change(self.ctl.session)
+        return Change(self.visit.session)
 
     def notified(self, payment_id: str) -> bool:
         """The service said something happened (relayed by the cloud, perhaps more than once): ask now."""
@@ -311,7 +314,11 @@ class Checkout:
         return list(self._tasks.values())
 
     async def stop(self) -> None:
-        """Stop following payments (the lane is stopping); their intents stay open for the next start."""
+        """Stop recovery and the payments being followed (the lane is stopping); every intent is on disk for the
+        next start."""
+        if self.recovery is not None:
+            self.recovery.cancel()
+            await asyncio.gather(self.recovery, return_exceptions=True)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -319,51 +326,42 @@ class Checkout:
 
     # -- recovery ----------------------------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Reconcile, in a task, every payment not final; call it once the visit is loaded. The lane's devices
+        and API start meanwhile, and a visit left `paying` takes no new shopper until its payment is settled."""
+        self.recovery = asyncio.create_task(self.recover(), name="payment recovery")
+
     async def recover(self) -> None:
         """Reconcile every intent not final, oldest first, before the lane takes a new shopper."""
-        ctl = self.ctl
         # Read on the loop's own thread: a worker thread's reader could be mid-query when the lane stops.
-        open_intents = intents.open_intents(ctl.lane_db.reader())
-        session = ctl.session
+        open_intents = intents.open_intents(self.lane_db.reader())
+        session = self.visit.session
         if (session.state is SessionState.PAYING and session.payment is not None
                 and all(i.payment_id != session.payment.payment_id for i in open_intents)
-                and self._intent(session.payment.payment_id) is None):
+                and self.commits.intent(session.payment.payment_id) is None):
             open_intents.append(await self._adopt(session))      # a lane.db from before intents existed
         for intent in open_intents:
             logger.info("payment %s: reconciling an intent left %s", intent.payment_id, intent.state)
             if intent.state is IntentState.CREATED:
-                await self._finish(intent.payment_id, IntentState.CANCELLED, "never_sent")
+                await self.commits.finish(intent.payment_id, IntentState.CANCELLED, "never_sent")
             elif intent.state is IntentState.WAITING:
                 self._follow(intent.payment_id)
             elif intent.state is IntentState.CANCELLING:
                 await self.reverse(intent.payment_id, intent.reversal or "unknown")
             else:
-                await self._progress(intent.payment_id, IntentState.UNKNOWN, CHECKING)
+                await self.commits.progress(intent.payment_id, IntentState.UNKNOWN, CHECKING)
                 await self.settle(intent.payment_id)
 
     async def _adopt(self, session: Session) -> Intent:
         assert session.payment is not None
-        now = self.ctl.clock.time()
+        now = self.clock.time()
         intent = Intent(session.payment.payment_id, session.session_id, session.payment.method, False,
-                        session.payment.amount, self.ctl.currency, IntentState.REQUESTED, codec.dumps(session),
+                        session.payment.amount, self.currency, IntentState.REQUESTED, codec.dumps(session),
                         now, now)
-        await self.ctl.lane_db.write(intents.create, intent)
+        await self.lane_db.write(intents.create, intent)
         return intent
 
-    # -- committing --------------------------------------------------------------------------------------------
-
-    def _current(self, payment_id: str) -> bool:
-        """Whether `payment_id` is the payment of the visit on the lane now."""
-        payment = self.ctl.session.payment
-        return payment is not None and payment.payment_id == payment_id
-
-    def _intent(self, payment_id: str) -> Intent | None:
-        return intents.get(self.ctl.lane_db.reader(), payment_id)
-
-    def _open_intent(self, payment_id: str) -> Intent | None:
-        """The intent, if it is not final yet (a final one is never moved again)."""
-        intent = self._intent(payment_id)
-        return None if intent is None or intent.state.final else intent
+    # -- asking the service ------------------------------------------------------------------------------------
 
     @staticmethod
     def _ref(intent: Intent) -> PaymentRef:
@@ -382,7 +380,7 @@ class Checkout:
 
     async def _pause(self, wake: asyncio.Event, seconds: float) -> None:
         """Sleep on the lane's clock, or less when a notification or the shopper's cancel wakes the intent."""
-        sleeper = asyncio.ensure_future(self.ctl.clock.sleep(seconds))
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
         waiter = asyncio.ensure_future(wake.wait())
         try:
             await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -390,91 +388,3 @@ class Checkout:
             sleeper.cancel()
             waiter.cancel()
             wake.clear()
-
-    async def _progress(self, payment_id: str, state: IntentState, prompt: Prompt | None, **fields: Any) -> Change:
-        """Commit a state that is not final: the intent, and the session's view of it when it is this visit's."""
-        ctl = self.ctl
-        async with ctl.lock:
-            now = ctl.clock.time()
-            view = {k: v for k, v in fields.items() if k in ("qr_payload", "expires_at")}
-            change = actions.payment_progress(ctl.session, payment_id, state.value, prompt, now, **view)
-            if not change.ok:
-                change = Change(ctl.session)
-            await ctl.apply_locked(change, None, lambda conn: intents.advance(conn, payment_id, state, now, **fields))
-            return change
-
-    async def _finish(self, payment_id: str, state: IntentState, reason: str) -> Change:
-        """A final state without a sale: the intent, its event and the released (or declined) basket, together."""
-        ctl = self.ctl
-        async with ctl.lock:
-            if self._open_intent(payment_id) is None:
-                return Change(ctl.session, refused="stale_payment")
-            now = ctl.clock.time()
-            if not self._current(payment_id):
-                change = Change(ctl.session)
-            elif state is IntentState.FAILED:
-                change = actions.payment_failed(ctl.session, reason, ctl.settings, now)
-            else:
-                change = actions.payment_released(ctl.session, payment_id, reason, RELEASED.get(reason, DECLINED),
-                                                  ctl.settings, now)
-            fields = {"reason": reason} if state is IntentState.FAILED else {"reversal": reason}
-            await self._commit_final(change, payment_id, state, now, **fields)
-            return change
-
-    async def _succeed(self, payment_id: str, result: PaymentResult) -> Change:
-        """The money moved: record it, trying again while lane.db refuses the commit (the intent stays open, so
-        a restart records it too); the shopper sees "checking your payment" meanwhile."""
-        attempt = 0
-        while True:
-            try:
-                change = await self._record_success(payment_id, result)
-                if attempt:
-                    self.ctl.health.ok()
-                return change
-            except StoreError as exc:
-                attempt += 1
-                self.ctl.health.degraded(f"a paid sale could not be recorded yet ({exc}); the lane keeps trying "
-                                         "and the shopper waits")
-                logger.error("payment %s: charged, but the sale's commit failed (%s); trying again", payment_id, exc)
-                await self.ctl.clock.sleep(min(0.5 * attempt, 5.0))
-
-    async def _record_success(self, payment_id: str, result: PaymentResult) -> Change:
-        ctl = self.ctl
-        async with ctl.lock:
-            intent = self._open_intent(payment_id)
-            if intent is None:
-                return Change(ctl.session, refused="stale_payment")
-            now = ctl.clock.time()
-            current = self._current(payment_id)
-            basket = ctl.session if current else codec.loads(intent.basket)
-            sale = ctl.sale_for(basket, intent.method, intent.amount, payment_id, result.reference)
-            if current:
-                change = actions.payment_succeeded(ctl.session, sale, result.reference, ctl.settings, now)
-            else:   # the visit moved on (it cannot, while paying; kept for safety): record the sale all the same
-                logger.error("payment %s succeeded for visit %s, which is no longer the lane's; recording its sale",
-                             payment_id, intent.session_id)
-                change = Change(ctl.session, sale=sale, charged=True, points_spent=actions.points_spent(basket, sale))
-            await self._commit_final(change, payment_id, IntentState.SUCCEEDED, now, sale_id=sale["sale_id"],
-                                     reference=result.reference)
-            ctl.health.count("sales")
-            return change
-
-    async def _commit_final(self, change: Change, payment_id: str, state: IntentState, now: float,
-                            **fields: Any) -> None:
-        """The change, the intent's final state and its `omo.payment/1` event in one transaction (under `lock`)."""
-        final: list[Intent] = []
-
-        def write(conn: sqlite3.Connection) -> None:
-            final.append(intents.advance(conn, payment_id, state, now, **fields))
-            outbox.enqueue(conn, "sales", "omo.payment/1", payment_event(final[0]))
-
-        await self.ctl.apply_locked(change, None, write)
-        self.observe_payment(final[0])
-
-
-def payment_event(intent: Intent) -> dict[str, Any]:
-    """The `omo.payment/1` body of a final intent; never a wallet code (the row has none)."""
-    return {"payment_id": intent.payment_id, "session_id": intent.session_id, "method": intent.method,
-            "presented_by": "merchant" if intent.merchant_presented else "customer", "amount": intent.amount,
-            "currency": intent.currency, "state": intent.state.value, "reference": intent.reference,
-            "reason": intent.reason, "reversal": intent.reversal, "sale_id": intent.sale_id}

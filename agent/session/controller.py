@@ -1,5 +1,6 @@
 """The shopper's visit at one lane: applies the pure rules, commits each change in one lane.db transaction, then
-tells the screen; hands payment to its checkout (agent/session/checkout.py) and abandons idle baskets.
+tells the screen, and abandons idle baskets. The checkout (agent/session/checkout.py) drives payments through
+the visit's port (agent/session/visit_port.py), which this class satisfies; neither module imports the other.
 
 One asyncio lock serialises every change (scans, API actions, payment results, the inactivity timer), so a
 change is always computed from the value the last commit left. The payment call itself runs outside the
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,17 +20,19 @@ from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.health import NOBODY, ComponentHealth, Observers
 from agent.payment.adapter import PaymentAdapter
 from agent.payment.settings import PaymentSection
-from agent.session import actions, scans, seen_tokens, visits
-from agent.session.basket import Session, idle_session, with_prompt, within_limits
-from agent.session.change import Change, refuse
-from agent.session.checkout import CHECKING, Checkout, OfflineKinds
-from agent.session.machine import SessionState
 from agent.session.offline import OfflineLookup, fresh, over_sale_cap, sale_cap_message
-from agent.session.pricing_types import PricedBasket
-from agent.session.receipt import build_sale
-from agent.session.sales import record_sale
+from agent.session.pricing.engine_types import PricedBasket
+from agent.session.records import scans, seen_tokens, visits
+from agent.session.records.sales import record_sale
+from agent.session.rules import action_rules
+from agent.session.rules.basket import Session, idle_session, with_prompt, within_limits
+from agent.session.rules.machine import SessionState
+from agent.session.rules.payment_prompts import CHECKING
+from agent.session.rules.receipt import build_sale
+from agent.session.rules.totals import price, view
+from agent.session.rules.visit_change import Change, refuse
 from agent.session.settings import PointsSection, SessionSection
-from agent.session.totals import price, view
+from agent.session.visit_port import Also
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.disk import DiskGuard
@@ -38,7 +40,6 @@ from agent.sync.event_ids import new_event_id
 
 logger = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any]], None]
-Also = Callable[[sqlite3.Connection], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,23 +57,19 @@ class SessionController:
     def __init__(self, *, lane_db: Database, settings: SessionSection, points: PointsSection | None,
                  adapter: PaymentAdapter, notify: Notify, health: ComponentHealth, currency: str = "JPY",
                  clock: Clock = SYSTEM_CLOCK, max_skew_s: int = 3600, guard: DiskGuard | None = None,
-                 on_recorded: Callable[[int], None] = lambda priority: None, audit: Callable[[], float] = random.random,
-                 payment: PaymentSection | None = None, offline_kinds: OfflineKinds | None = None,
-                 store_id: str = "", lane_id: str = "", offline_policy: OfflineLookup = fresh,
-                 observers: Observers = NOBODY, clock_trusted: Callable[[], bool] = lambda: True) -> None:
+                 on_recorded: Callable[[int], None] = lambda priority: None, payment: PaymentSection | None = None,
+                 offline_policy: OfflineLookup = fresh, observers: Observers = NOBODY,
+                 clock_trusted: Callable[[], bool] = lambda: True) -> None:
         self.lane_db, self.settings, self.points, self.adapter = lane_db, settings, points, adapter
         self.notify, self.health, self.currency, self.clock = notify, health, currency, clock
-        self.max_skew_s, self.guard, self.on_recorded, self.audit = max_skew_s, guard, on_recorded, audit
-        self.store_id, self.lane_id = store_id, lane_id
+        self.max_skew_s, self.guard, self.on_recorded = max_skew_s, guard, on_recorded
         self.offline_policy = offline_policy      # the catalog's offline policy while it is stale, else None
         self.session = idle_session(clock.time())
         self.lane_open = True
         self.lock = asyncio.Lock()
         # One lock per sale being reversed by staff (agent/session/refunds.py): two voids at once give one.
         self.reversing: dict[str, asyncio.Lock] = {}
-        self.checkout = Checkout(self, payment or PaymentSection(), offline_kinds or (lambda: None),
-                                 observe_payment=observers.payment)
-        self.recovery: asyncio.Task[None] | None = None
+        self.payment = payment or PaymentSection()     # the staff reversals' timeouts and cancel window
         # Each committed change (its session events and sale), for the metrics the composition root wires.
         self.observe_change: Callable[[Change], None] = observers.change
         # Whether the wall clock is trusted now (agent.clock.clock_trust, wired by the composition root): every
@@ -89,24 +86,14 @@ class SessionController:
         return price(session, self.settings, self.points, self.offline_policy())
 
     async def load(self) -> None:
-        """Come back exactly as the last commit left the visit, then reconcile every payment not final.
-
-        Reconciliation runs as a task: the lane's devices and API start meanwhile, and a visit left `paying`
-        says "checking your payment" and takes no new shopper until its payment is settled."""
+        """Come back exactly as the last commit left the visit; a visit left `paying` says "checking your payment"
+        until the checkout's recovery (`Checkout.start`) has settled it."""
         stored = await asyncio.to_thread(self._read, visits.load)
         if stored is not None:
             self.session = stored
         if self.session.state is SessionState.PAYING:
             self.session = with_prompt(self.session, CHECKING)
             self.notify({"type": "session", "session": self.view()})
-        self.recovery = asyncio.create_task(self.checkout.recover(), name="payment recovery")
-
-    async def stop(self) -> None:
-        """Stop recovery and the payments being followed; every intent is on disk for the next start."""
-        if self.recovery is not None:
-            self.recovery.cancel()
-            await asyncio.gather(self.recovery, return_exceptions=True)
-        await self.checkout.stop()
 
     def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         return fn(self.lane_db.reader())
@@ -118,7 +105,7 @@ class SessionController:
         if kept is None:
             return None
         checked, reasons = self.within_limits(kept)
-        return with_prompt(checked, actions.limits_prompt(checked, reasons)) if reasons else checked
+        return with_prompt(checked, action_rules.limits_prompt(checked, reasons)) if reasons else checked
 
     def coupon_uses(self, coupon_id: str) -> int:
         return int(visits.coupon_uses(self.lane_db.reader(), coupon_id))
@@ -165,8 +152,9 @@ class SessionController:
         if not committed.replayed:
             self.session = change.session
             self.observe_change(change)
-        if change.events or committed.scan or change.sale:
-            self.on_recorded(0 if change.sale else 2)
+        written = _priorities(change, committed)
+        if written:
+            self.on_recorded(min(written))       # once per commit, with the class that drains first
         self.notify({"type": "session", "session": self.view()})
         return committed
 
@@ -213,13 +201,7 @@ class SessionController:
         scan = None if fields is None else (*scans.record_scan(conn, fields), fields)
         return Committed(change, scan, False)
 
-    # -- payment (agent/session/checkout.py) ------------------------------------------------------------------
-
-    async def pay(self, method: str, user_code: str | None = None) -> Change:
-        return await self.checkout.pay(method, user_code)
-
-    async def cancel_payment(self) -> Change:
-        return await self.checkout.cancel_by_shopper()
+    # -- the sale of a paid visit (for the checkout, through the visit's port) --------------------------------
 
     def sale_for(self, basket: Session, method: str, amount: int, payment_id: str,
                  reference: str | None) -> dict[str, Any]:
@@ -242,7 +224,17 @@ class SessionController:
             remaining = self.session.last_activity + self.settings.inactivity_timeout_s - self.clock.time()
             await self.clock.sleep(max(0.05, min(remaining, 5.0)))
             async with self.lock:
-                change = actions.inactivity(self.session, self.settings, self.clock.time())
+                change = action_rules.inactivity(self.session, self.settings, self.clock.time())
                 if change is not None:
                     await self.apply_locked(change, None)
                     health.count("abandoned")
+
+
+def _priorities(change: Change, committed: Committed) -> list[int]:
+    """The outbox priority of every row a commit wrote (agent/sync/outbox.py SCHEMAS): its events, sale, scan."""
+    schemas = [schema for _, schema, _ in change.events]
+    if change.sale is not None and not committed.replayed:
+        schemas.append("omo.sale/1")
+    if committed.scan is not None:
+        schemas.append("omo.scan/1")
+    return [outbox.SCHEMAS[schema][1] for schema in schemas]

@@ -3,10 +3,10 @@
 The policy (docs/catalog.md "Offline policy") holds whenever the catalog is stale or absent, and it is asked
 when the money is worked out, not when an item was scanned: a basket taken while the catalog was fresh is held
 to it once the catalog goes stale (and freed when the cloud confirms the catalog again). Where each key acts:
-- `member_prices`, `max_coupon_value`, `points_redemption`: in the one pricing engine (agent/session/totals.py);
+- `member_prices`, `max_coupon_value`, `points_redemption`: in the one pricing engine (agent/session/rules/totals.py);
 - `max_sale_total`: here, `over_sale_cap`: a step that would take the total past it is refused, and so is paying
   for a basket already past it (the controller and checkout ask);
-- `single_use_coupons`: when a coupon is scanned (agent/session/scan_rules.py); `payment_kinds`: at payment.
+- `single_use_coupons`: when a coupon is scanned (agent/session/rules/scan_rules.py); `payment_kinds`: at payment.
 """
 
 from __future__ import annotations

@@ -22,14 +22,15 @@ from agent.health import NOBODY, ComponentHealth, Observers
 from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, PickupOrder, Product, Unknown
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
-from agent.session import scans, seen_tokens
-from agent.session.actions import is_suspend_code
-from agent.session.change import Change
+from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
-from agent.session.dispatch import Facts, scan_change
 from agent.session.offline import DEFAULT_MAX_AGE_S, is_stale
-from agent.session.outcome import member_fields, member_record, product_fields
-from agent.session.pickups import Pickups
+from agent.session.pickup_handover import Pickups
+from agent.session.records import scans, seen_tokens
+from agent.session.rules.action_rules import is_suspend_code
+from agent.session.rules.outcome import member_fields, member_record, product_fields
+from agent.session.rules.scan_dispatch import Facts, scan_change
+from agent.session.rules.visit_change import Change
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id
@@ -57,8 +58,8 @@ class Pipeline:
                  clock_trusted: Callable[[], bool] = lambda: True,
                  on_recorded: Callable[[int], None] = lambda priority: None,
                  session: SessionController | None = None, pickups: Pickups | None = None,
-                 observers: Observers = NOBODY, on_idle: Callable[[], None] = lambda: None,
-                 max_catalog_age_s: float = DEFAULT_MAX_AGE_S) -> None:
+                 checkout: Checkout | None = None, observers: Observers = NOBODY,
+                 on_idle: Callable[[], None] = lambda: None, max_catalog_age_s: float = DEFAULT_MAX_AGE_S) -> None:
         self._rules = rules
         self._lane_db = lane_db
         self._catalog = catalog
@@ -73,6 +74,7 @@ class Pipeline:
         self.max_catalog_age_s = max_catalog_age_s      # past this the offline policy applies ([catalog] max_age_s)
         self.session = session                # the visit; None records scans only (tools and older tests)
         self.pickups = pickups                # online orders from a locker; None: sent to the service counter
+        self.checkout = checkout              # pays for the visit when a wallet code is scanned
         self._tasks: set[asyncio.Task[Any]] = set()
         self.in_flight = 0                    # scans between their frame and their commit (the API's fan-out waits)
         self.on_idle = on_idle               # in_flight back to 0 (the fan-out resumes at once)
@@ -128,9 +130,11 @@ class Pipeline:
         change: Change | None = None
         try:
             if self.session is not None and self.lane_open:
+                # Committed by the controller with the visit's change; it wakes the relay once for both.
                 change, (event_id, seq, fields) = await self._in_session(meaning, facts, fields, synced)
             else:
                 event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
+                self.on_recorded(SCAN_PRIORITY)
         except StoreError as exc:
             self._refused(fields, exc)
             return None
@@ -138,7 +142,6 @@ class Pipeline:
         self._health.count(f"scans_{fields['kind']}")
         if self._health.state != "ok" and self.lane_open:
             self._health.ok()
-        self.on_recorded(SCAN_PRIORITY)
         logger.info("scan device=%s kind=%s outcome=%s text=%s seq=%s", fields["device"], fields["kind"],
                     fields["outcome"], fields["text"], seq)
         self._notify({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
@@ -155,8 +158,8 @@ class Pipeline:
                                         new_id=new_event_id, clock_synced=synced),
             scan_fields=fields)
         assert committed.scan is not None
-        if isinstance(meaning, PaymentCode) and not committed.replayed:
-            task = asyncio.create_task(session.pay("wallet_code", meaning.code))
+        if isinstance(meaning, PaymentCode) and not committed.replayed and self.checkout is not None:
+            task = asyncio.create_task(self.checkout.pay("wallet_code", meaning.code))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if isinstance(meaning, PickupOrder) and self.pickups and facts.pickup and committed.change.ok:

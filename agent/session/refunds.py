@@ -23,8 +23,8 @@ from agent.payment import intents
 from agent.payment.adapter import PaymentRef, PaymentResult, PaymentStatus
 from agent.payment.intents import Reversal
 from agent.payment.reversal import reversal_kind
-from agent.session import visits
-from agent.session.tender import NO_CHARGE
+from agent.session.records import visits
+from agent.session.rules.tender import NO_CHARGE
 from agent.sync import outbox
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ async def _reverse(ctl: SessionController, sale_id: str, staff_id: str, reason: 
     now = ctl.clock.time()
     paid_at = intent.updated_at if intent is not None else now
     wanted = Reversal(sale_id, f"RF-{sale_id}"[:64], ref.payment_id,
-                      reversal_kind(paid_at, now, ctl.checkout.settings.cancel_zone), int(payment["amount"]),
+                      reversal_kind(paid_at, now, ctl.payment.cancel_zone), int(payment["amount"]),
                       "requested", staff_id, reason, None, now, now)
     rev: Reversal = await ctl.lane_db.write(intents.begin_reversal, wanted)
     if rev.state == "done":
@@ -117,7 +117,7 @@ def _done_word(kind: str) -> str:
 
 async def _call(ctl: SessionController, rev: Reversal, ref: PaymentRef) -> PaymentResult | None:
     try:
-        async with asyncio.timeout(ctl.checkout.settings.timeout_s):
+        async with asyncio.timeout(ctl.payment.timeout_s):
             if rev.kind == "cancel":
                 return await ctl.adapter.cancel(ref)
             return await ctl.adapter.refund(ref, rev.refund_id, rev.amount)

@@ -21,8 +21,8 @@ from agent.health import NOBODY, ComponentHealth, Observers
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.confirmations import Confirmations, Reuse, parse_ack
-from agent.sync.link import PublisherLink
 from agent.sync.pending import PendingReader
+from agent.sync.publisher_link import PublisherLink
 from agent.sync.rate import TokenBucket
 from agent.sync.relay_health import RelayHealth
 

@@ -3,6 +3,6 @@
 FakeClock (`clock`: time that moves only when the test says so), FakePublisher (`fake_publisher`: an in-memory
 MQTT publisher for the relay), free loopback ports (`ports`), one JSON request to the local API (`local_http`)
 and a WebSocket witness of the shopper's screen (`screen_watch`). Each is small and starts nothing by itself.
-They may import the agent's protocols and plumbing (agent.clock, agent.sync.link, agent.errors) and the
+They may import the agent's protocols and plumbing (agent.clock, agent.sync.publisher_link, agent.errors) and the
 standard library; never another group of simulators/, so any test or lane can use them.
 """

@@ -1,6 +1,6 @@
 """FakePublisher: an in-memory MQTT publisher for the relay's unit tests (no broker, no sockets).
 
-It implements `agent.sync.link.PublisherLink`: `publish_nowait` records the message and hands out a mid; the
+It implements `agent.sync.publisher_link.PublisherLink`: `publish_nowait` records the message and hands out a mid; the
 test decides when the broker answers (`puback`), what the ingest acks (`ack`), and when the link drops
 (`drop`) or comes back (`up`). `fail_next(n)` refuses the next n publishes as a full client would, and
 `max_packet_size` refuses bigger ones as a strict broker would.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import PacketTooLarge, PublishError
-from agent.sync.link import Handlers, Topics, publish_packet_size
+from agent.sync.publisher_link import Handlers, Topics, publish_packet_size
 
 
 @dataclass

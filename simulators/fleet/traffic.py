@@ -1,7 +1,7 @@
 """One shopper's visit at a virtual lane, as the lane's database writes it: the events a real lane sends.
 
 Why the real engine: the fleet measures what the cloud receives, so the sale is priced by the one pricing
-engine and built by the receipt module the session uses (`agent.session.totals`, `agent.session.receipt`),
+engine and built by the receipt module the session uses (`agent.session.rules.totals`, `agent.session.rules.receipt`),
 with 20 lines of the generated catalog. Its payload has the real size and shape (lines, per-rate tax, the
 receipt), and each write goes through the same functions as the daemon's: `record_scan`, `record_sale` and
 `outbox.enqueue` in one transaction per step, so seq, the outbox and its triggers are the product's own.
@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, rfc3339_ms
-from agent.session.basket import BasketLine, Session, new_session
-from agent.session.change import session_event
-from agent.session.receipt import build_sale
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
+from agent.session.rules.basket import BasketLine, Session, new_session
+from agent.session.rules.receipt import build_sale
+from agent.session.rules.totals import price
+from agent.session.rules.visit_change import session_event
 from agent.session.settings import SessionSection
-from agent.session.totals import price
 from agent.sync import outbox
 from simulators.cloud.catalog_data import gtin_for, price_for
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from agent.health import ComponentHealth
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
 from agent.sync import outbox
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay

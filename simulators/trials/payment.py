@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.errors import StoreError
-from agent.session import actions
+from agent.session.rules import action_rules
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
@@ -67,8 +67,8 @@ async def trial(lane: SessionLane, service: PaymentService, fault: str, rng: ran
     if fault == "sale_commit_fails":
         fail_next_sale_commit(lane)
     merchant = fault.startswith("qr_")
-    paying = asyncio.create_task(lane.controller.pay("wallet_qr") if merchant else
-                                 lane.controller.pay("wallet_code", WALLET))
+    paying = asyncio.create_task(lane.checkout.pay("wallet_qr") if merchant else
+                                 lane.checkout.pay("wallet_code", WALLET))
     if fault in ("lane_stops", "qr_lane_stops"):
         await asyncio.sleep(rng.uniform(0, 0.03 if fault == "lane_stops" else 0.3))
         paying.cancel()
@@ -81,7 +81,7 @@ async def trial(lane: SessionLane, service: PaymentService, fault: str, rng: ran
     elif fault == "qr_cancelled":
         await paying
         await asyncio.sleep(rng.uniform(0, 0.2))
-        await lane.controller.cancel_payment()
+        await lane.checkout.cancel_by_shopper()
     else:
         await paying
     await lane.settled()
@@ -93,7 +93,7 @@ async def finish_visit(lane: SessionLane) -> None:
     controller = lane.controller
     assert controller is not None
     if controller.session.state.value in ("scanning", "needs_attendant"):
-        await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+        await controller.apply(lambda s: action_rules.cancel(s, controller.settings, controller.clock.time()))
 
 
 def check(lane: SessionLane, service: PaymentService) -> list[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
 from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import SyncLane

@@ -17,9 +17,9 @@ from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
-from agent.session import machine
-from agent.session.checkout import RELEASED
-from agent.session.scan_rules import ATTENDANT_MESSAGES
+from agent.session.rules import machine
+from agent.session.rules.payment_prompts import RELEASED
+from agent.session.rules.scan_rules import ATTENDANT_MESSAGES
 from simulators.cloud.store_catalog import TEA
 from simulators.doubles.ports import free_port
 from simulators.fixtures.session import SessionLane
@@ -33,7 +33,7 @@ async def base(session_lane: SessionLane) -> AsyncIterator[str]:
     assert session_lane.controller is not None and session_lane.pipeline is not None
     port = free_port()
     server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), HealthRegistry("t"), EventHub())
-    SessionRoutes(session_lane.controller, session_lane.pipeline).add_to(server.app)
+    SessionRoutes(session_lane.controller, session_lane.pipeline, session_lane.checkout).add_to(server.app)
     add_kiosk_routes(server.app, session_lane.controller.view, default_language="en", health_poll_s=5)
     await server.start()
     try:
@@ -86,7 +86,7 @@ async def test_the_receipt_barcode_is_the_current_sales_code_128(base: str, sess
     assert status == 404 and "no sale yet" in json.loads(body)["detail"]
     await session_lane.scan(TEA)
     assert session_lane.controller is not None
-    await session_lane.controller.pay("simulated")
+    await session_lane.checkout.pay("simulated")
     status, headers, body = await get(base + "/v1/session/receipt-barcode.svg")
     assert status == 200 and headers["Content-Type"].startswith("image/svg+xml") and b"<svg" in body
 
@@ -99,7 +99,7 @@ def test_both_catalogues_have_the_same_keys() -> None:
 
 def prompt_codes() -> set[str]:
     """Every fixed prompt or refusal code the session writes (f-string codes such as invalid_* aside)."""
-    source = "\n".join(p.read_text() for p in (ROOT / "agent" / "session").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (ROOT / "agent" / "session").rglob("*.py"))
     codes = set(re.findall(r'Prompt\(\s*"([a-z_]+)"', source))
     codes |= set(re.findall(r'refuse\(session, "([a-z_]+)"', source))
     codes |= set(re.findall(r'return "([a-z_]+)", \(?"', source))      # the coupon checks' (code, message)

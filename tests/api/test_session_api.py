@@ -72,7 +72,7 @@ async def api(session_lane: SessionLane) -> AsyncIterator[Client]:
     session_lane.controller.notify = hub.publish
     port = free_port()
     server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), HealthRegistry("t"), hub)
-    SessionRoutes(session_lane.controller, session_lane.pipeline).add_to(server.app)
+    SessionRoutes(session_lane.controller, session_lane.pipeline, session_lane.checkout).add_to(server.app)
     await server.start()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.catalog.catalog_sync import CatalogSync
 from agent.catalog.db import CatalogDb
 from agent.catalog.delta import Outcome
 from agent.catalog.load import load_snapshot
-from agent.catalog.refresh import CatalogSync
 from simulators.cloud.catalog_data import SnapshotSpec, delta_payload, gtin_for, member_id_for, write_snapshot
 from simulators.cloud.catalog_server import CatalogServer
 from simulators.doubles.clock import FakeClock

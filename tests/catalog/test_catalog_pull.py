@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.catalog.catalog_sync import CatalogSync
 from agent.catalog.db import CatalogDb
 from agent.catalog.pull import SnapshotClient
-from agent.catalog.refresh import CatalogSync
 from agent.errors import CloudError
 from agent.health import State
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for

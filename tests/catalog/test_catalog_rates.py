@@ -19,9 +19,9 @@ from agent.catalog.delta import parse_delta
 from agent.catalog.lines import Record
 from agent.catalog.load import load_snapshot
 from agent.catalog.rates import canonical_rate
-from agent.session.pricing import price_basket
-from agent.session.pricing_types import LineInput, TaxConfig
-from agent.session.receipt import receipt
+from agent.session.pricing.engine import price_basket
+from agent.session.pricing.engine_types import LineInput, TaxConfig
+from agent.session.rules.receipt import receipt
 from agent.session.settings import SessionSection
 from simulators.cloud.catalog_data import delta_payload, gtin_for, write_lines
 from simulators.cloud.tokens import TokenIssuer
@@ -109,7 +109,7 @@ async def test_a_sale_from_a_catalog_with_mixed_spellings_has_one_row_per_rate(
         for i in range(len(spelled)):
             await lane.scan(gtin_for(i)[1:])
         assert lane.controller is not None
-        await lane.controller.pay("simulated")
+        await lane.checkout.pay("simulated")
         [sale] = lane.events("omo.sale/1")
     finally:
         await lane.stop()

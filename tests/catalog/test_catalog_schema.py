@@ -20,7 +20,7 @@ from agent.catalog.fields import CatalogLineError
 from agent.catalog.lines import Record, parse_line
 from agent.catalog.load import load_snapshot
 from agent.cli import main
-from agent.session.scan_rules import GRAMS_PER_UNIT
+from agent.session.rules.scan_rules import GRAMS_PER_UNIT
 from simulators.cloud.catalog_data import delta_payload, gtin_for, write_lines
 
 TEA = gtin_for(1)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.catalog.catalog_sync import CatalogSync
 from agent.catalog.db import CatalogDb
 from agent.catalog.files import read_pointer
-from agent.catalog.refresh import CatalogSync
 from agent.cli import main
 from agent.health import State
 from simulators.cloud.catalog_data import gtin_for, write_lines

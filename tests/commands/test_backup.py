@@ -16,7 +16,7 @@ import pytest
 from agent.cli import main
 from agent.commands.backup import BackupError, backup_state
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from simulators.cloud.catalog_data import SnapshotSpec, write_snapshot
 from simulators.doubles.ports import free_port
 from simulators.fixtures.shop import until

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from simulators.lanes.writer import sale
 
 

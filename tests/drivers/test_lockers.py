@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.errors import ConfigError
-from agent.session.pickups import build_locker
+from agent.session.pickup_handover import build_locker
 from agent.session.settings import PickupSection
 from drivers import lockers
 from drivers.base import DriverOptionError

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.interpret.tokens import Claims, Rejection
-from agent.session import seen_tokens
+from agent.session.records import seen_tokens
 from agent.store import Database
 
 NOW = 1_790_000_000.0

@@ -19,7 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.health import State
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from agent.sync.settings import MqttSection
 from simulators.cloud.broker import mosquitto_path, wait_listening
 from simulators.cloud.certs import SERVER_NAME, LanePki, Pair

@@ -190,7 +190,7 @@ async def open_screen(lane: SessionLane, *, language: str = "en", viewport: dict
     port = free_port()
     server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), health, hub)
     server.app.middlewares.append(gate.middleware)
-    SessionRoutes(lane.controller, lane.pipeline).add_to(server.app)
+    SessionRoutes(lane.controller, lane.pipeline, lane.checkout).add_to(server.app)
     add_kiosk_routes(server.app, lane.controller.view, default_language="ja", health_poll_s=health_poll_s,
                      end_screen_s=end_screen_s, scanner_position=scanner_position)
     await server.start()

@@ -82,7 +82,7 @@ async def test_a_scan_not_recorded_clears_the_paid_screen(screen: KioskScreen, s
 def prompts_with_arguments() -> dict[str, set[str]]:
     """Every prompt the session writes with `args`, and the names of those arguments (read from the source)."""
     found: dict[str, set[str]] = {}
-    for path in (ROOT / "agent" / "session").glob("*.py"):
+    for path in (ROOT / "agent" / "session").rglob("*.py"):
         source = path.read_text()
         starts = [(m.start(), m.group(1)) for m in re.finditer(r'Prompt\(\s*"([a-z_]+)"', source)]
         for (start, code), (end, _) in zip(starts, [*starts[1:], (len(source), "")], strict=False):

@@ -90,7 +90,7 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
     await screen.state("scanning")
 
     simulated = SimulatedAdapter("decline", app_pays_after_s=None)
-    lane.controller.adapter = simulated
+    lane.use_adapter(simulated)
     await lane.scan(WALLET, "qr")
     yield Stop("declined", (t("prompt.payment_declined"),))
 
@@ -110,7 +110,7 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
     yield Stop("qr-cancelled", (t("prompt.payment_cancelled_by_shopper"),))
 
     held = FakeHeldPayments(simulated)
-    lane.controller.adapter = held
+    lane.use_adapter(held)
     await lane.scan(WALLET, "qr")
     await screen.state("paying")
     yield Stop("paying", (t("paying_title"), t("paying_hint")))
@@ -121,7 +121,7 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
 
     await lane.scan(TEA)
     held = FakeHeldPayments(simulated, lost_reply=True)
-    lane.controller.adapter = held
+    lane.use_adapter(held)
     await lane.scan(WALLET, "qr")
     yield Stop("checking-payment", (t("checking_title"), t("checking_hint")))
     held.release()
@@ -129,12 +129,12 @@ async def tour(screen: KioskScreen) -> AsyncIterator[Stop]:
 
     await lane.scan(TEA)
     confirming = ConfirmingPayments(simulated)
-    lane.controller.adapter = confirming
+    lane.use_adapter(confirming)
     await lane.scan(WALLET, "qr")
     yield Stop("confirm-in-app", (t("confirm_title"), t("confirm_hint"), t("cancel_payment")))
     confirming.release()
     await screen.state("paid")
-    lane.controller.adapter = simulated
+    lane.use_adapter(simulated)
 
     await lane.scan(TEA)
     await screen.tap("#cancel")

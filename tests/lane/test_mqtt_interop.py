@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from agent.sync.link import connack_refused
+from agent.sync.publisher_link import connack_refused
 from agent.sync.settings import MqttSection
 from simulators.cloud.amqtt_broker import AmqttBroker, amqtt_path
 from simulators.cloud.broker import MosquittoBroker, mosquitto_path

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
 from simulators.cloud.broker import MosquittoBroker
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import mqtt_section, running_lane

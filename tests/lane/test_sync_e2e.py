@@ -16,8 +16,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from agent.health import State
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
 from agent.store import move_aside
 from agent.sync.commands import CommandRouter
 from agent.sync.mqtt import Handlers

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.ingest_sqlite import LaneTracker, open_db
 from simulators.fixtures.sync import IngestProcess

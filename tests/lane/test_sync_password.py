@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.session.scans import record_scan
+from agent.session.records.scans import record_scan
 from simulators.cloud.broker import mosquitto_path
 from simulators.doubles.ports import free_port
 from simulators.lanes.sync import mqtt_section, running_lane

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.health import State
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.certs import SERVER_NAME, LanePki
 from simulators.lanes.sync import mqtt_section, running_lane

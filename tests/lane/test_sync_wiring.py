@@ -10,11 +10,11 @@ import pytest
 from agent.config import AgentSection
 from agent.health import ComponentHealth, HealthRegistry, State
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from agent.supervise import Supervisor
+from agent.sync.components import start_sync
 from agent.sync.mqtt import Publisher
 from agent.sync.relay import OutboxRelay
-from agent.sync.wiring import start_sync
 from simulators.cloud.broker import MosquittoBroker
 from simulators.doubles.ports import free_port
 from simulators.fixtures.sync import IngestProcess

@@ -16,8 +16,8 @@ import pytest
 from agent.payment.none import build as build_none
 from agent.payment.reversal import cancel_deadline, reversal_kind
 from agent.payment.settings import PaymentSection
-from agent.session import actions
 from agent.session.refunds import reverse_sale
+from agent.session.rules import action_rules
 from agent.sync.disk import DiskGuard
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
@@ -59,7 +59,7 @@ async def test_the_lanes_qr_is_shown_then_paid_by_the_app_and_recorded_once(payp
     lane, service = paypay_lane
     assert lane.controller is not None
     await lane.scan(TEA)
-    await lane.controller.pay("wallet_qr")
+    await lane.checkout.pay("wallet_qr")
     shown = lane.view["payment"]
     assert lane.view["state"] == "paying" and shown["status"] == "waiting"
     assert shown["qr_payload"].startswith("https://") and shown["expires_at"] > time.time() + 200
@@ -78,7 +78,7 @@ async def test_an_expired_qr_is_withdrawn_and_the_basket_released_with_nothing_c
     assert lane.controller is not None
     lane.with_payment(qr_expiry_s=1)
     await lane.scan(TEA)
-    await lane.controller.pay("wallet_qr")
+    await lane.checkout.pay("wallet_qr")
     await lane.settled()
     [intent] = lane.intents()
     assert lane.view["state"] == "scanning" and lane.view["prompts"][0]["code"] == "payment_expired"
@@ -94,11 +94,11 @@ async def test_a_qr_paid_at_the_last_moment_is_a_sale_not_a_loss(paypay_lane: La
     lane.with_payment(poll_interval_s=30)          # no poll before the expiry: only the final status query
     lane.with_payment(qr_expiry_s=1)
     await lane.scan(TEA)
-    await lane.controller.pay("wallet_qr")
+    await lane.checkout.pay("wallet_qr")
     [intent] = lane.intents()
     await asyncio.sleep(0.5)                         # the behaviour: the shopper pays half a second before the expiry
     service.shopper_pays(intent["code_id"])
-    lane.controller.checkout.notified("not-this-one")   # an unknown payment's notification changes nothing
+    lane.checkout.notified("not-this-one")   # an unknown payment's notification changes nothing
     await lane.settled()
     assert lane.view["state"] == "paid" and service.kept(intent["payment_id"])
     assert len(lane.events("omo.sale/1")) == 1
@@ -112,7 +112,7 @@ async def test_a_shopper_who_cancels_while_confirming_in_the_app_is_not_charged(
     await lane.scan(WALLET, symbology="qr")
     await wait_until(lambda: lane.view["payment"] and lane.view["payment"]["status"] == "waiting", 10)
     assert lane.view["prompts"][0]["code"] == "confirm_in_app"
-    await lane.controller.cancel_payment()
+    await lane.checkout.cancel_by_shopper()
     await lane.settled()
     [intent] = lane.intents()
     assert lane.view["state"] == "scanning" and intent["state"] == "cancelled"
@@ -125,8 +125,8 @@ async def test_a_shopper_cancels_a_shown_qr_and_pays_by_wallet_code_instead(payp
     lane, service = paypay_lane
     assert lane.controller is not None
     await lane.scan(TEA)
-    await lane.controller.pay("wallet_qr")
-    await lane.controller.cancel_payment()
+    await lane.checkout.pay("wallet_qr")
+    await lane.checkout.cancel_by_shopper()
     assert lane.view["state"] == "scanning" and lane.view["prompts"][0]["code"] == "payment_cancelled_by_shopper"
     assert ("DELETE", f"/v2/codes/{lane.intents()[0]['code_id']}") in service.requests, "the QR was withdrawn"
     await lane.scan(WALLET, symbology="qr")
@@ -142,9 +142,9 @@ async def test_cancel_is_refused_while_a_wallet_code_is_being_charged(paypay_lan
     assert lane.controller is not None
     service.latency_s = 0.3
     await lane.scan(TEA)
-    paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
+    paying = asyncio.create_task(lane.checkout.pay("wallet_code", WALLET))
     await wait_until(lambda: lane.view["state"] == "paying", 10)
-    refused = await lane.controller.cancel_payment()
+    refused = await lane.checkout.cancel_by_shopper()
     assert refused.refused == "payment_in_progress"
     await paying
     assert lane.view["state"] == "paid"
@@ -171,12 +171,12 @@ async def test_offline_a_wallet_is_refused_with_the_basket_kept_and_it_can_be_su
     assert lane.controller is not None
     lane.offline_kinds = ("card", "cash")
     await lane.scan(TEA)
-    refused = await lane.controller.pay("wallet_qr")
+    refused = await lane.checkout.pay("wallet_qr")
     assert refused.refused == "payment_offline" and "offline" in lane.view["prompts"][0]["message"]
     assert lane.view["state"] == "scanning" and len(lane.view["lines"]) == 1
     assert lane.intents() == [] and service.requests == [], "nothing was sent"
     controller = lane.controller
-    await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.suspend(s, controller.settings, controller.clock.time()))
     assert lane.view["suspend_code"], "the shopper takes the basket to a staffed register"
 
 
@@ -213,13 +213,13 @@ async def test_duplicate_notifications_wake_the_lane_and_still_record_one_sale(p
     lane, service = paypay_lane
     assert lane.controller is not None
     lane.with_payment(poll_interval_s=30)           # only the notification can make it quick
-    checkout = lane.controller.checkout
+    checkout = lane.checkout
     service.on_notify = lambda payment_id, status: checkout.notified(payment_id) and None
     service.duplicate_notifications = 3
     service.app_pays_after_s = 0.1
     await lane.scan(TEA)
     started = time.monotonic()
-    await lane.controller.pay("wallet_qr")
+    await lane.checkout.pay("wallet_qr")
     await lane.settled()
     assert lane.view["state"] == "paid" and time.monotonic() - started < 5
     assert len(lane.events("omo.sale/1")) == 1 and len(payment_events(lane)) == 1
@@ -229,7 +229,7 @@ async def test_a_qr_left_on_screen_by_a_restart_is_followed_again_and_paid(paypa
     lane, service = paypay_lane
     assert lane.controller is not None
     await lane.scan(TEA)
-    await lane.controller.pay("wallet_qr")
+    await lane.checkout.pay("wallet_qr")
     [intent] = lane.intents()
     await lane.restart(keep_payments=True, settle=False)
     assert lane.view["state"] == "paying" and lane.view["prompts"][0]["code"] == "checking_payment"
@@ -244,7 +244,7 @@ async def test_recovery_records_the_sale_of_a_charge_whose_reply_was_lost_before
     assert lane.controller is not None
     service.latency_s = 0.5                          # the service charges half a second after the request
     await lane.scan(TEA)
-    paying = asyncio.create_task(lane.controller.pay("wallet_code", WALLET))
+    paying = asyncio.create_task(lane.checkout.pay("wallet_code", WALLET))
     await wait_until(lambda: ("POST", "/v2/payments") in service.requests, 10)
     paying.cancel()                                  # the lane dies while the service is charging
     await asyncio.gather(paying, return_exceptions=True)
@@ -286,10 +286,11 @@ def test_the_cancel_window_closes_at_00_14_59_the_next_day_in_japan() -> None:
 
 async def test_a_nearly_full_disk_refuses_payment_before_any_money_moves(paypay_lane: Lane) -> None:
     lane, service = paypay_lane
-    assert lane.controller is not None and lane.lane_db is not None
-    lane.controller.guard = DiskGuard(lane.state_dir, stop_sales_free_mb=10**9)   # more than any disk has
+    assert lane.controller is not None and lane.checkout is not None and lane.lane_db is not None
+    guard = DiskGuard(lane.state_dir, stop_sales_free_mb=10**9)   # more than any disk has
+    lane.controller.guard = lane.checkout.guard = guard
     await lane.scan(TEA)
-    refused = await lane.controller.pay("wallet_qr")
+    refused = await lane.checkout.pay("wallet_qr")
     assert refused.refused == "disk_full" and "another register" in lane.view["prompts"][0]["message"]
     assert lane.intents() == [] and service.requests == []
 
@@ -309,7 +310,7 @@ async def test_a_lane_without_a_payment_adapter_takes_no_payment_and_says_so(ses
     assert session_lane.controller is not None
     session_lane.use_adapter(build_none(PaymentSection()))      # the default: no [payment] adapter configured
     await session_lane.scan(TEA)
-    refused = await session_lane.controller.pay("wallet_qr")
+    refused = await session_lane.checkout.pay("wallet_qr")
     assert refused.refused == "method_not_available" and session_lane.view["state"] == "scanning"
     await session_lane.scan(WALLET, symbology="qr")
     await session_lane.settled()

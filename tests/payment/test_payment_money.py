@@ -9,8 +9,8 @@ import asyncio
 
 import pytest
 
-from agent.session import actions
 from agent.session.refunds import reverse_sale
+from agent.session.rules import action_rules
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import MEMBER, TEA, deli_label
 from simulators.fixtures.secrets import sweep_secrets
@@ -74,10 +74,10 @@ async def test_a_qr_paid_just_before_the_shopper_cancels_stays_a_sale(paypay_lan
     assert lane.controller is not None
     lane.with_payment(poll_interval_s=30)         # no poll sees the payment: only the cancel's final status query
     await lane.scan(TEA)
-    await lane.controller.pay("wallet_qr")
+    await lane.checkout.pay("wallet_qr")
     [intent] = lane.intents()
     assert service.shopper_pays(intent["code_id"]) == "COMPLETED"
-    await lane.controller.cancel_payment()
+    await lane.checkout.cancel_by_shopper()
     await lane.settled()
     [intent] = lane.intents()
     assert lane.view["state"] == "paid" and intent["state"] == "succeeded"
@@ -104,10 +104,10 @@ async def test_a_basket_with_nothing_to_pay_is_a_sale_without_asking_the_wallet(
     assert controller is not None
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     await lane.scan(TEA)                                            # 140 at the member price
-    await controller.apply(lambda s: actions.redeem_points(s, 140, True, controller.settings,
+    await controller.apply(lambda s: action_rules.redeem_points(s, 140, True, controller.settings,
                                                            controller.clock.time()))
     assert lane.view["totals"]["amount_due"] == 0
-    await lane.controller.pay("wallet_qr")
+    await lane.checkout.pay("wallet_qr")
     await lane.settled()
     assert lane.view["state"] == "paid" and lane.view["prompts"][0]["code"] == "paid"
     [sale] = lane.events("omo.sale/1")

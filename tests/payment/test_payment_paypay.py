@@ -116,7 +116,7 @@ async def test_a_session_paid_with_a_wallet_code_whose_reply_was_lost_records_on
     lane = session_lane
     lane_secret_sweep.add("wallet code", WALLET)       # swept at the end: lane.db, WAL, log, outbox, screen
     assert lane.controller is not None and lane.lane_db is not None
-    lane.controller.adapter = adapter
+    lane.use_adapter(adapter)
     await lane.scan(TEA)
     service.drop_after_commit = 1
     await lane.scan(WALLET, "qr")                          # the wallet's code, as the scanner reads it

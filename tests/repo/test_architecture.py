@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "agent"
-PACKAGES = sorted(p.parent for p in AGENT.glob("*/__init__.py"))
+# The capability packages, and the session's packages by role (rules, pricing, records).
+PACKAGES = sorted(p.parent for p in [*AGENT.glob("*/__init__.py"), *AGENT.glob("session/*/__init__.py")])
 
 
 def test_every_import_linter_contract_is_kept() -> None:

@@ -17,19 +17,10 @@ from simulators.code_graph import ROOT, circles, import_graph
 
 TREES = [ROOT / "agent", ROOT / "drivers", ROOT / "simulators"]
 
-# Circles another change removes: checkout and controller are being cut apart. Each entry must still be a
-# circle (the last test says so), so the list shrinks to nothing and is then deleted with that change.
-KNOWN: list[list[str]] = [["agent.session.checkout", "agent.session.controller"]]
-
 
 def test_no_import_circle_in_agent_drivers_or_simulators() -> None:
     found = circles(import_graph(TREES))
-    assert [c for c in found if c not in KNOWN] == [], found
-
-
-def test_every_known_circle_is_still_there() -> None:
-    found = circles(import_graph(TREES))
-    assert [c for c in KNOWN if c not in found] == [], "remove the circle from KNOWN: it is gone"
+    assert found == [], found
 
 
 def test_the_graph_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 from agent.catalog.db import CatalogDb
 from agent.catalog.load import load_snapshot
 from agent.catalog.records import OfflinePolicy
-from agent.session import actions
+from agent.session.rules import action_rules
 from simulators.cloud.catalog_data import write_lines
 from simulators.cloud.store_catalog import BATTERIES, COUPON_100, COUPON_TEA, MEMBER, TEA, records
 from simulators.cloud.tokens import TokenIssuer
@@ -96,13 +96,13 @@ async def test_max_sale_total_refuses_payment_of_a_basket_over_it_while_stale(po
     await lane.scan(TEA)                                         # 648, taken while the catalog was fresh
     clock.advance(STALE_AFTER)
     assert lane.controller is not None
-    refused = await lane.controller.pay("simulated")
+    refused = await lane.checkout.pay("simulated")
     assert refused.refused == "offline_sale_cap" and "600" in lane.view["prompts"][0]["message"]
     assert lane.view["state"] == "scanning" and lane.intents() == [] and lane.events("omo.sale/1") == []
     tea = lane.view["lines"][1]["line_id"]
-    voided = await lane.controller.apply(lambda s: actions.void(s, tea, lane.settings, clock.time()))
+    voided = await lane.controller.apply(lambda s: action_rules.void(s, tea, lane.settings, clock.time()))
     assert voided.change.ok and lane.view["totals"]["total"] == 498, "taking items off is never refused"
-    paid = await lane.controller.pay("simulated")
+    paid = await lane.checkout.pay("simulated")
     assert paid.ok and lane.view["state"] == "paid"
 
 
@@ -137,8 +137,8 @@ async def test_points_redemption_false_refuses_points_and_ignores_a_redemption_m
     controller, pipeline = lane.controller, lane.pipeline
 
     async def redeem(points: int) -> Any:      # what POST /v1/session/points does
-        return await controller.apply(lambda s: actions.redeem_points(s, points, pipeline.points_redemption_allowed(),
-                                                                      controller.settings, clock.time()))
+        return await controller.apply(lambda s: action_rules.redeem_points(
+            s, points, pipeline.points_redemption_allowed(), controller.settings, clock.time()))
 
     assert (await redeem(100)).change.ok and lane.view["totals"]["amount_due"] == 398
     clock.advance(STALE_AFTER)
@@ -168,7 +168,7 @@ async def test_payment_kinds_decides_how_a_shopper_may_pay_while_stale(policy_la
     clock.advance(STALE_AFTER)
     await lane.scan(TEA)
     assert lane.controller is not None
-    change = await lane.controller.pay("simulated")
+    change = await lane.checkout.pay("simulated")
     assert change.refused == outcome
     assert (lane.intents() == []) is (outcome is not None), "a refused payment sends and records nothing"
 

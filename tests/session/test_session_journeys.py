@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
-from agent.session.machine import SessionState
-from agent.session.receipt import code128_svg
+from agent.session.rules.machine import SessionState
+from agent.session.rules.receipt import code128_svg
 from simulators.cloud.store_catalog import (
     BATTERIES,
     BEEF,
@@ -174,7 +174,7 @@ async def test_the_whole_visit_is_priced_taxed_and_recorded_once(session_lane: S
     coupon = issuer.coupon(COUPON_100, sub=MEMBER)
     await lane.scan(coupon, "qr")                         # 100 off, spread over the lines by their amounts
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     view = lane.view
     assert view["state"] == "paid" and view["sale_id"]
     [sale] = lane.events("omo.sale/1")
@@ -201,7 +201,7 @@ async def test_a_used_coupon_is_refused_again_also_after_a_restart(session_lane:
     await lane.scan(BATTERIES)
     await lane.scan(coupon, "qr")
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     await lane.restart()
     await lane.scan(issuer.member(MEMBER), "qr")
     await lane.scan(BATTERIES)
@@ -228,11 +228,11 @@ async def test_a_decline_then_a_success_pays_once(session_lane: SessionLane) -> 
     assert lane.controller is not None
     await lane.scan(TEA)
     lane.adapter.outcome = "decline"
-    declined = await lane.controller.pay("simulated")
+    declined = await lane.checkout.pay("simulated")
     assert declined.session.state is SessionState.SCANNING
     assert lane.view["prompts"][0]["code"] == "payment_declined"
     lane.adapter.outcome = "approve"
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     assert lane.view["state"] == "paid"
     assert len(lane.events("omo.sale/1")) == 1
     assert sum(lane.adapter.charged(pid) for pid in lane.adapter.ledger) == 1
@@ -244,8 +244,8 @@ async def test_too_many_declines_call_an_attendant(session_lane: SessionLane) ->
     lane.with_settings(max_failed_payments=2)
     await lane.scan(TEA)
     lane.adapter.outcome = "decline"
-    await lane.controller.pay("simulated")
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
+    await lane.checkout.pay("simulated")
     assert lane.view["state"] == "needs_attendant"
     assert [i["reason"] for i in lane.view["interventions"]] == ["payment_failures"]
 
@@ -255,7 +255,7 @@ async def test_a_lost_payment_reply_is_asked_about_and_the_sale_recorded_once(se
     assert lane.controller is not None
     await lane.scan(TEA)
     lane.adapter.outcome = "timeout"              # the service charges, then its reply is lost
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     assert lane.view["state"] == "paid"
     [sale] = lane.events("omo.sale/1")
     assert lane.adapter.charged(sale["payment"]["payment_id"]) == 1 and len(lane.adapter.ledger) == 1
@@ -267,17 +267,17 @@ async def test_voided_lines_are_interest_with_the_member_only_when_they_consente
     assert lane.controller is not None
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     await lane.scan(TEA)
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
-    await controller.apply(lambda s: actions.void(s, "L1", controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.void(s, "L1", controller.settings, controller.clock.time()))
     [interest] = lane.events("omo.interest/1")
     assert interest["member_id"] == MEMBER and interest["reason"] == "voided"
     assert interest["items"] == [{"gtin": "0" + TEA, "quantity": 1}]
-    await controller.apply(lambda s: actions.cancel(s, controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.cancel(s, controller.settings, controller.clock.time()))
     await lane.scan(lane.issuer.member(MEMBER_NO_CONSENT), "qr")
     await lane.scan(ONIGIRI)
-    await controller.apply(lambda s: actions.void(s, "L1", controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.void(s, "L1", controller.settings, controller.clock.time()))
     last = lane.events("omo.interest/1")[-1]
     assert "member_id" not in last and last["pseudonym"].startswith("p-")
     assert_contract(lane.events())
@@ -286,13 +286,13 @@ async def test_voided_lines_are_interest_with_the_member_only_when_they_consente
 async def test_a_suspended_basket_comes_back_by_scanning_its_code_once(session_lane: SessionLane) -> None:
     lane = session_lane
     assert lane.controller is not None
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
     await lane.scan(lane.issuer.member(MEMBER), "qr")
     await lane.scan(TEA)
     await lane.scan(ONIGIRI)
-    await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.suspend(s, controller.settings, controller.clock.time()))
     code = lane.view["suspend_code"]
     assert lane.view["state"] == "idle" and code.startswith("SUSP-")
     await lane.restart()
@@ -340,10 +340,10 @@ async def test_a_lane_restarted_while_paying_settles_the_payment_before_anything
     await lane.scan(TEA)
     lane.adapter.outcome = "timeout"
     lane.adapter.latency_s = 0
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
-    change = actions.request_payment(controller.session, "simulated", 150, "pay-1", controller.settings, 1.0,
+    change = action_rules.request_payment(controller.session, "simulated", 150, "pay-1", controller.settings, 1.0,
                                      controller.clock.time())
     await controller.apply(lambda s: change)
     from agent.payment.adapter import PaymentRequest, PaymentUnknown
@@ -364,10 +364,10 @@ async def test_a_lane_restarted_while_paying_releases_a_basket_that_was_never_ch
     lane = session_lane
     assert lane.controller is not None
     await lane.scan(TEA)
-    from agent.session import actions
+    from agent.session.rules import action_rules
 
     controller = lane.controller
-    change = actions.request_payment(controller.session, "simulated", 150, "pay-2", controller.settings, 1.0,
+    change = action_rules.request_payment(controller.session, "simulated", 150, "pay-2", controller.settings, 1.0,
                                      controller.clock.time())
     await controller.apply(lambda s: change)
     await lane.restart()                 # the request never reached the service
@@ -405,7 +405,7 @@ async def test_with_a_stale_catalog_the_offline_policy_refuses_coupons_and_the_s
     assert refused is not None and refused.refused == "coupon_offline"
     assert "Your basket is kept" in lane.view["prompts"][0]["message"]
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert sale["total"] == 498 and sale["coupons"] == []
 
@@ -422,8 +422,22 @@ async def test_an_adapter_that_fails_oddly_after_charging_is_asked_and_the_sale_
 
     lane = session_lane
     assert lane.controller is not None
-    lane.controller.adapter = lane.adapter = Flaky()
+    lane.use_adapter(Flaky())
     await lane.scan(TEA)
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert lane.view["state"] == "paid" and lane.adapter.charged(sale["payment"]["payment_id"]) == 1
+
+
+async def test_one_scan_wakes_the_outbox_relay_once_with_the_most_urgent_class_it_committed(
+        session_lane: SessionLane) -> None:
+    """A scan's commit writes its scan row and the visit's events in one transaction: one wake says so, with
+    the class that drains first (a second wake per scan only made the relay re-read its cursor)."""
+    assert session_lane.pipeline is not None and session_lane.controller is not None
+    wakes: list[int] = []
+    session_lane.pipeline.on_recorded = session_lane.controller.on_recorded = wakes.append
+    await session_lane.scan(TEA)                  # starts the visit: a session event (class 2) and the scan (3)
+    assert wakes == [2]
+    session_lane.pipeline.set_open(False)         # a closed lane records the scan alone: only the scans class
+    await session_lane.scan(TEA)
+    assert wakes == [2, 3]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import ConfigError, load
-from agent.session import actions
+from agent.session.rules import action_rules
 from agent.session.settings import SessionSection
 from simulators.cloud.store_catalog import TEA
 from simulators.fixtures.session import SessionLane
@@ -73,7 +73,7 @@ async def test_refused_still_takes_a_typed_suspend_code(session_lane: SessionLan
     assert lane.pipeline is not None and lane.controller is not None
     await lane.scan(TEA)
     settings = lane.controller.settings
-    await lane.controller.apply(lambda s: actions.suspend(s, settings, lane.clock.time()))
+    await lane.controller.apply(lambda s: action_rules.suspend(s, settings, lane.clock.time()))
     code = lane.view["suspend_code"]
     await lane.pipeline.manual_entry(code)
     assert lane.view["state"] == "scanning" and len(lane.view["lines"]) == 1
@@ -95,7 +95,7 @@ async def test_a_typed_unit_is_a_line_of_its_own_so_a_reject_takes_only_it(sessi
     assert [line["quantity"] for line in session_lane.view["lines"]] == [1, 1]
     controller = session_lane.controller
     assert controller is not None
-    await controller.apply(lambda s: actions.resolve(s, approved=False, staff_id="S-7", settings=controller.settings,
-                                                     now=session_lane.clock.time()))
+    await controller.apply(lambda s: action_rules.resolve(s, approved=False, staff_id="S-7",
+                                                          settings=controller.settings, now=session_lane.clock.time()))
     assert [line["quantity"] for line in session_lane.view["lines"]] == [1]
     assert session_lane.view["state"] == "scanning"

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from agent.session import machine
-from agent.session.machine import (
+from agent.session.rules import machine
+from agent.session.rules.machine import (
     EVENT_KINDS,
     REASONS,
     MachineContext,
@@ -22,7 +22,7 @@ EVENTS = {kind.__name__: kind() for kind in EVENT_KINDS}
 CONTEXT = MachineContext(basket_empty=False, pending_interventions=1, state_before_attendant=S.SCANNING,
                          state_before_lock=S.SCANNING, failed_payments=1, max_failed_payments=3)
 
-# The documented table (docs/session.md, agent/session/machine.py) for a basket with one line, one open
+# The documented table (docs/session.md, agent/session/rules/machine.py) for a basket with one line, one open
 # intervention, one failed payment out of three: "to:<state>", "new:<state>" (a new visit) or "no:<reason>".
 SHOPPER_STEPS = ("ItemScanned", "MemberIdentified", "CouponPresented")
 PAYMENT_RESULTS = ("PaymentSucceeded", "PaymentFailed", "PaymentCancelled")

@@ -6,8 +6,9 @@ Each figure is worked out by hand from docs/session.md; each test names the defe
 from __future__ import annotations
 
 from agent.catalog.load import load_snapshot
-from agent.session import actions, visits
+from agent.session.records import visits
 from agent.session.refunds import reverse_sale
+from agent.session.rules import action_rules
 from simulators.cloud.catalog_data import write_lines
 from simulators.cloud.store_catalog import BATTERIES, BEEF, COUPON_100, MEMBER, TEA, records
 from simulators.fixtures.session import SessionLane
@@ -28,7 +29,7 @@ async def test_a_scan_past_max_quantity_is_refused_and_adds_nothing(session_lane
     view = lane.view
     assert [line["quantity"] for line in view["lines"]] == [4] and view["totals"]["total"] == 4 * 150
     assert lane.controller is not None
-    await lane.controller.pay("simulated")
+    await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert sale["total"] == 600 and sale["payment"]["amount"] == 600
 
@@ -36,8 +37,8 @@ async def test_a_scan_past_max_quantity_is_refused_and_adds_nothing(session_lane
 async def staff_reject(lane: SessionLane) -> None:
     controller = lane.controller
     assert controller is not None
-    await controller.apply(lambda s: actions.resolve(s, approved=False, staff_id="S-7", settings=controller.settings,
-                                                     now=controller.clock.time()))
+    await controller.apply(lambda s: action_rules.resolve(s, approved=False, staff_id="S-7",
+                                                          settings=controller.settings, now=controller.clock.time()))
 
 
 async def test_an_expired_unit_never_merges_and_a_reject_removes_only_that_unit(session_lane: SessionLane) -> None:
@@ -56,14 +57,14 @@ async def test_an_expired_unit_never_merges_and_a_reject_removes_only_that_unit(
 async def suspend(lane: SessionLane) -> str:
     controller = lane.controller
     assert controller is not None
-    await controller.apply(lambda s: actions.suspend(s, controller.settings, controller.clock.time()))
+    await controller.apply(lambda s: action_rules.suspend(s, controller.settings, controller.clock.time()))
     return str(lane.view["suspend_code"])
 
 
 async def redeem(lane: SessionLane, points: int) -> str | None:
     controller = lane.controller
     assert controller is not None
-    committed = await controller.apply(lambda s: actions.redeem_points(s, points, True, controller.settings,
+    committed = await controller.apply(lambda s: action_rules.redeem_points(s, points, True, controller.settings,
                                                                        controller.clock.time()))
     return committed.change.refused
 
@@ -76,7 +77,7 @@ async def member_basket(lane: SessionLane, *gtins: str) -> None:
 
 async def pay(lane: SessionLane) -> str | None:
     assert lane.controller is not None
-    return (await lane.controller.pay("simulated")).refused
+    return (await lane.checkout.pay("simulated")).refused
 
 
 async def test_a_single_use_coupon_kept_in_a_suspended_basket_is_not_used_again_after_resume(

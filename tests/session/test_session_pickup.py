@@ -18,10 +18,11 @@ from agent.catalog.records import Order
 from agent.clock import rfc3339_ms
 from agent.interpret.meanings import PickupOrder
 from agent.interpret.tokens import Claims
-from agent.session import pickup, pickup_claims
-from agent.session.basket import MemberInfo, Session, idle_session
-from agent.session.machine import SessionState
-from agent.session.pickup import Claim, PickupFacts, Plan, Refused
+from agent.session.records import pickup_claims
+from agent.session.rules import pickup_rules
+from agent.session.rules.basket import MemberInfo, Session, idle_session
+from agent.session.rules.machine import SessionState
+from agent.session.rules.pickup_rules import Claim, PickupFacts, Plan, Refused
 from simulators.cloud.store_catalog import (
     MEMBER,
     MEMBER_NO_CONSENT,
@@ -220,7 +221,7 @@ async def test_an_order_without_a_compartment_opens_the_same_derived_one_every_t
     await collect(lane, ORDER_NO_COMPARTMENT)
     [opened] = lane.locker.opened
     order = Order(ORDER_NO_COMPARTMENT, MEMBER, (), "ready", None, 1)
-    assert opened == pickup.compartment_for(order, 24) and 1 <= int(opened) <= 24
+    assert opened == pickup_rules.compartment_for(order, 24) and 1 <= int(opened) <= 24
 
 
 async def test_a_restart_while_a_door_was_opening_fails_that_claim_so_it_may_be_scanned_again(
@@ -283,7 +284,7 @@ PLAN_CASES = [
                          ids=[c[0] for c in PLAN_CASES])
 def test_the_checks_before_a_door_opens(case: str, session: Session, order: Order | None, before: Claim | None,
                                         expected: str) -> None:
-    decided = pickup.plan(session, order_token(), PickupFacts(order, before, False, 1, 24))
+    decided = pickup_rules.plan(session, order_token(), PickupFacts(order, before, False, 1, 24))
     if isinstance(decided, Refused):
         assert decided.reason == expected
     else:
@@ -292,6 +293,6 @@ def test_the_checks_before_a_door_opens(case: str, session: Session, order: Orde
 
 def test_a_derived_compartment_depends_only_on_the_order_id_and_stays_in_range() -> None:
     orders = [Order(f"O-{n}", None, (), "ready", None, 1) for n in range(200)]
-    first = [pickup.compartment_for(o, 24) for o in orders]
-    assert first == [pickup.compartment_for(o, 24) for o in orders]
+    first = [pickup_rules.compartment_for(o, 24) for o in orders]
+    assert first == [pickup_rules.compartment_for(o, 24) for o in orders]
     assert {int(c) for c in first} <= set(range(1, 25)) and len(set(first)) > 12

@@ -6,9 +6,9 @@ from fractions import Fraction
 
 import pytest
 
-from agent.session.money import round_money, split
-from agent.session.pricing import price_basket
-from agent.session.pricing_types import CouponRule, LineInput, PointsRule, PromotionRule, TaxConfig
+from agent.session.pricing.engine import price_basket
+from agent.session.pricing.engine_types import CouponRule, LineInput, PointsRule, PromotionRule, TaxConfig
+from agent.session.pricing.money import round_money, split
 
 TEA, RICE, BEER = "04900000000016", "04900000000023", "04900000000030"
 

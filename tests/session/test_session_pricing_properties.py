@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.session.money import round_money
-from agent.session.pricing import price_basket
-from agent.session.pricing_types import CouponRule, LineInput, PointsRule, PricedBasket, PromotionRule, TaxConfig
+from agent.session.pricing.engine import price_basket
+from agent.session.pricing.engine_types import CouponRule, LineInput, PointsRule, PricedBasket, PromotionRule, TaxConfig
+from agent.session.pricing.money import round_money
 
 GTINS = [f"049000000000{n:02d}" for n in range(1, 7)]
 RATES = ["0.08", "0.10", "0"]

@@ -10,9 +10,9 @@ import pytest
 
 from agent.errors import StoreError
 from agent.lane_db import open_sync_db
-from agent.session import sales, scans
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records import sales, scans
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
 from agent.store import Database
 from agent.sync import commands, outbox
 from simulators.lanes.writer import sale, scan

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
 from agent.sync import commands, outbox
 from simulators.lanes.writer import sale, scan
 

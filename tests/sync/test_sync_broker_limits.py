@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.health import State
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from simulators.cloud.scripted_broker import ScriptedBroker, mqtt_property
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import sale

@@ -12,7 +12,7 @@ import pytest
 from agent.errors import DiskFullError
 from agent.health import ComponentHealth, State
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
+from agent.session.records.sales import record_sale
 from agent.store import Database
 from agent.sync.disk import DiskGuard, check_once
 from simulators.lanes.writer import sale

@@ -11,8 +11,8 @@ import pytest
 
 from agent.health import ComponentHealth, State
 from agent.lane_db import open_sync_db
-from agent.session.sales import record_sale
-from agent.session.scans import record_scan
+from agent.session.records.sales import record_sale
+from agent.session.records.scans import record_scan
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.relay import OutboxRelay

@@ -21,7 +21,9 @@ from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.sync import tls
-from agent.sync.link import (
+from agent.sync.loop_io import LoopIO
+from agent.sync.mqtt.client import PahoClient
+from agent.sync.publisher_link import (
     Handlers,
     Topics,
     closed_before_connack,
@@ -30,8 +32,6 @@ from agent.sync.link import (
     dispatch,
     publish_packet_size,
 )
-from agent.sync.loop_io import LoopIO
-from agent.sync.mqtt.client import PahoClient
 from agent.sync.settings import MqttSection
 
 logger = logging.getLogger(__name__)

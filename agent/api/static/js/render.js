@@ -1,4 +1,4 @@
-// The session's view (agent/session/totals.py `view()`) drawn on the screen. Pure of side effects beyond the
+// The session's view (agent/session/rules/totals.py `view()`) drawn on the screen. Pure of side effects beyond the
 // DOM: the same view always draws the same screen, which is what lets a reconnect recover it exactly.
 import { money, nameOf, offerText, promptText, t } from './i18n.js';
 

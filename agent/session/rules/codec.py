@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from agent.session.basket import (
+from agent.session.rules.basket import (
     BasketLine,
     CouponEntry,
     Intervention,
@@ -20,7 +20,7 @@ from agent.session.basket import (
     Prompt,
     Session,
 )
-from agent.session.machine import SessionState
+from agent.session.rules.machine import SessionState
 
 
 def dumps(session: Session) -> str:

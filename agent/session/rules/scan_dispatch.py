@@ -20,11 +20,11 @@ from agent.interpret.meanings import (
     StaffCode,
     Unknown,
 )
-from agent.session import actions, pickup, scan_rules
-from agent.session.basket import Session
-from agent.session.change import Change, refuse
-from agent.session.pickup import PickupFacts
-from agent.session.scan_rules import NewId
+from agent.session.rules import action_rules, pickup_rules, scan_rules
+from agent.session.rules.basket import Session
+from agent.session.rules.pickup_rules import PickupFacts
+from agent.session.rules.scan_rules import NewId
+from agent.session.rules.visit_change import Change, refuse
 from agent.session.settings import SessionSection
 
 
@@ -58,13 +58,13 @@ def scan_change(session: Session, meaning: Meaning, facts: Facts, *, settings: S
         return scan_rules.on_coupon(session, meaning, facts.coupon, uses=facts.coupon_uses, policy=facts.policy,
                                     stale=facts.stale, settings=settings, now=now)
     if isinstance(meaning, StaffCode):
-        return actions.staff_scan(session, meaning, settings=settings, now=now)
+        return action_rules.staff_scan(session, meaning, settings=settings, now=now)
     if isinstance(meaning, PaymentCode):
         return Change(session, scan_fields={"session_id": session.session_id or None})
     if isinstance(meaning, PickupOrder):
-        return pickup.on_order(session, meaning, facts.pickup, now=now)
-    if isinstance(meaning, Unknown) and actions.is_suspend_code(meaning.text):
-        return actions.resume(session, meaning.text.strip(), facts.suspended, settings, now, new_id)
+        return pickup_rules.on_order(session, meaning, facts.pickup, now=now)
+    if isinstance(meaning, Unknown) and action_rules.is_suspend_code(meaning.text):
+        return action_rules.resume(session, meaning.text.strip(), facts.suspended, settings, now, new_id)
     if isinstance(meaning, Invalid):
         return refuse(session, f"invalid_{meaning.reason}", "This code could not be read as valid. Please try again "
                       "or ask a member of staff.", outcome="rejected")

@@ -2,7 +2,7 @@
 
 Why the whole value in one row: after `kill -9` or a power cut the lane must come back with the basket,
 member, discounts, interventions and prompts exactly as the last committed change left them, and one JSON
-row read back by `agent/session/codec.py` is the simplest thing that is exactly that. It is written in the
+row read back by `agent/session/rules/codec.py` is the simplest thing that is exactly that. It is written in the
 same transaction as the events the change caused, so the screen, lane.db and the cloud never disagree.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from agent.session import codec
-from agent.session.basket import Session
+from agent.session.rules import codec
+from agent.session.rules.basket import Session
 from agent.store import Migration
 
 COMPONENT = "session"

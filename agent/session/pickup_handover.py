@@ -4,8 +4,8 @@ records how it went; each step commits with its `omo.pickup/1` event before the 
 The pipeline commits the scan first (accepted, "Opening compartment ..."), then `start` runs the rest as a
 task so the scanner is never held while a door unlatches: the claim (`processing`), the locker's answer
 within `[pickup] open_timeout_s`, then `collected` or `failed` with the reason. The rules are pure, in
-`agent/session/pickup.py`; the table is `agent/session/pickup_claims.py`. Nothing here needs the network: a
-claim made offline is recorded the same way, and the outbox carries it when the uplink is back.
+`agent/session/rules/pickup_rules.py`; the table is `agent/session/records/pickup_claims.py`. Nothing here
+needs the network: a claim made offline is recorded the same way, and the outbox carries it when the uplink is back.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import ConfigError, StoreError
 from agent.health import ComponentHealth
 from agent.interpret.meanings import PickupOrder
-from agent.session import pickup, pickup_claims
-from agent.session.basket import Prompt
 from agent.session.controller import SessionController
-from agent.session.pickup import Claim, PickupFacts, Plan, Refused
+from agent.session.records import pickup_claims
+from agent.session.rules import pickup_rules
+from agent.session.rules.basket import Prompt
+from agent.session.rules.pickup_rules import Claim, PickupFacts, Plan, Refused
 from agent.session.settings import PickupSection
 from agent.store import Database
 from agent.sync import outbox
@@ -32,7 +33,7 @@ from drivers.base import DriverOptionError
 from drivers.lockers import Locker, LockerError
 
 logger = logging.getLogger(__name__)
-PRIORITY = outbox.SCHEMAS[pickup.SCHEMA][1]
+PRIORITY = outbox.SCHEMAS[pickup_rules.SCHEMA][1]
 NOT_RECORDED = Prompt("pickup_not_recorded", "This pickup could not be recorded, so the locker stays shut. "
                       "Please ask a member of staff.", "error")
 
@@ -65,7 +66,7 @@ class Pickups:
 
     def start(self, session: SessionController, meaning: PickupOrder, facts: PickupFacts) -> None:
         """After the accepted scan is committed: claim, open and record in a task of its own."""
-        decided = pickup.plan(session.session, meaning, facts)
+        decided = pickup_rules.plan(session.session, meaning, facts)
         if isinstance(decided, Refused):     # the visit changed since the scan was accepted: nothing to open
             return
         task = asyncio.create_task(self.collect(session, decided), name=f"pickup:{decided.order_id}")
@@ -97,7 +98,7 @@ class Pickups:
         if isinstance(claimed, Refused):
             await self._show(session, Prompt(claimed.code, claimed.message, "warning"))
             return None
-        done = pickup.finished(claimed, await self._open(claimed.compartment))
+        done = pickup_rules.finished(claimed, await self._open(claimed.compartment))
         try:
             await self.lane_db.write(pickup_claims.record, done, self.locker.name, self.clock.time())
             session.on_recorded(PRIORITY)
@@ -106,7 +107,7 @@ class Pickups:
         self.health.count(f"pickups_{done.state}")
         logger.info("pickup order=%s compartment=%s state=%s reason=%s attempt=%d offline=%s", done.order_id,
                     done.compartment, done.state, done.reason, done.attempt, done.offline)
-        await self._show(session, pickup.result_prompt(done))
+        await self._show(session, pickup_rules.result_prompt(done))
         return done
 
     def _not_recorded(self, order_id: str, exc: StoreError) -> None:
@@ -116,7 +117,7 @@ class Pickups:
     async def _show(self, session: SessionController, prompt: Prompt) -> None:
         """Put the pickup's outcome on the screen (the session commits the prompt; a failing disk is in health)."""
         try:
-            await session.apply(lambda s: pickup.announce(s, prompt))
+            await session.apply(lambda s: pickup_rules.announce(s, prompt))
         except StoreError as exc:
             logger.error("pickup prompt %s not shown: %s", prompt.code, exc)
 

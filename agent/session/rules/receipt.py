@@ -14,10 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from agent.catalog.rates import is_reduced
-from agent.session.basket import Session
-from agent.session.pricing_types import PricedBasket
+from agent.session.pricing.engine_types import PricedBasket
+from agent.session.rules.basket import Session
+from agent.session.rules.totals import view
 from agent.session.settings import SessionSection
-from agent.session.totals import view
 
 
 @lru_cache(maxsize=64)

@@ -27,8 +27,9 @@ from agent.catalog.records import OfflinePolicy
 from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
 from agent.interpret.meanings import Coupon, Member, Product
-from agent.session import machine
-from agent.session.basket import (
+from agent.session.pricing.money import weighed_amount
+from agent.session.rules import machine
+from agent.session.rules.basket import (
     BasketLine,
     CouponEntry,
     MemberInfo,
@@ -41,11 +42,10 @@ from agent.session.basket import (
     new_session,
     with_prompt,
 )
-from agent.session.change import Change, EventRow, refuse, session_event, touched
-from agent.session.machine import Refusal, SessionState
-from agent.session.money import weighed_amount
+from agent.session.rules.machine import Refusal, SessionState
+from agent.session.rules.state_step import advance
+from agent.session.rules.visit_change import Change, EventRow, refuse, session_event, touched
 from agent.session.settings import SessionSection
-from agent.session.steps import advance
 
 NewId = Callable[[], str]
 GRAMS_PER_UNIT = {"kg": 1000, "100g": 100, "g": 1}

@@ -1,16 +1,16 @@
 """The state machine applied to a session value: context built from the basket, the transition's state taken.
 
 Every rule module goes through `advance`, so no rule changes `Session.state` by hand and every refusal
-comes from the one documented table in `agent/session/machine.py`.
+comes from the one documented table in `agent/session/rules/machine.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from agent.session import machine
-from agent.session.basket import Session
-from agent.session.machine import MachineContext, Refusal, SessionEvent, SessionState, Transition
+from agent.session.rules import machine
+from agent.session.rules.basket import Session
+from agent.session.rules.machine import MachineContext, Refusal, SessionEvent, SessionState, Transition
 
 
 def context(session: Session, max_failed_payments: int) -> MachineContext:

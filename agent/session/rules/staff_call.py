@@ -8,11 +8,11 @@ carries on with the basket as it was (an empty one for a call from the welcome s
 
 from __future__ import annotations
 
-from agent.session import machine
-from agent.session.basket import Prompt, Session, add_intervention, with_prompt
-from agent.session.change import Change, refuse, session_event
-from agent.session.machine import Refusal, SessionState
-from agent.session.scan_rules import NewId, begin
+from agent.session.rules import machine
+from agent.session.rules.basket import Prompt, Session, add_intervention, with_prompt
+from agent.session.rules.machine import Refusal, SessionState
+from agent.session.rules.scan_rules import NewId, begin
+from agent.session.rules.visit_change import Change, refuse, session_event
 from agent.session.settings import SessionSection
 
 REASON = "shopper_call"

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.session.money import rate, round_money, split
-from agent.session.pricing_types import Discount, LineInput, PromotionRule
+from agent.session.pricing.engine_types import Discount, LineInput, PromotionRule
+from agent.session.pricing.money import rate, round_money, split
 
 
 @dataclass

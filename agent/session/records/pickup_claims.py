@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from agent.session import pickup
-from agent.session.pickup import Claim, Plan, Refused
+from agent.session.rules import pickup_rules
+from agent.session.rules.pickup_rules import Claim, Plan, Refused
 from agent.store import Migration
 from agent.sync import outbox
 
@@ -48,13 +48,13 @@ def get(conn: sqlite3.Connection, order_id: str) -> Claim | None:
 def begin(conn: sqlite3.Connection, decided: Plan, claim_id: str, locker: str, now: float) -> Claim | Refused:
     """Claim the order (`processing`), unless this lane's claim stops it now (a scan a moment earlier won)."""
     before = get(conn, decided.order_id)
-    problem = pickup.claim_problem(before)
+    problem = pickup_rules.claim_problem(before)
     if problem is not None:
-        outbox.enqueue(conn, *pickup.refused_event(
+        outbox.enqueue(conn, *pickup_rules.refused_event(
             problem, order_id=decided.order_id, member_id=decided.member_id, session_id=decided.session_id,
             offline=decided.offline, catalog_version=decided.catalog_version))
         return problem
-    claim = pickup.new_claim(decided, before, claim_id, now)
+    claim = pickup_rules.new_claim(decided, before, claim_id, now)
     record(conn, claim, locker, now)
     return claim
 
@@ -69,16 +69,16 @@ def record(conn: sqlite3.Connection, claim: Claim, locker: str, now: float) -> N
         "claimed_at = excluded.claimed_at, reason = excluded.reason, updated_at = excluded.updated_at",
         (claim.order_id, claim.claim_id, claim.state, claim.compartment, claim.member_id, claim.session_id,
          int(claim.offline), claim.catalog_version, claim.attempt, claim.claimed_at, claim.reason, now))
-    topic_class, schema, body = pickup.claim_event(claim, locker, now)
+    topic_class, schema, body = pickup_rules.claim_event(claim, locker, now)
     outbox.enqueue(conn, topic_class, schema, body,
-                   event_id=claim.claim_id if claim.state == pickup.PROCESSING else None)
+                   event_id=claim.claim_id if claim.state == pickup_rules.PROCESSING else None)
 
 
 def interrupt(conn: sqlite3.Connection, locker: str, now: float) -> list[Claim]:
     """At start: claims left `processing` by a lane that stopped mid-open are failed (`interrupted`), so the
     shopper may scan again; whether that door opened nobody knows, and opening it again is harmless."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM pickup_claims WHERE state = 'processing'").fetchall()  # noqa: S608
-    failed = [pickup.finished(_claim(row), "interrupted") for row in rows]
+    failed = [pickup_rules.finished(_claim(row), "interrupted") for row in rows]
     for claim in failed:
         record(conn, claim, locker, now)
     return failed

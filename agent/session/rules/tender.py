@@ -12,9 +12,9 @@ from dataclasses import replace
 from typing import Any
 
 from agent.payment.adapter import Capabilities
-from agent.session import actions
-from agent.session.basket import Session
-from agent.session.change import Change, refuse
+from agent.session.rules import action_rules
+from agent.session.rules.basket import Session
+from agent.session.rules.visit_change import Change, refuse
 from agent.session.settings import SessionSection
 
 METHODS = {"wallet_code": False, "wallet_qr": True, "simulated": False}   # method -> merchant-presented
@@ -51,9 +51,9 @@ def below_minimum(session: Session, amount: int, payment_id: str, sale_for: Sale
     if amount > 0:
         return refuse(session, "amount_below_minimum", "This amount is too small to pay by wallet. Your basket "
                       "is kept: please ask a member of staff.")
-    change = actions.request_payment(session, NO_CHARGE, 0, payment_id, settings, audit_draw, now)
+    change = action_rules.request_payment(session, NO_CHARGE, 0, payment_id, settings, audit_draw, now)
     if not change.ok:
         return change
     sale = sale_for(change.session, NO_CHARGE, 0, payment_id, None)
     # No money moves, so the disk guard applies as to any new sale (`charged` false).
-    return replace(actions.payment_succeeded(change.session, sale, None, settings, now), charged=False)
+    return replace(action_rules.payment_succeeded(change.session, sale, None, settings, now), charged=False)

@@ -25,9 +25,9 @@ from typing import Any
 from agent.catalog.records import Order
 from agent.clock import rfc3339_ms
 from agent.interpret.meanings import PickupOrder
-from agent.session.basket import Prompt, Session, with_prompt
-from agent.session.change import Change, EventRow, refuse, touched
-from agent.session.machine import SessionState
+from agent.session.rules.basket import Prompt, Session, with_prompt
+from agent.session.rules.machine import SessionState
+from agent.session.rules.visit_change import Change, EventRow, refuse, touched
 
 SCHEMA = "omo.pickup/1"
 TOPIC_CLASS = "sessions"

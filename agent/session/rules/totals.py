@@ -1,4 +1,4 @@
-"""The visit priced by the one engine (`agent/session/pricing.py`), and the view the screen and the API show.
+"""The visit priced by the one engine (`agent/session/pricing/engine.py`), and the view the screen and the API show.
 
 Every total the shopper sees, the receipt prints and the cloud receives comes from `price()`; nothing else in
 the project adds money up. Coupons the basket no longer qualifies for stay in the visit, marked not applied,
@@ -12,9 +12,8 @@ from typing import Any
 
 from agent.catalog.rates import canonical_rate, is_reduced
 from agent.catalog.records import OfflinePolicy
-from agent.session.basket import Session
-from agent.session.pricing import price_basket
-from agent.session.pricing_types import (
+from agent.session.pricing.engine import price_basket
+from agent.session.pricing.engine_types import (
     CouponRule,
     LineInput,
     PointsRule,
@@ -22,6 +21,7 @@ from agent.session.pricing_types import (
     PromotionRule,
     TaxConfig,
 )
+from agent.session.rules.basket import Session
 from agent.session.settings import PointsSection, SessionSection
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from agent.session.machine import SessionState
+from agent.session.rules.machine import SessionState
 
 NO_SESSION = ""
 

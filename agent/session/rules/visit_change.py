@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.interpret.tokens import Claims
-from agent.session.basket import Prompt, Session, with_prompt
+from agent.session.rules.basket import Prompt, Session, with_prompt
 
 EventRow = tuple[str, str, dict[str, Any]]          # (topic class, schema, body) for outbox.enqueue
 

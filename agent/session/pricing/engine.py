@@ -1,6 +1,6 @@
 """The one pricing engine: every total the screen, the receipt and the cloud see comes from `price_basket`.
 
-Order (docs/session.md): member price, catalog promotions (`agent/session/promotions.py`), coupons, then tax
+Order (docs/session.md): member price, catalog promotions (`agent/session/pricing/promotions.py`), coupons, then tax
 once per rate per receipt, then points. Pure and deterministic: the same lines in any order give the same
 result, money stays an `int` of minor units, and no line's amount goes below zero.
 
@@ -20,8 +20,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from agent.catalog.rates import canonical_rate
-from agent.session.money import rate, round_money, split
-from agent.session.pricing_types import (
+from agent.session.pricing.engine_types import (
     CouponOutcome,
     CouponRule,
     Discount,
@@ -33,7 +32,8 @@ from agent.session.pricing_types import (
     RateTotal,
     TaxConfig,
 )
-from agent.session.promotions import gtin14, member_stage, promotion_stage
+from agent.session.pricing.money import rate, round_money, split
+from agent.session.pricing.promotions import gtin14, member_stage, promotion_stage
 
 DEFAULT_TAX = TaxConfig()
 

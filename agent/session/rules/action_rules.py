@@ -16,8 +16,8 @@ from typing import Any
 
 from agent.interpret.meanings import StaffCode
 from agent.interpret.tokens import Claims
-from agent.session import machine
-from agent.session.basket import (
+from agent.session.rules import machine
+from agent.session.rules.basket import (
     BasketLine,
     PaymentState,
     Prompt,
@@ -28,10 +28,10 @@ from agent.session.basket import (
     void_line,
     with_prompt,
 )
-from agent.session.change import Change, EventRow, refuse, session_event, touched
-from agent.session.machine import Refusal, SessionState
+from agent.session.rules.machine import Refusal, SessionState
+from agent.session.rules.state_step import advance
+from agent.session.rules.visit_change import Change, EventRow, refuse, session_event, touched
 from agent.session.settings import SessionSection
-from agent.session.steps import advance
 
 
 def shopper_ref(session: Session) -> dict[str, str]:
@@ -183,7 +183,7 @@ LIMIT_MESSAGES = {
 
 
 def limits_prompt(basket: Session, reasons: tuple[str, ...]) -> Prompt:
-    """What the screen says when a basket was brought within its limits (agent.session.basket.within_limits)."""
+    """What the screen says when a basket was brought within its limits (agent.session.rules.basket.within_limits)."""
     text = " ".join(LIMIT_MESSAGES[r].format(points=basket.points_to_redeem) for r in reasons)
     return Prompt("basket_limits", text, "warning", {"reasons": ",".join(reasons)})
 
