@@ -25,7 +25,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-OPENAPI = Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml"
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 
 @dataclass
