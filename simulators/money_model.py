@@ -61,6 +61,7 @@ SETTINGS = SessionSection(max_quantity=cat.MAX_QUANTITY, registration_number="T1
 POINTS = PointsSection(basis="tax_inclusive", unit=100, tier_multipliers=cat.TIER_MULTIPLIERS)
 PLAIN = (cat.TEA, cat.ONIGIRI, cat.BATTERIES, cat.MILK)
 DELI_PRICES = (198, 350, 480, 1000, 2980)
+SHOPPING = ("idle", "scanning", "paid", "cancelled", "abandoned")   # states where a shopper's scan is taken
 
 
 def g14(code: str) -> str:
@@ -73,6 +74,7 @@ class Tally:
 
     programs: int = 0
     steps: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)   # what the steps did: sales, refusals, restarts
 
 
 class Violation(AssertionError):
@@ -150,7 +152,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.redeemed: Counter[str] = Counter()       # points redeemed at this lane per member
         self.uses: Counter[str] = Counter()            # coupon uses at this lane (completed sales)
         self.stale_sales: set[str] = set()
-        self.tokens: dict[str, str] = {}               # coupon ID -> the last token scanned for it
+        self.tokens: dict[str, tuple[str, float, str]] = {}   # coupon ID -> the last token: (token, signed at, holder)
         self.run(self.lane.open())
         if self.tally is not None:
             self.tally.programs += 1
@@ -164,6 +166,10 @@ class MoneyMachine(RuleBasedStateMachine):
         finally:
             self.loop.close()
             shutil.rmtree(self.work, ignore_errors=True)
+
+    def count(self, outcome: str) -> None:
+        if self.tally is not None and outcome:
+            self.tally.outcomes[outcome] += 1
 
     def fail(self, name: str, detail: str) -> None:
         raise Violation(name, detail)
@@ -186,6 +192,7 @@ class MoneyMachine(RuleBasedStateMachine):
         return money, rows, suspended
 
     def refused_unchanged(self, before: tuple[Any, ...], what: str) -> None:
+        self.count("refusal " + what.split(" (")[0][:24] + " " + what.rsplit("(", 1)[-1])
         after = self.snapshot()
         self.check("max_quantity" if "quantity_limit" in what else "refusal", before == after,
                    f"{what} was refused but changed {self._diff(before, after)}")
@@ -258,7 +265,7 @@ class MoneyMachine(RuleBasedStateMachine):
         target = merge_target(self.visit.basket, self.world.items[gtin])
         return self.state in ("scanning",) and target is not None and target.quantity >= cat.MAX_QUANTITY
 
-    @precondition(lambda self: self.state != "paying")
+    @precondition(lambda self: self.state in SHOPPING)
     @rule(code=st.sampled_from(PLAIN))
     def scan_item(self, code: str) -> None:
         if "max_quantity" in self.open and self._expect_quantity_limit(g14(code)):
@@ -278,7 +285,7 @@ class MoneyMachine(RuleBasedStateMachine):
                 return
             self.scan_item(code)
 
-    @precondition(lambda self: self.state != "paying")
+    @precondition(lambda self: self.state in SHOPPING)
     @rule()
     def scan_restricted(self) -> None:
         needs_check = not self.visit.age_checked
@@ -290,17 +297,26 @@ class MoneyMachine(RuleBasedStateMachine):
                 needs_check = True
             self._added(before_view, g14(cat.BEER), held="age_restricted" if needs_check else None)
 
-    @precondition(lambda self: self.state != "paying")
-    @rule()
-    def scan_refused_items(self) -> None:
+    @precondition(lambda self: self.state in SHOPPING)
+    @rule(known=st.booleans())
+    def scan_refused_item(self, known: bool) -> None:
         """A sale-stopped item is refused; an unknown one calls staff and adds nothing."""
-        ok, _reason, before_view = self.scan(cat.SNACK)
-        self.check("refusal", not ok, "a sale-stopped item was accepted")
-        ok, _reason, before_view = self.scan(cat.NOT_IN_CATALOG)
+        if known:
+            ok, _reason, _before = self.scan(cat.SNACK)
+            self.check("refusal", not ok, "a sale-stopped item was accepted")
+            return
+        ok, _reason, _before = self.scan(cat.NOT_IN_CATALOG)
         if ok and self.state == "needs_attendant" and len(self.lane.view["interventions"]) > len(self.visit.held):
             self.visit.held.append(("unknown_item", None))
 
-    @precondition(lambda self: self.state != "paying")
+    @precondition(lambda self: self.state == "needs_attendant")
+    @rule(code=st.sampled_from(PLAIN), method=st.sampled_from(("simulated", "wallet_qr")))
+    def shop_while_staff_are_called(self, code: str, method: str) -> None:
+        """Nothing a shopper does while staff are called changes the money (each is refused, or waits)."""
+        self.scan_item(code)
+        self.pay(method, "approve", 0)
+
+    @precondition(lambda self: self.state in SHOPPING)
     @rule(tenths=st.integers(500, 9999))
     def scan_weighed(self, tenths: int) -> None:
         """A deli scale's GS1 label: net weight in kg with 4 decimals (AI 3104), priced from the exact weight."""
@@ -312,7 +328,7 @@ class MoneyMachine(RuleBasedStateMachine):
             amount = weighed_amount(self.world.items[g14(cat.BEEF)], grams)
             self._added(before_view, g14(cat.BEEF), fixed=amount, weight=grams)
 
-    @precondition(lambda self: self.state != "paying")
+    @precondition(lambda self: self.state in SHOPPING)
     @rule(amount=st.sampled_from(DELI_PRICES))
     def scan_price_label(self, amount: int) -> None:
         ok, _reason, before_view = self.scan(deli_label(amount))
@@ -320,7 +336,7 @@ class MoneyMachine(RuleBasedStateMachine):
             from simulators.cloud.store_catalog import deli_lookup_gtin
             self._added(before_view, deli_lookup_gtin(), fixed=amount)
 
-    @precondition(lambda self: self.state != "paying")
+    @precondition(lambda self: self.state in SHOPPING)
     @rule(code=st.sampled_from((cat.TEA, cat.MILK)))
     def scan_expired(self, code: str) -> None:
         """A GS1 label whose expiry (AI 17) is past: added as its own unit, and staff called."""
@@ -331,15 +347,16 @@ class MoneyMachine(RuleBasedStateMachine):
         if ok:
             self._added(before_view, g14(code), held="expired_item")
 
-    @precondition(lambda self: self.state != "paying")
-    @rule(member=st.sampled_from(sorted(cat.MEMBERS)))
+    @precondition(lambda self: self.state in SHOPPING)
+    @rule(member=st.sampled_from((cat.MEMBER, cat.MEMBER, cat.MEMBER, cat.MEMBER_NO_CONSENT)))
     def identify(self, member: str) -> None:
         ok, _reason, _before = self.scan(self.issuer.member(member, now=self.lane.clock.time()), "qr")
         if ok:
             self.visit.basket = replace(self.visit.basket, member=member)
 
-    @precondition(lambda self: self.state != "paying")
-    @rule(name=st.sampled_from(sorted(cat.coupons(frozenset()))), holder=st.sampled_from(sorted(cat.MEMBERS)),
+    @precondition(lambda self: self.state in SHOPPING)
+    @rule(name=st.sampled_from(sorted(cat.coupons(frozenset()))),
+          holder=st.sampled_from((cat.MEMBER, cat.MEMBER, cat.MEMBER, cat.MEMBER_NO_CONSENT)),
           again=st.booleans())
     def present_coupon(self, name: str, holder: str, again: bool) -> None:
         name = cat.coupon_id(name, self.open)
@@ -350,9 +367,14 @@ class MoneyMachine(RuleBasedStateMachine):
         if "coupon_reuse" in self.open and terms.max_uses is not None and any(
                 name in kept.basket.coupons for kept in self.suspended.values()):
             return
-        token = self.tokens.get(name) if again and name in self.tokens else \
-            self.issuer.coupon(name, holder, now=self.lane.clock.time())
-        self.tokens[name] = token
+        now = self.lane.clock.time()
+        kept = self.tokens.get(name)
+        # A token scanned again, while it is surely valid (the lane's clock moves while payments settle).
+        if again and kept is not None and now - kept[1] < 120:
+            token, holder = kept[0], kept[2]
+        else:
+            token = self.issuer.coupon(name, holder, now=now)
+            self.tokens[name] = (token, now, holder)
         used_up = terms.max_uses is not None and self.uses[name] >= terms.max_uses
         must_refuse = (used_up or (self.stale and single and not self.world.policy.single_use_coupons)
                        or self.visit.basket.member != holder)
@@ -373,7 +395,7 @@ class MoneyMachine(RuleBasedStateMachine):
             self.refused_unchanged(before, f"POST {path} ({answer.get('reason')})")
         return status != 409, answer
 
-    @precondition(lambda self: self.state in ("scanning", "needs_attendant") and bool(self.lane.view["lines"]))
+    @precondition(lambda self: self.state == "scanning" and bool(self.visit.basket.lines))
     @rule(index=st.integers(0, 30))
     def void_line(self, index: int) -> None:
         lines = self.lane.view["lines"]
@@ -396,7 +418,7 @@ class MoneyMachine(RuleBasedStateMachine):
         if key is not None:
             self.visit.basket = release(self.visit.basket, key) if approve else remove(self.visit.basket, key)
 
-    @precondition(lambda self: self.state == "scanning")
+    @precondition(lambda self: self.state == "scanning" and self.visit.basket.member is not None)
     @rule(points=st.sampled_from((0, 1, 50, 100, 500, 1199, 1200, 1201, 5000)))
     def redeem_points(self, points: int) -> None:
         member = self.visit.basket.member
@@ -424,7 +446,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.suspended) and self.state != "paying")
     @rule(index=st.integers(0, 10))
     def resume(self, index: int) -> None:
-        code = sorted(self.suspended)[index % len(self.suspended)]
+        code = list(self.suspended)[index % len(self.suspended)]      # in suspension order: codes are random
         kept = self.suspended[code]
         if "coupon_reuse" in self.open and any(self.world.coupons[c].max_uses is not None and self.uses[c] for c in
                                           kept.basket.coupons):
@@ -436,7 +458,7 @@ class MoneyMachine(RuleBasedStateMachine):
             self.visit = replace(kept, held=list(kept.held))
             del self.suspended[code]
 
-    @precondition(lambda self: self.state in ("scanning", "idle", "paid", "cancelled"))
+    @precondition(lambda self: self.state in ("scanning", "needs_attendant"))
     @rule()
     def cancel(self) -> None:
         self.act("/v1/session/cancel")        # the ended visit keeps its lines until the next one starts
@@ -450,8 +472,9 @@ class MoneyMachine(RuleBasedStateMachine):
 
     # -- payment ---------------------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.state in ("scanning", "needs_attendant"))
-    @rule(method=st.sampled_from(("simulated", "wallet_code", "wallet_qr")), outcome=st.sampled_from(PAY_OUTCOMES),
+    @precondition(lambda self: self.state == "scanning" and bool(self.visit.basket.lines))
+    @rule(method=st.sampled_from(("simulated", "wallet_code", "wallet_qr")),
+          outcome=st.sampled_from(("approve", "approve", *PAY_OUTCOMES)),
           digits=st.integers(10**15, 10**16 - 1))
     def pay(self, method: str, outcome: str, digits: int) -> None:
         expected = self.totals()
@@ -483,6 +506,10 @@ class MoneyMachine(RuleBasedStateMachine):
         self.check("basket_money", (sale["total"], sale["amount_due"]) == (expected.total, expected.amount_due),
                    f"sale charged total {sale['total']} due {sale['amount_due']}, the model says "
                    f"{expected.total} due {expected.amount_due}")
+        self.count("sale")
+        self.count("sale_with_points" if expected.points_redeemed else "")
+        self.count("sale_with_coupon" if expected.coupon_values else "")
+        self.count("sale_while_stale" if self.stale else "")
         for coupon in expected.coupon_values:
             self.uses[coupon] += 1
         if self.visit.basket.member is not None:
