@@ -35,6 +35,7 @@ from simulators.fixtures.session import SessionLane
 from simulators.ports import free_port
 
 PAY_OUTCOMES = ("approve", "decline", "timeout", "lost")   # timeout: charged, reply lost; lost: never arrived
+NETWORK_S = 0.002     # a reversal's round trip (real time): two staff voids of one sale overlap as they would
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +93,12 @@ class LedgerService:
             await service.withdraw(ref)
 
     async def cancel(self, ref: PaymentRef) -> PaymentResult:
+        await asyncio.sleep(NETWORK_S)
         service = self._of(ref)
         return PaymentResult(ref.payment_id, PaymentStatus.NOT_FOUND) if service is None else await service.cancel(ref)
 
     async def refund(self, ref: PaymentRef, refund_id: str, amount: int) -> PaymentResult:
+        await asyncio.sleep(NETWORK_S)
         service = self._of(ref)
         return PaymentResult(ref.payment_id, PaymentStatus.NOT_FOUND) if service is None else \
             await service.refund(ref, refund_id, amount)

@@ -326,6 +326,9 @@ class MoneyMachine(RuleBasedStateMachine):
         ok, _reason, before_view = self.scan(f"01{g14(cat.BEEF)}3104{tenths:06d}", "gs1-128")
         if ok:
             amount = weighed_amount(self.world.items[g14(cat.BEEF)], grams)
+            charged = self.lane.view["lines"][-1]["fixed_amount"]
+            self.check("gs1_weight", charged == amount, f"{grams} g of beef at 398 per 100 g charged {charged}, "
+                       f"not {amount} (the exact weight, rounded down once)")
             self._added(before_view, g14(cat.BEEF), fixed=amount, weight=grams)
 
     @precondition(lambda self: self.state in SHOPPING)
@@ -354,11 +357,13 @@ class MoneyMachine(RuleBasedStateMachine):
         if ok:
             self.visit.basket = replace(self.visit.basket, member=member)
 
-    @precondition(lambda self: self.state in SHOPPING)
-    @rule(name=st.sampled_from(sorted(cat.coupons(frozenset()))),
-          holder=st.sampled_from((cat.MEMBER, cat.MEMBER, cat.MEMBER, cat.MEMBER_NO_CONSENT)),
+    @precondition(lambda self: self.state == "scanning" and self.visit.basket.member is not None)
+    @rule(name=st.sampled_from(sorted(cat.coupons(frozenset()))), own=st.sampled_from((True, True, True, False)),
           again=st.booleans())
-    def present_coupon(self, name: str, holder: str, again: bool) -> None:
+    def present_coupon(self, name: str, own: bool, again: bool) -> None:
+        """A coupon token: mostly the identified member's own, sometimes another member's."""
+        member = self.visit.basket.member
+        holder = member if own and member is not None else next(m for m in sorted(cat.MEMBERS) if m != member)
         name = cat.coupon_id(name, self.open)
         terms = self.world.coupons[name]
         single = terms.max_uses == 1
@@ -382,6 +387,10 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.visit.basket.member is not None and self.state == "scanning" and self.visit.basket.member == holder:
             self.check("offline_policy" if self.stale else "coupon_reuse", not (ok and must_refuse),
                        f"coupon {name} accepted (uses {self.uses[name]}, stale {self.stale})")
+        if (self.stale and not single and not used_up and self.visit.basket.member == holder
+                and self.state == "scanning"):
+            self.check("stale_coupons", ok, f"coupon {name} (max_uses {terms.max_uses}) refused while stale ({reason}):"
+                       " the offline policy stops single-use coupons only")
         if ok and name not in self.visit.basket.coupons:
             self.visit.basket = replace(self.visit.basket, coupons=(*self.visit.basket.coupons, name))
 
@@ -415,8 +424,15 @@ class MoneyMachine(RuleBasedStateMachine):
         reason, key = self.visit.held.pop(0)
         if reason == "age_restricted" and approve:
             self.visit.age_checked = True
-        if key is not None:
-            self.visit.basket = release(self.visit.basket, key) if approve else remove(self.visit.basket, key)
+        if key is None:
+            return
+        line = next(line for line in self.visit.basket.lines if line.key == key)
+        self.visit.basket = release(self.visit.basket, key) if approve else remove(self.visit.basket, key)
+        if not approve:
+            units = sum(v["quantity"] for v in self.lane.view["lines"] if v["gtin"] == line.item.gtin)
+            model = sum(m.quantity for m in self.visit.basket.lines if m.item.gtin == line.item.gtin)
+            self.check("expired_merge", units == model, f"staff rejected one {reason} unit of {line.item.gtin}; "
+                       f"{units} are left, not {model}")
 
     @precondition(lambda self: self.state == "scanning" and self.visit.basket.member is not None)
     @rule(points=st.sampled_from((0, 1, 50, 100, 500, 1199, 1200, 1201, 5000)))
@@ -463,7 +479,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def cancel(self) -> None:
         self.act("/v1/session/cancel")        # the ended visit keeps its lines until the next one starts
 
-    @precondition(lambda self: not self.stale)
+    @precondition(lambda self: not self.stale and bool(self.lane.sales()))
     @rule()
     def catalog_goes_stale(self) -> None:
         """The cloud has not confirmed the catalog for longer than `max_age_s`: the offline policy applies."""
@@ -572,6 +588,8 @@ class MoneyMachine(RuleBasedStateMachine):
         totals = view["totals"]
         got = (totals["subtotal"], totals["total"], totals["points_redeemed"], totals["amount_due"])
         want = (expected.subtotal, expected.total, expected.points_redeemed, expected.amount_due)
+        if got != want:
+            self._name_the_difference(view)
         self.check("basket_money", got == want, f"(subtotal, total, points, due) {got}; the model says {want}")
         rows: dict[Fraction, tuple[int, int]] = {}
         for row in totals["rates"]:
@@ -582,6 +600,26 @@ class MoneyMachine(RuleBasedStateMachine):
             model_rows = {r.rate: (r.total, r.tax) for r in expected.rates if r.total or r.rate in rows}
             self.check("basket_money", {k: v for k, v in rows.items() if v[0] or k in model_rows} == model_rows,
                        f"rates {rows}; the model says {model_rows}")
+
+    def _name_the_difference(self, view: dict[str, Any]) -> None:
+        """The screen's total differs from the model's: say which known rule it broke, when one explains it."""
+        used = {c for c, t in self.world.coupons.items() if t.max_uses is not None and self.uses[c] >= t.max_uses}
+        applied = {c["coupon_id"] for c in view["coupons"] if c["applied"]}
+        self.check("coupon_reuse", not applied & used, f"coupons {sorted(applied & used)} applied again after "
+                   f"their last use on this lane ({dict(self.uses)})")
+        if self.stale:
+            cuts = {d["kind"]: d["amount"] for d in view["discounts"] if d["kind"] in ("member_price", "coupon")}
+            self.check("offline_policy", self.world.policy.member_prices or not cuts.get("member_price"),
+                       f"member prices took {cuts.get('member_price')} off while stale")
+            over = [d["amount"] for d in view["discounts"]
+                    if d["kind"] == "coupon" and d["amount"] > self.world.policy.max_coupon_value]
+            self.check("offline_policy", not over, f"coupons took {over} off while stale "
+                       f"(cap {self.world.policy.max_coupon_value})")
+        by_id = price(self.visit.basket, coupons=self.world.coupons, bundles=cat.BUNDLES, stale=self.stale,
+                      policy=self.world.policy, by_id=True)
+        self.check("coupon_order", view["totals"]["total"] != by_id.total or by_id.total == self.totals().total,
+                   f"the total {by_id.total} is the coupons applied in their IDs' order "
+                   f"({list(self.visit.basket.coupons)}); the documented order gives {self.totals().total}")
 
     def _lines_bounded(self, view: dict[str, Any]) -> None:
         over = [line for line in view["lines"] if line["quantity"] > cat.MAX_QUANTITY]

@@ -178,8 +178,11 @@ def tax_of(total: int, rate: Fraction) -> int:
 
 
 def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bundle, ...], stale: bool,
-          policy: Policy, used_up: frozenset[str] = frozenset()) -> Totals:
-    """The visit's money in the documented order: member price, promotions, coupons, tax, points."""
+          policy: Policy, used_up: frozenset[str] = frozenset(), by_id: bool = False) -> Totals:
+    """The visit's money in the documented order: member price, promotions, coupons, tax, points.
+
+    `by_id` applies the coupons in their IDs' alphabetical order instead: not a rule, the wrong answer the
+    machine compares with to name what it sees (coupon order decided by IDs)."""
     amounts = {line.key: line.gross for line in basket.lines}
     member_discount = 0
     if basket.member is not None and (not stale or policy.member_prices):
@@ -197,7 +200,7 @@ def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bun
     # Item coupons first, then order coupons; each coupon's minimum spend is judged on its eligible lines'
     # amounts after promotions, before any coupon (docs/session.md "Coupons"), so the IDs never decide.
     chosen = sorted((coupons[c] for c in basket.coupons if c in coupons and c not in used_up),
-                    key=lambda t: (not t.item_level, t.coupon_id))
+                    key=lambda t: (False, t.coupon_id) if by_id else (not t.item_level, t.coupon_id))
     for terms in chosen:
         eligible = [line for line in basket.lines if _eligible(line, terms)]
         base = sum(after_promotions[line.key] for line in eligible)
