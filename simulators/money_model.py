@@ -70,11 +70,17 @@ def g14(code: str) -> str:
 
 @dataclass
 class Tally:
-    """What a campaign ran: programs and steps (bench/money_model.py)."""
+    """What a campaign ran (bench/money_model.py): programs, steps, and what the steps did (sales, refusals)."""
 
-    programs: int = 0
-    steps: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)   # what the steps did: sales, refusals, restarts
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def programs(self) -> int:
+        return self.outcomes["programs"]
+
+    @property
+    def steps(self) -> int:
+        return self.outcomes["steps"]
 
 
 class Violation(AssertionError):
@@ -85,15 +91,28 @@ class Violation(AssertionError):
         self.name = name
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Visit:
-    """The model's side of the lane's current visit (the basket and what the engine's lines map to)."""
+    """The model's side of the lane's current visit: its basket, which model lines each engine line holds (the
+    engine names lines, the model keys them), the open interventions and whether the age check was passed."""
 
     basket: Basket = field(default_factory=Basket)
-    ids: dict[str, list[int]] = field(default_factory=dict)     # engine line ID -> model line keys
-    held: list[tuple[str, int | None]] = field(default_factory=list)   # open interventions: (reason, line key)
+    ids: tuple[tuple[str, int], ...] = ()                 # (engine line ID, model line key)
+    held: tuple[tuple[str, int | None], ...] = ()         # open interventions, oldest first: (reason, line key)
     age_checked: bool = False
-    weights: dict[int, Fraction] = field(default_factory=dict)   # weighed line key -> grams
+
+    def keys(self, line_id: str) -> tuple[int, ...]:
+        return tuple(key for lid, key in self.ids if lid == line_id)
+
+    def mapped(self, line_id: str, key: int) -> Visit:
+        return self if (line_id, key) in self.ids else replace(self, ids=(*self.ids, (line_id, key)))
+
+    def without(self, line_id: str) -> Visit:
+        """The engine's line is gone (voided): so are the model lines it held."""
+        basket = self.basket
+        for key in self.keys(line_id):
+            basket = remove(basket, key)
+        return replace(self, basket=basket, ids=tuple(pair for pair in self.ids if pair[0] != line_id))
 
 
 def scratch() -> Path:
@@ -155,7 +174,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.tokens: dict[str, tuple[str, float, str]] = {}   # coupon ID -> the last token: (token, signed at, holder)
         self.run(self.lane.open())
         if self.tally is not None:
-            self.tally.programs += 1
+            self.tally.outcomes["programs"] += 1
 
     def run(self, work: Any) -> Any:
         return self.loop.run_until_complete(work)
@@ -248,18 +267,17 @@ class MoneyMachine(RuleBasedStateMachine):
         return None, None
 
     def _added(self, before_view: dict[str, Any], item_gtin: str, *, fixed: int | None = None,
-               held: str | None = None, weight: Fraction | None = None) -> None:
+               held: str | None = None) -> None:
         """The model takes the unit the engine accepted, and maps the engine's line to it."""
         item = self.world.items[item_gtin]
         basket, line = add_unit(self.visit.basket, item, fixed=fixed, held=held is not None)
-        self.visit.basket = basket
-        if weight is not None:
-            self.visit.weights[line.key] = weight
+        visit = replace(self.visit, basket=basket)
         line_id, _how = self._new_line_ids(before_view)
-        if line_id is not None and line.key not in self.visit.ids.get(line_id, []):
-            self.visit.ids.setdefault(line_id, []).append(line.key)
+        if line_id is not None:
+            visit = visit.mapped(line_id, line.key)
         if held is not None:
-            self.visit.held.append((held, line.key))
+            visit = replace(visit, held=(*visit.held, (held, line.key)))
+        self.visit = visit
 
     def _expect_quantity_limit(self, gtin: str) -> bool:
         target = merge_target(self.visit.basket, self.world.items[gtin])
@@ -307,7 +325,7 @@ class MoneyMachine(RuleBasedStateMachine):
             return
         ok, _reason, _before = self.scan(cat.NOT_IN_CATALOG)
         if ok and self.state == "needs_attendant" and len(self.lane.view["interventions"]) > len(self.visit.held):
-            self.visit.held.append(("unknown_item", None))
+            self.visit = replace(self.visit, held=(*self.visit.held, ("unknown_item", None)))
 
     @precondition(lambda self: self.state == "needs_attendant")
     @rule(code=st.sampled_from(PLAIN), method=st.sampled_from(("simulated", "wallet_qr")))
@@ -323,13 +341,13 @@ class MoneyMachine(RuleBasedStateMachine):
         if "gs1_weight" in self.open:
             tenths -= tenths % 10
         grams = Fraction(tenths, 10)
-        ok, _reason, before_view = self.scan(f"01{g14(cat.BEEF)}3104{tenths:06d}", "gs1-128")
+        ok, _reason, before_view = self.scan(f"01{g14(cat.BEEF)}3104{tenths:06d}", "gs1-128")  # grams/10
         if ok:
             amount = weighed_amount(self.world.items[g14(cat.BEEF)], grams)
             charged = self.lane.view["lines"][-1]["fixed_amount"]
             self.check("gs1_weight", charged == amount, f"{grams} g of beef at 398 per 100 g charged {charged}, "
                        f"not {amount} (the exact weight, rounded down once)")
-            self._added(before_view, g14(cat.BEEF), fixed=amount, weight=grams)
+            self._added(before_view, g14(cat.BEEF), fixed=amount)
 
     @precondition(lambda self: self.state in SHOPPING)
     @rule(amount=st.sampled_from(DELI_PRICES))
@@ -353,9 +371,11 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.state in SHOPPING)
     @rule(member=st.sampled_from((cat.MEMBER, cat.MEMBER, cat.MEMBER, cat.MEMBER_NO_CONSENT)))
     def identify(self, member: str) -> None:
+        if "points_ledger" in self.open and self.redeemed[member]:
+            return                    # the screen would show the balance from before the lane's redemption
         ok, _reason, _before = self.scan(self.issuer.member(member, now=self.lane.clock.time()), "qr")
         if ok:
-            self.visit.basket = replace(self.visit.basket, member=member)
+            self.visit = replace(self.visit, basket=replace(self.visit.basket, member=member))
 
     @precondition(lambda self: self.state == "scanning" and self.visit.basket.member is not None)
     @rule(name=st.sampled_from(sorted(cat.coupons(frozenset()))), own=st.sampled_from((True, True, True, False)),
@@ -392,7 +412,8 @@ class MoneyMachine(RuleBasedStateMachine):
             self.check("stale_coupons", ok, f"coupon {name} (max_uses {terms.max_uses}) refused while stale ({reason}):"
                        " the offline policy stops single-use coupons only")
         if ok and name not in self.visit.basket.coupons:
-            self.visit.basket = replace(self.visit.basket, coupons=(*self.visit.basket.coupons, name))
+            self.visit = replace(self.visit, basket=replace(self.visit.basket,
+                                                            coupons=(*self.visit.basket.coupons, name)))
 
     # -- the screen's and staff's actions --------------------------------------------------------------------
 
@@ -411,8 +432,7 @@ class MoneyMachine(RuleBasedStateMachine):
         line_id = lines[index % len(lines)]["line_id"]
         ok, _answer = self.act(f"/v1/session/lines/{line_id}/void")
         if ok:
-            for key in self.visit.ids.pop(line_id, []):
-                self.visit.basket = remove(self.visit.basket, key)
+            self.visit = self.visit.without(line_id)
 
     @precondition(lambda self: self.state == "needs_attendant")
     @rule(approve=st.booleans())
@@ -421,13 +441,14 @@ class MoneyMachine(RuleBasedStateMachine):
         ok, _answer = self.act("/v1/attendant/approve" if approve else "/v1/attendant/reject", {"token": staff})
         if not ok or not self.visit.held:
             return
-        reason, key = self.visit.held.pop(0)
-        if reason == "age_restricted" and approve:
-            self.visit.age_checked = True
+        (reason, key), rest = self.visit.held[0], self.visit.held[1:]
+        checked = self.visit.age_checked or (reason == "age_restricted" and approve)
+        self.visit = replace(self.visit, held=rest, age_checked=checked)
         if key is None:
             return
         line = next(line for line in self.visit.basket.lines if line.key == key)
-        self.visit.basket = release(self.visit.basket, key) if approve else remove(self.visit.basket, key)
+        self.visit = replace(self.visit, basket=release(self.visit.basket, key) if approve else
+                             remove(self.visit.basket, key))
         if not approve:
             units = sum(v["quantity"] for v in self.lane.view["lines"] if v["gtin"] == line.item.gtin)
             model = sum(m.quantity for m in self.visit.basket.lines if m.item.gtin == line.item.gtin)
@@ -449,7 +470,7 @@ class MoneyMachine(RuleBasedStateMachine):
                    not (ok and must_refuse), f"{points} points accepted for {member} "
                    f"(available {None if member is None else self.available_points(member)}, stale {self.stale})")
         if ok:
-            self.visit.basket = replace(self.visit.basket, points=points)
+            self.visit = replace(self.visit, basket=replace(self.visit.basket, points=points))
 
     @precondition(lambda self: self.state == "scanning")
     @rule()
@@ -467,11 +488,11 @@ class MoneyMachine(RuleBasedStateMachine):
         if "coupon_reuse" in self.open and any(self.world.coupons[c].max_uses is not None and self.uses[c] for c in
                                           kept.basket.coupons):
             return
-        if "points_ledger" in self.open and kept.basket.points and self.redeemed[kept.basket.member or ""]:
+        if "points_ledger" in self.open and self.redeemed[kept.basket.member or ""]:
             return
         ok, _reason, _before = self.scan(code, "code128")
         if ok:
-            self.visit = replace(kept, held=list(kept.held))
+            self.visit = kept
             del self.suspended[code]
 
     @precondition(lambda self: self.state in ("scanning", "needs_attendant"))
@@ -561,7 +582,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @invariant()
     def money_holds(self) -> None:
         if self.tally is not None:
-            self.tally.steps += 1
+            self.tally.outcomes["steps"] += 1
         view = self.lane.view
         self._lines_bounded(view)
         self._basket_matches(view)
