@@ -327,13 +327,6 @@ class MoneyMachine(RuleBasedStateMachine):
         if ok and self.state == "needs_attendant" and len(self.lane.view["interventions"]) > len(self.visit.held):
             self.visit = replace(self.visit, held=(*self.visit.held, ("unknown_item", None)))
 
-    @precondition(lambda self: self.state == "needs_attendant")
-    @rule(code=st.sampled_from(PLAIN), method=st.sampled_from(("simulated", "wallet_qr")))
-    def shop_while_staff_are_called(self, code: str, method: str) -> None:
-        """Nothing a shopper does while staff are called changes the money (each is refused, or waits)."""
-        self.scan_item(code)
-        self.pay(method, "approve", 0)
-
     @precondition(lambda self: self.state in SHOPPING)
     @rule(tenths=st.integers(500, 9999))
     def scan_weighed(self, tenths: int) -> None:
@@ -377,12 +370,16 @@ class MoneyMachine(RuleBasedStateMachine):
         if ok:
             self.visit = replace(self.visit, basket=replace(self.visit.basket, member=member))
 
-    @precondition(lambda self: self.state == "scanning" and self.visit.basket.member is not None)
+    @precondition(lambda self: self.state == "scanning")
     @rule(name=st.sampled_from(sorted(cat.coupons(frozenset()))), own=st.sampled_from((True, True, True, False)),
           again=st.booleans())
     def present_coupon(self, name: str, own: bool, again: bool) -> None:
-        """A coupon token: mostly the identified member's own, sometimes another member's."""
+        """A coupon token: mostly the identified member's own (shown first when no member is), sometimes another's."""
+        if self.visit.basket.member is None:
+            self.identify(cat.MEMBER)
         member = self.visit.basket.member
+        if member is None or self.state != "scanning":
+            return
         holder = member if own and member is not None else next(m for m in sorted(cat.MEMBERS) if m != member)
         name = cat.coupon_id(name, self.open)
         terms = self.world.coupons[name]
@@ -435,8 +432,15 @@ class MoneyMachine(RuleBasedStateMachine):
             self.visit = self.visit.without(line_id)
 
     @precondition(lambda self: self.state == "needs_attendant")
-    @rule(approve=st.booleans())
-    def staff_resolve(self, approve: bool) -> None:
+    @rule(approve=st.sampled_from((True, True, False)), impatient=st.sampled_from((None, None, *PLAIN)))
+    def staff_resolve(self, approve: bool, impatient: str | None) -> None:
+        """Staff approve or reject the oldest intervention; an impatient shopper first scans an item and asks to
+        pay, which changes nothing while staff are called (each is refused)."""
+        if impatient is not None:
+            self.scan_item(impatient)
+            self.pay("simulated", "approve", 0)
+        if self.state != "needs_attendant":
+            return
         staff = self.issuer.staff("S-0001", now=self.lane.clock.time())
         ok, _answer = self.act("/v1/attendant/approve" if approve else "/v1/attendant/reject", {"token": staff})
         if not ok or not self.visit.held:
@@ -455,10 +459,15 @@ class MoneyMachine(RuleBasedStateMachine):
             self.check("expired_merge", units == model, f"staff rejected one {reason} unit of {line.item.gtin}; "
                        f"{units} are left, not {model}")
 
-    @precondition(lambda self: self.state == "scanning" and self.visit.basket.member is not None)
+    @precondition(lambda self: self.state == "scanning")
     @rule(points=st.sampled_from((0, 1, 50, 100, 500, 1199, 1200, 1201, 5000)))
     def redeem_points(self, points: int) -> None:
+        """Pay part of the basket with points (the shopper shows the member code first when none is shown)."""
+        if self.visit.basket.member is None:
+            self.identify(cat.MEMBER)
         member = self.visit.basket.member
+        if member is None or self.state != "scanning":
+            return
         if "points_ledger" in self.open and member is not None and self.redeemed[member]:
             return
         if "zero_total" in self.open and points >= self.totals().total:
@@ -514,6 +523,7 @@ class MoneyMachine(RuleBasedStateMachine):
           outcome=st.sampled_from(("approve", "approve", *PAY_OUTCOMES)),
           digits=st.integers(10**15, 10**16 - 1))
     def pay(self, method: str, outcome: str, digits: int) -> None:
+        """Pay by `method`; the payment service answers `outcome` (simulators/money_lane.py)."""
         expected = self.totals()
         if "zero_total" in self.open and expected.amount_due == 0:
             return
@@ -553,6 +563,12 @@ class MoneyMachine(RuleBasedStateMachine):
             self.redeemed[self.visit.basket.member] += expected.points_redeemed
         if self.stale:
             self.stale_sales.add(sale["sale_id"])
+
+    @precondition(lambda self: self.state == "scanning" and bool(self.visit.basket.lines))
+    @rule()
+    def pay_and_go(self) -> None:
+        """The common case, drawn as often as all the others together: the simulated payment, approved."""
+        self.pay("simulated", "approve", 0)
 
     @precondition(lambda self: bool(self.lane.sales()))
     @rule(index=st.integers(0, 30), together=st.booleans())

@@ -122,7 +122,7 @@ PROGRAMS: dict[str, tuple[str, list[Step]]] = {
     "rate_spelling": ("rate_spelling", [("scan_item", {"code": TEA_}), ("scan_item", {"code": ONI})]),
     "gs1_weight": ("gs1_weight", [("scan_weighed", {"tenths": 1235})]),
     "expired_merge": ("expired_merge", [("scan_item", {"code": TEA_}), ("scan_expired", {"code": TEA_}),
-                                        ("staff_resolve", {"approve": False})]),
+                                        ("staff_resolve", {"approve": False, "impatient": None})]),
     "staff_void_once": ("staff_void_once", [("scan_item", {"code": TEA_}), PAY,
                                             ("staff_void_sale", {"index": 0, "together": True})]),
     "coupon_order": ("coupon_order", [
