@@ -386,6 +386,9 @@ class MoneyMachine(RuleBasedStateMachine):
         single = terms.max_uses == 1
         if self.stale and not single and "stale_coupons" in self.open:
             return
+        if "coupon_order" in self.open and any(terms.item_level != self.world.coupons[c].item_level
+                                                 for c in self.visit.basket.coupons):
+            return                # an order coupon with item coupons: its minimum spend is judged after them
         if "coupon_reuse" in self.open and terms.max_uses is not None and any(
                 name in kept.basket.coupons for kept in self.suspended.values()):
             return
@@ -652,11 +655,14 @@ class MoneyMachine(RuleBasedStateMachine):
                     if d["kind"] == "coupon" and d["amount"] > self.world.policy.max_coupon_value]
             self.check("offline_policy", not over, f"coupons took {over} off while stale "
                        f"(cap {self.world.policy.max_coupon_value})")
-        by_id = price(self.visit.basket, coupons=self.world.coupons, bundles=cat.BUNDLES, stale=self.stale,
-                      policy=self.world.policy, by_id=True)
-        self.check("coupon_order", view["totals"]["total"] != by_id.total or by_id.total == self.totals().total,
-                   f"the total {by_id.total} is the coupons applied in their IDs' order "
-                   f"({list(self.visit.basket.coupons)}); the documented order gives {self.totals().total}")
+        for by_id, after in ((True, False), (False, True), (True, True)):
+            other = price(self.visit.basket, coupons=self.world.coupons, bundles=cat.BUNDLES, stale=self.stale,
+                          policy=self.world.policy, by_id=by_id, spend_after_coupons=after)
+            self.check("coupon_order", view["totals"]["total"] != other.total or other.total == self.totals().total,
+                       f"the total {other.total} is the coupons {list(self.visit.basket.coupons)} applied "
+                       f"{'in their IDs order' if by_id else 'item coupons first'}"
+                       f"{', minimum spends judged after earlier coupons' if after else ''}; the documented order "
+                       f"(item coupons first, minimum spend before any coupon) gives {self.totals().total}")
 
     def _lines_bounded(self, view: dict[str, Any]) -> None:
         over = [line for line in view["lines"] if line["quantity"] > cat.MAX_QUANTITY]

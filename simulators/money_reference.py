@@ -178,11 +178,13 @@ def tax_of(total: int, rate: Fraction) -> int:
 
 
 def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bundle, ...], stale: bool,
-          policy: Policy, used_up: frozenset[str] = frozenset(), by_id: bool = False) -> Totals:
+          policy: Policy, used_up: frozenset[str] = frozenset(), by_id: bool = False,
+          spend_after_coupons: bool = False) -> Totals:
     """The visit's money in the documented order: member price, promotions, coupons, tax, points.
 
-    `by_id` applies the coupons in their IDs' alphabetical order instead: not a rule, the wrong answer the
-    machine compares with to name what it sees (coupon order decided by IDs)."""
+    `by_id` applies the coupons in their IDs' alphabetical order instead, and `spend_after_coupons` judges a
+    minimum spend on what earlier coupons left: not rules, the wrong answers the machine compares with to name
+    what it sees (the coupons' order decided otherwise than documented)."""
     amounts = {line.key: line.gross for line in basket.lines}
     member_discount = 0
     if basket.member is not None and (not stale or policy.member_prices):
@@ -203,7 +205,7 @@ def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bun
                     key=lambda t: (False, t.coupon_id) if by_id else (not t.item_level, t.coupon_id))
     for terms in chosen:
         eligible = [line for line in basket.lines if _eligible(line, terms)]
-        base = sum(after_promotions[line.key] for line in eligible)
+        base = sum((amounts if spend_after_coupons else after_promotions)[line.key] for line in eligible)
         if not eligible or (terms.min_spend is not None and base < terms.min_spend):
             continue
         left = {line.key: amounts[line.key] for line in eligible}
