@@ -1,13 +1,13 @@
-"""The money model, the long campaign: many programs through the same state machine as tests/test_money_model.py.
+"""The money model, the long campaign: many programs through the state machine of tests/session/test_money_model.py.
 
     .venv/bin/python bench/money_model.py [--programs 10000] [--steps 50] [--seed 1] [--all-inputs]
 
 Each program is a fresh lane (the real session code, lane.db, catalog, local API, fake clock, simulated payment
-service) driven by up to `--steps` random rules, with every invariant of simulators/money_model.py checked after
+service) driven by up to `--steps` random rules, with every invariant of simulators/trials/money_model.py checked after
 every step against the independent reference model. Programs are generated, never shrunk (a violation is
 reported with the program's steps as hypothesis prints them, and the campaign goes on with the next batch).
 `--all-inputs` also runs the inputs that show the defects still listed in `KNOWN_OPEN`
-(simulators/money_catalog.py). Prints programs, steps, violations by invariant and programs per second; exit 1
+(simulators/trials/money_catalog.py). Prints programs, steps, violations by invariant and programs per second; exit 1
 on any violation.
 """
 
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
-from simulators.money_catalog import KNOWN_OPEN  # noqa: E402
-from simulators.money_model import Tally, Violation, machine  # noqa: E402
+from simulators.trials.money_catalog import KNOWN_OPEN  # noqa: E402
+from simulators.trials.money_model import Tally, Violation, machine  # noqa: E402
 
 BATCH = 100
 

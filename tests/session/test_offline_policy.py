@@ -150,13 +150,17 @@ async def test_points_redemption_false_refuses_points_and_ignores_a_redemption_m
     assert allowed.pipeline is not None and allowed.pipeline.points_redemption_allowed()
 
 
-@pytest.mark.parametrize(("allowed", "outcome"), [(False, "coupon_offline"), (True, None)])
-async def test_single_use_coupons_decides_whether_coupons_are_taken_while_stale(policy_lane: Open, allowed: bool,
-                                                                                outcome: str | None) -> None:
+@pytest.mark.parametrize(("allowed", "coupon", "outcome"), [
+    (False, COUPON_100, "coupon_offline"),      # max_uses 1: a use at another lane cannot be seen
+    (True, COUPON_100, None),
+    (False, COUPON_TEA, None),                  # no single use to lose: taken while stale whatever the key says
+])
+async def test_single_use_coupons_decides_whether_single_use_coupons_are_taken_while_stale(
+        policy_lane: Open, allowed: bool, coupon: str, outcome: str | None) -> None:
     lane, clock = await policy_lane(single_use_coupons=allowed)
     clock.advance(STALE_AFTER)
-    await member_basket(lane, clock, BATTERIES)
-    change = await lane.scan(lane.issuer.coupon(COUPON_100, sub=MEMBER, now=clock.time()), "qr")
+    await member_basket(lane, clock, BATTERIES, TEA)
+    change = await lane.scan(lane.issuer.coupon(coupon, sub=MEMBER, now=clock.time()), "qr")
     assert change is not None and change.refused == outcome
 
 

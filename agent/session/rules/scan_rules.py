@@ -251,8 +251,10 @@ def _coupon_problem(session: Session, meaning: Coupon, record: CouponRecord | No
                                           "This coupon belongs to another member.")
     if record.max_uses is not None and uses >= record.max_uses:
         return "coupon_used_up", "This coupon has been used as many times as it allows."
-    if stale and not policy.single_use_coupons:
-        return "coupon_offline", "Coupons cannot be used while the store is offline. Your basket is kept."
+    if stale and record.max_uses == 1 and not policy.single_use_coupons:
+        # A single use may already have been spent at another lane, which a stale catalog cannot show; a coupon
+        # with several uses counts them on this lane (docs/session.md), so it is still taken.
+        return "coupon_offline", "This coupon cannot be used while the store is offline. Your basket is kept."
     return None
 
 

@@ -1,10 +1,10 @@
-"""The money model (simulators/money_model.py): the lane's real session code driven by a hypothesis state machine
+"""The money model (simulators/trials/money_model.py): the lane's real session code driven by a hypothesis state machine
 and held after every step to an independent reference model written from docs/session.md.
 
 Three kinds of test: the machine itself at CI size; the reference model against the documents' own worked
 figures (so the second opinion is checked too); and controls that show the machine's checks fail when the
 lane is wrong (a price changed under the model, a unit over the limit). Defects still being fixed elsewhere are
-in `KNOWN_OPEN` (simulators/money_catalog.py): their inputs stay out of the machine's programs until the lead
+in `KNOWN_OPEN` (simulators/trials/money_catalog.py): their inputs stay out of the machine's programs until the lead
 empties the set, and each one's recorded falsifying program below is skipped until then.
 """
 
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from simulators import money_catalog as cat
-from simulators.money_model import Violation, machine
-from simulators.money_reference import (
+from simulators.trials import money_catalog as cat
+from simulators.trials.money_model import Violation, machine
+from simulators.trials.money_reference import (
     Basket,
     Bundle,
     CouponTerms,
@@ -148,7 +148,7 @@ def test_a_recorded_program_keeps_the_money_right(name: str) -> None:
     every step. Skipped while its defect is in KNOWN_OPEN (its fix is on another branch)."""
     defect, steps = PROGRAMS[name]
     if defect in cat.KNOWN_OPEN:
-        pytest.skip(f"{defect} is in KNOWN_OPEN (simulators/money_catalog.py): its fix is not merged yet")
+        pytest.skip(f"{defect} is in KNOWN_OPEN (simulators/trials/money_catalog.py): its fix is not merged yet")
     program = machine(open_=frozenset())()
     try:
         program.money_holds()

@@ -1,4 +1,4 @@
-"""A whole lane in this process for the money model (simulators/money_model.py): the real pipeline, controller,
+"""A whole lane in this process for the money model (simulators/trials/money_model.py): the real pipeline, controller,
 checkout and local API on 127.0.0.1, on a real lane.db and catalog in a directory, a fake clock, and a
 simulated payment service whose ledger outlives the lane's restarts.
 
@@ -28,11 +28,11 @@ from agent.config import ApiSection, PaymentSection, PointsSection, SessionSecti
 from agent.health import HealthRegistry
 from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentResult, PaymentStatus, PaymentUnknown
 from agent.payment.simulated import SimulatedAdapter
-from simulators.clock import FakeClock
 from simulators.cloud.catalog_data import write_lines
 from simulators.cloud.tokens import TokenIssuer
+from simulators.doubles.clock import FakeClock
+from simulators.doubles.ports import free_port
 from simulators.fixtures.session import SessionLane
-from simulators.ports import free_port
 
 PAY_OUTCOMES = ("approve", "decline", "timeout", "lost")   # timeout: charged, reply lost; lost: never arrived
 NETWORK_S = 0.002     # a reversal's round trip (real time): two staff voids of one sale overlap as they would
@@ -154,10 +154,12 @@ class MoneyLane:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     async def _serve(self) -> None:
-        assert self.lane is not None and self.lane.controller is not None and self.lane.pipeline is not None
+        lane = self.lane
+        assert lane is not None and lane.controller is not None and lane.pipeline is not None
+        assert lane.checkout is not None
         port = free_port()
         self._server = ApiServer(ApiSection(listen=f"127.0.0.1:{port}"), HealthRegistry("money"), EventHub())
-        SessionRoutes(self.lane.controller, self.lane.pipeline).add_to(self._server.app)
+        SessionRoutes(lane.controller, lane.pipeline, lane.checkout).add_to(self._server.app)
         await self._server.start()
         self._base = f"http://127.0.0.1:{port}"
 
@@ -187,10 +189,10 @@ class MoneyLane:
 
         The clock moves only while something waits on it, by `step_s` at a time, so the lane sees the same
         times however fast the machine is (a program replayed by hypothesis must take the same path)."""
-        assert self.lane is not None and self.lane.controller is not None and self.lane.pipeline is not None
-        controller, pipeline = self.lane.controller, self.lane.pipeline
+        assert self.lane is not None and self.lane.checkout is not None and self.lane.pipeline is not None
+        checkout, pipeline = self.lane.checkout, self.lane.pipeline
         for _ in range(limit):
-            busy = [t for t in [controller.recovery, *pipeline.payments_started(), *controller.checkout.following()]
+            busy = [t for t in [checkout.recovery, *pipeline.payments_started(), *checkout.following()]
                     if t is not None and not t.done()]
             if not busy:
                 return

@@ -1,5 +1,5 @@
 """What the money model sells from, twice: as the catalog lines the lane imports, and as the reference model's
-terms (simulators/money_reference.py). Both are written here side by side from the same figures, so a reader
+terms (simulators/trials/money_reference.py). Both are written here side by side from the same figures, so a reader
 can check them against each other and against docs/catalog.md.
 
 Known defects being fixed on other branches are kept out by the inputs, not by weaker checks: with a defect's
@@ -25,23 +25,12 @@ from simulators.cloud.store_catalog import (
     deli_lookup_gtin,
     ean13,
 )
-from simulators.money_reference import Bundle, CouponTerms, Item, Policy
+from simulators.trials.money_reference import Bundle, CouponTerms, Item, Policy
 
-# Defects the lead merges fixes for; each name is the invariant or input that shows it (docs/session.md,
-# "The money model" lists them). The lead empties this set once the fixes are on main.
-KNOWN_OPEN: frozenset[str] = frozenset({
-    "max_quantity",          # a refused unit kept in the basket
-    "points_ledger",         # redeemed points never taken off the member's balance at the lane
-    "coupon_reuse",          # a single-use coupon used again through suspend and resume
-    "offline_policy",        # member prices, the sale cap and percent coupons' cap ignored while stale
-    "rate_spelling",         # "0.1" and "0.10" taxed as two rates
-    "gs1_weight",            # a label's weight rounded to the gram before pricing
-    "expired_merge",         # an expired unit merged into a good line; the reject voids both
-    "staff_void_once",       # two staff voids at once both reverse the sale
-    "coupon_order",          # which coupons apply depends on their IDs' order
-    "zero_total",            # a basket covered by points sent to the wallet as a payment of 0
-    "stale_coupons",         # while stale every coupon is refused, not only single-use ones
-})
+# Defects known and not yet fixed, each named by the invariant or input that shows it (docs/session.md, "The money
+# model"): while a name is here the machine avoids the inputs that show it, and its recorded program is skipped.
+# Empty: every defect the model was written against is fixed.
+KNOWN_OPEN: frozenset[str] = frozenset()
 
 MILK = ean13("451000000007")
 COUPON_ORDER = "C-100OFF"        # 100 off a spend of 500, once on this lane: an order coupon

@@ -1,10 +1,10 @@
 """An independent reference model of a visit's money, written from docs/session.md, docs/catalog.md and
-docs/payment.md and NOT from the pricing engine, so the stateful test (simulators/money_model.py) has a second
+docs/payment.md and NOT from the pricing engine, so the stateful test (simulators/trials/money_model.py) has a second
 opinion to hold the engine to.
 
 Why a second implementation: a property that only compares the engine with itself cannot see a rule the engine
 gets wrong everywhere (a tax grouped by a rate's spelling, a member price applied while the offline policy
-forbids it). The model is deliberately small: it covers the catalog that simulators/money_model.py sells from
+forbids it). The model is deliberately small: it covers the catalog that simulators/trials/money_model.py sells from
 (plain, weighed and price-embedded items, one member price, one "2 for 300" bundle, item and order coupons,
 points) and nothing else, and it says which of its rules it takes from which document.
 

@@ -1,7 +1,7 @@
 """The money model: a hypothesis state machine that runs a lane's real session code and holds it to a small
-independent reference model (simulators/money_reference.py) after every step.
+independent reference model (simulators/trials/money_reference.py) after every step.
 
-Each program is a fresh lane (simulators/money_lane.py: the real pipeline, controller, checkout and local API on
+Each program is a fresh lane (simulators/lanes/money.py: the real pipeline, controller, checkout and local API on
 127.0.0.1, a real lane.db and catalog, a fake clock, a simulated payment service with a ledger) driven by rules a
 shopper, staff and the world can do: scans of every kind, voids, member and coupon tokens, points, suspend and
 resume, a catalog going stale, payments by every method with every outcome, staff voids of sales (also two at
@@ -36,11 +36,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from agent.config import PointsSection, SessionSection
-from simulators import money_catalog as cat
 from simulators.cloud.store_catalog import deli_label
 from simulators.cloud.tokens import TokenIssuer
-from simulators.money_lane import PAY_OUTCOMES, MoneyLane, catalog_template
-from simulators.money_reference import (
+from simulators.lanes.money import PAY_OUTCOMES, MoneyLane, catalog_template
+from simulators.trials import money_catalog as cat
+from simulators.trials.money_reference import (
     Basket,
     CouponTerms,
     Item,
@@ -124,7 +124,7 @@ def scratch() -> Path:
 
 @dataclass(frozen=True)
 class World:
-    """What the programs sell from, given the defects still open (simulators/money_catalog.py)."""
+    """What the programs sell from, given the defects still open (simulators/trials/money_catalog.py)."""
 
     open: frozenset[str]
     items: dict[str, Item]
@@ -140,7 +140,7 @@ Edit = tuple[str, str, Any]          # (GTIN as the catalog line gives it, field
 @cache
 def world(open_: frozenset[str], edits: tuple[Edit, ...] = ()) -> World:
     """One catalog template and one token issuer per process and set of open defects. `edits` change the lane's
-    catalog and not the model's (the controls in tests/test_money_model.py)."""
+    catalog and not the model's (the controls in tests/session/test_money_model.py)."""
     work = scratch()
     issuer = TokenIssuer()
     (work / "keys").mkdir()
@@ -526,7 +526,7 @@ class MoneyMachine(RuleBasedStateMachine):
           outcome=st.sampled_from(("approve", "approve", *PAY_OUTCOMES)),
           digits=st.integers(10**15, 10**16 - 1))
     def pay(self, method: str, outcome: str, digits: int) -> None:
-        """Pay by `method`; the payment service answers `outcome` (simulators/money_lane.py)."""
+        """Pay by `method`; the payment service answers `outcome` (simulators/lanes/money.py)."""
         expected = self.totals()
         if "zero_total" in self.open and expected.amount_due == 0:
             return
