@@ -19,7 +19,7 @@ from agent.catalog.db import CatalogDb
 from agent.clock import SYSTEM_CLOCK, Clock, rfc3339_ms
 from agent.errors import StoreError
 from agent.health import NOBODY, ComponentHealth, Observers
-from agent.interpret.meanings import Coupon, Meaning, Member, PaymentCode, PickupOrder, Product, Unknown
+from agent.interpret.meanings import Meaning
 from agent.interpret.router import interpret, interpret_event, replay_rejected
 from agent.interpret.rules import Rules
 from agent.session.checkout import Checkout
@@ -27,10 +27,9 @@ from agent.session.controller import SessionController
 from agent.session.offline import DEFAULT_MAX_AGE_S, is_stale
 from agent.session.pickup_handover import Pickups
 from agent.session.records import scans, seen_tokens
-from agent.session.rules.action_rules import is_suspend_code
-from agent.session.rules.outcome import member_fields, member_record, product_fields
-from agent.session.rules.scan_dispatch import Facts, scan_change
+from agent.session.rules.scan_changes import Facts, ScanContext
 from agent.session.rules.visit_change import Change
+from agent.session.scan_kinds import Kind, Lookups, Started, kind_of
 from agent.store import Database
 from agent.sync import outbox
 from agent.sync.event_ids import new_event_id
@@ -121,17 +120,18 @@ class Pipeline:
                   "session_id": self.session_id, **meaning.event_fields(), "clock_trusted": synced}
         if event.addon:
             fields["addon"] = event.addon   # a book's or magazine's add-on; the GTIN stays the product key
-        facts = self._facts(meaning)
+        kind = kind_of(meaning)
+        facts = kind.facts(meaning, self._lookups())     # read once, before the change
         if event.device == KEYPAD:
             facts = replace(facts, keyed=True)
-        display = self._display(meaning, facts, fields)
+        display = self._display(kind, meaning, facts, fields)
         if not self.lane_open:
             fields.update(outcome="rejected", reason="lane_closed")
         change: Change | None = None
         try:
             if self.session is not None and self.lane_open:
                 # Committed by the controller with the visit's change; it wakes the relay once for both.
-                change, (event_id, seq, fields) = await self._in_session(meaning, facts, fields, synced)
+                change, (event_id, seq, fields) = await self._in_session(kind, meaning, facts, fields, synced)
             else:
                 event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
                 self.on_recorded(SCAN_PRIORITY)
@@ -147,50 +147,33 @@ class Pipeline:
         self._notify({"type": "scan", "event_id": event_id, "seq": seq, **fields, **display})
         return change
 
-    async def _in_session(self, meaning: Meaning, facts: Facts, fields: dict[str, Any],
+    async def _in_session(self, kind: Kind[Any], meaning: Meaning, facts: Facts, fields: dict[str, Any],
                           synced: bool) -> tuple[Change, tuple[str, int, dict[str, Any]]]:
-        """The scan and the change it makes to the visit, committed together; a wallet code starts payment."""
+        """The scan and the change its kind's rule makes to the visit, committed together; then what the kind
+        starts (a wallet code's payment, a pickup's handover)."""
         session = self.session
         assert session is not None
-        now = self._clock.time()
-        committed = await session.apply(
-            lambda current: scan_change(current, meaning, facts, settings=session.settings, now=now,
-                                        new_id=new_event_id, clock_synced=synced),
-            scan_fields=fields)
+        ctx = ScanContext(settings=session.settings, now=self._clock.time(), new_id=new_event_id, clock_synced=synced)
+        committed = await session.apply(lambda current: kind.change(current, meaning, facts, ctx), scan_fields=fields)
         assert committed.scan is not None
-        if isinstance(meaning, PaymentCode) and not committed.replayed and self.checkout is not None:
-            task = asyncio.create_task(self.checkout.pay("wallet_code", meaning.code))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        if isinstance(meaning, PickupOrder) and self.pickups and facts.pickup and committed.change.ok:
-            self.pickups.start(session, meaning, facts.pickup)     # claim, open the door, record: a task
+        if kind.after is not None:
+            pay = self._start_payment if self.checkout is not None else None
+            kind.after(meaning, facts, Started(session, committed, self.pickups, pay))
         return committed.change, committed.scan
+
+    def _start_payment(self, code: str) -> None:
+        assert self.checkout is not None
+        task = asyncio.create_task(self.checkout.pay("wallet_code", code))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def payments_started(self) -> list[asyncio.Task[Any]]:
         """Payments started by a scanned wallet code and not finished yet (a test or the demo waits for them)."""
         return list(self._tasks)
 
-    def _facts(self, meaning: Meaning) -> Facts:
-        """The catalog facts a scan needs, read once before the change (lookups never touch the network)."""
-        session = self.session
-        if session is not None and isinstance(meaning, Unknown) and is_suspend_code(meaning.text):
-            return Facts(suspended=session.suspended(meaning.text.strip()))
-        catalog = self._catalog
-        if isinstance(meaning, PickupOrder) and self.pickups is not None:
-            return Facts(pickup=self.pickups.facts(meaning.order_id, catalog, catalog is None or self._stale()))
-        if catalog is None:
-            return Facts()
-        if isinstance(meaning, Product):
-            product, promotions = catalog.item(meaning.gtin14)
-            return Facts(product=product, promotions=promotions)
-        if isinstance(meaning, Member):
-            record = member_record(meaning, catalog)
-            spent = 0 if record is None or session is None else session.points_spent(record.member_id, record.version)
-            return Facts(member=record, points_spent=spent)
-        if isinstance(meaning, Coupon) and session is not None:
-            return Facts(coupon=catalog.coupon(meaning.coupon_id), coupon_uses=session.coupon_uses(meaning.coupon_id),
-                         policy=catalog.policy(), stale=self._stale())
-        return Facts()
+    def _lookups(self) -> Lookups:
+        """What a kind may read for its facts, as the pipeline is at this scan (lookups never touch the network)."""
+        return Lookups(catalog=self._catalog, session=self.session, pickups=self.pickups, stale=self._stale)
 
     def points_redemption_allowed(self) -> bool:
         """A fresh catalog's balance may be spent; a stale one only if the offline policy says so."""
@@ -202,16 +185,11 @@ class Pipeline:
         assert self._catalog is not None
         return is_stale(self._catalog, self.max_catalog_age_s)
 
-    def _display(self, meaning: Meaning, facts: Facts, fields: dict[str, Any]) -> dict[str, Any]:
+    def _display(self, kind: Kind[Any], meaning: Meaning, facts: Facts, fields: dict[str, Any]) -> dict[str, Any]:
         """Catalog facts for the screen; the outcome and reason may change (unknown item, age check)."""
-        if self._catalog is None:
+        if self._catalog is None or kind.display is None:
             return {}
-        if isinstance(meaning, Product):
-            outcome, display = product_fields(meaning, facts.product)
-        elif isinstance(meaning, Member):
-            outcome, display = member_fields(meaning, facts.member)
-        else:
-            return {}
+        outcome, display = kind.display(meaning, facts)
         fields.update(outcome)
         return display
 

@@ -1,6 +1,6 @@
 """The pure visit logic: the state machine (`machine`) and one step of it on a visit (`state_step`), the visit
-as a frozen value (`basket`) and its JSON (`codec`), what a step changes (`visit_change`), which rule a scan
-goes to (`scan_dispatch`), what a scan does (`scan_rules`), what a tap or staff do (`action_rules`), the
+as a frozen value (`basket`) and its JSON (`codec`), what a step changes (`visit_change`), the change each kind
+of scan makes (`scan_changes`), what a scan does (`scan_rules`), what a tap or staff do (`action_rules`), the
 shopper's call for staff (`staff_call`), whether a tender may start (`tender`), pickup checks (`pickup_rules`),
 what the catalog adds to a scan (`outcome`), and the visit priced by the engine with its screen view and sale
 body (`totals`, `receipt`).
