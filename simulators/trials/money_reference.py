@@ -221,7 +221,8 @@ def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bun
         rates[line.item.rate] = rates.get(line.item.rate, 0) + amounts[line.key]
     rows = tuple(RateRow(rate, total, tax_of(total, rate)) for rate, total in sorted(rates.items()))
     total = sum(amounts.values())
-    redeemed = min(basket.points, total)
+    # docs/catalog.md, `points_redemption`: while stale a redemption is refused, and one made before is not applied.
+    redeemed = 0 if stale and not policy.points_redemption else min(basket.points, total)
     rate_of_key = {line.key: line.item.rate for line in basket.lines}
     exact = all(len({rate_of_key[k] for k in group}) == 1 for group in ties)
     return Totals(subtotal=sum(line.gross for line in basket.lines), total=total, rates=rows,
