@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from agent.health import NOBODY, ComponentHealth, Observers
 from agent.store import Database
@@ -26,7 +27,7 @@ class Sync:
     """What the app keeps: `guard` for record_sale, `wake()` after each commit that enqueued an event."""
 
     guard: DiskGuard
-    relay: OutboxRelay | None
+    relay: OutboxRelay[Publisher] | None
     publisher: Publisher | None
 
     def wake(self, priority: int | None = None) -> None:
@@ -60,11 +61,11 @@ def build_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database
         return Sync(guard, None, None)
     handlers = Handlers(on_catalog_delta=on_catalog_delta,
                         on_command=CommandRouter(lane_db, commands).handle if commands else None)
-    publisher = Publisher(mqtt, agent.store_id, agent.lane_id, handlers)
-    relay = OutboxRelay(lane_db, publisher, delivery=mqtt.delivery, window=mqtt.inflight_window,
-                        confirm_timeout_s=mqtt.confirm_timeout_s, retention_days=mqtt.retention_days,
-                        max_publish_rate=mqtt.max_publish_rate, observers=observers)
-    return Sync(guard, relay, publisher)
+    relay = OutboxRelay(lane_db, partial(Publisher, mqtt, agent.store_id, agent.lane_id), handlers=handlers,
+                        delivery=mqtt.delivery, window=mqtt.inflight_window, confirm_timeout_s=mqtt.confirm_timeout_s,
+                        retention_days=mqtt.retention_days, max_publish_rate=mqtt.max_publish_rate,
+                        observers=observers)
+    return Sync(guard, relay, relay.publisher)
 
 
 def start_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,

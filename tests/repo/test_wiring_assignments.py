@@ -46,10 +46,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("sync/relay.py", "book.reused_written"): OWN_RECORD,
     ("sync/relay.py", "book.hwm"): OWN_RECORD,
     ("sync/relay.py", "book.hwm_written"): OWN_RECORD,
-    ("sync/relay.py", "handlers.on_puback"): "the relay registers on the publisher's Handlers (still to be "
-                                            "passed to the publisher's constructor)",
-    ("sync/relay.py", "handlers.on_ack"): "as handlers.on_puback",
-    ("sync/relay.py", "handlers.on_state"): "as handlers.on_puback",
     ("sync/loop_io.py", "client._sock"): STDLIB_API,
     ("sync/loop_io.py", "client.on_socket_register_write"): STDLIB_API,
     ("sync/loop_io.py", "client.on_socket_close"): STDLIB_API,
