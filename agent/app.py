@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 import sqlite3
@@ -23,7 +22,7 @@ from agent.catalog.catalog_sync import CatalogSync, build_catalog_sync
 from agent.catalog.db import CatalogDb
 from agent.clock import clock_trust
 from agent.config import Config, load
-from agent.devices import DeviceSection, run_device
+from agent.devices import DeviceRunner, DeviceSection
 from agent.errors import AgentError, StartupError, StoreError
 from agent.health import HealthRegistry, State
 from agent.interpret.rules import build_rules
@@ -123,7 +122,7 @@ async def start(config: Config) -> Lane:
                 metrics=metrics,
                 sync=sync, reload_requested=reload_requested)
     health.component("pipeline").ok()
-    supervisor.start("catalog", catalog_sync.run)
+    supervisor.start("catalog", catalog_sync.run, probe=catalog_sync.probe)
     sync.start(lane_db, supervisor)
     await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
     checkout.start()             # reconciles every payment not final, in a task
@@ -213,7 +212,8 @@ def _report_store(health: HealthRegistry, lane_db: Database) -> None:
 
 def start_device(lane: Lane, device: DeviceSection) -> None:
     lane.devices[device.name] = device
-    lane.supervisor.start(f"device:{device.name}", functools.partial(run_device, device, lane.pipeline.on_scan))
+    runner = DeviceRunner(device, lane.pipeline.on_scan)
+    lane.supervisor.start(f"device:{device.name}", runner.run, probe=runner.probe)
 
 
 async def stop(lane: Lane) -> None:

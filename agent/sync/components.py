@@ -16,7 +16,7 @@ from agent.store import Database
 from agent.supervise import Supervisor
 from agent.sync import outbox
 from agent.sync.commands import CommandRouter, Handler
-from agent.sync.disk import DiskGuard, run_disk_guard
+from agent.sync.disk import DiskGuard, disk_probe, run_disk_guard
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
 from agent.sync.settings import AgentSettings, MqttSection
@@ -45,10 +45,10 @@ class Sync:
         async def disk(health: ComponentHealth) -> None:
             await run_disk_guard(guard, lane_db, health)
 
-        supervisor.start("disk", disk)
+        supervisor.start("disk", disk, probe=disk_probe(guard, lane_db))
         if self.publisher is not None and self.relay is not None:
-            supervisor.start("mqtt", self.publisher.run)
-            supervisor.start("relay", self.relay.run)
+            supervisor.start("mqtt", self.publisher.run, probe=self.publisher.probe)
+            supervisor.start("relay", self.relay.run, probe=self.relay.probe)
 
 
 def build_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, *, guard: DiskGuard | None = None,

@@ -108,7 +108,6 @@ class OutboxRelay(Generic[P]):
     async def run(self, health: ComponentHealth) -> None:
         """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
         self._health.supervised_by(health)
-        health.probe = self.probe
         reader = self.db.reader()
         self.book.stream_id = outbox.stream_id(reader)
         book = self.book

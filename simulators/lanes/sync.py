@@ -67,7 +67,8 @@ async def running_lane(state_dir: Path, section: MqttSection, store_id: str = "s
                         confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days,
                         max_publish_rate=section.max_publish_rate)
     publisher = relay.publisher
-    lane = SyncLane(db, publisher, relay, ComponentHealth("mqtt"), ComponentHealth("relay"))
+    lane = SyncLane(db, publisher, relay, ComponentHealth("mqtt", probe=publisher.probe),
+                    ComponentHealth("relay", probe=relay.probe))
     tasks = [asyncio.create_task(publisher.run(lane.mqtt_health)), asyncio.create_task(relay.run(lane.relay_health))]
     try:
         yield lane
