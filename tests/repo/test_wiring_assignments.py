@@ -26,8 +26,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("api/fanout.py", "listener.dropped"): OWN_RECORD,
     ("api/fanout.py", "listener.stalled"): OWN_RECORD,
     ("app.py", "lane.config"): "reload() replaces the running config on the Lane record the app owns",
-    ("catalog/db.py", "catalog._db"): "a classmethod finishing the CatalogDb it is building",
-    ("store.py", "db.moved_aside"): "the opener finishing the Database it is building",
     ("devices.py", "t.label"): "the config table being parsed is told which table it is, for its error messages",
     ("log.py", "handler.omo_edge"): "marks a logging handler as the agent's own (logging's API)",
     ("payment/simulated.py", "entry.result"): OWN_RECORD,
