@@ -8,7 +8,7 @@ import logging
 import signal
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from agent import __version__, log
@@ -45,9 +45,12 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 4.0   # SIGTERM to exit well within systemd's and the contract's 5 s
 
 
-@dataclass
+@dataclass(frozen=True)
 class Lane:
-    """Everything one running agent owns, so stop() can take it down in reverse order."""
+    """Everything one running agent owns, so stop() can take it down in reverse order.
+
+    Frozen: a reload that takes a new config makes a new Lane (`reload` returns it) with the same components.
+    """
 
     config: Config
     health: HealthRegistry
@@ -228,21 +231,22 @@ async def stop(lane: Lane) -> None:
     await asyncio.to_thread(lane.lane_db.close)
 
 
-async def reload(lane: Lane) -> None:
-    """SIGHUP: apply what can change live (devices, logging); name what needs a restart."""
+async def reload(lane: Lane) -> Lane:
+    """SIGHUP: apply what can change live (devices, logging); name what needs a restart. Returns the lane with
+    the config now in force (the same lane when the file is refused)."""
     try:
         new = await asyncio.to_thread(load, lane.config.path)
     except AgentError as exc:
         logger.error("reload refused, keeping the running configuration: %s", exc)
-        return
+        return lane
     log.setup(new.agent.log_level, new.agent.log_format)
     await _reload_devices(lane, {d.name: d for d in new.devices})
     needs_restart = restart_needed(lane.config, new)
     if needs_restart:
         logger.warning("reload: changes to %s take effect after a restart (systemctl restart omo-edge)",
                        ", ".join(needs_restart))
-    lane.config = new
     logger.info("configuration reloaded path=%s", new.path)
+    return replace(lane, config=new)
 
 
 LIVE = frozenset({"path", "devices", "agent.log_level", "agent.log_format"})   # what reload() applies
@@ -319,7 +323,7 @@ async def _serve(lane: Lane, notifier: Notifier, stopping: asyncio.Event, reload
             await asyncio.wait({stop_wait, reload_wait}, return_when=asyncio.FIRST_COMPLETED)
             if reload_wait.done():
                 notifier.reloading()
-                await reload(lane)
+                lane = await reload(lane)   # the same components; stop() in run() needs nothing else
                 notifier.ready(f"serving lane {lane.config.agent.store_id}/{lane.config.agent.lane_id}")
             else:
                 reload_wait.cancel()

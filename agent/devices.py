@@ -101,7 +101,7 @@ def parse_devices(raw: Any, where: str, allow_simulators: bool, check: bool) -> 
 def _device(t: Table, allow_simulators: bool, check: bool) -> DeviceSection:
     name = t.string("name", pattern=r"[a-z0-9][a-z0-9_-]{0,31}",
                  fix="use lower-case letters, digits, '-' and '_', up to 32 characters")
-    t.label = f"device {name!r}"
+    t = t.relabelled(f"device {name!r}")
     driver = t.string("driver", pattern=r"[a-z0-9_+.-]+")
     if driver.startswith("sim+") and not allow_simulators:
         raise t.error("driver", f"{driver!r} is a simulator", "set allow_simulators = true in [agent] "

@@ -25,8 +25,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("api/fanout.py", "listener.ready"): OWN_RECORD,
     ("api/fanout.py", "listener.dropped"): OWN_RECORD,
     ("api/fanout.py", "listener.stalled"): OWN_RECORD,
-    ("app.py", "lane.config"): "reload() replaces the running config on the Lane record the app owns",
-    ("devices.py", "t.label"): "the config table being parsed is told which table it is, for its error messages",
     ("log.py", "handler.omo_edge"): "marks a logging handler as the agent's own (logging's API)",
     ("payment/simulated.py", "entry.result"): OWN_RECORD,
     ("payment/simulated.py", "entry.charges"): OWN_RECORD,
