@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from agent import __version__, log
@@ -23,7 +22,7 @@ from agent.catalog.catalog_sync import CatalogSync, build_catalog_sync
 from agent.catalog.db import CatalogDb
 from agent.clock import clock_trust
 from agent.config import Config, load
-from agent.devices import DeviceSection, run_device
+from agent.devices import DeviceRunner, DeviceSection
 from agent.errors import AgentError, StartupError, StoreError
 from agent.health import HealthRegistry, State
 from agent.interpret.rules import build_rules
@@ -46,9 +45,12 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 4.0   # SIGTERM to exit well within systemd's and the contract's 5 s
 
 
-@dataclass
+@dataclass(frozen=True)
 class Lane:
-    """Everything one running agent owns, so stop() can take it down in reverse order."""
+    """Everything one running agent owns, so stop() can take it down in reverse order.
+
+    Frozen: a reload that takes a new config makes a new Lane (`reload` returns it) with the same components.
+    """
 
     config: Config
     health: HealthRegistry
@@ -123,7 +125,7 @@ async def start(config: Config) -> Lane:
                 metrics=metrics,
                 sync=sync, reload_requested=reload_requested)
     health.component("pipeline").ok()
-    supervisor.start("catalog", catalog_sync.run)
+    supervisor.start("catalog", catalog_sync.run, probe=catalog_sync.probe)
     sync.start(lane_db, supervisor)
     await session.load()         # a visit cut short by a restart comes back first (a payment is settled)
     checkout.start()             # reconciles every payment not final, in a task
@@ -213,7 +215,8 @@ def _report_store(health: HealthRegistry, lane_db: Database) -> None:
 
 def start_device(lane: Lane, device: DeviceSection) -> None:
     lane.devices[device.name] = device
-    lane.supervisor.start(f"device:{device.name}", functools.partial(run_device, device, lane.pipeline.on_scan))
+    runner = DeviceRunner(device, lane.pipeline.on_scan)
+    lane.supervisor.start(f"device:{device.name}", runner.run, probe=runner.probe)
 
 
 async def stop(lane: Lane) -> None:
@@ -228,21 +231,22 @@ async def stop(lane: Lane) -> None:
     await asyncio.to_thread(lane.lane_db.close)
 
 
-async def reload(lane: Lane) -> None:
-    """SIGHUP: apply what can change live (devices, logging); name what needs a restart."""
+async def reload(lane: Lane) -> Lane:
+    """SIGHUP: apply what can change live (devices, logging); name what needs a restart. Returns the lane with
+    the config now in force (the same lane when the file is refused)."""
     try:
         new = await asyncio.to_thread(load, lane.config.path)
     except AgentError as exc:
         logger.error("reload refused, keeping the running configuration: %s", exc)
-        return
+        return lane
     log.setup(new.agent.log_level, new.agent.log_format)
     await _reload_devices(lane, {d.name: d for d in new.devices})
     needs_restart = restart_needed(lane.config, new)
     if needs_restart:
         logger.warning("reload: changes to %s take effect after a restart (systemctl restart omo-edge)",
                        ", ".join(needs_restart))
-    lane.config = new
     logger.info("configuration reloaded path=%s", new.path)
+    return replace(lane, config=new)
 
 
 LIVE = frozenset({"path", "devices", "agent.log_level", "agent.log_format"})   # what reload() applies
@@ -319,7 +323,7 @@ async def _serve(lane: Lane, notifier: Notifier, stopping: asyncio.Event, reload
             await asyncio.wait({stop_wait, reload_wait}, return_when=asyncio.FIRST_COMPLETED)
             if reload_wait.done():
                 notifier.reloading()
-                await reload(lane)
+                lane = await reload(lane)   # the same components; stop() in run() needs nothing else
                 notifier.ready(f"serving lane {lane.config.agent.store_id}/{lane.config.agent.lane_id}")
             else:
                 reload_wait.cancel()

@@ -30,11 +30,16 @@ def credential_path(value: str) -> Path:
 class Table:
     """One section of the config being read; every refusal carries file, section, key and fix."""
 
-    def __init__(self, data: Mapping[str, Any], label: str, path: str) -> None:
+    def __init__(self, data: Mapping[str, Any], label: str, path: str, *, used: frozenset[str] = frozenset()) -> None:
         self._data = data
-        self._used: set[str] = set()
+        self._used: set[str] = set(used)
         self.label = label
         self.file = path
+
+    def relabelled(self, label: str) -> Table:
+        """The same section, keys read so far included, named `label` in its errors (a [[devices]] table is
+        "devices #2" until its name is read, then "device 'handheld'")."""
+        return Table(self._data, label, self.file, used=frozenset(self._used))
 
     @classmethod
     def of(cls, document: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> Table:

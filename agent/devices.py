@@ -29,11 +29,32 @@ class DeviceSection:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
-async def run_device(section: DeviceSection, on_scan: ScanSink, health: ComponentHealth) -> None:
-    """Open the device and forward every scan; a DeviceUnavailable propagates so the supervisor retries."""
-    driver = registry.create(section.name, section.driver, section.options)
-    base = dict(health.counters)   # totals of earlier attempts (and the supervisor's own "restarts")
-    health.probe = lambda: _live(driver, base, health)
+class DeviceRunner:
+    """One configured device as a supervised component: `run` is each attempt, `probe` its live details.
+
+    The probe goes to the supervisor with `run` (`supervisor.start(name, runner.run, probe=runner.probe)`), so
+    it exists before the first attempt; it reads whichever driver the current attempt opened.
+    """
+
+    def __init__(self, section: DeviceSection, on_scan: ScanSink) -> None:
+        self.section, self.on_scan = section, on_scan
+        self._attempt: tuple[ScannerDriver, dict[str, int], ComponentHealth] | None = None
+
+    def probe(self) -> dict[str, Any]:
+        """The current driver's details, its counters merged into health (nothing before the first attempt)."""
+        return {} if self._attempt is None else _live(*self._attempt)
+
+    async def run(self, health: ComponentHealth) -> None:
+        """Open the device and forward every scan; a DeviceUnavailable propagates so the supervisor retries."""
+        section = self.section
+        driver = registry.create(section.name, section.driver, section.options)
+        base = dict(health.counters)   # totals of earlier attempts (and the supervisor's own "restarts")
+        self._attempt = (driver, base, health)
+        await _forward(driver, base, health, self.on_scan)
+
+
+async def _forward(driver: ScannerDriver, base: dict[str, int], health: ComponentHealth, on_scan: ScanSink) -> None:
+    """One attempt: open, say OK (and count a reopen), forward scans until the device goes or we are cancelled."""
     try:
         async with driver:
             if "opened_at" in health.details:
@@ -80,7 +101,7 @@ def parse_devices(raw: Any, where: str, allow_simulators: bool, check: bool) -> 
 def _device(t: Table, allow_simulators: bool, check: bool) -> DeviceSection:
     name = t.string("name", pattern=r"[a-z0-9][a-z0-9_-]{0,31}",
                  fix="use lower-case letters, digits, '-' and '_', up to 32 characters")
-    t.label = f"device {name!r}"
+    t = t.relabelled(f"device {name!r}")
     driver = t.string("driver", pattern=r"[a-z0-9_+.-]+")
     if driver.startswith("sim+") and not allow_simulators:
         raise t.error("driver", f"{driver!r} is a simulator", "set allow_simulators = true in [agent] "

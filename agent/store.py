@@ -110,9 +110,10 @@ def move_aside(path: Path) -> Path:
 class Database:
     """One SQLite file with its single writer thread and per-thread read-only readers."""
 
-    def __init__(self, path: Path, *, synchronous: str = "FULL", checkpoint_pages: int | None = None) -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", checkpoint_pages: int | None = None,
+                 moved_aside: Path | None = None) -> None:
         self.path = path
-        self.moved_aside: Path | None = None
+        self.moved_aside = moved_aside   # where `open` put a corrupt file found at `path`, for health to say
         self._synchronous = synchronous
         self._checkpoint_pages = checkpoint_pages
         self._writer: sqlite3.Connection | None = None
@@ -135,10 +136,10 @@ class Database:
         pages) at which a commit checkpoints; None keeps SQLite's 1000.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = cls(path, synchronous=synchronous, checkpoint_pages=checkpoint_pages)
         problem = integrity_problem(path)
+        moved_aside = None if problem is None else move_aside(path)
+        db = cls(path, synchronous=synchronous, checkpoint_pages=checkpoint_pages, moved_aside=moved_aside)
         if problem is not None:
-            db.moved_aside = move_aside(path)
             if rebuildable:
                 logger.warning("database %s failed its integrity check (%s); moved aside to %s, rebuilding",
                                path, problem, db.moved_aside)

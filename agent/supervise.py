@@ -8,6 +8,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from agent.clock import Clock, SystemClock
 from agent.health import ComponentHealth, HealthRegistry, State
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 # A component runs until cancelled; raising means "restart me later". It reports OK through its health.
 Component = Callable[[ComponentHealth], Awaitable[None]]
+Probe = Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +49,12 @@ class Supervisor:
     def names(self) -> list[str]:
         return list(self._tasks)
 
-    def start(self, name: str, run: Component) -> None:
+    def start(self, name: str, run: Component, *, probe: Probe | None = None) -> None:
+        """Run `run` as the component `name`; `probe` (details for health) goes in as its health is made, so a
+        read of /v1/health never sees the component without it and the component assigns nothing on its health."""
         if name in self._tasks:
             raise ValueError(f"component {name!r} is already running")
-        health = self._health.component(name)
+        health = self._health.component(name, probe=probe)
         health.set(State.STARTING)
         self._tasks[name] = asyncio.create_task(self._keep_running(name, run, health), name=name)
 

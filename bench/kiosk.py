@@ -34,7 +34,7 @@ from agent.api.session_routes import SessionRoutes  # noqa: E402
 from agent.api.settings import ApiSection  # noqa: E402
 from agent.catalog.db import CatalogDb  # noqa: E402
 from agent.catalog.load import load_snapshot  # noqa: E402
-from agent.devices import DeviceSection, run_device  # noqa: E402
+from agent.devices import DeviceRunner, DeviceSection  # noqa: E402
 from agent.health import HealthRegistry  # noqa: E402
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot  # noqa: E402
 from simulators.cloud.store_catalog import records  # noqa: E402
@@ -105,8 +105,9 @@ async def scan_to_screen(lane: SessionLane, page: Page, hub: EventHub, scans: in
     scan_call: list[float] = []
     scanner = VirtualSerialScanner("bench")
     assert lane.pipeline is not None
-    device = asyncio.create_task(run_device(DeviceSection("bench", "serial", {"port": scanner.path, "bounce_ms": 0}),
-                                            lane.pipeline.on_scan, HealthRegistry("bench").component("device")))
+    section = DeviceSection("bench", "serial", {"port": scanner.path, "bounce_ms": 0})
+    runner = DeviceRunner(section, lane.pipeline.on_scan)
+    device = asyncio.create_task(runner.run(HealthRegistry("bench").component("device", probe=runner.probe)))
     await asyncio.sleep(0.5)                           # the driver opens the pty
     recorded = hub.subscribe()                         # the pipeline tells the hub once the scan is committed
     for n in range(scans):

@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -39,7 +40,7 @@ from agent.health import ComponentHealth, HealthRegistry  # noqa: E402
 from agent.sdnotify import settle_heap  # noqa: E402
 from agent.session.rules.basket import BasketLine, add_item, new_session  # noqa: E402
 from agent.session.rules.totals import price  # noqa: E402
-from agent.sync.mqtt import Handlers, Publisher  # noqa: E402
+from agent.sync.mqtt import Publisher  # noqa: E402
 from agent.sync.relay import OutboxRelay  # noqa: E402
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for, write_snapshot  # noqa: E402
 from simulators.cloud.store_catalog import records  # noqa: E402
@@ -192,9 +193,9 @@ async def main_async(args: argparse.Namespace) -> None:
             fill_backlog(lane, args.backlog)
             assert lane.lane_db is not None
             section = mqtt_section(broker.port, confirm_timeout_s=30)
-            publisher = Publisher(section, "store-001", "lane-01", Handlers())
-            relay = OutboxRelay(lane.lane_db, publisher, delivery="end-to-end", window=100, confirm_timeout_s=30,
-                                retention_days=7)
+            relay = OutboxRelay(lane.lane_db, partial(Publisher, section, "store-001", "lane-01"),
+                                delivery="end-to-end", window=100, confirm_timeout_s=30, retention_days=7)
+            publisher = relay.publisher
             tasks = [asyncio.create_task(publisher.run(ComponentHealth("mqtt"))),
                      asyncio.create_task(relay.run(ComponentHealth("relay")))]
             sent, received = await scan_to_screen(lane, hub, args.scans, free_port())

@@ -7,7 +7,7 @@ catalog decides what the lane may still do.
 Wiring (agent/app.py):
     catalog = await asyncio.to_thread(CatalogDb.open, config.agent.state_dir)
     sync = build_catalog_sync(config.catalog, catalog)
-    supervisor.start("catalog", sync.run)
+    supervisor.start("catalog", sync.run, probe=sync.probe)
     build_sync(..., on_catalog_delta=sync.apply_delta)  # MQTT `{prefix}/{store}/catalog`
     sync.request_pull()                               # the cloud's `catalog.refresh` command
     ... on stop, after the supervisor: await asyncio.to_thread(catalog.close)
@@ -51,7 +51,7 @@ class CatalogSync:
         self.check_interval_s = check_interval_s
         self.retry_first_s = retry_first_s
         self.clock = clock or SystemClock()
-        self.health = ComponentHealth("catalog", probe=self._probe)
+        self.health = ComponentHealth("catalog", probe=self.probe)
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
         self._pull_now = asyncio.Event()
@@ -70,7 +70,6 @@ class CatalogSync:
             for counter, n in self.health.counters.items():
                 health.count(counter, n)
         self.health = health
-        health.probe = self._probe
         next_pull = self.clock.monotonic()
         while True:
             if self.clock.monotonic() >= next_pull or self._pull_now.is_set():
@@ -82,7 +81,7 @@ class CatalogSync:
             wait_s = min(self.check_interval_s, max(0.0, next_pull - self.clock.monotonic()))
             await self._wait_for_request(wait_s)
 
-    def _probe(self) -> dict[str, Any]:
+    def probe(self) -> dict[str, Any]:
         """Health details: the catalog's status (version, age, counts, source)."""
         return self.catalog.status().as_dict()
 

@@ -45,11 +45,12 @@ _MEMBER_BY_CARD = "SELECT m.* FROM member_cards c JOIN members m ON m.member_id 
 class CatalogDb:
     """Lookups against the current generation; `swap` installs a new one. Safe to use from any thread."""
 
-    def __init__(self, state_dir: Path, *, cleanup: bool = True, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, state_dir: Path, *, cleanup: bool = True, clock: Clock = SYSTEM_CLOCK,
+                 db: Database | None = None) -> None:
         self.state_dir = state_dir
         self.clock = clock                  # "now" for prices in force and the catalog's age
         self.cleanup = cleanup
-        self._db: Database | None = None
+        self._db = db                       # the current generation (None: no catalog yet); `swap` replaces it
         self._retired: list[Database] = []
         self._swap_lock = threading.Lock()
 
@@ -60,17 +61,18 @@ class CatalogDb:
         `cleanup=False` (the CLI) never deletes generation files: the running agent may have them open.
         """
         state_dir.mkdir(parents=True, exist_ok=True)
-        catalog = cls(state_dir, cleanup=cleanup, clock=clock)
+        db: Database | None = None
         name = read_pointer(state_dir)
         if name is not None and not (state_dir / name).exists():
             logger.warning("catalog pointer names %s, which is missing; running without a catalog until the next "
                            "pull or `omo-edge catalog import`", name)
         elif name is not None:
             try:
-                catalog._db = Database.open(state_dir / name, migrations(), rebuildable=True)
+                db = Database.open(state_dir / name, migrations(), rebuildable=True)
             except StoreError as exc:
                 logger.warning("catalog %s cannot be opened (%s); running without a catalog until the next "
                                "pull or `omo-edge catalog import`", name, exc)
+        catalog = cls(state_dir, cleanup=cleanup, clock=clock, db=db)
         if cleanup:
             with catalog_lock(state_dir, wait=False) as locked:
                 if locked:   # no `catalog import` is loading right now

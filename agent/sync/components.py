@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from agent.health import NOBODY, ComponentHealth, Observers
 from agent.store import Database
 from agent.supervise import Supervisor
 from agent.sync import outbox
 from agent.sync.commands import CommandRouter, Handler
-from agent.sync.disk import DiskGuard, run_disk_guard
+from agent.sync.disk import DiskGuard, disk_probe, run_disk_guard
 from agent.sync.mqtt import Handlers, Publisher
 from agent.sync.relay import OutboxRelay
 from agent.sync.settings import AgentSettings, MqttSection
@@ -26,7 +27,7 @@ class Sync:
     """What the app keeps: `guard` for record_sale, `wake()` after each commit that enqueued an event."""
 
     guard: DiskGuard
-    relay: OutboxRelay | None
+    relay: OutboxRelay[Publisher] | None
     publisher: Publisher | None
 
     def wake(self, priority: int | None = None) -> None:
@@ -44,10 +45,10 @@ class Sync:
         async def disk(health: ComponentHealth) -> None:
             await run_disk_guard(guard, lane_db, health)
 
-        supervisor.start("disk", disk)
+        supervisor.start("disk", disk, probe=disk_probe(guard, lane_db))
         if self.publisher is not None and self.relay is not None:
-            supervisor.start("mqtt", self.publisher.run)
-            supervisor.start("relay", self.relay.run)
+            supervisor.start("mqtt", self.publisher.run, probe=self.publisher.probe)
+            supervisor.start("relay", self.relay.run, probe=self.relay.probe)
 
 
 def build_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, *, guard: DiskGuard | None = None,
@@ -60,11 +61,11 @@ def build_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database
         return Sync(guard, None, None)
     handlers = Handlers(on_catalog_delta=on_catalog_delta,
                         on_command=CommandRouter(lane_db, commands).handle if commands else None)
-    publisher = Publisher(mqtt, agent.store_id, agent.lane_id, handlers)
-    relay = OutboxRelay(lane_db, publisher, delivery=mqtt.delivery, window=mqtt.inflight_window,
-                        confirm_timeout_s=mqtt.confirm_timeout_s, retention_days=mqtt.retention_days,
-                        max_publish_rate=mqtt.max_publish_rate, observers=observers)
-    return Sync(guard, relay, publisher)
+    relay = OutboxRelay(lane_db, partial(Publisher, mqtt, agent.store_id, agent.lane_id), handlers=handlers,
+                        delivery=mqtt.delivery, window=mqtt.inflight_window, confirm_timeout_s=mqtt.confirm_timeout_s,
+                        retention_days=mqtt.retention_days, max_publish_rate=mqtt.max_publish_rate,
+                        observers=observers)
+    return Sync(guard, relay, relay.publisher)
 
 
 def start_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, supervisor: Supervisor, *,

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.errors import DiskFullError
 from agent.health import ComponentHealth
@@ -48,10 +50,14 @@ class DiskGuard:
         return self.free_bytes() < self.shed_free_mb * MB
 
 
+def disk_probe(guard: DiskGuard, db: Database) -> Callable[[], dict[str, Any]]:
+    """Free space and lane.db's file sizes for health: given to the supervisor with `run_disk_guard`."""
+    return lambda: {"disk_free_mb": guard.free_bytes() // MB, **file_sizes(db.path)}
+
+
 async def run_disk_guard(guard: DiskGuard, db: Database, health: ComponentHealth, *,
                          interval_s: float = 5.0) -> None:
     """Supervised component: report free space, shed scan rows when low, say when sales are refused."""
-    health.probe = lambda: {"disk_free_mb": guard.free_bytes() // MB, **file_sizes(db.path)}
     while True:
         check_once(guard, db, health)
         if guard.should_shed():

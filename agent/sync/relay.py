@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import PacketTooLarge, PublishError, StoreError
@@ -22,7 +23,7 @@ from agent.store import Database
 from agent.sync import outbox
 from agent.sync.confirmations import Confirmations, Reuse, parse_ack
 from agent.sync.pending import PendingReader
-from agent.sync.publisher_link import PublisherLink
+from agent.sync.publisher_link import Handlers, PublisherLink
 from agent.sync.rate import TokenBucket
 from agent.sync.relay_health import RelayHealth
 
@@ -36,6 +37,8 @@ GIVE_WAY_S = 0.005   # at most this long per batch waiting for a sale's or scan'
 # only grows memory and the resend after a timeout, and a slow ingest should slow the drain, not be flooded.
 AWAITING_WINDOWS = 20
 
+P = TypeVar("P", bound=PublisherLink)
+
 
 @dataclass(frozen=True, slots=True)
 class RelaySettings:
@@ -46,12 +49,19 @@ class RelaySettings:
     max_publish_rate: float     # publishes a second at most (AWS IoT Core: 100 a connection); 0: no limit
 
 
-class OutboxRelay:
-    """Drains lane.db's outbox through a Publisher; `wake()` after a commit makes a new row go at once."""
+class OutboxRelay(Generic[P]):
+    """Drains lane.db's outbox through a Publisher; `wake()` after a commit makes a new row go at once.
 
-    def __init__(self, db: Database, publisher: PublisherLink, *, delivery: str = "end-to-end", window: int = 100,
-                 confirm_timeout_s: float = 30.0, retention_days: float = 7.0, max_publish_rate: float = 0,
-                 clock: Clock = SYSTEM_CLOCK, observers: Observers = NOBODY) -> None:
+    `connect` (e.g. `partial(Publisher, section, store_id, lane_id)`) makes the publisher with `handlers` plus
+    the relay's own callbacks: it gets all it calls at construction, nothing is registered on it later.
+    """
+
+    def __init__(self, db: Database, connect: Callable[[Handlers], P], *, handlers: Handlers | None = None,
+                 delivery: str = "end-to-end", window: int = 100, confirm_timeout_s: float = 30.0,
+                 retention_days: float = 7.0, max_publish_rate: float = 0, clock: Clock = SYSTEM_CLOCK,
+                 observers: Observers = NOBODY) -> None:
+        publisher = connect(replace(handlers or Handlers(), on_puback=self._on_puback, on_ack=self._on_ack,
+                                    on_state=self._on_state))
         self.db, self.publisher, self.clock = db, publisher, clock
         self.settings = RelaySettings(delivery == "broker", window, confirm_timeout_s, retention_days, max_publish_rate)
         self._rate = TokenBucket(max_publish_rate, clock.monotonic()) if max_publish_rate > 0 else None
@@ -68,8 +78,6 @@ class OutboxRelay:
         # class, and PUBACK to the ingest's ack.
         self.observe_publish = observers.publish
         self.observe_ack = observers.ack
-        handlers = publisher.handlers
-        handlers.on_puback, handlers.on_ack, handlers.on_state = self._on_puback, self._on_ack, self._on_state
 
     @property
     def window(self) -> int:
@@ -100,7 +108,6 @@ class OutboxRelay:
     async def run(self, health: ComponentHealth) -> None:
         """Supervised component: publish while connected, flush marks, resend late rows, prune old ones."""
         self._health.supervised_by(health)
-        health.probe = self.probe
         reader = self.db.reader()
         self.book.stream_id = outbox.stream_id(reader)
         book = self.book

@@ -25,9 +25,9 @@ class Published:
 
 
 class FakePublisher:
-    def __init__(self, *, quota: int = 65535) -> None:
+    def __init__(self, handlers: Handlers | None = None, *, quota: int = 65535) -> None:
         self.topics = Topics("omo/v1", "store-001", "lane-01")
-        self.handlers = Handlers()
+        self.handlers = handlers or Handlers()
         self.connected = asyncio.Event()
         self.quota = quota
         self.max_packet_size: int | None = None

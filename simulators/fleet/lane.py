@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from functools import partial
 from pathlib import Path
 
 from agent.health import ComponentHealth
@@ -38,7 +39,7 @@ class VirtualLane:
         self.stream_id = ""
         self._db: Database | None = None
         self._publisher: Publisher | None = None
-        self._relay: OutboxRelay | None = None
+        self._relay: OutboxRelay[Publisher] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._confirmed_mark = 0.0     # confirmed_at of the newest row already counted
 
@@ -65,11 +66,12 @@ class VirtualLane:
     def start(self) -> None:
         """The publisher and the relay as tasks, on the running loop."""
         handlers = Handlers(on_catalog_delta=self._on_catalog_delta)
-        self._publisher = Publisher(self.section, self.store_id, self.lane_id, handlers)
         section = self.section
-        self._relay = OutboxRelay(self.db, self._publisher, delivery=section.delivery, window=section.inflight_window,
+        self._relay = OutboxRelay(self.db, partial(Publisher, section, self.store_id, self.lane_id), handlers=handlers,
+                                  delivery=section.delivery, window=section.inflight_window,
                                   confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days,
                                   max_publish_rate=section.max_publish_rate)
+        self._publisher = self._relay.publisher
         self._tasks = [asyncio.create_task(self._publisher.run(self.mqtt_health), name=f"mqtt-{self.lane_id}"),
                        asyncio.create_task(self._relay.run(self.relay_health), name=f"relay-{self.lane_id}")]
 

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from agent.sync.settings import MqttSection
 class SyncLane:
     db: Database
     publisher: Publisher
-    relay: OutboxRelay
+    relay: OutboxRelay[Publisher]
     mqtt_health: ComponentHealth
     relay_health: ComponentHealth
 
@@ -61,11 +62,13 @@ def mqtt_section(port: int, **overrides: Any) -> MqttSection:
 async def running_lane(state_dir: Path, section: MqttSection, store_id: str = "store-001",
                        lane_id: str = "lane-01", handlers: Handlers | None = None) -> AsyncIterator[SyncLane]:
     db = await asyncio.to_thread(open_sync_db, state_dir / "lane.db", store_id, lane_id)
-    publisher = Publisher(section, store_id, lane_id, handlers or Handlers())
-    relay = OutboxRelay(db, publisher, delivery=section.delivery, window=section.inflight_window,
+    relay = OutboxRelay(db, partial(Publisher, section, store_id, lane_id), handlers=handlers,
+                        delivery=section.delivery, window=section.inflight_window,
                         confirm_timeout_s=section.confirm_timeout_s, retention_days=section.retention_days,
-                       max_publish_rate=section.max_publish_rate)
-    lane = SyncLane(db, publisher, relay, ComponentHealth("mqtt"), ComponentHealth("relay"))
+                        max_publish_rate=section.max_publish_rate)
+    publisher = relay.publisher
+    lane = SyncLane(db, publisher, relay, ComponentHealth("mqtt", probe=publisher.probe),
+                    ComponentHealth("relay", probe=relay.probe))
     tasks = [asyncio.create_task(publisher.run(lane.mqtt_health)), asyncio.create_task(relay.run(lane.relay_health))]
     try:
         yield lane

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 
 from agent.health import ComponentHealth
@@ -18,7 +19,7 @@ from agent.lane_db import open_sync_db
 from agent.session.records.sales import record_sale
 from agent.session.records.scans import record_scan
 from agent.sync import outbox
-from agent.sync.mqtt import Handlers, Publisher
+from agent.sync.mqtt import Publisher
 from agent.sync.relay import OutboxRelay
 from agent.sync.settings import MqttSection
 
@@ -54,8 +55,9 @@ async def main_async(args: argparse.Namespace) -> int:
                           confirm_timeout_s=args.confirm_timeout, client_id=f"lane-writer-{args.lane}",
                           inflight_window=args.window)
     db = await asyncio.to_thread(open_sync_db, Path(args.state_dir) / "lane.db", args.store, args.lane)
-    publisher = Publisher(section, args.store, args.lane, Handlers())
-    relay = OutboxRelay(db, publisher, window=section.inflight_window, confirm_timeout_s=section.confirm_timeout_s)
+    relay = OutboxRelay(db, partial(Publisher, section, args.store, args.lane), window=section.inflight_window,
+                        confirm_timeout_s=section.confirm_timeout_s)
+    publisher = relay.publisher
     tasks = [asyncio.create_task(publisher.run(ComponentHealth("mqtt"))),
              asyncio.create_task(relay.run(ComponentHealth("relay")))]
     print("started", flush=True)

@@ -96,3 +96,22 @@ def test_back_off_is_capped_and_jittered() -> None:
     assert all(0.8 <= d <= 72 for d in delays)
     assert max(delays) <= 60 * 1.2
     assert delays[-1] >= 60 * 0.8
+
+
+async def test_a_components_probe_goes_in_when_the_supervisor_starts_it() -> None:
+    health = HealthRegistry("t")
+    supervisor = Supervisor(health, backoff=NO_JITTER)
+    seen: list[ComponentHealth] = []
+
+    async def component(h: ComponentHealth) -> None:
+        seen.append(h)
+        await asyncio.Event().wait()
+
+    supervisor.start("disk", component, probe=lambda: {"disk_free_mb": 512})
+    try:
+        # Read before the component's first turn: the probe is there from the start, not from inside run().
+        assert health.component("disk").snapshot()["details"] == {"disk_free_mb": 512}
+        await wait_until(lambda: bool(seen), 5, 0.001)
+        assert seen == [health.component("disk")]
+    finally:
+        await supervisor.stop_all()

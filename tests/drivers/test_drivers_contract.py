@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent.devices import DeviceSection, run_device
+from agent.devices import DeviceRunner, DeviceSection
 from agent.health import HealthRegistry, State
 from agent.supervise import Backoff, Supervisor
 from drivers import registry
@@ -154,8 +154,9 @@ async def test_replug_resumes_under_the_supervisor_and_health_keeps_totals(rig: 
     health = HealthRegistry("test")
     supervisor = Supervisor(health, backoff=Backoff(initial_s=0.05, max_s=0.1, jitter=0.0))
     section = DeviceSection(name="dev", driver=rig.driver, options=rig.options)
+    runner = DeviceRunner(section, sink)
+    supervisor.start("device:dev", runner.run, probe=runner.probe)
     component = health.component("device:dev")
-    supervisor.start("device:dev", lambda h: run_device(section, sink, h))
     try:
         await until(lambda: component.state is State.OK)
         rig.scan(EAN13, "ean13")

@@ -287,10 +287,14 @@ async def test_commands_run_once_per_command_id_and_catalog_deltas_reach_the_cac
     async def on_delta(payload: bytes) -> None:
         deltas.append(payload)
 
-    handlers = Handlers(on_catalog_delta=on_delta)
+    routers: list[CommandRouter] = []   # made once lane.db is open; the publisher gets its handlers at construction
+
+    async def on_command(payload: bytes) -> object:
+        return await routers[0].handle(payload)
+
+    handlers = Handlers(on_catalog_delta=on_delta, on_command=on_command)
     async with running_lane(tmp_path, mqtt_section(mqtt_broker.port), handlers=handlers) as lane:
-        router = CommandRouter(lane.db, {"lane.close": close_lane})
-        handlers.on_command = router.handle
+        routers.append(CommandRouter(lane.db, {"lane.close": close_lane}))
         await asyncio.wait_for(lane.publisher.connected.wait(), 10)
         client, _ = watch(mqtt_broker, "nothing/here")
         command = json.dumps({"command_id": "c-1", "command": "lane.close", "args": {"reason": "night"}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ async def test_the_relay_stops_on_cancel_even_when_a_wake_up_lands_in_the_same_t
     completed; the relay then looped on and never ended (seen in CI as a lane whose cleanup hung).
     """
     db = await asyncio.to_thread(open_sync_db, tmp_path / "lane.db", "store-001", "lane-01")
-    relay = OutboxRelay(db, Publisher(mqtt_section(free_port()), "store-001", "lane-01"))   # never connects
+    relay = OutboxRelay(db, partial(Publisher, mqtt_section(free_port()), "store-001", "lane-01"))   # never connects
     try:
         for attempt in range(50):
             task = asyncio.create_task(relay.run(ComponentHealth("relay")))

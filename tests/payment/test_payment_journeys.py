@@ -76,7 +76,7 @@ async def test_the_lanes_qr_is_shown_then_paid_by_the_app_and_recorded_once(payp
 async def test_an_expired_qr_is_withdrawn_and_the_basket_released_with_nothing_charged(paypay_lane: Lane) -> None:
     lane, service = paypay_lane
     assert lane.controller is not None
-    lane.with_payment(qr_expiry_s=1)
+    await lane.with_payment(qr_expiry_s=1)
     await lane.scan(TEA)
     await lane.checkout.pay("wallet_qr")
     await lane.settled()
@@ -91,8 +91,8 @@ async def test_an_expired_qr_is_withdrawn_and_the_basket_released_with_nothing_c
 async def test_a_qr_paid_at_the_last_moment_is_a_sale_not_a_loss(paypay_lane: Lane) -> None:
     lane, service = paypay_lane
     assert lane.controller is not None
-    lane.with_payment(poll_interval_s=30)          # no poll before the expiry: only the final status query
-    lane.with_payment(qr_expiry_s=1)
+    await lane.with_payment(poll_interval_s=30)          # no poll before the expiry: only the final status query
+    await lane.with_payment(qr_expiry_s=1)
     await lane.scan(TEA)
     await lane.checkout.pay("wallet_qr")
     [intent] = lane.intents()
@@ -182,7 +182,7 @@ async def test_offline_a_wallet_is_refused_with_the_basket_kept_and_it_can_be_su
 
 async def test_a_payment_still_unknown_is_cancelled_and_recorded_as_a_reversal(paypay_lane: Lane) -> None:
     lane, service = paypay_lane
-    lane.with_payment(unknown_timeout_s=1)
+    await lane.with_payment(unknown_timeout_s=1)
     service.drop_after_commit = 1                   # charged, reply lost
     service.fail_status = 3                         # and no status query is answered before the time is up
     await lane.scan(TEA)
@@ -212,7 +212,7 @@ async def test_a_request_that_never_reached_the_service_is_cancelled_so_it_canno
 async def test_duplicate_notifications_wake_the_lane_and_still_record_one_sale(paypay_lane: Lane) -> None:
     lane, service = paypay_lane
     assert lane.controller is not None
-    lane.with_payment(poll_interval_s=30)           # only the notification can make it quick
+    await lane.with_payment(poll_interval_s=30)           # only the notification can make it quick
     checkout = lane.checkout
     service.on_notify = lambda payment_id, status: checkout.notified(payment_id) and None
     service.duplicate_notifications = 3

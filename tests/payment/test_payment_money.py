@@ -72,7 +72,7 @@ async def test_a_staff_void_retried_after_the_cancel_window_is_sent_as_a_refund(
 async def test_a_qr_paid_just_before_the_shopper_cancels_stays_a_sale(paypay_lane: Lane) -> None:
     lane, service = paypay_lane
     assert lane.controller is not None
-    lane.with_payment(poll_interval_s=30)         # no poll sees the payment: only the cancel's final status query
+    await lane.with_payment(poll_interval_s=30)         # no poll sees the payment: only the cancel's final status query
     await lane.scan(TEA)
     await lane.checkout.pay("wallet_qr")
     [intent] = lane.intents()

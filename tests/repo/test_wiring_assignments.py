@@ -19,23 +19,12 @@ AGENT = Path(__file__).resolve().parents[2] / "agent"
 
 OWN_RECORD = "a mutable record this module creates and owns (not a collaborator)"
 STDLIB_API = "a third-party or standard-library object whose documented API is attribute assignment"
-SUPERVISED_PROBE = ("the ComponentHealth the supervisor hands to run() is told its probe there; the component "
-                    "did not exist when the supervisor built it")
 
 # (path under agent/, the target as written) -> why it is not post-construction wiring.
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("api/fanout.py", "listener.ready"): OWN_RECORD,
     ("api/fanout.py", "listener.dropped"): OWN_RECORD,
     ("api/fanout.py", "listener.stalled"): OWN_RECORD,
-    ("app.py", "lane.config"): "reload() replaces the running config on the Lane record the app owns",
-    ("catalog/db.py", "catalog._db"): "a classmethod finishing the CatalogDb it is building",
-    ("store.py", "db.moved_aside"): "the opener finishing the Database it is building",
-    ("catalog/catalog_sync.py", "health.probe"): SUPERVISED_PROBE,
-    ("devices.py", "health.probe"): SUPERVISED_PROBE,
-    ("sync/disk.py", "health.probe"): SUPERVISED_PROBE,
-    ("sync/mqtt/publisher.py", "health.probe"): SUPERVISED_PROBE,
-    ("sync/relay.py", "health.probe"): SUPERVISED_PROBE,
-    ("devices.py", "t.label"): "the config table being parsed is told which table it is, for its error messages",
     ("log.py", "handler.omo_edge"): "marks a logging handler as the agent's own (logging's API)",
     ("payment/simulated.py", "entry.result"): OWN_RECORD,
     ("payment/simulated.py", "entry.charges"): OWN_RECORD,
@@ -46,10 +35,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("sync/relay.py", "book.reused_written"): OWN_RECORD,
     ("sync/relay.py", "book.hwm"): OWN_RECORD,
     ("sync/relay.py", "book.hwm_written"): OWN_RECORD,
-    ("sync/relay.py", "handlers.on_puback"): "the relay registers on the publisher's Handlers (still to be "
-                                            "passed to the publisher's constructor)",
-    ("sync/relay.py", "handlers.on_ack"): "as handlers.on_puback",
-    ("sync/relay.py", "handlers.on_state"): "as handlers.on_puback",
     ("sync/loop_io.py", "client._sock"): STDLIB_API,
     ("sync/loop_io.py", "client.on_socket_register_write"): STDLIB_API,
     ("sync/loop_io.py", "client.on_socket_close"): STDLIB_API,

@@ -241,7 +241,7 @@ async def test_a_decline_then_a_success_pays_once(session_lane: SessionLane) -> 
 async def test_too_many_declines_call_an_attendant(session_lane: SessionLane) -> None:
     lane = session_lane
     assert lane.controller is not None
-    lane.with_settings(max_failed_payments=2)
+    await lane.with_settings(max_failed_payments=2)
     await lane.scan(TEA)
     lane.adapter.outcome = "decline"
     await lane.checkout.pay("simulated")

@@ -23,7 +23,7 @@ def expired(gtin13: str) -> str:
 
 async def test_a_scan_past_max_quantity_is_refused_and_adds_nothing(session_lane: SessionLane) -> None:
     lane = session_lane
-    lane.with_settings(max_quantity=4)
+    await lane.with_settings(max_quantity=4)
     refusals = [await lane.scan(TEA) for _ in range(6)]
     assert [c.refused if c is not None else "?" for c in refusals] == [None] * 4 + ["quantity_limit"] * 2
     view = lane.view

@@ -47,8 +47,9 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
-    publisher, clock, health = FakePublisher(), FakeClock(), ComponentHealth("relay")
-    relay = OutboxRelay(db, publisher, window=4, confirm_timeout_s=30, clock=clock)
+    clock, health = FakeClock(), ComponentHealth("relay")
+    relay = OutboxRelay(db, FakePublisher, window=4, confirm_timeout_s=30, clock=clock)
+    publisher = relay.publisher
     task = asyncio.create_task(relay.run(health))
     try:
         yield Rig(db, publisher, relay, health, clock)
@@ -188,8 +189,9 @@ async def test_a_dropped_link_sends_again_what_was_not_confirmed(rig: Rig) -> No
 
 async def test_max_publish_rate_holds_a_backlog_to_the_rate_with_one_seconds_burst(tmp_path: Path) -> None:
     db = open_sync_db(tmp_path / "lane.db", "store-001", "lane-01")
-    publisher, clock = FakePublisher(), FakeClock()
-    relay = OutboxRelay(db, publisher, window=100, max_publish_rate=5, clock=clock)
+    clock = FakeClock()
+    relay = OutboxRelay(db, FakePublisher, window=100, max_publish_rate=5, clock=clock)
+    publisher = relay.publisher
     task = asyncio.create_task(relay.run(ComponentHealth("relay")))
     try:
         for n in range(12):

@@ -103,8 +103,7 @@ class Publisher:
             raise PublishError(f"broker refused publish to {topic}: reason 0x{rc:02x}", rc)
 
     async def run(self, health: ComponentHealth) -> None:
-        """Supervised component: stay connected, reconnecting with exponential back-off and jitter."""
-        health.probe = self.probe
+        """Supervised component (its probe: `probe`): stay connected, reconnecting with back-off and jitter."""
         attempt = 0
         while True:
             connected_at = self.clock.monotonic()
