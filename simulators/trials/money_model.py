@@ -169,6 +169,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.suspended: dict[str, Visit] = {}
         self.stale = False
         self.redeemed: Counter[str] = Counter()       # points redeemed at this lane per member
+        self.sale_points: dict[str, tuple[str, int]] = {}   # sale ID -> (member, points it redeemed)
         self.uses: Counter[str] = Counter()            # coupon uses at this lane (completed sales)
         self.stale_sales: set[str] = set()
         self.tokens: dict[str, tuple[str, float, str]] = {}   # coupon ID -> the last token: (token, signed at, holder)
@@ -234,7 +235,10 @@ class MoneyMachine(RuleBasedStateMachine):
                      policy=self.world.policy, used_up=used if used_up is None else used_up)
 
     def available_points(self, member: str) -> int:
-        return cat.MEMBERS[member][1] - self.redeemed[member]
+        # docs/session.md "Points": a staff reversal of a sale gives its redeemed points back.
+        returned = sum(points for sale, (holder, points) in self.sale_points.items()
+                       if holder == member and sale in self._reversed())
+        return cat.MEMBERS[member][1] - self.redeemed[member] + returned
 
     # -- scans -----------------------------------------------------------------------------------------------
 
@@ -564,6 +568,7 @@ class MoneyMachine(RuleBasedStateMachine):
             self.uses[coupon] += 1
         if self.visit.basket.member is not None:
             self.redeemed[self.visit.basket.member] += expected.points_redeemed
+            self.sale_points[sale["sale_id"]] = (self.visit.basket.member, expected.points_redeemed)
         if self.stale:
             self.stale_sales.add(sale["sale_id"])
 
