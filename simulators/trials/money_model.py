@@ -413,7 +413,9 @@ class MoneyMachine(RuleBasedStateMachine):
                        f"coupon {name} accepted (uses {self.uses[name]}, stale {self.stale})")
         if (self.stale and not single and not used_up and self.visit.basket.member == holder
                 and self.state == "scanning"):
-            self.check("stale_coupons", ok, f"coupon {name} (max_uses {terms.max_uses}) refused while stale ({reason}):"
+            # Only the offline refusal is the policy's; a token scanned again in another visit is a replay.
+            self.check("stale_coupons", ok or reason != "coupon_offline",
+                       f"coupon {name} (max_uses {terms.max_uses}) refused while stale ({reason}):"
                        " the offline policy stops single-use coupons only")
         if ok and name not in self.visit.basket.coupons:
             self.visit = replace(self.visit, basket=replace(self.visit.basket,

@@ -32,7 +32,10 @@ from simulators.trials.money_reference import (
 
 pytestmark = pytest.mark.timeout(300)
 
-CI = settings(max_examples=100, stateful_step_count=40, deadline=None, suppress_health_check=list(HealthCheck))
+# The suite runs a fixed set of programs (derandomize), so a run fails only on a change to the code; the random
+# exploration is bench/money_model.py's.
+CI = settings(max_examples=100, stateful_step_count=40, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
 
 
 def test_the_lanes_money_holds_to_the_reference_model_after_every_step() -> None:
