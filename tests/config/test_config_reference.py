@@ -40,6 +40,8 @@ url = "https://cloud.example/catalog"
 [session]
 [points]
 [pickup]
+[attendant]
+light = { driver = "relay_serial" }
 [interpret]
 [[interpret.rcn]]
 name = "deli"
