@@ -3,5 +3,5 @@ through the session's own rules, the replies, the `omo.attendant/1` events and t
 
 `wire` is what the lane and the station share (pure; the station imports it). `status`, `checks`, `light_rule`
 and `settings` are pure rules; `link`, `publisher` and `lights` are the shell that talks MQTT, lane.db and the
-light (docs/attendant.md).
+light (docs/architecture.md, "The attendant station, lane side").
 """

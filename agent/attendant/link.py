@@ -1,5 +1,5 @@
 """The attendant station's commands at the lane: checked, applied once through the session's own rules, and
-answered (docs/attendant.md).
+answered (docs/architecture.md, "The attendant station, lane side").
 
 Mirrors the cloud's commands (agent/sync/commands.py): one at a time in arrival order, the command ID kept in
 lane.db so a replay is refused even after a restart. Unlike them, each command is a JWS the lane verifies

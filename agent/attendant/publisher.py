@@ -1,4 +1,5 @@
-"""Publishes the lane's retained `omo.lane_status/1` and drives the lane light (docs/attendant.md).
+"""Publishes the lane's retained `omo.lane_status/1` and drives the lane light (docs/architecture.md,
+"The attendant station, lane side").
 
 Why not through the outbox: the status is the latest state, not an event. It may be dropped while the broker
 is away and is published again, as it then stands, on the next connect. It goes out when its content changed

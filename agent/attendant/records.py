@@ -1,5 +1,5 @@
 """The attendant commands the lane has answered, by command ID (jti), in lane.db: a command is applied once and
-a replay is refused, even after a restart (docs/attendant.md).
+a replay is refused, even after a restart (docs/architecture.md, "The attendant station, lane side").
 
 A decision commits in the same transaction as its row (the controller's `also`), so a crash cannot leave a call
 resolved with the command still claimable, nor the command burnt without its decision.

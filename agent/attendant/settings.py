@@ -1,5 +1,5 @@
 """The lane's `[attendant]` config section: which stations it trusts, how long a command may live, how often an
-idle lane says it is alive, what may be decided remotely, and the lane light (docs/attendant.md, docs/config.md).
+idle lane says it is alive, what may be decided remotely, and the lane light (docs/config.md).
 
 Why "remote" per reason: an age check needs someone who can see the shopper, so by default it is decided only
 at the lane; the rest (an unknown item, a random audit, failed payments) a member of staff can decide from the

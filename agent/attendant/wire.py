@@ -1,5 +1,5 @@
 """What the lane and the attendant station share on the wire: topics, the command's claims, signing and checking it,
-and the reply (docs/attendant.md; docs/asyncapi.yaml).
+and the reply (docs/architecture.md, "The attendant station, lane side"; docs/asyncapi.yaml).
 
 Pure and shared: both the lane (agent/attendant/) and the station (agent/station/) import this module, so it
 imports only the standard library and `agent.interpret.tokens` (the same JWS rules as the app's tokens: one
@@ -140,21 +140,23 @@ def verify_command(token: str, keys: Mapping[str, Ed25519PublicKey], policy: Tim
     if header is None or header.get("alg") != "EdDSA" or "crit" in header or not isinstance(header.get("kid"), str):
         return CommandRefused("malformed", "the command's JWS header is not EdDSA with a kid")
     kid: str = header["kid"]
+    payload = _json_object(body)
+    # Read before the signature is trusted, only to name the command in the refusal (under MQTT 3.1.1 the station
+    # has nothing else to match a reply by); nothing else of an unverified payload is used.
+    jti = payload.get("jti") if payload is not None else None
+    jti = jti if isinstance(jti, str) and _ID.fullmatch(jti) else None
     key = keys.get(kid)
     if key is None:
-        return CommandRefused("unknown_key", f"no station key {kid[:64]!r} in [attendant] keys")
+        return CommandRefused("unknown_key", f"no station key {kid[:64]!r} in [attendant] keys", jti)
     from cryptography.exceptions import InvalidSignature
 
     try:
         key.verify(_b64(signature), f"{head}.{body}".encode("ascii"))
     except (InvalidSignature, binascii.Error, ValueError):
-        return CommandRefused("bad_signature", f"the signature does not match station key {kid!r}")
-    payload = _json_object(body)
+        return CommandRefused("bad_signature", f"the signature does not match station key {kid!r}", jti)
     claims = None if payload is None else _claims(kid, payload)
     if claims is None:
-        jti = payload.get("jti") if payload is not None else None
-        return CommandRefused("malformed", "the command's claims are missing or of the wrong type",
-                              jti if isinstance(jti, str) and _ID.fullmatch(jti) else None)
+        return CommandRefused("malformed", "the command's claims are missing or of the wrong type", jti)
     return _timely(claims, policy, max_age_s)
 
 

@@ -85,7 +85,7 @@ class Intervention:
     status: str = "pending"             # pending | approved | rejected
     staff_id: str | None = None
     detail: str = ""
-    # What the attendant station shows and the events measure (docs/attendant.md): when it was raised, what staff
+    # What the attendant station shows and the events measure (docs/session.md): when it was raised, what staff
     # need to decide (the unknown code, the audited lines), who said they were coming, and who resolved it.
     raised_at: float | None = None
     code: str | None = None
