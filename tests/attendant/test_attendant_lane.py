@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import paho.mqtt.client as paho
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -217,21 +218,35 @@ async def test_an_unknown_item_approved_remotely_unblocks_the_lane_once(rig: Rig
             assert coming["outcome"] == "applied"
             assert lane.session.view()["prompts"][0]["code"] == "help_coming"
             await station.status(lambda s: (s["help_coming"] or {}).get("staff_id") == "S-1")
-            approve = await station.command("approve", rig.issuer.staff("S-1"), session_id=session_id,
-                                            intervention_id=call["intervention_id"], correlated=both_v5)
-            reject = await station.command("reject", rig.issuer.staff("S-2"), session_id=session_id,
-                                           intervention_id=call["intervention_id"], correlated=both_v5)
+            # Two staff decide the same call at once: one decision, and the other is told who made it.
+            sent = [station.sign(action, rig.issuer.staff(staff), session_id=session_id,
+                                 intervention_id=call["intervention_id"])
+                    for action, staff in (("approve", "S-1"), ("reject", "S-2"))]
+            for jti, token in sent:
+                station.publish(token, jti)
+            approve, reject = [await station.reply(jti, both_v5) for jti, _ in sent]
             assert (approve["outcome"], approve["decision"], approve["resolved_by"]) == ("applied", "approved", "S-1")
             assert (reject["outcome"], reject["resolved_by"], reject["decision"]) == \
                 ("already_resolved", "S-1", "approved")
             assert reject["resolved_at"] == approve["resolved_at"] and "S-1" in reject["message"]
+            assert reject["status_seq"] >= approve["status_seq"] >= 1
             assert lane.session.session.state.value == "scanning" and not lane.session.session.pending
             await station.status(lambda s: s["state"] == "scanning" and not s["interventions"])
             events = [(e["event"], e["via"], e["staff_id"]) for e in attendant_events(lane)]
             assert events == [("call_raised", None, None), ("call_acknowledged", "station", "S-1"),
                               ("call_resolved", "station", "S-1")]
+            metrics = await scrape(lane)
+            assert 'omo_edge_attendant_commands_total{action="approve",outcome="applied"} 1.0' in metrics
+            assert 'omo_edge_attendant_commands_total{action="reject",outcome="already_resolved"} 1.0' in metrics
+            assert 'omo_edge_attendant_resolve_seconds_count{reason="unknown_item"} 1.0' in metrics
+            assert 'omo_edge_attendant_wait_seconds_count{reason="unknown_item"} 1.0' in metrics   # the "coming"
     finally:
         station.close()
+
+
+async def scrape(lane: app.Lane) -> str:
+    async with aiohttp.ClientSession() as http, http.get(f"http://{lane.config.api.listen}/metrics") as response:
+        return await response.text()
 
 
 async def test_refused_commands_change_nothing(rig: Rig, station: Station) -> None:
@@ -311,3 +326,41 @@ async def test_with_the_broker_down_a_staff_code_at_the_lane_still_resolves_and_
             station.close()
         events = [(e["event"], e["via"], e["staff_id"]) for e in attendant_events(lane)]
         assert events == [("call_raised", None, None), ("call_resolved", "lane", "S-7")]
+
+
+async def test_void_cancel_lock_and_unlock_go_through_the_lanes_own_rules(rig: Rig, station: Station) -> None:
+    async with rig.lane() as lane:
+        staff = rig.issuer.staff("S-1")
+        rig.scanner.scan(TEA, aim="]E0")
+        await wait_until(lambda: lane.session.session.active_lines, 10)
+        session_id = lane.session.session.session_id
+        voided = await station.command("void_line", staff, session_id=session_id, line_id="L1")
+        assert voided["outcome"] == "applied" and not lane.session.session.active_lines
+        again = await station.command("void_line", staff, session_id=session_id, line_id="L1")
+        assert (again["outcome"], again["reason"]) == ("refused", "not_applicable")
+        stale = await station.command("cancel_visit", staff, session_id="another-visit")
+        assert (stale["outcome"], stale["reason"]) == ("refused", "not_applicable")
+        cancelled = await station.command("cancel_visit", staff, session_id=session_id)
+        assert cancelled["outcome"] == "applied" and lane.session.session.state.value == "cancelled"
+        locked = await station.command("lock", staff)
+        assert locked["outcome"] == "applied"
+        await station.status(lambda s: s["state"] == "out_of_order")
+        unlocked = await station.command("unlock", staff)
+        assert unlocked["outcome"] == "applied"
+        back = lane.session.view()["state"]
+        assert back != "locked"
+        await station.status(lambda s: s["state"] == back)
+        sessions = [e["event"] for e in (json.loads(p) for (p,) in lane.lane_db.reader().execute(
+            "SELECT payload FROM outbox WHERE schema = 'omo.session/1' ORDER BY seq"))]
+        assert sessions[-4:] == ["line_voided", "cancelled", "lane_locked", "lane_unlocked"]
+
+
+async def test_a_paid_visits_line_cannot_be_voided_remotely(rig: Rig, station: Station) -> None:
+    async with rig.lane() as lane:
+        rig.scanner.scan(TEA, aim="]E0")
+        await wait_until(lambda: lane.session.session.active_lines, 10)
+        await lane.checkout.pay("simulated")
+        before = lane_state(lane)
+        reply = await station.command("void_line", rig.issuer.staff("S-1"),
+                                      session_id=lane.session.session.session_id, line_id="L1")
+        assert (reply["outcome"], reply["reason"]) == ("refused", "not_applicable") and lane_state(lane) == before
