@@ -76,12 +76,10 @@ def build_attendant(section: AttendantSection, identity: Identity, *, trust_keys
     box: list[Attendant] = []
 
     def build() -> dict[str, Any]:
-        devices = {name: {"state": c["state"], "reason": c["reason"]}
-                   for name, c in health.snapshot()["components"].items()}
         link = publisher()
         return status.content(store_id=identity.store_id, lane_id=identity.lane_id, currency=identity.currency,
                               heartbeat_s=section.heartbeat_s, view=controller.view(), session=controller.session,
-                              devices=devices, uplink=link is not None and link.connected.is_set(),
+                              devices=health.states(), uplink=link is not None and link.connected.is_set(),
                               last_scan=box[0].last_scan if box else None, section=section, light=light is not None)
 
     async def publish_status(payload: bytes) -> None:

@@ -217,7 +217,8 @@ async def test_an_unknown_item_approved_remotely_unblocks_the_lane_once(rig: Rig
                                            intervention_id=call["intervention_id"], correlated=both_v5)
             assert coming["outcome"] == "applied"
             assert lane.session.view()["prompts"][0]["code"] == "help_coming"
-            await station.status(lambda s: (s["help_coming"] or {}).get("staff_id") == "S-1")
+            coming_status = await station.status(lambda s: (s["help_coming"] or {}).get("staff_id") == "S-1")
+            assert coming_status["help_coming"]["name"] == "Sato"
             # Two staff decide the same call at once: one decision, and the other is told who made it.
             sent = [station.sign(action, rig.issuer.staff(staff), session_id=session_id,
                                  intervention_id=call["intervention_id"])

@@ -54,7 +54,7 @@ def test_coming_acknowledges_once_and_tells_the_shopper() -> None:
     assert change.session.prompts[0].args == {"name": "Sato"}
     again = coming(change.session, intervention_id="I1", staff_id="S-2", name=None, now=104.0)
     assert again.session.interventions[0].acknowledged_by == "S-1"
-    assert help_coming(again.session) == {"staff_id": "S-1", "intervention_id": "I1",
+    assert help_coming(again.session) == {"staff_id": "S-1", "name": "Sato", "intervention_id": "I1",
                                          "at": "1970-01-01T00:01:43.000Z"}
 
 

@@ -48,7 +48,7 @@ def coming(session: Session, *, intervention_id: str, staff_id: str, name: str |
     found = intervention(session, intervention_id)
     assert found is not None
     acknowledged = found if found.acknowledged_by is not None else replace(
-        found, acknowledged_by=staff_id, acknowledged_at=now)
+        found, acknowledged_by=staff_id, acknowledged_name=name, acknowledged_at=now)
     after = with_intervention(session, acknowledged)
     prompt = Prompt(HELP_COMING, HELP_COMING_MESSAGE, "info", {"name": name} if name else {})
     return Change(with_prompt(after, prompt))
@@ -58,8 +58,8 @@ def help_coming(session: Session) -> dict[str, Any] | None:
     """Who said they were coming to the oldest open call that has been acknowledged, for the lane status."""
     for open_call in session.pending:
         if open_call.acknowledged_by is not None:
-            return {"staff_id": open_call.acknowledged_by, "intervention_id": open_call.intervention_id,
-                    "at": _at(open_call.acknowledged_at)}
+            return {"staff_id": open_call.acknowledged_by, "name": open_call.acknowledged_name,
+                    "intervention_id": open_call.intervention_id, "at": _at(open_call.acknowledged_at)}
     return None
 
 

@@ -91,6 +91,7 @@ class Intervention:
     code: str | None = None
     audit_lines: tuple[str, ...] = ()
     acknowledged_by: str | None = None
+    acknowledged_name: str | None = None
     acknowledged_at: float | None = None
     resolved_at: float | None = None
     via: str | None = None              # lane | station: where it was resolved
