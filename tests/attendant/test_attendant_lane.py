@@ -118,7 +118,7 @@ class Rig:
         store_state(work)
         self.scanner = VirtualSerialScanner("handheld")
 
-    def config(self, protocol: str, remote: dict[str, str]) -> Path:
+    def config(self, protocol: str, remote: dict[str, str], light: dict[str, str] | None = None) -> Path:
         path = self.work / "agent.toml"
         table = "".join(f'{reason} = "{where}"\n' for reason, where in remote.items())
         path.write_text(render_toml({
@@ -131,12 +131,14 @@ class Rig:
             "trust": {"keys": [str(self.issuer.key_path)]},
             "attendant": {"keys": [str(self.work / "stations" / "station-1.pub")], "heartbeat_s": 30},
             "devices": [{"name": "handheld", "driver": "serial", "port": self.scanner.path}],
-        }) + (f"\n[attendant.remote]\n{table}" if remote else ""))
+        }) + (f"\n[attendant.remote]\n{table}" if remote else "") + (
+            "\n[attendant.light]\n" + "".join(f'{k} = "{v}"\n' for k, v in light.items()) if light else ""))
         return path
 
     @contextlib.asynccontextmanager
-    async def lane(self, protocol: str = "5", remote: dict[str, str] | None = None) -> AsyncIterator[app.Lane]:
-        lane = await app.start(load(self.config(protocol, remote or {})))
+    async def lane(self, protocol: str = "5", remote: dict[str, str] | None = None,
+                   light: dict[str, str] | None = None) -> AsyncIterator[app.Lane]:
+        lane = await app.start(load(self.config(protocol, remote or {}, light)))
         try:
             await wait_until(lambda: lane.health.component("device:handheld").state == "ok"
                              and lane.health.component("mqtt").state == "ok", 15)
