@@ -90,6 +90,7 @@ class RelaySerialLight:
 
     async def show(self, signal: Signal) -> None:
         """Show `signal` now; DeviceUnavailable if the board is gone (it is shown again on the next open)."""
+        signal = Signal(signal)            # a plain "green" from config or a test is the same signal
         changed = signal is not self._want
         self._want = signal
         if self._serial is None:

@@ -37,9 +37,9 @@ class Lamp:
     flashing: frozenset[str] = field(default_factory=frozenset)
 
 
-def settled(lamps: list[Lamp], hold_s: float = 0.05) -> list[Lamp]:
+def settled(lamps: list[Lamp], hold_s: float = 0.1) -> list[Lamp]:
     """The timeline as a person sees it: states held shorter than `hold_s` dropped (a board switches its relays
-    one frame after another, so green to yellow passes through a few milliseconds of dark), repeats merged."""
+    one frame after another, so green to yellow passes through a moment of dark), repeats merged."""
     held = [lamp for lamp, after in zip(lamps, lamps[1:], strict=False) if after.at - lamp.at >= hold_s] + lamps[-1:]
     merged: list[Lamp] = []
     for lamp in held:

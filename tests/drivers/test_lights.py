@@ -103,11 +103,11 @@ async def test_a_visit_with_one_call_on_the_relay_board_flashes_yellow_at_1_hz_t
         await relay_board_sim.until(lambda lamps: sum(lamp.lit == YELLOW for lamp in lamps) >= 3, within_s=10)
         await asyncio.sleep(0.25)                        # staff answer, partway into the third flash
         await light.show(Signal.GREEN)
-        await relay_board_sim.until(showing(GREEN))
+        seen = await relay_board_sim.until(showing(GREEN))
         await asyncio.sleep(1.2)                         # longer than a flash period: nothing toggles any more
         raw = relay_board_sim.lamps()
+    assert raw == seen, "steady green: the flashing stopped"
     lamps = settled(raw)
-    assert raw[-1].lit == GREEN and raw[-1].at < lamps[-1].at + 0.05, "after the last green, nothing changed"
     states = [lamp.lit for lamp in lamps]
     assert states[0] == GREEN and states[-1] == GREEN
     flashing = states[1:-1]
@@ -177,7 +177,7 @@ async def test_a_board_unplugged_while_flashing_is_reported_by_the_next_show(
         await light.show(Signal.YELLOW_FLASHING)
         await relay_board_sim.until(showing(YELLOW))
         relay_board_sim.unplug()
-        await asyncio.sleep(0.7)                     # the flasher's next toggle finds the board gone
+        await asyncio.sleep(1.2)                     # the flasher's next toggle finds the board gone
         with pytest.raises(DeviceUnavailable) as gone:
             await light.show(Signal.YELLOW_FLASHING)
     assert gone.value.reason is UnavailableReason.UNPLUGGED
