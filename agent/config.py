@@ -141,7 +141,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         session=parse_session(Table.of(data, "session", where)),
         points=parse_points(Table.of(data, "points", where)) if "points" in data else None,
         pickup=parse_pickup(Table.of(data, "pickup", where), agent.allow_simulators, check_devices),
-        attendant=parse_attendant(Table.of(data, "attendant", where)),
+        attendant=parse_attendant(Table.of(data, "attendant", where), check_devices),
     )
 
 

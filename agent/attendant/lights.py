@@ -9,7 +9,6 @@ with back-off, showing the current signal first.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,14 +31,15 @@ class LaneLight:
             self._changed.set()
 
     async def run(self, health: ComponentHealth) -> None:
-        lights: Any = importlib.import_module("drivers.lights")   # drivers.lights: Signal, open_light
+        from drivers.lights import Signal, open_light  # a lane without a light never loads its driver
+
         self.shown = None
         try:
-            async with lights.open_light(self.driver, self.options) as light:
+            async with open_light(self.driver, self.options) as light:
                 health.ok()
                 while True:
                     if self.wanted is not None and self.wanted != self.shown:
-                        await light.show(lights.Signal(self.wanted))
+                        await light.show(Signal(self.wanted))
                         self.shown = self.wanted
                     self._changed.clear()
                     if self.wanted == self.shown:

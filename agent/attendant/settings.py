@@ -41,14 +41,15 @@ class AttendantSection:
         return self.remote.get(reason, "remote") == "remote"
 
 
-def parse_attendant(t: Table) -> AttendantSection:
-    """`[attendant]` with `[attendant.remote]`; every key optional. Unknown reasons are refused here."""
+def parse_attendant(t: Table, check: bool = True) -> AttendantSection:
+    """`[attendant]` with `[attendant.remote]`; every key optional. Unknown reasons are refused here; with `check`
+    the light's driver validates its options (without opening the device)."""
     station_ids = t._get("station_ids", [], list, "a list of strings")
     if not all(isinstance(s, str) and s for s in station_ids):
         raise t.error("station_ids", f"expected station ID strings, got {station_ids!r}",
                       'write station_ids = ["station-1", ...]')
     remote = t.table("remote")
-    light = t.table("light") if t.has("light") else None
+    light = t.table("light") or None          # {} (the default): no light
     section = AttendantSection(
         keys=t.readable_files("keys"), station_ids=tuple(station_ids),
         command_max_age_s=t.integer("command_max_age_s", 10, 1, 300),
@@ -57,7 +58,24 @@ def parse_attendant(t: Table) -> AttendantSection:
     t.finish()
     if light is not None and not isinstance(light.get("driver"), str):
         raise t.error("light", "needs a `driver`", 'write light = { driver = "relay_serial", port = "/dev/ttyUSB0" }')
+    if light is not None and check:
+        _check_light(t, light)
     return section
+
+
+def _check_light(t: Table, light: Mapping[str, Any]) -> None:
+    """Let the light driver validate its options now, so a typo fails `config check`, not the first call."""
+    from drivers.base import DriverOptionError
+    from drivers.lights import UnknownLight, open_light
+
+    driver = str(light["driver"])
+    try:
+        open_light(driver, {k: v for k, v in light.items() if k != "driver"})
+    except UnknownLight as exc:
+        raise t.error("light", str(exc), "name a driver of the omo_edge.lights group") from None
+    except DriverOptionError as exc:
+        raise t.error(f"light.{exc.key}" if exc.key else "light", str(exc),
+                      "see docs/drivers.md for the light driver's keys") from None
 
 
 def _remote(t: Table, remote: Mapping[str, Any]) -> dict[str, str]:

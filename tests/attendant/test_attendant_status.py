@@ -110,3 +110,10 @@ async def test_while_offline_nothing_is_sent_but_the_light_follows_and_the_conne
     lane.up = True
     status.connected()
     assert await status.refresh() == 2 and lane.sent[-1]["state"] == "out_of_order"
+
+
+@pytest.mark.parametrize(("light", "key"), [({"driver": "relay_serial"}, "light.port"),
+                                            ({"driver": "no_such_light"}, "light"), ({"port": "/dev/x"}, "light")])
+def test_a_light_the_driver_cannot_use_is_refused_at_load(light: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"\[attendant\] {key}\b"):
+        parse_attendant(Table({"light": light}, "attendant", "test.toml"))

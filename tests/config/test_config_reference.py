@@ -41,7 +41,6 @@ url = "https://cloud.example/catalog"
 [points]
 [pickup]
 [attendant]
-light = { driver = "relay_serial" }
 [interpret]
 [[interpret.rcn]]
 name = "deli"
