@@ -21,7 +21,14 @@ from agent.attendant import records
 from agent.attendant.checks import Refused, lane_refusal, staff_refusal, target_refusal
 from agent.attendant.settings import AttendantSection
 from agent.attendant.status import rfc3339
-from agent.attendant.wire import CommandClaims, CommandRefused, Reply, parse_command_payload, verify_command
+from agent.attendant.wire import (
+    CommandClaims,
+    CommandRefused,
+    Reply,
+    parse_command_payload,
+    unverified_jti,
+    verify_command,
+)
 from agent.errors import AgentError
 from agent.health import ComponentHealth
 from agent.interpret.tokens import Claims, TimePolicy, verify
@@ -92,8 +99,8 @@ class CommandLink:
     async def handle(self, token: str) -> tuple[Reply, str]:
         """The reply to one command JWS, and its action ("unknown" before it could be read)."""
         if not self.section.enabled:
-            return self._refused(None, Refused("disabled", "this lane takes no attendant commands: no "
-                                               "[attendant] keys")), "unknown"
+            return self._refused(unverified_jti(token), Refused("disabled", "this lane takes no attendant commands: "
+                                                                "no [attendant] keys")), "unknown"
         checked = verify_command(token, self.verifiers.station_keys, self.verifiers.policy(),
                                  self.section.command_max_age_s)
         if isinstance(checked, CommandRefused):

@@ -141,10 +141,7 @@ def verify_command(token: str, keys: Mapping[str, Ed25519PublicKey], policy: Tim
         return CommandRefused("malformed", "the command's JWS header is not EdDSA with a kid")
     kid: str = header["kid"]
     payload = _json_object(body)
-    # Read before the signature is trusted, only to name the command in the refusal (under MQTT 3.1.1 the station
-    # has nothing else to match a reply by); nothing else of an unverified payload is used.
-    jti = payload.get("jti") if payload is not None else None
-    jti = jti if isinstance(jti, str) and _ID.fullmatch(jti) else None
+    jti = unverified_jti(token)
     key = keys.get(kid)
     if key is None:
         return CommandRefused("unknown_key", f"no station key {kid[:64]!r} in [attendant] keys", jti)
@@ -158,6 +155,16 @@ def verify_command(token: str, keys: Mapping[str, Ed25519PublicKey], policy: Tim
     if claims is None:
         return CommandRefused("malformed", "the command's claims are missing or of the wrong type", jti)
     return _timely(claims, policy, max_age_s)
+
+
+def unverified_jti(token: str) -> str | None:
+    """The command ID as written, signature unchecked: only to name a command in its refusal (under MQTT 3.1.1
+    the station has nothing else to match a reply by). Nothing else of an unverified command is used."""
+    if len(token) > MAX_COMMAND_CHARS or _SHAPE.fullmatch(token) is None:
+        return None
+    payload = _json_object(token.split(".")[1])
+    jti = payload.get("jti") if payload is not None else None
+    return jti if isinstance(jti, str) and _ID.fullmatch(jti) else None
 
 
 def _timely(claims: CommandClaims, policy: TimePolicy, max_age_s: int) -> CommandClaims | CommandRefused:

@@ -118,7 +118,8 @@ class Rig:
         store_state(work)
         self.scanner = VirtualSerialScanner("handheld")
 
-    def config(self, protocol: str, remote: dict[str, str], light: dict[str, str] | None = None) -> Path:
+    def config(self, protocol: str, remote: dict[str, str], light: dict[str, str] | None = None,
+               **attendant: Any) -> Path:
         path = self.work / "agent.toml"
         table = "".join(f'{reason} = "{where}"\n' for reason, where in remote.items())
         path.write_text(render_toml({
@@ -129,7 +130,7 @@ class Rig:
             "mqtt": {"host": "127.0.0.1", "port": self.broker.port, "protocol": protocol, "keepalive_s": 5,
                      "confirm_timeout_s": 2},
             "trust": {"keys": [str(self.issuer.key_path)]},
-            "attendant": {"keys": [str(self.work / "stations" / "station-1.pub")], "heartbeat_s": 30},
+            "attendant": {"keys": [str(self.work / "stations" / "station-1.pub")], "heartbeat_s": 30, **attendant},
             "devices": [{"name": "handheld", "driver": "serial", "port": self.scanner.path}],
         }) + (f"\n[attendant.remote]\n{table}" if remote else "") + (
             "\n[attendant.light]\n" + "".join(f'{k} = "{v}"\n' for k, v in light.items()) if light else ""))
@@ -137,8 +138,8 @@ class Rig:
 
     @contextlib.asynccontextmanager
     async def lane(self, protocol: str = "5", remote: dict[str, str] | None = None,
-                   light: dict[str, str] | None = None) -> AsyncIterator[app.Lane]:
-        lane = await app.start(load(self.config(protocol, remote or {}, light)))
+                   light: dict[str, str] | None = None, **attendant: Any) -> AsyncIterator[app.Lane]:
+        lane = await app.start(load(self.config(protocol, remote or {}, light, **attendant)))
         try:
             await wait_until(lambda: lane.health.component("device:handheld").state == "ok"
                              and lane.health.component("mqtt").state == "ok", 15)
@@ -367,3 +368,19 @@ async def test_a_paid_visits_line_cannot_be_voided_remotely(rig: Rig, station: S
         reply = await station.command("void_line", rig.issuer.staff("S-1"),
                                       session_id=lane.session.session.session_id, line_id="L1")
         assert (reply["outcome"], reply["reason"]) == ("refused", "not_applicable") and lane_state(lane) == before
+
+
+async def test_a_lane_without_station_keys_answers_disabled_and_one_kept_to_other_stations_refuses(
+        rig: Rig, station: Station) -> None:
+    async with rig.lane(keys=[]) as lane:
+        call = await rig.call(lane, NOT_IN_CATALOG, "unknown_item")
+        target = {"session_id": lane.session.session.session_id, "intervention_id": call["intervention_id"]}
+        before = lane_state(lane)
+        reply = await station.command("approve", rig.issuer.staff("S-1"), **target)
+        assert (reply["outcome"], reply["reason"]) == ("refused", "disabled") and lane_state(lane) == before
+        status = await station.status(lambda s: bool(s["interventions"]))   # the status goes out all the same
+        assert status["interventions"][0]["intervention_id"] == call["intervention_id"]
+    async with rig.lane(station_ids=["station-2"]) as lane:
+        reply = await station.command("approve", rig.issuer.staff("S-1"), **target)
+        assert (reply["outcome"], reply["reason"]) == ("refused", "unknown_key") and "station_ids" in reply["message"]
+        assert lane.session.session.pending
