@@ -2,8 +2,8 @@
 what the light rule says, once per change (agent/attendant/light_rule.py decides; this only talks to it).
 
 The driver module is imported when the component starts, so a lane without a light never loads it; a light
-that is unplugged raises `DeviceUnavailable`, the component is marked down and the supervisor opens it again
-with back-off, showing the current signal first.
+that is unplugged raises `DeviceUnavailable`: the component is degraded (the lane sells without it) and the
+light is opened again with back-off, showing the current signal first.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent.health import ComponentHealth
+
+RETRY_S, MAX_RETRY_S = 1.0, 60.0
 
 
 class LaneLight:
@@ -31,19 +33,31 @@ class LaneLight:
             self._changed.set()
 
     async def run(self, health: ComponentHealth) -> None:
-        from drivers.lights import Signal, open_light  # a lane without a light never loads its driver
+        """Supervised component: show each change; a light that fails is opened again with back-off (the lane
+        sells without it, so it is degraded, never down)."""
+        from drivers.base import DriverError
+        from drivers.lights import open_light  # a lane without a light never loads its driver
 
-        self.shown = None
-        try:
-            async with open_light(self.driver, self.options) as light:
-                health.ok()
-                while True:
-                    if self.wanted is not None and self.wanted != self.shown:
-                        await light.show(Signal(self.wanted))
-                        self.shown = self.wanted
-                    self._changed.clear()
-                    if self.wanted == self.shown:
-                        await self._changed.wait()
-        except Exception as exc:     # the driver's DeviceUnavailable: the supervisor retries with back-off
-            health.down(f"light {self.driver}: {exc}")
-            raise
+        delay = RETRY_S
+        while True:
+            try:
+                async with open_light(self.driver, self.options) as light:
+                    health.ok()
+                    delay = RETRY_S
+                    await self._follow(light)
+            except DriverError as exc:
+                health.degraded(str(exc))
+                self.shown = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _follow(self, light: Any) -> None:
+        from drivers.lights import Signal
+
+        while True:
+            if self.wanted is not None and self.wanted != self.shown:
+                await light.show(Signal(self.wanted))
+                self.shown = self.wanted
+            self._changed.clear()
+            if self.wanted == self.shown:
+                await self._changed.wait()

@@ -50,6 +50,13 @@ async def test_a_visit_with_one_call_goes_green_yellow_green_then_red_when_locke
             lamps = await board.until(lambda lamps: colours(lamps)[-1:] == ["red"])          # type: ignore[attr-defined]
             assert colours(lamps) == ["green", "yellow", "green", "red"]
             assert (await station.status(lambda s: s["light"] == "red"))["state"] == "out_of_order"
+            # Unplugged: the lane goes on (the light degraded, not down); back in, it shows the state at once.
+            board.unplug()                                                                  # type: ignore[attr-defined]
+            assert (await station.command("unlock", rig.issuer.staff("S-1")))["outcome"] == "applied"
+            await wait_until(lambda: lane.health.component("light").state == "degraded", 10)
+            board.replug()                                                                  # type: ignore[attr-defined]
+            await board.until(lambda lamps: colours(lamps)[-1:] == ["green"], 10)           # type: ignore[attr-defined]
+            await wait_until(lambda: lane.health.component("light").state == "ok", 10)
     finally:
         station.close()
         rig.scanner.close()
