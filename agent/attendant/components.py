@@ -51,12 +51,11 @@ class Attendant:
     link: CommandLink
     status: StatusPublisher
     light: LaneLight | None
-    last_scan: dict[str, Any] | None = field(default=None)
+    last_scan: dict[str, Any] = field(default_factory=dict)     # what the status shows; filled in place
 
     def on_screen(self, message: Mapping[str, Any]) -> None:
         if message.get("type") == "scan":
-            self.last_scan = {"text": message.get("text"), "kind": message.get("kind"),
-                              "at": message.get("occurred_at")}
+            self.last_scan.update(text=message.get("text"), kind=message.get("kind"), at=message.get("occurred_at"))
         self.status.changed()
 
     def start(self, supervisor: Supervisor) -> None:
@@ -73,14 +72,14 @@ def build_attendant(section: AttendantSection, identity: Identity, *, trust_keys
     """The link, the status publisher and the light, built but not started."""
     topic = wire.status_topic(identity.topic_prefix, identity.store_id, identity.lane_id)
     light = LaneLight(section.light) if section.light is not None else None
-    box: list[Attendant] = []
+    last_scan: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
         link = publisher()
         return status.content(store_id=identity.store_id, lane_id=identity.lane_id, currency=identity.currency,
                               heartbeat_s=section.heartbeat_s, view=controller.view(), session=controller.session,
                               devices=health.states(), uplink=link is not None and link.connected.is_set(),
-                              last_scan=box[0].last_scan if box else None, section=section, light=light is not None)
+                              last_scan=dict(last_scan) or None, section=section, light=light is not None)
 
     async def publish_status(payload: bytes) -> None:
         await _link(publisher).publish(topic, payload, qos=1, retain=True)
@@ -92,14 +91,14 @@ def build_attendant(section: AttendantSection, identity: Identity, *, trust_keys
         link = publisher()
         return link is not None and link.connected.is_set()
 
-    publisher_ = StatusPublisher(build=build, publish=publish_status, online=online, heartbeat_s=section.heartbeat_s,
-                                 show_light=light.want if light is not None else lambda signal: None)
+    status_publisher = StatusPublisher(build=build, publish=publish_status, online=online,
+                                       heartbeat_s=section.heartbeat_s,
+                                       show_light=light.want if light is not None else lambda signal: None)
     station_keys: Mapping[str, Ed25519PublicKey] = load_keys(section.keys)
     link = CommandLink(section=section, store_id=identity.store_id, lane_id=identity.lane_id,
                        verifiers=Verifiers(station_keys, trust_keys, policy), controller=controller, send=send,
-                       status_seq=publisher_.refresh, on_outcome=on_outcome)
-    box.append(Attendant(link, publisher_, light))
-    return box[0]
+                       status_seq=status_publisher.refresh, on_outcome=on_outcome)
+    return Attendant(link, status_publisher, light, last_scan)
 
 
 def _link(publisher: Callable[[], Link | None]) -> Link:

@@ -188,6 +188,8 @@ async def test_a_beer_shows_on_the_status_and_an_age_check_is_decided_at_the_lan
         assert (shown["intervention_id"], shown["remote_allowed"], status["light"]) == \
             (call["intervention_id"], False, "off")
         assert shown["detail"]["gtin"].endswith(BEER) and shown["detail"]["restriction"] == "age_20"
+        assert status["last_scan"]["kind"] == "product" and status["last_scan"]["text"] == BEER
+        assert status["last_scan"]["at"] is not None and status["devices"]["device:handheld"]["state"] == "ok"
         before = lane_state(lane)
         reply = await station.command("approve", rig.issuer.staff("S-1"), session_id=status["session_id"],
                                       intervention_id=call["intervention_id"])
