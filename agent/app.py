@@ -122,7 +122,8 @@ async def start(config: Config) -> Lane:
     attendant = build_attendant(
         config.attendant, Identity(config.agent.store_id, config.agent.lane_id, config.agent.currency,
                                    config.mqtt.topic_prefix if config.mqtt is not None else "omo/v1"),
-        trust_keys=rules.keys, controller=session, health=health, publisher=lambda: sync.publisher,
+        trust_keys=rules.keys, staff_tokens="staff" in rules.token_types, controller=session, health=health,
+        publisher=lambda: sync.publisher,
         policy=lambda: TimePolicy(now=time.time(), skew_s=rules.skew_s, clock_synced=clock_trusted(),
                                   unsynced_skew_s=rules.unsynced_skew_s),
         on_outcome=metrics.attendant_command)

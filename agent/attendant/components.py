@@ -67,9 +67,11 @@ class Attendant:
 
 def build_attendant(section: AttendantSection, identity: Identity, *, trust_keys: Mapping[str, Ed25519PublicKey],
                     policy: Callable[[], TimePolicy], controller: SessionController, health: HealthRegistry,
+                    staff_tokens: bool,
                     publisher: Callable[[], Link | None],
                     on_outcome: Callable[[str, str], None] = lambda action, outcome: None) -> Attendant:
-    """The link, the status publisher and the light, built but not started."""
+    """The link, the status publisher and the light, built but not started. Without `staff_tokens` (`[interpret]
+    accept_staff_tokens = false`) no command's staff token is taken, as none is at the lane."""
     topic = wire.status_topic(identity.topic_prefix, identity.store_id, identity.lane_id)
     light = LaneLight(section.light) if section.light is not None else None
     last_scan: dict[str, Any] = {}
@@ -95,8 +97,9 @@ def build_attendant(section: AttendantSection, identity: Identity, *, trust_keys
                                        heartbeat_s=section.heartbeat_s,
                                        show_light=light.want if light is not None else lambda signal: None)
     station_keys: Mapping[str, Ed25519PublicKey] = load_keys(section.keys)
+    verifiers = Verifiers(station_keys, trust_keys, policy, ("staff",) if staff_tokens else ())
     link = CommandLink(section=section, store_id=identity.store_id, lane_id=identity.lane_id,
-                       verifiers=Verifiers(station_keys, trust_keys, policy), controller=controller, send=send,
+                       verifiers=verifiers, controller=controller, send=send,
                        status_seq=status_publisher.refresh, on_outcome=on_outcome)
     return Attendant(link, status_publisher, light, last_scan)
 

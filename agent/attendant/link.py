@@ -54,6 +54,7 @@ class Verifiers:
     station_keys: Mapping[str, Ed25519PublicKey]
     trust_keys: Mapping[str, Ed25519PublicKey]
     policy: Callable[[], TimePolicy]
+    staff_types: tuple[str, ...] = ("staff",)     # () when `[interpret] accept_staff_tokens = false`
 
 
 class CommandLink:
@@ -108,7 +109,8 @@ class CommandLink:
         command = checked
         if records.seen(self.controller.lane_db.reader(), command.jti):
             return self._refused(command.jti, Refused("replayed", "this command was answered before")), command.action
-        staff = verify(command.staff_token, self.verifiers.trust_keys, self.verifiers.policy(), ("staff",))
+        staff = verify(command.staff_token, self.verifiers.trust_keys, self.verifiers.policy(),
+                       self.verifiers.staff_types)
         refused = lane_refusal(command, self.store_id, self.lane_id, self.section) or staff_refusal(command, staff)
         if refused is not None:
             await self._record(command, staff.sub if isinstance(staff, Claims) else None, "refused", refused.reason)

@@ -119,7 +119,7 @@ class Rig:
         self.scanner = VirtualSerialScanner("handheld")
 
     def config(self, protocol: str, remote: dict[str, str], light: dict[str, str] | None = None,
-               **attendant: Any) -> Path:
+               interpret: dict[str, Any] | None = None, **attendant: Any) -> Path:
         path = self.work / "agent.toml"
         table = "".join(f'{reason} = "{where}"\n' for reason, where in remote.items())
         path.write_text(render_toml({
@@ -132,14 +132,16 @@ class Rig:
             "trust": {"keys": [str(self.issuer.key_path)]},
             "attendant": {"keys": [str(self.work / "stations" / "station-1.pub")], "heartbeat_s": 30, **attendant},
             "devices": [{"name": "handheld", "driver": "serial", "port": self.scanner.path}],
+            **({"interpret": interpret} if interpret else {}),
         }) + (f"\n[attendant.remote]\n{table}" if remote else "") + (
             "\n[attendant.light]\n" + "".join(f'{k} = "{v}"\n' for k, v in light.items()) if light else ""))
         return path
 
     @contextlib.asynccontextmanager
     async def lane(self, protocol: str = "5", remote: dict[str, str] | None = None,
-                   light: dict[str, str] | None = None, **attendant: Any) -> AsyncIterator[app.Lane]:
-        lane = await app.start(load(self.config(protocol, remote or {}, light, **attendant)))
+                   light: dict[str, str] | None = None, interpret: dict[str, Any] | None = None,
+                   **attendant: Any) -> AsyncIterator[app.Lane]:
+        lane = await app.start(load(self.config(protocol, remote or {}, light, interpret, **attendant)))
         try:
             await wait_until(lambda: lane.health.component("device:handheld").state == "ok"
                              and lane.health.component("mqtt").state == "ok", 15)
@@ -385,4 +387,13 @@ async def test_a_lane_without_station_keys_answers_disabled_and_one_kept_to_othe
     async with rig.lane(station_ids=["station-2"]) as lane:
         reply = await station.command("approve", rig.issuer.staff("S-1"), **target)
         assert (reply["outcome"], reply["reason"]) == ("refused", "unknown_key") and "station_ids" in reply["message"]
+        assert lane.session.session.pending
+
+
+async def test_a_lane_that_takes_no_staff_tokens_takes_none_through_the_station(rig: Rig, station: Station) -> None:
+    async with rig.lane(interpret={"accept_staff_tokens": False}) as lane:
+        call = await rig.call(lane, NOT_IN_CATALOG, "unknown_item")
+        reply = await station.command("approve", rig.issuer.staff("S-1"), session_id=lane.session.session.session_id,
+                                      intervention_id=call["intervention_id"])
+        assert (reply["outcome"], reply["reason"]) == ("refused", "staff_token") and "wrong_type" in reply["message"]
         assert lane.session.session.pending
