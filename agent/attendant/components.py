@@ -99,6 +99,7 @@ def build_attendant(section: AttendantSection, identity: Identity, *, trust_keys
     station_keys: Mapping[str, Ed25519PublicKey] = load_keys(section.keys)
     verifiers = Verifiers(station_keys, trust_keys, policy, ("staff",) if staff_tokens else ())
     link = CommandLink(section=section, store_id=identity.store_id, lane_id=identity.lane_id,
+                       prefix=identity.topic_prefix,
                        verifiers=verifiers, controller=controller, send=send,
                        status_seq=status_publisher.refresh, on_outcome=on_outcome)
     return Attendant(link, status_publisher, light, last_scan)

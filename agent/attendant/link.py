@@ -25,6 +25,7 @@ from agent.attendant.wire import (
     CommandClaims,
     CommandRefused,
     Reply,
+    is_replies_topic,
     parse_command_payload,
     unverified_jti,
     verify_command,
@@ -60,10 +61,11 @@ class Verifiers:
 class CommandLink:
     """Give `on_message` to `Handlers.on_attendant`; `run` is the supervised component that works the queue."""
 
-    def __init__(self, *, section: AttendantSection, store_id: str, lane_id: str, verifiers: Verifiers,
+    def __init__(self, *, section: AttendantSection, store_id: str, lane_id: str, prefix: str, verifiers: Verifiers,
                  controller: SessionController, send: Send, status_seq: Callable[[], Awaitable[int | None]],
                  on_outcome: Callable[[str, str], None] = lambda action, outcome: None) -> None:
         self.section, self.store_id, self.lane_id, self.verifiers = section, store_id, lane_id, verifiers
+        self.prefix = prefix
         self.controller, self.send, self.status_seq, self.on_outcome = controller, send, status_seq, on_outcome
         self.queue: asyncio.Queue[tuple[bytes, str | None, bytes | None]] = asyncio.Queue(maxsize=100)
 
@@ -89,12 +91,17 @@ class CommandLink:
             logger.warning("ignoring an attendant command that is not {command, reply_to}")
             return None
         token, reply_to = parsed
+        topic = response_topic or reply_to
+        if not is_replies_topic(topic, self.prefix, self.store_id):
+            logger.warning("ignoring an attendant command whose reply topic %r is not a station's replies topic "
+                           "in store %s", topic[:200], self.store_id)
+            return None
         reply, action = await self.handle(token)
         self.on_outcome(action, reply.outcome)
         logger.info("attendant command id=%s action=%s outcome=%s reason=%s", reply.command_id, action,
                     reply.outcome, reply.reason)
         cid = correlation if correlation is not None else (reply.command_id or "").encode()
-        await self.send(response_topic or reply_to, reply.payload(), cid)
+        await self.send(topic, reply.payload(), cid)
         return reply
 
     async def handle(self, token: str) -> tuple[Reply, str]:

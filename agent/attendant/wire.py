@@ -62,6 +62,14 @@ def replies_topic(prefix: str, store_id: str, station_id: str) -> str:
     return f"{prefix}/{store_id}/attendant/{station_id}/replies"
 
 
+def is_replies_topic(topic: str, prefix: str, store_id: str) -> bool:
+    """Whether `topic` is some station's replies topic in this store: the only place a lane answers, so a
+    command cannot make it publish on another topic (its events', another store's)."""
+    head = f"{prefix}/{store_id}/attendant/"
+    station = topic[len(head):-len("/replies")] if topic.startswith(head) and topic.endswith("/replies") else ""
+    return _ID.fullmatch(station) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class CommandClaims:
     """The signed content of one command (the signature is checked and dropped). `kid` is the station key's."""

@@ -63,7 +63,7 @@ class Station:
                 self.statuses[message.topic.split("/")[-3]] = body
             else:
                 correlation = getattr(getattr(message, "properties", None), "CorrelationData", None)
-                self.replies[body["command_id"] or f"none-{len(self.replies)}"] = (body, correlation)
+                self.replies[body.get("command_id") or f"none-{len(self.replies)}"] = (body, correlation)
 
     def sign(self, action: str, staff_token: str, *, kid: str = "station-1", key: Ed25519PrivateKey | None = None,
              lane_id: str = LANE, store_id: str = STORE, ttl_s: int = 10, age_s: float = 0,
@@ -73,14 +73,15 @@ class Station:
                                   staff_token=staff_token, ttl_s=ttl_s, now=time.time() - age_s, **targets)
         return claims.jti, wire.sign_command(claims, key or self.key, kid)
 
-    def publish(self, token: str, jti: str, topic_lane: str = LANE) -> None:
+    def publish(self, token: str, jti: str, topic_lane: str = LANE, reply_to: str | None = None) -> None:
+        reply_to = reply_to or self.replies_topic
         properties = None
         if self.v5:
             properties = Properties(PacketTypes.PUBLISH)
-            properties.ResponseTopic = self.replies_topic
+            properties.ResponseTopic = reply_to
             properties.CorrelationData = jti.encode()
         info = self.client.publish(wire.commands_topic(PREFIX, STORE, topic_lane),
-                                   wire.command_payload(token, self.replies_topic), qos=1, properties=properties)
+                                   wire.command_payload(token, reply_to), qos=1, properties=properties)
         info.wait_for_publish(5)
 
     async def command(self, action: str, staff_token: str, *, correlated: bool | None = None,
@@ -397,3 +398,18 @@ async def test_a_lane_that_takes_no_staff_tokens_takes_none_through_the_station(
                                       intervention_id=call["intervention_id"])
         assert (reply["outcome"], reply["reason"]) == ("refused", "staff_token") and "wrong_type" in reply["message"]
         assert lane.session.session.pending
+
+
+async def test_a_command_asking_for_its_reply_on_another_topic_is_not_answered_nor_applied(
+        rig: Rig, station: Station) -> None:
+    async with rig.lane() as lane:
+        call = await rig.call(lane, NOT_IN_CATALOG, "unknown_item")
+        target = {"session_id": lane.session.session.session_id, "intervention_id": call["intervention_id"]}
+        sales = f"{PREFIX}/{STORE}/{LANE}/sales"
+        station.client.subscribe(sales, 1)
+        evil, token = station.sign("approve", rig.issuer.staff("S-1"), **target)
+        station.publish(token, evil, reply_to=sales)
+        await station.command("coming", rig.issuer.staff("S-1"), **target)    # answered after the one before
+        assert evil not in station.replies and lane.session.session.pending
+        assert not [r for r in station.replies if r.startswith("none-")], "nothing was published on the sales topic"
+        assert [e["event"] for e in attendant_events(lane)] == ["call_raised", "call_acknowledged"]
