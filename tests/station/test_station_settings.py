@@ -1,0 +1,64 @@
+"""The station's config file: defaults, and refusals that name the file, the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.errors import ConfigError
+from agent.station import settings
+from simulators.lanes.station import StationKit
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> StationKit:
+    return StationKit(tmp_path, broker_port=1883)
+
+
+def test_the_kit_config_loads_with_the_defaults(kit: StationKit) -> None:
+    loaded = settings.load(kit.config)
+    assert loaded.station.host == "127.0.0.1" and loaded.station.session_idle_s == 900
+    assert loaded.broker.topic_prefix == "omo/v1" and loaded.broker.client_id == "omo-edge-attendant-station-1"
+
+
+def refusal(kit: StationKit, text: str) -> str:
+    kit.config.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        settings.load(kit.config)
+    return str(caught.value)
+
+
+def test_without_tls_the_station_refuses_to_start(kit: StationKit) -> None:
+    text = kit.toml().replace("insecure_loopback_only = true\n", "")
+    message = refusal(kit, text)
+    assert str(kit.config) in message and "[station] tls_cert" in message and "HTTPS only" in message
+
+
+def test_insecure_mode_binds_loopback_whatever_listen_says(kit: StationKit) -> None:
+    kit.config.write_text(kit.toml().replace(f"127.0.0.1:{kit.port}", "0.0.0.0:8443"))
+    assert settings.load(kit.config).station.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    (("tls = false", 'tls = false\nwhat = 1'), "[broker] what"),
+    (('host = "127.0.0.1"', 'host = "broker.store.lan"'), "[broker] tls"),
+    (('protocol = "5"', 'protocol = "4"'), "[broker] protocol"),
+    (("session_idle_s = 900", "session_idle_s = 99999"), "[station] session_idle_s"),
+    (('store_id = "store-001"', 'store_id = "a b"'), "[station] store_id"),
+])
+def test_bad_values_name_the_key(kit: StationKit, change: tuple[str, str], key: str) -> None:
+    message = refusal(kit, kit.toml().replace(*change))
+    assert key in message and "Fix:" in message, message
+
+
+def test_a_missing_file_and_an_unknown_section_are_explained(kit: StationKit, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist. Fix: copy config/attendant.example.toml"):
+        settings.load(tmp_path / "nope.toml")
+    assert "unknown section [mqtt]" in refusal(kit, kit.toml() + "\n[mqtt]\nhost = 'x'\n")
+
+
+def test_a_world_readable_signing_key_is_refused(kit: StationKit) -> None:
+    (kit.directory / "station-1.key").chmod(0o644)
+    message = refusal(kit, kit.toml())
+    assert "[station] signing_key" in message and "chmod 600" in message
