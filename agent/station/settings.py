@@ -121,7 +121,7 @@ def _broker(table: Table, station_id: str) -> BrokerSection:
         host=host, port=table.integer("port", 8883 if tls else 1883, 1, 65535),
         protocol=table.choice("protocol", "5", ("5", "3.1.1")), tls=tls,
         ca_file=table.readable_file("ca_file"), cert_file=table.readable_file("cert_file"),
-        key_file=table.readable_file("key_file"), server_name=table.optional_str("server_name"),
+        key_file=table.secret_file("key_file"), server_name=table.optional_str("server_name"),
         topic_prefix=table.string("topic_prefix", "omo/v1", pattern=r"[A-Za-z0-9._/-]+[A-Za-z0-9._-]",
                                   fix="use letters, digits, . _ - and / (no wildcards, no trailing /)"),
         client_id=table.string("client_id", f"omo-edge-attendant-{station_id}", pattern=_ID),

@@ -35,6 +35,8 @@ class StationKit:
     session_ttl_s: int = 8 * 3600
     protocol: str = "5"
     port: int = field(default_factory=free_port)
+    https: tuple[Path, Path] | None = None                  # the page's certificate and key: HTTPS, not loopback-only
+    broker_tls: tuple[Path, Path, Path] | None = None       # CA, client certificate and key for the broker
     issuer: TokenIssuer = field(default_factory=lambda: TokenIssuer(kid="staff-test"))
     signing_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
 
@@ -57,15 +59,19 @@ class StationKit:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
 
     def toml(self) -> str:
+        web = (f'tls_cert = "{self.https[0]}"\ntls_key = "{self.https[1]}"\n' if self.https
+               else "insecure_loopback_only = true\n")
+        broker = (f'tls = true\nca_file = "{self.broker_tls[0]}"\ncert_file = "{self.broker_tls[1]}"\n'
+                  f'key_file = "{self.broker_tls[2]}"\n' if self.broker_tls else "tls = false\n")
         return (f'[station]\nstation_id = "{self.station_id}"\nstore_id = "{self.store_id}"\n'
-                f'listen = "127.0.0.1:{self.port}"\ninsecure_loopback_only = true\n'
+                f'listen = "127.0.0.1:{self.port}"\n{web}'
                 f'signing_key = "{self.directory / (self.station_id + ".key")}"\n'
                 f'staff_keys_dir = "{self.directory / "staff-keys"}"\nreply_timeout_s = {self.reply_timeout_s}\n'
                 f'session_idle_s = {self.session_idle_s}\nsession_ttl_s = {self.session_ttl_s}\n\n'
-                f'[broker]\nhost = "127.0.0.1"\nport = {self.broker_port}\ntls = false\n'
+                f'[broker]\nhost = "127.0.0.1"\nport = {self.broker_port}\n{broker}'
                 f'protocol = "{self.protocol}"\n')
 
     def badge(self, staff_id: str = "S-0001", *, role: str | None = None, name: str | None = None,

@@ -62,3 +62,17 @@ def test_a_world_readable_signing_key_is_refused(kit: StationKit) -> None:
     (kit.directory / "station-1.key").chmod(0o644)
     message = refusal(kit, kit.toml())
     assert "[station] signing_key" in message and "chmod 600" in message
+
+
+def test_the_example_config_uses_only_keys_the_station_reads(kit: StationKit) -> None:
+    example = (Path(__file__).resolve().parents[2] / "config" / "attendant.example.toml").read_text()
+    files = {"/etc/omo-edge/station/server.crt": kit.station_public, "station-server.key": kit.directory / "station-1.key",
+             "station-1.key": kit.directory / "station-1.key", "/etc/omo-edge/staff-keys": kit.directory / "staff-keys"}
+    for name in ("broker-ca.crt", "station-1.crt", "station-1.key.pem"):
+        files[f"/etc/omo-edge/station/{name}"] = kit.station_public
+    for old, new in files.items():
+        example = example.replace(f'"{old}"', f'"{new}"')
+    kit.config.write_text(example)
+    loaded = settings.load(kit.config)
+    assert (loaded.station.host, loaded.station.port, loaded.broker.port) == ("0.0.0.0", 8443, 8883)
+    assert loaded.station.session_ttl_s == 28800 and loaded.station.reply_timeout_s == 5.0
