@@ -66,10 +66,12 @@ def test_a_world_readable_signing_key_is_refused(kit: StationKit) -> None:
 
 def test_the_example_config_uses_only_keys_the_station_reads(kit: StationKit) -> None:
     example = (Path(__file__).resolve().parents[2] / "config" / "attendant.example.toml").read_text()
-    files = {"/etc/omo-edge/station/server.crt": kit.station_public, "station-server.key": kit.directory / "station-1.key",
-             "station-1.key": kit.directory / "station-1.key", "/etc/omo-edge/staff-keys": kit.directory / "staff-keys"}
-    for name in ("broker-ca.crt", "station-1.crt", "station-1.key.pem"):
+    key = kit.directory / "station-1.key"
+    files = {"/etc/omo-edge/station/server.crt": kit.station_public, "station-server.key": key,
+             "station-1.key": key, "/etc/omo-edge/staff-keys": kit.directory / "staff-keys"}
+    for name in ("broker-ca.crt", "station-1.crt"):
         files[f"/etc/omo-edge/station/{name}"] = kit.station_public
+    files["/etc/omo-edge/station/station-1.key.pem"] = key
     for old, new in files.items():
         example = example.replace(f'"{old}"', f'"{new}"')
     kit.config.write_text(example)
