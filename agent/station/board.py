@@ -51,7 +51,7 @@ class _Lane:
     online: bool = True
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Call:
     reason: str
     raised_at: float
@@ -106,7 +106,7 @@ class Board:
                 known = self._calls[key] = _Call(str(call.get("reason")), raised, False)
                 changes.append(CallChange("raised", lane_id, known.reason, 0.0))
             if answered and not known.answered:
-                known.answered = True
+                known = self._calls[key] = _Call(known.reason, known.raised_at, True)
                 changes.append(CallChange("acknowledged", lane_id, known.reason, max(0.0, now - known.raised_at)))
         for key in [k for k in self._calls if k[0] == lane_id and k not in open_now]:
             gone = self._calls.pop(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from agent.interpret import tokens
@@ -53,7 +53,7 @@ _MESSAGES = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Session:
     staff: Staff
     created: float
@@ -82,7 +82,7 @@ class Sessions:
         if self._expired(session, now):
             self._by_id.pop(session_id or "", None)
             return None
-        session.last_seen = now
+        self._by_id[session_id or ""] = replace(session, last_seen=now)
         return session.staff
 
     def alive(self, session_id: str | None, now: float) -> bool:

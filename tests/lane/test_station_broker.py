@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jsonschema
 import pytest
+import yaml
 
 from simulators.cloud.broker import MosquittoBroker
 from simulators.lanes.attendant_lanes import AttendantLanes
@@ -19,6 +21,18 @@ from simulators.lanes.station import StationKit, running_station
 
 pytestmark = pytest.mark.broker
 LANES = [f"lane-{n:02d}" for n in range(1, 9)]
+OPENAPI: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "docs" / "attendant-openapi.yaml").read_text())
+
+
+def check(path: str, method: str, status: int, body: Any) -> None:
+    """The body fits the schema docs/attendant-openapi.yaml gives for this path, method and status."""
+    template = "/api/lanes/{lane}/" + path.split("/")[-1] if path.startswith("/api/lanes/") else path
+    response = OPENAPI["paths"][template][method]["responses"][str(status)]
+    if "$ref" in response:
+        response = OPENAPI["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = {**response["content"]["application/json"]["schema"], "components": OPENAPI["components"]}
+    jsonschema.Draft202012Validator(schema).validate(body)
 
 
 class Page:
@@ -29,7 +43,9 @@ class Page:
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         async with self.http.request(method, self.kit.url + path, json=body) as response:
-            return response.status, await response.json()
+            payload = await response.json()
+        check(path, method.lower(), response.status, payload)
+        return response.status, payload
 
     async def login(self, token: str) -> tuple[int, Any]:
         return await self.call("POST", "/api/login", {"token": token})
@@ -99,6 +115,11 @@ async def test_calls_show_oldest_first_and_a_remote_approve_clears_the_tile(
         return not tiles["lane-05"]["calls"]
 
     await until(cleared)
+    async with page.http.get(kit.url + "/metrics") as response:
+        metrics = await response.text()
+    assert 'omo_edge_station_commands_total{action="approve",outcome="applied"} 1.0' in metrics
+    assert 'omo_edge_station_call_resolve_seconds_count{reason="unknown_item"} 1.0' in metrics
+    assert 'omo_edge_station_lanes{state="needs_attendant"} 1.0' in metrics
 
 
 async def test_two_staff_decide_the_same_call_at_once_one_wins_and_the_other_is_told_who(
@@ -242,6 +263,12 @@ async def test_login_refused_for_a_bad_or_foreign_token_and_pages_need_a_session
     assert status == 401
     async with page.http.post(kit.url + "/api/login", data={"token": kit.badge()}) as response:
         assert response.status == 415                       # a cross-site form cannot log in or command
+        check("/api/login", "post", 415, await response.json())
+    async with page.http.post(kit.url + "/api/login", json={"token": kit.badge()},
+                              headers={"Origin": "https://evil.example"}) as response:
+        assert response.status == 403
+    async with page.http.get(kit.url + "/healthz") as response:
+        check("/healthz", "get", 200, await response.json())
     status, body = await page.login(kit.badge("S-9", role="supervisor"))
     assert status == 200 and body["role"] == "supervisor"
     status, body = await page.call("POST", "/api/logout", {})
