@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,6 +106,9 @@ class Link:
         if getattr(reason, "is_failure", False):
             logger.warning("broker refused the station: %s", reason)
             return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):   # paho leaves Nagle on: a command would wait for a delayed ACK (~40 ms)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.subscribe([(topic, 1) for topic in self._topics])
         logger.info("station connected to the broker host=%s port=%s", self._section.host, self._section.port)
         self._loop.call_soon_threadsafe(self._set_state, True)

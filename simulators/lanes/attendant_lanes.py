@@ -11,6 +11,7 @@ every lane (the station cannot tell, and a bench of 64 lanes then costs one thre
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -47,6 +48,7 @@ class FakeLane:
     silent: bool = False
     last_published: float = 0.0
     applied: list[dict[str, Any]] = field(default_factory=list)                 # every command applied, in order
+    applied_at: list[float] = field(default_factory=list)                       # when each was (time.time())
 
 
 class AttendantLanes:
@@ -149,6 +151,9 @@ class AttendantLanes:
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):
             return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):   # no Nagle: a reply must not wait for a delayed ACK
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.subscribe(f"{self.prefix}/{self.store_id}/+/attendant/commands", qos=1)
         self._connected.set()
         with self._lock:
@@ -207,6 +212,7 @@ class AttendantLanes:
             if action != "coming" and not call["remote_allowed"]:
                 return self._reply(lane, claims.jti, "refused", "at_lane_only", "decide this at the lane")
         lane.applied.append({"action": action, "staff_id": staff_id, "intervention_id": claims.intervention_id})
+        lane.applied_at.append(time.time())
         decision = None
         if action == "coming":
             lane.help_coming = {"staff_id": staff_id, "name": staff_id, "at": now_iso()}
