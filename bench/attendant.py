@@ -46,7 +46,10 @@ OBSERVER_JS = """() => {
   new MutationObserver(() => {
     for (const call of tiles.querySelectorAll('.call[data-call]')) {
       const id = call.closest('.tile').dataset.lane + '/' + call.dataset.call;
-      if (!(id in window.__seen)) { window.__seen[id] = 0; requestAnimationFrame(() => { window.__seen[id] = Date.now(); }); }
+      if (!(id in window.__seen)) {
+        window.__seen[id] = 0;
+        requestAnimationFrame(() => { window.__seen[id] = Date.now(); });
+      }
     }
   }).observe(tiles, {childList: true, subtree: true});
   const notice = document.getElementById('notice');
@@ -124,17 +127,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def start_station(kit: StationKit, log: Path) -> subprocess.Popen[bytes]:
+    """`omo-edge attendant` as its own process, so its CPU and RSS are its own."""
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "agent", "attendant", "--config", str(kit.config)],
+                                stdout=out, stderr=out)
+
+
 async def run(lanes_n: int, calls: int, idle_s: float, directory: Path) -> None:
     broker = MosquittoBroker(directory / f"broker-{lanes_n}")
     broker.start()
     kit = StationKit(directory / f"station-{lanes_n}", broker.port, reply_timeout_s=5.0)
-    station = subprocess.Popen([sys.executable, "-m", "agent", "attendant", "--config", str(kit.config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    station = start_station(kit, directory / f"station-{lanes_n}.log")
     lane_ids = [f"lane-{n:02d}" for n in range(1, lanes_n + 1)]
     lanes = AttendantLanes("127.0.0.1", broker.port, kit.store_id, lane_ids, station_keys=[kit.station_public],
                            staff_keys=kit.staff_key_paths, heartbeat_s=30.0, remote={"unknown_item": "remote"})
     try:
-        wait_listening(station, "127.0.0.1", kit.port, directory / "none", "station", 20)  # type: ignore[arg-type]
+        wait_listening(station, "127.0.0.1", kit.port, directory / f"station-{lanes_n}.log", "station", 20)
         rtt = broker_round_trip(broker.port)
         lanes.start()
         async with async_playwright() as playwright:
@@ -163,7 +172,7 @@ async def run(lanes_n: int, calls: int, idle_s: float, directory: Path) -> None:
               f"lane status on the broker: {rate:.2f} messages/s (heartbeat 30 s, published on change)")
     finally:
         lanes.stop()
-        end_process(station, 15)  # type: ignore[arg-type]
+        end_process(station, 15)
         broker.kill()
 
 
