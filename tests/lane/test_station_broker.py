@@ -275,3 +275,26 @@ async def test_login_refused_for_a_bad_or_foreign_token_and_pages_need_a_session
     assert status == 200
     status, body = await page.call("GET", "/api/me")
     assert status == 401
+
+
+async def test_under_mqtt_3_1_1_the_reply_topic_in_the_payload_is_enough(
+        mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
+    kit = StationKit(tmp_path / "station", mqtt_broker.port, protocol="3.1.1")
+    lanes = AttendantLanes("127.0.0.1", mqtt_broker.port, kit.store_id, ["lane-01"], station_keys=[kit.station_public],
+                           staff_keys=kit.staff_key_paths, protocol="3.1.1")
+    await asyncio.to_thread(lanes.start)
+    try:
+        async with running_station(kit), aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            page = Page(kit, http)
+            await page.login(kit.badge())
+            intervention = lanes.raise_call("lane-01", "unknown_item")
+
+            async def shown() -> bool:
+                return any(t["calls"] for t in (await lanes_view(page))["lanes"])
+
+            await until(shown)
+            status, reply = await page.call("POST", "/api/lanes/lane-01/commands", {
+                "action": "approve", "session_id": lanes.lanes["lane-01"].session_id, "intervention_id": intervention})
+            assert status == 200 and reply["outcome"] == "applied", reply
+    finally:
+        await asyncio.to_thread(lanes.stop)
