@@ -6,7 +6,8 @@
                   lostAt: null, offset: 0, events: null, calls: new Set(), audio: null };
 
   function t(key, values = {}) {
-    const text = (window.STATION_TEXT[state.lang] || {})[key] ?? window.STATION_TEXT.en[key] ?? key;
+    // An unknown state or reason from a newer lane is shown as its code, never as "state.xyz".
+    const text = (window.STATION_TEXT[state.lang] || {})[key] ?? window.STATION_TEXT.en[key] ?? key.split(".").pop();
     return text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
   }
   const clock = (iso) => new Date(iso).toLocaleTimeString(state.lang === "ja" ? "ja-JP" : "en-GB", { hour12: false });
@@ -158,7 +159,7 @@
     const status = lane.stale ? t("stale", { t: clock(lane.heard_at) })
       : !lane.online ? t("offline", { t: clock(lane.heard_at) }) : t("state." + lane.state);
     item.append(el("h3", {}, el("span", { class: "lane" }, lane.lane_id), " ", el("span", { class: "status" }, status)));
-    item.append(el("p", { class: "sum" }, `${money(lane.total, lane.currency)} · ${t("items", { n: lane.item_count })}`));
+    item.append(el("p", { class: "sum" }, `${money(lane.total, lane.currency)} · ${t(lane.item_count === 1 && state.lang === "en" ? "items_one" : "items", { n: lane.item_count })}`));
     if (lane.help_coming) item.append(el("p", { class: "coming" }, t("help_coming", { who: lane.help_coming.name || lane.help_coming.staff_id })));
     for (const call of lane.calls) item.append(renderCall(lane, call));
     const tools = el("div", { class: "tools" },
