@@ -32,5 +32,13 @@ class Hub:
                 queue.get_nowait()
                 queue.put_nowait(None)     # tells the stream to close
 
+    def close_all(self) -> None:
+        """Every stream ends now (the station is stopping): a page reconnects to whoever serves next."""
+        for queue in list(self._queues):
+            self._queues.discard(queue)
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
     def __len__(self) -> int:
         return len(self._queues)

@@ -57,6 +57,8 @@ class Station:
     def _message(self, message: Message) -> None:
         parts = message.topic.split("/")
         base = len(self.prefix.split("/"))
+        if parts[base:base + 1] != [self.store_id]:
+            return                  # only this store's topics are subscribed; anything else is not ours
         if message.topic == self.replies_topic:
             self.pending.reply(message.payload)
         elif parts[base + 2:] == ["attendant", "status"]:

@@ -55,7 +55,11 @@ class Routes:
         app.router.add_get("/api/lanes/{lane}/basket", self.basket)
         app.router.add_post("/api/lanes/{lane}/commands", self.command)
         app.router.add_get("/api/events", self.events)
+        app.on_shutdown.append(self._close_streams)
         return app
+
+    async def _close_streams(self, _app: web.Application) -> None:
+        self.station.hub.close_all()
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:

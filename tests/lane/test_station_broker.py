@@ -298,3 +298,24 @@ async def test_under_mqtt_3_1_1_the_reply_topic_in_the_payload_is_enough(
             assert status == 200 and reply["outcome"] == "applied", reply
     finally:
         await asyncio.to_thread(lanes.stop)
+
+
+async def test_the_station_turns_nagle_off_on_its_broker_socket(mqtt_broker: MosquittoBroker, tmp_path: Path) -> None:
+    """paho leaves Nagle on: a command then waited for the broker's delayed ACK, about 40 ms (bench/attendant.py)."""
+    import socket
+
+    from agent.station import settings
+    from agent.station.link import Link
+
+    kit = StationKit(tmp_path / "station", mqtt_broker.port)
+    connected = asyncio.Event()
+    link = Link(settings.load(kit.config).broker, ("omo/v1/x",), lambda _m: None,
+                lambda up: connected.set() if up else None, asyncio.get_running_loop())
+    link.start()
+    try:
+        await asyncio.wait_for(connected.wait(), 10)
+        sock = link._client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        await asyncio.to_thread(link.stop)
