@@ -41,7 +41,7 @@ def load_signing_key(path: Path) -> tuple[Ed25519PrivateKey, str]:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{path} holds a {type(key).__name__}, not an Ed25519 key. Fix: commands are signed with "
                           "Ed25519 (alg EdDSA)", key="[station] signing_key")
-    return key, path.name.split(".")[0]
+    return key, path.stem
 
 
 def server_context(settings: StationSettings) -> ssl.SSLContext | None:

@@ -78,3 +78,15 @@ def test_the_example_config_uses_only_keys_the_station_reads(kit: StationKit) ->
     loaded = settings.load(kit.config)
     assert (loaded.station.host, loaded.station.port, loaded.broker.port) == ("0.0.0.0", 8443, 8883)
     assert loaded.station.session_ttl_s == 28800 and loaded.station.reply_timeout_s == 5.0
+
+
+def test_the_signing_keys_id_is_the_file_stem_the_lanes_know_it_by(kit: StationKit) -> None:
+    from agent.interpret.tokens import load_keys
+    from agent.station.service import load_signing_key
+
+    dotted = kit.directory / "station.2026b.key"
+    dotted.write_bytes((kit.directory / "station-1.key").read_bytes())
+    public = kit.directory / "station.2026b.pub"
+    public.write_bytes(kit.station_public.read_bytes())
+    _, kid = load_signing_key(dotted)
+    assert kid in load_keys([public])             # the lane's [attendant] keys name it by Path.stem
