@@ -1,6 +1,6 @@
 """The money model, the long campaign: many programs through the state machine of tests/session/test_money_model.py.
 
-    .venv/bin/python bench/money_model.py [--programs 10000] [--steps 50] [--seed 1] [--all-inputs]
+    .venv/bin/python bench/money_model.py [--programs 10000] [--steps 50] [--seed 1] [--all-inputs] [--failures F]
 
 Each program is a fresh lane (the real session code, lane.db, catalog, local API, fake clock, simulated payment
 service) driven by up to `--steps` random rules, with every invariant of simulators/trials/money_model.py checked after
@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=50, help="the most rules one program runs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--all-inputs", action="store_true", help="also the inputs of the defects in KNOWN_OPEN")
+    parser.add_argument("--failures", type=Path, help="write each failing program whole to this file")
     args = parser.parse_args()
     logging.disable(logging.WARNING)          # the lane logs every lost payment reply; the campaign makes many
     random.seed(args.seed)                    # hypothesis draws each run's seed from the global generator
@@ -55,7 +56,7 @@ def main() -> int:
         except Exception as failure:  # noqa: BLE001 - a violation, or the lane failing outright: count and go on
             for one in failure.exceptions if isinstance(failure, BaseExceptionGroup) else (failure,):
                 violations[one.name if isinstance(one, Violation) else type(one).__name__] += 1
-                examples.append(str(one))
+                examples.append("\n".join([str(one), *getattr(one, "__notes__", [])]))
     elapsed = time.perf_counter() - started
     print(f"programs {tally.programs:,}, steps {tally.steps:,} (up to {args.steps} rules each), seed {args.seed}, "
           f"inputs {'all' if args.all_inputs else 'without ' + ', '.join(sorted(KNOWN_OPEN)) or 'all'}")
@@ -63,6 +64,9 @@ def main() -> int:
           + "".join(f"\n  {name}: {n}" for name, n in sorted(violations.items())))
     for example in examples[:20]:
         print(f"  e.g. {example[:300]}")
+    if args.failures and examples:
+        args.failures.write_text("\n\n".join(examples) + "\n")
+        print(f"the {len(examples)} failing programs, whole: {args.failures}")
     print(f"{tally.programs / elapsed:.1f} programs/s, {tally.steps / elapsed:.0f} steps/s, {elapsed:.0f} s")
     return 1 if violations else 0
 

@@ -1,4 +1,4 @@
-"""Probe this machine for serial ports, scanner-like input devices and cameras, for `omo-edge doctor` only.
+"""Probe this machine for serial ports, scanner-like input devices, cameras and lane lights, for `omo-edge doctor`.
 
 Probing is a tool, not startup: the agent opens only what its config names. Everything here reads /dev,
 /sys and /proc (roots are parameters so tests can point them at a prepared tree) and never opens a device
@@ -11,6 +11,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# USB IDs of lane lights: Delcom's HID visual indicators (driver hid_light), and the CH340 serial chip of the
+# LCUS relay boards (driver relay_serial; the chip is also on other adapters, so a serial port only gets a note).
+DELCOM_HID_ID = "0003:00000FC5:0000B080"
+CH340 = ("1a86", "7523")
+RELAY_NOTE = 'a CH340 adapter, as on LCUS relay boards: for a lane light, [attendant] light = {{ driver = ' \
+             '"relay_serial", port = "{path}" }}'
 
 # Words in the names of keyboard-wedge scanners as they enumerate (vendors and generic descriptors).
 SCANNER_WORDS = re.compile(r"scan|barcode|bar code|honeywell|hand held|metrologic|zebra|\bsymbol\b|datalogic|"
@@ -27,7 +34,7 @@ class Roots:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    kind: str                  # "serial" | "hid" | "camera"
+    kind: str                  # "serial" | "hid" | "camera" | "light"
     path: str                  # the stable path to configure (by-id when there is one)
     node: str                  # the kernel node it points at now
     description: str
@@ -36,7 +43,9 @@ class Found:
     notes: list[str] = field(default_factory=list)
 
     def snippet(self, name: str) -> str:
-        """The [[devices]] table to paste into agent.toml."""
+        """The [[devices]] table to paste into agent.toml (for a light, its [attendant] key)."""
+        if self.kind == "light":
+            return f'[attendant]\nlight = {{ driver = "hid_light", path = "{self.path}" }}\n'
         key, extra = {"serial": ("port", 'baudrate = 9600\nterminator = "cr"'),
                       "hid": ("path", 'layout = "us"'),
                       "camera": ("source", 'decoder = "auto"')}[self.kind]
@@ -63,9 +72,14 @@ def serial_ports(roots: Roots = Roots()) -> list[Found]:
     found = []
     for node in sorted(nodes):
         name = Path(node).name
-        product = _read(roots.sys / "class" / "tty" / name / "device" / ".." / "product")
+        device = roots.sys / "class" / "tty" / name / "device"
+        product = _read(device / ".." / "product")
+        notes = [] if node in stable else ["no by-id link: the name may change on replug"]
+        usb = device / ".." / ".."
+        if (_read(usb / "idVendor").strip(), _read(usb / "idProduct").strip()) == CH340:
+            notes.append(RELAY_NOTE.format(path=stable.get(node, node)))
         found.append(Found("serial", stable.get(node, node), node, product or name, _access(node, write=True),
-                           notes=[] if node in stable else ["no by-id link: the name may change on replug"]))
+                           notes=notes))
     return found
 
 
@@ -100,8 +114,22 @@ def cameras(roots: Roots = Roots()) -> list[Found]:
     return found
 
 
+def hid_lights(roots: Roots = Roots()) -> list[Found]:
+    """Delcom HID visual indicators, by the USB ID of each hidraw node's device."""
+    found = []
+    for sysdir in sorted((roots.sys / "class" / "hidraw").glob("hidraw*")):
+        uevent = dict(line.partition("=")[::2] for line in _read(sysdir / "device" / "uevent").splitlines())
+        if uevent.get("HID_ID", "").upper() != DELCOM_HID_ID.upper():
+            continue
+        node = str(roots.dev / sysdir.name)
+        found.append(Found("light", node, node, uevent.get("HID_NAME") or "Delcom visual indicator",
+                           _access(node, write=True),
+                           notes=["hidraw numbers change on replug: a udev rule can give it a stable name"]))
+    return found
+
+
 def everything(roots: Roots = Roots()) -> list[Found]:
-    return serial_ports(roots) + input_devices(roots) + cameras(roots)
+    return serial_ports(roots) + input_devices(roots) + cameras(roots) + hid_lights(roots)
 
 
 def _read(path: Path) -> str:

@@ -1,7 +1,9 @@
-"""`omo-edge simulate scanner|cloud|fleet`: simulators for development, beside a real or a dev lane.
+"""`omo-edge simulate scanner|light|cloud|fleet`: simulators for development, beside a real or a dev lane.
 
 `scanner`: a virtual serial scanner on a pty; point a dev config at the printed path (`driver = "serial"`,
 `port = <path>`) and type codes; `!unplug`, `!replug` and `!garbage` exercise the driver's recovery.
+`light`: a lane light (a USB-serial relay board, or a Delcom HID light) on a pty; point `[attendant] light` at
+the printed path and watch the colours it is told to show, printed as they change; `!unplug`, `!replug`.
 `cloud`: the fake cloud (broker, ingest, catalog server, token issuer, payment service); it prints its URLs
 and the config that points a lane at it, and runs until Ctrl-C.
 `fleet`: N virtual lanes (the agent's own sync code) against a broker, for sizing a cloud (docs/scaling.md).
@@ -16,7 +18,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, cloud, fleet)")
+    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, light, cloud, fleet)")
     kinds = parser.add_subparsers(dest="device", metavar="DEVICE", required=True)
     scanner = kinds.add_parser("scanner", help="a serial scanner on a pty: type codes, one per line")
     scanner.add_argument("--aim", default="", help="AIM identifier to prefix, e.g. ]E0 (default: none)")
@@ -24,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     scanner.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
     scanner.add_argument("--baud", type=int, default=0, help="pace bytes like this baud rate (default: no pacing)")
     scanner.set_defaults(handler=run_scanner)
+    light = kinds.add_parser("light", help="a lane light on a pty: prints the colours as the driver sets them")
+    light.add_argument("--kind", default="relay", choices=("relay", "hid"),
+                       help="relay: a USB-serial relay board (relay_serial); hid: a Delcom HID light (hid_light)")
+    light.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
+    light.set_defaults(handler=run_light)
     cloud = kinds.add_parser("cloud", help="the fake cloud: broker, ingest, catalog, tokens, payment service")
     cloud.add_argument("--dir", default=None, help="directory for its files (default: a temp dir)")
     cloud.add_argument("--store", default="store-001", help="the store ID of the lane it serves")
@@ -107,6 +114,34 @@ def run_scanner(args: argparse.Namespace) -> int:
         print("type a code and Enter; !garbage, !unplug, !replug; Ctrl-D ends", flush=True)
         for line in sys.stdin:
             _command(sim, line.rstrip("\r\n"), args.aim or None)
+    return 0
+
+
+def run_light(args: argparse.Namespace) -> int:
+    import time
+
+    from simulators.devices.light import Lamp, VirtualHidLight, VirtualRelayBoard
+
+    start = time.monotonic()
+
+    def changed(lamp: Lamp) -> None:
+        colours = ", ".join(sorted(lamp.lit)) or "dark"
+        flashing = f" (flashing by itself: {', '.join(sorted(lamp.flashing))})" if lamp.flashing else ""
+        print(f"{lamp.at - start:9.3f} s  {colours}{flashing}", flush=True)
+
+    sim = (VirtualRelayBoard(link_dir=args.link_dir, on_change=changed) if args.kind == "relay"
+           else VirtualHidLight(link_dir=args.link_dir, on_change=changed))
+    driver, key = ("relay_serial", "port") if args.kind == "relay" else ("hid_light", "path")
+    with sim:
+        print(f"virtual {args.kind} light at {sim.path} (pty {sim.slave_path})", flush=True)
+        print(f'config: [attendant] light = {{ driver = "{driver}", {key} = "{sim.path}" }}', flush=True)
+        print("the colours print as they change; !unplug, !replug; Ctrl-D ends", flush=True)
+        for line in sys.stdin:
+            if line.strip() == "!unplug":
+                sim.unplug()
+            elif line.strip() == "!replug":
+                sim.replug()
+                print(f"replugged: {sim.path} -> {sim.slave_path}", flush=True)
     return 0
 
 

@@ -122,6 +122,14 @@ class SessionController:
             left = max(0, member.points_cloud - self.points_spent(member.member_id, member.points_version))
         return within_limits(basket, uses, left)
 
+    async def refresh_limits(self) -> None:
+        """Bring the visit on screen up to the lane's ledgers after they changed under it (a staff reversal gave
+        a member's points back): the balance shown is what the member may spend now; nothing else changes."""
+        async with self.lock:
+            checked, _reasons = self.within_limits(self.session)
+            if checked != self.session:
+                await self.apply_locked(Change(checked))
+
     # -- committing --------------------------------------------------------------------------------------------
 
     async def apply(self, compute: Callable[[Session], Change],

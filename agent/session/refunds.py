@@ -106,6 +106,7 @@ async def _reverse(ctl: SessionController, sale_id: str, staff_id: str, reason: 
 
     if await ctl.lane_db.write(write):
         ctl.on_recorded(0)
+        await ctl.refresh_limits()           # the member may be shopping again: show the points back now
     done = intents.reversal(ctl.lane_db.reader(), sale_id)
     assert done is not None
     return _answer(done, "voided: the payment was cancelled" if state == "voided" else "refunded")

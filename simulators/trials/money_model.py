@@ -68,6 +68,16 @@ def g14(code: str) -> str:
     return code if len(code) == 14 else "0" + code
 
 
+@dataclass(frozen=True)
+class Booking:
+    """What a paid visit spends, as the model priced it when the shopper paid."""
+
+    member: str | None
+    points: int
+    coupons: tuple[str, ...]
+    stale: bool
+
+
 @dataclass
 class Tally:
     """What a campaign ran (bench/money_model.py): programs, steps, and what the steps did (sales, refusals)."""
@@ -172,6 +182,10 @@ class MoneyMachine(RuleBasedStateMachine):
         self.sale_points: dict[str, tuple[str, int]] = {}   # sale ID -> (member, points it redeemed)
         self.uses: Counter[str] = Counter()            # coupon uses at this lane (completed sales)
         self.stale_sales: set[str] = set()
+        # A payment whose reply was lost settles later (the lane asks its status after a while or at restart),
+        # so what the visit spends is booked when its sale appears, whichever rule that happens in.
+        self.awaiting: dict[str, Booking] = {}        # session ID -> what its sale will spend
+        self.booked: set[str] = set()                  # sale IDs already booked
         self.tokens: dict[str, tuple[str, float, str]] = {}   # coupon ID -> the last token: (token, signed at, holder)
         self.run(self.lane.open())
         if self.tally is not None:
@@ -540,6 +554,8 @@ class MoneyMachine(RuleBasedStateMachine):
         sales_before = len(self.lane.sales())
         session_id = self.lane.view["session_id"]
         self.lane.service.will(outcome)
+        self.awaiting[session_id] = Booking(self.visit.basket.member, expected.points_redeemed,
+                                            tuple(expected.coupon_values), self.stale)
         before = self.snapshot()
         if method == "wallet_code":
             ok, _reason, _view = self.scan(f"28{digits}", "qr")
@@ -550,6 +566,7 @@ class MoneyMachine(RuleBasedStateMachine):
             if not ok:
                 self.refused_unchanged(before, f"pay {method} ({answer.get('reason')})")
         self.run(self.lane.settle())
+        self.book_sales()
         sales = self.lane.sales()[sales_before:]
         if over_cap:
             self.check("offline_policy", not sales, f"a sale of {expected.total} was charged while stale "
@@ -566,13 +583,6 @@ class MoneyMachine(RuleBasedStateMachine):
         self.count("sale_with_points" if expected.points_redeemed else "")
         self.count("sale_with_coupon" if expected.coupon_values else "")
         self.count("sale_while_stale" if self.stale else "")
-        for coupon in expected.coupon_values:
-            self.uses[coupon] += 1
-        if self.visit.basket.member is not None:
-            self.redeemed[self.visit.basket.member] += expected.points_redeemed
-            self.sale_points[sale["sale_id"]] = (self.visit.basket.member, expected.points_redeemed)
-        if self.stale:
-            self.stale_sales.add(sale["sale_id"])
 
     @precondition(lambda self: self.state == "scanning" and bool(self.visit.basket.lines))
     @rule()
@@ -605,10 +615,28 @@ class MoneyMachine(RuleBasedStateMachine):
 
     # -- invariants ------------------------------------------------------------------------------------------
 
+    def book_sales(self) -> None:
+        """Book every sale not booked yet with what its visit spent when it was paid: points and coupon uses."""
+        for sale in self.lane.sales():
+            if sale["sale_id"] in self.booked:
+                continue
+            self.booked.add(sale["sale_id"])
+            booking = self.awaiting.pop(sale["session_id"], None)
+            self.check("ledger", booking is not None, f"sale {sale['sale_id']} of a visit the model never paid")
+            assert booking is not None
+            for coupon in booking.coupons:
+                self.uses[coupon] += 1
+            if booking.member is not None:
+                self.redeemed[booking.member] += booking.points
+                self.sale_points[sale["sale_id"]] = (booking.member, booking.points)
+            if booking.stale:
+                self.stale_sales.add(sale["sale_id"])
+
     @invariant()
     def money_holds(self) -> None:
         if self.tally is not None:
             self.tally.outcomes["steps"] += 1
+        self.book_sales()
         view = self.lane.view
         self._lines_bounded(view)
         self._basket_matches(view)

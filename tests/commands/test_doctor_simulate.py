@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from drivers.detect import Roots, everything
+from drivers.lights import Signal, open_light
 from drivers.serial import SerialScanner
 from simulators.devices.serial_pty import VirtualSerialScanner
 
@@ -68,3 +69,52 @@ async def test_simulate_scanner_prints_a_path_the_serial_driver_reads_typed_code
         async with asyncio.timeout(10):
             await proc.wait()
     assert (event.text, event.aim, event.symbology) == ("4006381333931", "]E0", "ean13")
+
+
+async def test_simulate_light_prints_a_path_the_relay_driver_drives_and_the_colours_as_they_change() -> None:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "agent", "simulate", "light",
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            first = (await proc.stdout.readline()).decode()
+            path = first.split(" at ", 1)[1].split(" (", 1)[0]
+            config = (await proc.stdout.readline()).decode()
+            await proc.stdout.readline()
+            async with open_light("relay_serial", {"port": path}) as light:
+                await light.show(Signal.RED)
+                changes = [(await proc.stdout.readline()).decode().split(" s  ", 1)[1].strip()]
+    finally:
+        proc.stdin.close()
+        async with asyncio.timeout(10):
+            await proc.wait()
+    assert f'driver = "relay_serial", port = "{path}"' in config
+    assert changes == ["red"]
+
+
+def test_doctor_lists_a_delcom_light_and_notes_a_ch340_serial_port_as_a_possible_relay_board(tmp_path: Path) -> None:
+    dev, sys_root = tmp_path / "dev", tmp_path / "sys"
+    dev.mkdir()
+    (dev / "hidraw2").touch()
+    (dev / "ttyUSB0").touch()
+    light = sys_root / "devices" / "usb1" / "1-2" / "0003:0FC5:B080.0004"
+    light.mkdir(parents=True)
+    (light / "uevent").write_text("HID_ID=0003:00000FC5:0000B080\nHID_NAME=Delcom Products Inc. USB FS IO\n")
+    keyboard = sys_root / "devices" / "usb1" / "1-3" / "0003:046D:C31C.0005"
+    keyboard.mkdir(parents=True)
+    (keyboard / "uevent").write_text("HID_ID=0003:0000046D:0000C31C\nHID_NAME=Logitech USB Keyboard\n")
+    for node, target in (("hidraw2", light), ("hidraw3", keyboard)):
+        (sys_root / "class" / "hidraw" / node).mkdir(parents=True)
+        (sys_root / "class" / "hidraw" / node / "device").symlink_to(target)
+    board = sys_root / "devices" / "usb1" / "1-4"
+    (board / "1-4:1.0" / "ttyUSB0").mkdir(parents=True)
+    (board / "idVendor").write_text("1a86\n")
+    (board / "idProduct").write_text("7523\n")
+    (sys_root / "class" / "tty" / "ttyUSB0").mkdir(parents=True)
+    (sys_root / "class" / "tty" / "ttyUSB0" / "device").symlink_to(board / "1-4:1.0" / "ttyUSB0")
+    found = everything(Roots(dev=dev, sys=sys_root, proc=tmp_path / "proc"))
+    lights = [f for f in found if f.kind == "light"]
+    assert [(f.path, f.description) for f in lights] == [(str(dev / "hidraw2"), "Delcom Products Inc. USB FS IO")]
+    assert f'light = {{ driver = "hid_light", path = "{dev / "hidraw2"}" }}' in lights[0].snippet("light0")
+    serial = next(f for f in found if f.kind == "serial")
+    assert any('driver = "relay_serial"' in note for note in serial.notes)

@@ -170,6 +170,24 @@ async def test_a_staff_void_gives_the_sales_points_back_to_the_balance(session_l
     assert lane.view["member"]["points_balance"] == 1200
 
 
+async def test_a_staff_void_shows_the_points_back_on_the_screen_of_the_members_visit_at_once(
+        session_lane: SessionLane) -> None:
+    """The member is shopping again when staff void their earlier sale: the screen must not keep the old balance
+    (the stateful money model found the screen 100 points short until the member showed their code again)."""
+    lane = session_lane
+    assert lane.controller is not None
+    await member_basket(lane, BATTERIES, BATTERIES)
+    assert await redeem(lane, 500) is None and await pay(lane) is None
+    sale_id = lane.events("omo.sale/1")[-1]["sale_id"]
+    await member_basket(lane, TEA)
+    lines_before = lane.view["lines"]
+    answer = await reverse_sale(lane.controller, sale_id, "S-1", "wrong basket")
+    assert answer.state == "done"
+    assert lane.view["member"]["points_balance"] == 1200
+    assert lane.view["lines"] == lines_before, "only the balance changes"
+    assert await redeem(lane, 1200) is None, "the returned points can be spent in this visit"
+
+
 async def test_a_weighed_item_scanned_without_its_weight_is_refused_and_starts_no_visit(
         session_lane: SessionLane) -> None:
     lane = session_lane

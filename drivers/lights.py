@@ -1,0 +1,120 @@
+"""Lane lights (UnifiedPOS "Lights"): the signals a lane shows, the shape of a light driver, and its loader.
+
+A tower light tells staff across the store what a lane needs: green, free; flashing yellow, help asked; red,
+out of order. The lane decides the signal (a pure rule in the agent); a light driver only shows it, and like
+every driver knows nothing of visits and never imports `agent`.
+
+    async with open_light("relay_serial", {"port": "/dev/serial/by-id/usb-...", "green": 1}) as light:
+        await light.show(Signal.YELLOW_FLASHING)
+
+Flashing is the driver's job: a relay board has no flash mode, so its driver toggles the relay at 1 Hz; a
+light with its own flash mode uses that. `show` raises `DeviceUnavailable` when the light is gone; the signal
+asked for is kept, and the next `async with` (the supervisor's reopen) shows it again.
+
+Lights are found by name in the entry-point group `omo_edge.lights`; each entry point names a factory
+`factory(options) -> Light` that validates its options without touching the device (so `config check` can).
+Built-ins are in `BUILTIN` so that finding them reads no installed package's metadata.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from importlib.metadata import entry_points
+from types import TracebackType
+from typing import Protocol, Self, cast
+
+from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
+
+GROUP = "omo_edge.lights"
+BUILTIN = {"relay_serial": "drivers.relay_serial:RelaySerialLight", "hid_light": "drivers.hid_light:HidLight"}
+FLASH_PERIOD_S = 1.0          # 1 Hz: half a second lit, half a second dark
+
+
+class Signal(StrEnum):
+    GREEN = "green"                        # free
+    YELLOW_FLASHING = "yellow_flashing"    # help asked
+    RED = "red"                            # out of order
+    OFF = "off"                            # the agent is not running the lane
+
+
+class Light(Protocol):
+    """One light: `async with` opens it and shows the last signal asked for; `show` changes the signal."""
+
+    name: str
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+    async def show(self, signal: Signal) -> None: ...
+
+
+class LightFactory(Protocol):
+    """Builds a light from its options without touching the device."""
+
+    def __call__(self, options: Mapping[str, object]) -> Light: ...
+
+
+class UnknownLight(LookupError):
+    """Neither a built-in nor an installed distribution registers a light of that name."""
+
+
+def available() -> list[str]:
+    """Names of every light driver: the built-ins and those registered by installed packages."""
+    return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group=GROUP)})
+
+
+def load(name: str) -> LightFactory:
+    """Import and return the factory registered as `name` (a built-in without reading any metadata)."""
+    if name in BUILTIN:
+        module, _, attr = BUILTIN[name].partition(":")
+        return cast(LightFactory, getattr(importlib.import_module(module), attr))
+    matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    if not matches:
+        raise UnknownLight(f"no light driver named {name!r}. Fix: use one of {', '.join(available())}")
+    return cast(LightFactory, matches[0].load())
+
+
+def open_light(driver: str, options: Mapping[str, object]) -> Light:
+    """Build (not yet open: `async with` opens it) the light `driver`; a bad option is a DriverOptionError."""
+    factory = load(driver)
+    try:
+        return factory(options)
+    except DriverOptionError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise DriverOptionError("", f"the {driver} light refused its options: {exc}") from exc
+
+
+_OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: UnavailableReason.NOT_FOUND,
+                 errno.ENXIO: UnavailableReason.NOT_FOUND, errno.EACCES: UnavailableReason.PERMISSION,
+                 errno.EPERM: UnavailableReason.PERMISSION, errno.EBUSY: UnavailableReason.BUSY,
+                 errno.EAGAIN: UnavailableReason.BUSY}
+_FIXES = {UnavailableReason.NOT_FOUND: "check the cable and the path (omo-edge doctor lists devices)",
+          UnavailableReason.PERMISSION: "give the device to group omo-edge with a udev rule in "
+                                        "/etc/udev/rules.d/99-omo-edge-local.rules (docs/operations/udev.md)",
+          UnavailableReason.BUSY: "another program holds the device; stop it (ModemManager, a terminal)",
+          UnavailableReason.FAILED: "see the error; the agent retries with back-off"}
+
+
+def cannot_open(driver: str, path: str, exc: Exception) -> DeviceUnavailable:
+    """The light could not be opened: why, in the words `omo-edge doctor` and docs/operations/udev.md use."""
+    code = getattr(exc, "errno", None)
+    reason = _OPEN_REASONS.get(code or 0, UnavailableReason.FAILED)
+    if "exclusively lock" in str(exc):
+        reason = UnavailableReason.BUSY
+    elif reason is UnavailableReason.FAILED and not os.path.exists(path):
+        reason = UnavailableReason.NOT_FOUND
+    return DeviceUnavailable(reason, f"light {driver!r}: cannot open {path} ({exc}). Fix: {_FIXES[reason]}")
+
+
+def went_away(driver: str, path: str, exc: OSError) -> DeviceUnavailable:
+    """A write to an open light failed: it was unplugged (or broke); the supervisor reopens it."""
+    cause = os.strerror(exc.errno) if exc.errno else str(exc)
+    return DeviceUnavailable(UnavailableReason.UNPLUGGED, f"light {driver!r} at {path} went away ({cause}). "
+                                                          "Fix: plug it back in; the agent reopens it by itself")
