@@ -58,6 +58,9 @@ async def browser() -> AsyncIterator[Browser]:
 async def tablet(browser: Browser, kit: StationKit, badge: str | None, lang: str = "en") -> AsyncIterator[Page]:
     context = await browser.new_context(viewport=TABLET, has_touch=True)  # type: ignore[arg-type]
     await context.add_init_script(f"localStorage.setItem('station.lang', '{lang}')")
+    # Headless Chromium has no vibration motor: count the page's calls instead.
+    await context.add_init_script("window.__vibrated = 0; navigator.vibrate = () => { window.__vibrated += 1; "
+                                  "return true; };")
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -88,6 +91,7 @@ async def test_a_call_shows_oldest_on_top_and_approve_on_the_tile_reaches_the_la
         lanes.raise_call("lane-03", "random_audit")
         await page.wait_for_selector("#tile-lane-03 .call")
         assert (await tile_order(page))[:2] == ["lane-05", "lane-03"]
+        assert await page.evaluate("window.__vibrated") == 2          # once per new call, not per redraw
         assert "Unknown item" in await page.inner_text("#tile-lane-05")
         await page.click("#tile-lane-05 button.approve")
         await page.wait_for_selector('#tile-lane-05[data-calls="0"]')

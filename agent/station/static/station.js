@@ -110,13 +110,16 @@
       const view = JSON.parse(e.data);
       state.offset = Date.parse(view.now) - Date.now();
       state.lanes = new Map(view.lanes.map((lane) => [lane.lane_id, lane]));
-      state.calls = new Set(view.lanes.flatMap((lane) => lane.calls.map((c) => `${lane.lane_id}/${c.intervention_id}`)));
+      state.calls = new Set(view.lanes.flatMap((lane) => lane.calls.map((c) => `${lane.lane_id}/${c.session_id}/${c.intervention_id}`)));
       setBroker(view.broker, view.broker_lost_at); renderAll();
     });
     events.addEventListener("lane", (e) => {
       const lane = JSON.parse(e.data);
-      const fresh = lane.calls.filter((c) => !state.calls.has(`${lane.lane_id}/${c.intervention_id}`));
-      lane.calls.forEach((c) => state.calls.add(`${lane.lane_id}/${c.intervention_id}`));
+      const keys = lane.calls.map((c) => `${lane.lane_id}/${c.session_id}/${c.intervention_id}`);
+      const fresh = keys.filter((key) => !state.calls.has(key));
+      // Only open calls are remembered (a tablet left on for weeks keeps a short list).
+      for (const key of [...state.calls]) if (key.startsWith(`${lane.lane_id}/`) && !keys.includes(key)) state.calls.delete(key);
+      keys.forEach((key) => state.calls.add(key));
       state.lanes.set(lane.lane_id, lane); renderAll();
       if (fresh.length) beep();
     });
