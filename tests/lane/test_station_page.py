@@ -97,7 +97,26 @@ async def test_a_call_shows_oldest_on_top_and_approve_on_the_tile_reaches_the_la
         await page.wait_for_selector('#tile-lane-05[data-calls="0"]')
         assert [a["intervention_id"] for a in lanes.lanes["lane-05"].applied] == [first]
         assert "Sato" in await page.inner_text("#notice")
+        await page.wait_for_selector("#tile-lane-05 .last-action")
         assert (await tile_order(page))[0] == "lane-03"
+
+
+async def test_a_heartbeat_redraws_nothing_so_a_tap_keeps_its_target(
+        store: tuple[StationKit, AttendantLanes], browser: Browser) -> None:
+    """Each lane event used to rebuild every tile: with 8 lanes beating each second, a tap could land on a node
+    being replaced (Playwright's own click timed out on it)."""
+    kit, lanes = store
+    async with tablet(browser, kit, kit.badge()) as page:
+        lanes.raise_call("lane-02", "unknown_item")
+        await page.wait_for_selector("#tile-lane-02 button.approve")
+        await page.evaluate("window.__button = document.querySelector('#tile-lane-02 button.approve')")
+        seq = lanes.lanes["lane-02"].seq
+        for _ in range(50):                      # heartbeat 1 s: lane-02 and the others publish again
+            if lanes.lanes["lane-02"].seq > seq + 1:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        assert await page.evaluate("window.__button.isConnected")
 
 
 async def test_two_pages_decide_at_once_and_the_loser_is_told_who(
@@ -108,14 +127,20 @@ async def test_two_pages_decide_at_once_and_the_loser_is_told_who(
         lanes.raise_call("lane-02", "unknown_item")
         for page in (one, two):
             await page.wait_for_selector("#tile-lane-02 button.approve")
-        await asyncio.gather(one.click("#tile-lane-02 button.approve"), two.click("#tile-lane-02 button.reject"))
+        # Both taps in the same instant (a click in each page's own script, not Playwright's paced click).
+        await asyncio.gather(one.evaluate("document.querySelector('#tile-lane-02 button.approve').click()"),
+                             two.evaluate("document.querySelector('#tile-lane-02 button.reject').click()"))
         texts = []
         for page in (one, two):
             await page.wait_for_function("() => document.getElementById('notice').textContent.length > 0")
             texts.append(await page.inner_text("#notice"))
-    assert len(lanes.lanes["lane-02"].applied) == 1
-    winner = "Aoki" if lanes.lanes["lane-02"].applied[0]["staff_id"] == "S-1" else "Kato"
-    assert sum("Already decided" in text and winner in text for text in texts) == 1, texts
+        assert len(lanes.lanes["lane-02"].applied) == 1
+        winner = "Aoki" if lanes.lanes["lane-02"].applied[0]["staff_id"] == "S-1" else "Kato"
+        assert sum("Already decided" in text and winner in text for text in texts) == 1, texts
+        assert sum("done" in text and winner in text for text in texts) == 1, texts
+        for page in (one, two):               # both tiles say who decided
+            await page.wait_for_selector("#tile-lane-02 .last-action")
+            assert winner in await page.inner_text("#tile-lane-02 .last-action")
 
 
 async def test_stale_lanes_and_a_lost_broker_are_shown_then_caught_up(

@@ -3,7 +3,8 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const state = { lang: localStorage.getItem("station.lang") || "en", me: null, lanes: new Map(), broker: "connected",
-                  lostAt: null, offset: 0, events: null, calls: new Set(), audio: null };
+                  lostAt: null, offset: 0, events: null, calls: new Set(), audio: null,
+                  drawn: new Map(), lastAction: new Map() };
 
   function t(key, values = {}) {
     // An unknown state or reason from a newer lane is shown as its code, never as "state.xyz".
@@ -125,10 +126,9 @@
     });
     events.addEventListener("broker", (e) => { const b = JSON.parse(e.data); setBroker(b.broker, b.broker_lost_at); });
     events.addEventListener("action", (e) => {
+      // Every applied decision, by whom, on its lane's tile (the notice is kept for this page's own answers).
       const a = JSON.parse(e.data);
-      if (state.me && a.staff_id !== state.me.staff_id && a.outcome === "applied") {
-        notice(t("applied", { action: t("action." + a.action), lane: a.lane_id, who: a.staff_name }));
-      }
+      if (a.outcome === "applied") { state.lastAction.set(a.lane_id, a); renderAll(); }
     });
     events.addEventListener("logout", () => showLogin(t("session_ended")));
     events.onerror = () => { if (events.readyState === EventSource.CLOSED) api("GET", "/api/me"); };
@@ -149,10 +149,33 @@
       || a.lane_id.localeCompare(b.lane_id));
   }
 
+  // A tile is rebuilt only when what it shows changed, and moved only when the order changed: a lane's heartbeat
+  // redraws nothing, so a finger on a button never loses its target to a redraw.
+  const VOLATILE = new Set(["heard_at", "status_seq", "waiting_s", "published_at"]);
+  function signature(lane) {
+    const quiet = lane.stale || !lane.online;
+    return state.lang + JSON.stringify([lane, state.lastAction.get(lane.lane_id) || null],
+                                       (key, value) => (!quiet && VOLATILE.has(key) ? undefined : value));
+  }
+
   function renderAll() {
     const list = $("tiles");
-    const tiles = sortedLanes().map(renderTile);
-    list.replaceChildren(...tiles);
+    const lanes = sortedLanes();
+    for (const node of [...list.children]) {
+      if (!state.lanes.has(node.dataset.lane)) { node.remove(); state.drawn.delete(node.dataset.lane); }
+    }
+    for (const lane of lanes) {
+      const drawn = $(`tile-${lane.lane_id}`);
+      const sig = signature(lane);
+      if (drawn && state.drawn.get(lane.lane_id) === sig) continue;
+      const tile = renderTile(lane);
+      if (drawn) drawn.replaceWith(tile); else list.append(tile);
+      state.drawn.set(lane.lane_id, sig);
+    }
+    const order = lanes.map((lane) => lane.lane_id);
+    if (order.join("\n") !== [...list.children].map((node) => node.dataset.lane).join("\n")) {
+      for (const laneId of order) list.append($(`tile-${laneId}`));
+    }
   }
 
   function renderTile(lane) {
@@ -163,6 +186,10 @@
       : !lane.online ? t("offline", { t: clock(lane.heard_at) }) : t("state." + lane.state);
     item.append(el("h3", {}, el("span", { class: "lane" }, lane.lane_id), " ", el("span", { class: "status" }, status)));
     item.append(el("p", { class: "sum" }, `${money(lane.total, lane.currency)} · ${t(lane.item_count === 1 && state.lang === "en" ? "items_one" : "items", { n: lane.item_count })}`));
+    const last = state.lastAction.get(lane.lane_id);
+    if (last) {
+      item.append(el("p", { class: "last-action" }, t("last_action", { action: t("action." + last.action), who: last.staff_name, t: clock(last.at) })));
+    }
     if (lane.help_coming) item.append(el("p", { class: "coming" }, t("help_coming", { who: lane.help_coming.name || lane.help_coming.staff_id })));
     for (const call of lane.calls) item.append(renderCall(lane, call));
     const tools = el("div", { class: "tools" },
