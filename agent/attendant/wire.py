@@ -1,5 +1,5 @@
 """What the lane and the attendant station share on the wire: topics, the command's claims, signing and checking it,
-and the reply (docs/architecture.md, "The attendant station, lane side"; docs/asyncapi.yaml).
+and the reply (docs/attendant.md; docs/asyncapi.yaml).
 
 Pure and shared: both the lane (agent/attendant/) and the station (agent/station/) import this module, so it
 imports only the standard library and `agent.interpret.tokens` (the same JWS rules as the app's tokens: one

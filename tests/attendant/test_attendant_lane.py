@@ -107,12 +107,16 @@ class Station:
 
 
 class Rig:
-    def __init__(self, work: Path, broker: MosquittoBroker) -> None:
+    """One lane's files, scanner and keys: `issuer` signs staff tokens the lane trusts, `station_key` the station's
+    commands (give both to share them with a real station)."""
+
+    def __init__(self, work: Path, broker: MosquittoBroker, issuer: TokenIssuer | None = None,
+                 station_key: Ed25519PrivateKey | None = None) -> None:
         self.work, self.broker = work, broker
-        self.issuer = TokenIssuer()
+        self.issuer = issuer or TokenIssuer()
         (work / "keys").mkdir()
         self.issuer.write_public_key(work / "keys")
-        self.station_key = Ed25519PrivateKey.generate()
+        self.station_key = station_key or Ed25519PrivateKey.generate()
         (work / "stations").mkdir()
         (work / "stations" / "station-1.pub").write_bytes(self.station_key.public_key().public_bytes(
             Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
