@@ -1,0 +1,67 @@
+"""NCI / Avery Weigh-Tronix SCP-01 protocol (the SMA layout), 9600 8N1 by default.
+
+The host sends `LF W CR` (weight) or `LF Z CR` (zero); the scale answers one frame:
+
+    LF s r n m f xxxxxx.xxx uuu CR
+       s  status: space ok, Z at centre of zero, O over capacity, U under capacity (under zero),
+          E zero error, I initial zero error (both: needs zeroing), T tare error
+       r  range: 1 to 8, or space
+       n  gross/net: G gross, T tare, N net, or space
+       m  motion: M in motion, space still
+       f  future use: space
+       xxxxxx.xxx  ten characters: the weight right-aligned, a leading '-' when negative, spaces before it
+       uuu  the unit: "kg ", "lb ", "g  ", "oz "
+
+A weight below zero (a '-' sign) is under zero too. The weight is exact: its decimals are on the wire.
+
+Options: `port`, `baudrate` (9600), `parity` (none), `bytesize` (8), `rate_hz`, `reply_timeout_ms`,
+`silent_polls`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from drivers.options import Options
+from drivers.scale_serial import SerialScale, cut
+from drivers.scales import Reading, reading, scaled_mg
+
+REQUEST, ZERO = b"\nW\r", b"\nZ\r"
+UNITS = {b"kg ": "kg", b"lb ": "lb", b"g  ": "g", b"oz ": "oz"}
+_FRAME = re.compile(rb"\n([ ZOUEIT])([1-8 ])([GTN ])([M ]) ([-. 0-9]{10})(.{3})\r", re.DOTALL)
+_WEIGHT = re.compile(rb" *(-?)(\d*)(?:\.(\d*))?")
+
+
+def decode(frame: bytes, received_at: float) -> Reading:
+    """One SCP-01 reply as a Reading; ValueError if it is not one (pure, for tests and the property test)."""
+    match = _FRAME.fullmatch(frame)
+    if match is None:
+        raise ValueError(f"not an SCP-01 frame: {frame!r}")
+    status, _, _, motion, field, unit = match.groups()
+    number = _WEIGHT.fullmatch(field)
+    if number is None or not (number.group(2) or number.group(3)) or unit not in UNITS:
+        raise ValueError(f"not an SCP-01 weight: {field!r} {unit!r}")
+    sign, whole, fraction = number.group(1), number.group(2), number.group(3) or b""
+    weight = scaled_mg(int((whole + fraction) or b"0"), len(fraction), UNITS[unit]) * (-1 if sign else 1)
+    return reading(weight, received_at, motion=motion == b"M", under_zero=status == b"U" or weight < 0,
+                   over_capacity=status == b"O", needs_zeroing=status in (b"E", b"I"))
+
+
+class Scp01Scale(SerialScale):
+    """A scale speaking SCP-01; `zero()` sends `LF Z CR` and waits for its answer."""
+
+    name = "scp01"
+    request = REQUEST
+
+    def __init__(self, options: Mapping[str, object]) -> None:
+        super().__init__(Options(self.name, options))
+
+    def split(self, buffer: bytes) -> tuple[list[bytes], bytes, int]:
+        return cut(buffer, b"\n", b"\r", 24)
+
+    def decode(self, frame: bytes, received_at: float) -> Reading:
+        return decode(frame, received_at)
+
+    async def zero(self) -> None:
+        await self.ask(ZERO)
