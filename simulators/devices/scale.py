@@ -69,6 +69,11 @@ class VirtualScale(VirtualPtyDevice):
         with self._lock:
             self.physics.vibrate(time.monotonic(), duration_s, amplitude_mg)
 
+    def zero(self) -> None:
+        """The scale's own zero key: what rests on the platter now reads 0."""
+        with self._lock:
+            self.physics.zero(time.monotonic())
+
     def lose_zero(self) -> None:
         with self._lock:
             self.physics.lose_zero()
@@ -167,8 +172,7 @@ class VirtualScale(VirtualPtyDevice):
             self.requests.append(request)
 
     def _zeroed(self, reply: bytes) -> bytes:
-        with self._lock:
-            self.physics.zero(time.monotonic())
+        self.zero()
         return self._reading() if reply else b""
 
     def _reading(self) -> bytes:

@@ -46,8 +46,8 @@ def test_built_in_scales_are_found_without_reading_entry_points(monkeypatch: pyt
         raise AssertionError("entry points were read for a built-in scale")
 
     monkeypatch.setattr(scales, "entry_points", no_metadata)
-    assert [scales.load(n) for n in ("toledo8217", "scp01", "cas_pd2", "hid_scale")] == \
-        [ToledoScale, Scp01Scale, CasScale, HidScale]
+    loaded: list[object] = [scales.load(n) for n in ("toledo8217", "scp01", "cas_pd2", "hid_scale")]
+    assert loaded == [ToledoScale, Scp01Scale, CasScale, HidScale]
 
 
 def test_an_unknown_scale_names_those_there_are() -> None:
