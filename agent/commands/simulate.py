@@ -158,7 +158,8 @@ def run_light(args: argparse.Namespace) -> int:
 def run_scale(args: argparse.Namespace) -> int:
     from simulators.devices.scale import VirtualScale
 
-    with VirtualScale(args.protocol, seed=args.seed, link_dir=args.link_dir) as sim:
+    sim = VirtualScale(args.protocol, seed=args.seed, link_dir=args.link_dir)
+    with sim:
         key = "path" if args.protocol == "hid" else "port"
         print(f"virtual {args.protocol} scale at {sim.path} (pty {sim.slave_path})", flush=True)
         print(f'config: scale = {{ driver = "{sim.driver}", {key} = "{sim.path}" }}', flush=True)
