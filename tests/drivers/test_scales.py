@@ -72,6 +72,35 @@ def test_a_bad_option_is_refused_naming_the_key_and_the_fix(driver: str, options
     assert caught.value.key == key and words in str(caught.value) and "Fix:" in str(caught.value)
 
 
+def test_the_entry_points_in_pyproject_are_the_built_ins() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["omo_edge.scales"] == scales.BUILTIN
+
+
+def test_hand_written_frames_decode_as_their_layouts_say() -> None:
+    assert scale_toledo.decode(b"\x0201.234\r", 0).weight_mg == 1_234_000
+    assert scale_toledo.decode(b"\x0201234\r", 0, "lb", 2).weight_mg == 5_597_330        # 12.34 lb = 5 597 329.85 mg
+    status = scale_toledo.decode(b"\x02?\x71\x32\r", 0)     # s1: motion, under zero; s2: over capacity
+    assert (status.motion, status.under_zero, status.over_capacity, status.needs_zeroing) == (True, True, True, False)
+    with pytest.raises(DeviceUnavailable, match="RAM error. Fix: have the scale serviced"):
+        scale_toledo.decode(b"\x02?\x34\x30\r", 0)
+    with pytest.raises(ValueError):
+        scale_toledo.decode(b"\x02?\x01\x30\r", 0)            # bits 4 and 5 must be set
+    lost = scale_scp01.decode(b"\nI1G" + b" " + b" " + b"     0.350" + b"kg \r", 0)   # s r n m f weight unit
+    assert (lost.weight_mg, lost.needs_zeroing, lost.stable) == (350_000, True, False)
+    assert scale_scp01.decode(b"\n 1NM" + b" " + b"      12.5" + b"lb \r", 0).weight_mg == 5_669_905  # 12.5 lb
+    body = b"U-00.120kg"
+    frame = b"\x01\x02" + body + bytes((scale_cas.bcc(body),)) + b"\x03\x04"
+    cas = scale_cas.decode(frame, 0)
+    assert (cas.weight_mg, cas.motion, cas.under_zero) == (-120_000, True, True)
+    with pytest.raises(ValueError):
+        scale_cas.decode(frame[:-3] + bytes((frame[-3] ^ 1,)) + frame[-2:], 0)                # a wrong BCC
+    oz = scale_hid.decode(bytes((3, 4, 11, 0xFF, 0x7B, 0x00)), 0)                            # 12.3 oz, stable
+    assert (oz.weight_mg, oz.stable) == (348_699, True)                 # 348 699.13 mg
+
+
 def test_weights_convert_to_whole_milligrams_exactly_or_rounded_half_up() -> None:
     assert scaled_mg(1234, 3, "kg") == 1_234_000
     assert scaled_mg(350, 0, "g") == 350_000
@@ -221,6 +250,15 @@ async def test_a_scale_that_answers_nothing_is_unavailable_with_the_fix(scale_si
             await scale.read_stable(3)
     assert silent.value.reason is UnavailableReason.FAILED and "Fix: check the protocol, baud rate" in \
         str(silent.value)
+
+
+async def test_a_scale_answering_only_garbage_is_unavailable_with_the_fix(scale_sim: VirtualScale) -> None:
+    scale_sim.garble(1000)
+    async with scale_for(scale_sim, reply_timeout_ms=150, silent_polls=2) as scale:
+        with pytest.raises(DeviceUnavailable) as garbled:
+            await scale.read_stable(5)
+        assert scale.counters()["garbled_count"] >= 1
+    assert garbled.value.reason is UnavailableReason.FAILED and "Fix:" in str(garbled.value)
 
 
 async def test_live_polls_at_the_rate_asked(toledo_scale_sim: VirtualScale) -> None:
