@@ -24,7 +24,8 @@ import re
 from collections.abc import Mapping
 
 from drivers.options import Options
-from drivers.scale_serial import SerialScale, cut
+from drivers.scale_frames import cut
+from drivers.scale_serial import SerialScale
 from drivers.scales import Reading, reading, scaled_mg
 
 REQUEST, ZERO = b"\nW\r", b"\nZ\r"

@@ -25,32 +25,6 @@ from drivers.scale_poll import PolledScale, cannot_open, not_open, went_away
 from drivers.scales import Reading
 
 PARITIES = {"none": "N", "even": "E", "odd": "O"}
-Split = Callable[[bytes], tuple[list[bytes], bytes, int]]
-
-
-def cut(buffer: bytes, start: bytes, end: bytes, max_length: int) -> tuple[list[bytes], bytes, int]:
-    """Frames `start ... end` out of `buffer`: (frames, the unfinished rest, bytes skipped as noise)."""
-    frames: list[bytes] = []
-    skipped = 0
-    while buffer:
-        at = buffer.find(start)
-        if at < 0:
-            return frames, b"", skipped + len(buffer)
-        skipped += at
-        buffer = buffer[at:]
-        stop = buffer.find(end, len(start))
-        if stop < 0:
-            if len(buffer) > max_length:          # a start byte that never ends: noise, look past it
-                buffer, skipped = buffer[1:], skipped + 1
-                continue
-            return frames, buffer, skipped
-        frame, buffer = buffer[:stop + len(end)], buffer[stop + len(end):]
-        if len(frame) > max_length:
-            skipped += 1
-            buffer = frame[1:] + buffer
-            continue
-        frames.append(frame)
-    return frames, b"", skipped
 
 
 class SerialScale(PolledScale):

@@ -27,7 +27,8 @@ from collections.abc import Mapping
 
 from drivers.base import DeviceUnavailable, UnavailableReason
 from drivers.options import Options
-from drivers.scale_serial import SerialScale, cut
+from drivers.scale_frames import cut
+from drivers.scale_serial import SerialScale
 from drivers.scales import Reading, reading, scaled_mg
 
 STX, CR = b"\x02", b"\r"

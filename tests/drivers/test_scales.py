@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from drivers import scale_cas, scale_hid, scale_scp01, scale_toledo, scales
 from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
 from drivers.scale_cas import CasScale
+from drivers.scale_frames import cut
 from drivers.scale_hid import HidScale
 from drivers.scale_scp01 import Scp01Scale
 from drivers.scale_toledo import ToledoScale
@@ -99,6 +100,12 @@ def test_hand_written_frames_decode_as_their_layouts_say() -> None:
         scale_cas.decode(frame[:-3] + bytes((frame[-3] ^ 1,)) + frame[-2:], 0)                # a wrong BCC
     oz = scale_hid.decode(bytes((3, 4, 11, 0xFF, 0x7B, 0x00)), 0)                            # 12.3 oz, stable
     assert (oz.weight_mg, oz.stable) == (348_699, True)                 # 348 699.13 mg
+
+
+def test_frames_are_cut_out_of_line_noise_and_a_start_that_never_ends_is_skipped() -> None:
+    assert cut(b"\x00\xff\x0201.000\r\x13\x0202.000\r\x020", b"\x02", b"\r", 12) == \
+        ([b"\x0201.000\r", b"\x0202.000\r"], b"\x020", 3)
+    assert cut(b"\x02" + b"9" * 20 + b"\x0203.000\r", b"\x02", b"\r", 12) == ([b"\x0203.000\r"], b"", 21)
 
 
 def test_weights_convert_to_whole_milligrams_exactly_or_rounded_half_up() -> None:
