@@ -23,12 +23,13 @@ def _kg_text(grams: int) -> str:
 
 
 def toledo8217(sample: Sample) -> bytes:
-    """STX dd.ddd CR for a still, in-range weight; STX ? s1 s2 CR otherwise (bits 4 and 5 set in both)."""
+    """STX dd.ddd CR for a still, in-range weight; STX ? s CR otherwise: bit 0 motion, 1 over capacity,
+    2 under zero, 3 outside the zero range, 4 centre of zero, 6 always set."""
     if sample.motion or sample.under_zero or sample.over_capacity or sample.needs_zeroing:
-        s1 = 0x30 | (0x01 if sample.motion else 0) | (0x02 if sample.weight_mg == 0 else 0) \
-            | (0x40 if sample.under_zero else 0)
-        s2 = 0x30 | (0x01 if sample.needs_zeroing else 0) | (0x02 if sample.over_capacity else 0)
-        return b"\x02?" + bytes((s1, s2)) + b"\r"
+        status = 0x40 | (0x01 if sample.motion else 0) | (0x02 if sample.over_capacity else 0) \
+            | (0x04 if sample.under_zero else 0) | (0x08 if sample.needs_zeroing else 0) \
+            | (0x10 if sample.weight_mg == 0 else 0)
+        return b"\x02?" + bytes((status,)) + b"\r"
     grams = _grams(sample.weight_mg)
     return b"\x02" + f"{grams // 1000:02d}.{grams % 1000:03d}".encode() + b"\r"
 

@@ -83,12 +83,11 @@ def test_the_entry_points_in_pyproject_are_the_built_ins() -> None:
 def test_hand_written_frames_decode_as_their_layouts_say() -> None:
     assert scale_toledo.decode(b"\x0201.234\r", 0).weight_mg == 1_234_000
     assert scale_toledo.decode(b"\x0201234\r", 0, "lb", 2).weight_mg == 5_597_330        # 12.34 lb = 5 597 329.85 mg
-    status = scale_toledo.decode(b"\x02?\x71\x32\r", 0)     # s1: motion, under zero; s2: over capacity
+    status = scale_toledo.decode(b"\x02?\x47\r", 0)          # motion, over capacity, under zero
     assert (status.motion, status.under_zero, status.over_capacity, status.needs_zeroing) == (True, True, True, False)
-    with pytest.raises(DeviceUnavailable, match="RAM error. Fix: have the scale serviced"):
-        scale_toledo.decode(b"\x02?\x34\x30\r", 0)
+    assert scale_toledo.decode(b"\x02?\x48\r", 0).needs_zeroing  # outside the zero capture range
     with pytest.raises(ValueError):
-        scale_toledo.decode(b"\x02?\x01\x30\r", 0)            # bits 4 and 5 must be set
+        scale_toledo.decode(b"\x02?\x01\r", 0)                  # bit 6 must be set
     lost = scale_scp01.decode(b"\nI1G" + b" " + b" " + b"     0.350" + b"kg \r", 0)   # s r n m f weight unit
     assert (lost.weight_mg, lost.needs_zeroing, lost.stable) == (350_000, True, False)
     assert scale_scp01.decode(b"\n 1NM" + b" " + b"      12.5" + b"lb \r", 0).weight_mg == 5_669_905  # 12.5 lb
