@@ -26,7 +26,7 @@ from simulators.devices.scale import VirtualScale
 from simulators.devices.scale_physics import ScalePhysics
 from simulators.devices.serial_pty import wire_time_s
 
-REQUESTS = {"toledo": b"W", "scp01": b"\nW\r", "cas": b"\x05\x11"}
+REQUESTS = {"toledo": b"W", "scp01": b"\nW\r", "nci": b"W\r", "cas": b"\x05\x11"}
 ACK = {"cas": 1}
 
 

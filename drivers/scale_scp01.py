@@ -1,6 +1,7 @@
-"""NCI / Avery Weigh-Tronix SCP-01 protocol (the SMA layout), 9600 8N1 by default.
+"""NCI / Avery Weigh-Tronix SCP-01 protocol, 9600 8N1 by default, in either of two reply layouts (`format`).
 
-The host sends `LF W CR` (weight) or `LF Z CR` (zero); the scale answers one frame:
+`format = "sma"` (the default) is the Scale Manufacturers Association layout. The host sends `LF W CR`
+(weight) or `LF Z CR` (zero); the scale answers one frame:
 
     LF s r n m f xxxxxx.xxx uuu CR
        s  status: space ok, Z at centre of zero, O over capacity, U under capacity (under zero),
@@ -14,8 +15,11 @@ The host sends `LF W CR` (weight) or `LF Z CR` (zero); the scale answers one fra
 
 A weight below zero (a '-' sign) is under zero too. The weight is exact: its decimals are on the wire.
 
-Options: `port`, `baudrate` (9600), `parity` (none), `bytesize` (8), `rate_hz`, `reply_timeout_ms`,
-`silent_polls`.
+`format = "nci"` is the layout NCI's own SCP-01 document gives its scales (`W CR`, a weight line and two or
+three status bytes, ETX): drivers/scale_nci.py.
+
+Options: `port`, `format` (sma, nci), `baudrate` (9600), `parity` (none), `bytesize` (8), `rate_hz`,
+`reply_timeout_ms`, `silent_polls`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from drivers import scale_nci
 from drivers.options import Options
 from drivers.scale_frames import cut
 from drivers.scale_serial import SerialScale
@@ -50,19 +55,21 @@ def decode(frame: bytes, received_at: float) -> Reading:
 
 
 class Scp01Scale(SerialScale):
-    """A scale speaking SCP-01; `zero()` sends `LF Z CR` and waits for its answer."""
+    """A scale speaking SCP-01 in the SMA or the NCI layout; `zero()` sends Z and waits for its answer."""
 
     name = "scp01"
-    request = REQUEST
 
     def __init__(self, options: Mapping[str, object]) -> None:
-        super().__init__(Options(self.name, options))
+        o = Options(self.name, options)
+        self.nci = o.choice("format", "sma", ("sma", "nci")) == "nci"
+        self.request, self._zero = (scale_nci.REQUEST, scale_nci.ZERO) if self.nci else (REQUEST, ZERO)
+        super().__init__(o)
 
     def split(self, buffer: bytes) -> tuple[list[bytes], bytes, int]:
-        return cut(buffer, b"\n", b"\r", 24)
+        return cut(buffer, b"\n", scale_nci.END, 40) if self.nci else cut(buffer, b"\n", b"\r", 24)
 
     def decode(self, frame: bytes, received_at: float) -> Reading:
-        return decode(frame, received_at)
+        return scale_nci.decode(frame, received_at) if self.nci else decode(frame, received_at)
 
     async def zero(self) -> None:
-        await self.ask(ZERO)
+        await self.ask(self._zero)

@@ -4,9 +4,9 @@
 `port = <path>`) and type codes; `!unplug`, `!replug` and `!garbage` exercise the driver's recovery.
 `light`: a lane light (a USB-serial relay board, or a Delcom HID light) on a pty; point `[attendant] light` at
 the printed path and watch the colours it is told to show, printed as they change; `!unplug`, `!replug`.
-`scale`: a scale (Toledo 8217, SCP-01, CAS PD-II or a HID POS scale) on a pty; point the scale's options at the
-printed path and move items: `place 350` and `lift 350` (grams), `off 350` (placed partly off the platter),
-`vibrate`, `zero`, `!unplug`, `!replug`, `!garbage`.
+`scale`: a scale (Toledo 8217, SCP-01 in its SMA or NCI layout, CAS PD-II or a HID POS scale) on a pty; point
+the scale's options at the printed path and move items: `place 350` and `lift 350` (grams), `off 350` (placed
+partly off the platter), `vibrate`, `zero`, `!unplug`, `!replug`, `!garbage`.
 `cloud`: the fake cloud (broker, ingest, catalog server, token issuer, payment service); it prints its URLs
 and the config that points a lane at it, and runs until Ctrl-C.
 `fleet`: N virtual lanes (the agent's own sync code) against a broker, for sizing a cloud (docs/scaling.md).
@@ -35,9 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     light.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
     light.set_defaults(handler=run_light)
     scale = kinds.add_parser("scale", help="a scale on a pty: `place 350` and `lift 350` (grams) move items")
-    scale.add_argument("--protocol", default="toledo", choices=("toledo", "scp01", "cas", "hid"),
-                       help="toledo: Toledo 8217 (toledo8217); scp01: NCI SCP-01 (scp01); cas: CAS PD-II "
-                            "(cas_pd2); hid: a HID POS scale, a pty standing in for hidraw (hid_scale)")
+    scale.add_argument("--protocol", default="toledo", choices=("toledo", "scp01", "nci", "cas", "hid"),
+                       help="toledo: Toledo 8217 (toledo8217); scp01: SCP-01, SMA layout (scp01); nci: SCP-01, "
+                            "NCI layout (scp01, format nci); cas: CAS PD-II (cas_pd2); hid: a HID POS scale, a "
+                            "pty standing in for hidraw (hid_scale)")
     scale.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
     scale.add_argument("--seed", type=int, default=0, help="seed of the platter's noise (default 0)")
     scale.set_defaults(handler=run_scale)
@@ -160,9 +161,9 @@ def run_scale(args: argparse.Namespace) -> int:
 
     sim = VirtualScale(args.protocol, seed=args.seed, link_dir=args.link_dir)
     with sim:
-        key = "path" if args.protocol == "hid" else "port"
+        options = ", ".join(f'{key} = "{value}"' for key, value in sim.options.items())
         print(f"virtual {args.protocol} scale at {sim.path} (pty {sim.slave_path})", flush=True)
-        print(f'config: scale = {{ driver = "{sim.driver}", {key} = "{sim.path}" }}', flush=True)
+        print(f'config: scale = {{ driver = "{sim.driver}", {options} }}', flush=True)
         print("place G, lift G, off G (grams), vibrate, zero, !unplug, !replug, !garbage; Ctrl-D ends", flush=True)
         for line in sys.stdin:
             print(_scale_command(sim, line.split()), flush=True)

@@ -1,12 +1,12 @@
 """Scales on real ptys, answering the drivers byte for byte: Toledo 8217, SCP-01, CAS PD-II and a HID POS scale.
 
-    sim = VirtualScale("scp01")                 # driver scp01, port = sim.path
+    sim = VirtualScale("scp01")                 # driver scp01, port = sim.path ("nci": format = "nci" too)
     sim.place(350_000)                          # a 350 g item put down: motion, then 350 000 mg still
     sim.lift(350_000); sim.vibrate(0.5, 20_000); sim.place(1_000_000, on_platter=0.8)
     sim.garble(2); sim.garbage(b"\\x00\\xff"); sim.mute(); sim.unplug(); sim.replug()
     hid = VirtualScale("hid")                   # driver hid_scale, path = hid.path (a pty stands in for hidraw)
 
-A serial scale answers each request it parses (`W`, `LF W CR`, ENQ then DC1) with the reading its physics
+A serial scale answers each request it parses (`W`, `LF W CR`, `W CR`, ENQ then DC1) with the reading its physics
 (scale_physics.py) gives at that moment, encoded by scale_wire.py; `Z` zeroes it. The HID scale sends a report
 at `report_hz` by itself, as HID scales do. A thread serves the pty, so replies go out whatever the test's loop
 does; with `baudrate` set they are paced like the wire (10 bits a byte, as 8N1 and 7E1 both are).
@@ -21,13 +21,13 @@ import time
 
 from simulators.devices.pty_device import VirtualPtyDevice
 from simulators.devices.scale_physics import Sample, ScalePhysics
-from simulators.devices.scale_wire import ENCODERS
+from simulators.devices.scale_wire import ENCODERS, nci_status
 
-PROTOCOLS = {"toledo": "toledo8217", "scp01": "scp01", "cas": "cas_pd2", "hid": "hid_scale"}
+PROTOCOLS = {"toledo": "toledo8217", "scp01": "scp01", "nci": "scp01", "cas": "cas_pd2", "hid": "hid_scale"}
 
 
 class VirtualScale(VirtualPtyDevice):
-    """One scale speaking `protocol` (toledo, scp01, cas, hid); `requests` and `replies` record the wire."""
+    """One scale speaking `protocol` (toledo, scp01, nci, cas, hid); `requests` and `replies` record the wire."""
 
     def __init__(self, protocol: str = "toledo", name: str = "scale", *, physics: ScalePhysics | None = None,
                  seed: int = 0, baudrate: int | None = None, report_hz: float = 20.0,
@@ -53,7 +53,9 @@ class VirtualScale(VirtualPtyDevice):
     @property
     def options(self) -> dict[str, object]:
         """The driver options that read this scale."""
-        return {"path": self.path} if self.protocol == "hid" else {"port": self.path}
+        if self.protocol == "hid":
+            return {"path": self.path}
+        return {"port": self.path, "format": "nci"} if self.protocol == "nci" else {"port": self.path}
 
     # -- the platter ---------------------------------------------------------------------------------------
 
@@ -154,6 +156,16 @@ class VirtualScale(VirtualPtyDevice):
             head, self._pending = pending[:1], pending[1:]
             self._note(head)
             return b"\x06" if head == b"\x05" else self._reading() if head == b"\x11" else b""
+        if self.protocol == "nci":
+            end = pending.find(b"\r")
+            if end < 0:
+                return None
+            request, self._pending = pending[:end + 1].lstrip(b"\n"), pending[end + 1:]
+            self._note(request)
+            if request == b"Z\r":
+                self.zero()
+                return b"\n" + nci_status(self.sample()) + b"\r\x03"
+            return self._reading() if request == b"W\r" else b""
         start = pending.find(b"\n")
         if start < 0:
             self._pending = b""

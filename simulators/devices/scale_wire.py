@@ -52,6 +52,21 @@ def scp01(sample: Sample) -> bytes:
     return f"\n{status}1G{motion} {text:>10}kg \r".encode("ascii")
 
 
+def nci_status(sample: Sample) -> bytes:
+    """The NCI status bytes: motion and at zero; under and over capacity; a third byte for a zero error."""
+    s1 = 0x30 | (0x01 if sample.motion else 0) | (0x02 if _grams(sample.weight_mg) == 0 else 0)
+    s2 = 0x30 | (0x01 if sample.under_zero else 0) | (0x02 if sample.over_capacity else 0) \
+        | (0x40 if sample.needs_zeroing else 0)
+    return bytes((s1, s2)) + (bytes((0x30 | 0x08,)) if sample.needs_zeroing else b"")
+
+
+def nci(sample: Sample) -> bytes:
+    """LF xxxx.xxxkg CR LF hh CR ETX: `^` over capacity, a '-' below zero, then the status bytes."""
+    grams = _grams(sample.weight_mg)
+    text = "^^^^^^^" if sample.over_capacity else ("-" if grams < 0 else "") + _kg_text(abs(grams))
+    return f"\n{text:>7}kg\r\n".encode("ascii") + nci_status(sample) + b"\r\x03"
+
+
 def cas_pd2(sample: Sample) -> bytes:
     """SOH STX s g wwwwww uu BCC ETX EOT, in kilograms: s is F over capacity, U in motion, S still."""
     grams = _grams(sample.weight_mg)
@@ -86,4 +101,4 @@ def hid_report(sample: Sample) -> bytes:
     return bytes((3, status, 2, 0, magnitude & 0xFF, magnitude >> 8))
 
 
-ENCODERS = {"toledo": toledo8217, "scp01": scp01, "cas": cas_pd2, "hid": hid_report}
+ENCODERS = {"toledo": toledo8217, "scp01": scp01, "nci": nci, "cas": cas_pd2, "hid": hid_report}

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import scale_cas, scale_hid, scale_scp01, scale_toledo, scales
+from drivers import scale_cas, scale_hid, scale_nci, scale_scp01, scale_toledo, scales
 from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
 from drivers.scale_cas import CasScale
 from drivers.scale_frames import cut
@@ -62,6 +62,7 @@ def test_an_unknown_scale_names_those_there_are() -> None:
     ("toledo8217", {"port": "/dev/x", "parity": "mark"}, "parity", "use one of none, even, odd"),
     ("scp01", {"port": "/dev/x", "rate_hz": 100}, "rate_hz", "use 0.5 to 50"),
     ("scp01", {"port": "/dev/x", "baudrate": "9600"}, "baudrate", "expected an integer"),
+    ("scp01", {"port": "/dev/x", "format": "ascii"}, "format", "use one of sma, nci"),
     ("cas_pd2", {"port": "/dev/x", "path": "/dev/y"}, "path", "has no option 'path'"),
     ("hid_scale", {}, "path", "needs path"),
     ("hid_scale", {"path": "/dev/hidraw0", "baudrate": 9600}, "baudrate", "has no option 'baudrate'"),
@@ -91,6 +92,15 @@ def test_hand_written_frames_decode_as_their_layouts_say() -> None:
     lost = scale_scp01.decode(b"\nI1G" + b" " + b" " + b"     0.350" + b"kg \r", 0)   # s r n m f weight unit
     assert (lost.weight_mg, lost.needs_zeroing, lost.stable) == (350_000, True, False)
     assert scale_scp01.decode(b"\n 1NM" + b" " + b"      12.5" + b"lb \r", 0).weight_mg == 5_669_905  # 12.5 lb
+    nci = scale_nci.decode(b"\n  1.234kg\r\n\x31\x30\r\x03", 0)                         # moving
+    assert (nci.weight_mg, nci.motion, nci.stable) == (1_234_000, True, False)
+    over = scale_nci.decode(b"\n^^^^^^^lb\r\n\x30\x32\r\x03", 0)
+    assert (over.weight_mg, over.over_capacity) == (0, True)
+    assert scale_nci.decode(b"\n\x32\x70\x38\r\x03", 0).needs_zeroing                 # initial zero error
+    with pytest.raises(DeviceUnavailable, match="memory .* error. Fix: have the scale serviced"):
+        scale_nci.decode(b"\n\x34\x30\r\x03", 0)                                         # RAM error
+    with pytest.raises(ValueError):
+        scale_nci.decode(b"\n\x32\x30\x38\r\x03", 0)                # a third byte nobody announced
     body = b"U-00.120kg"
     frame = b"\x01\x02" + body + bytes((scale_cas.bcc(body),)) + b"\x03\x04"
     cas = scale_cas.decode(frame, 0)
@@ -190,7 +200,7 @@ async def test_an_item_partly_off_the_platter_reads_low(scale_sim: VirtualScale)
         assert (await scale.read_stable(3)).weight_mg == 800_000
 
 
-@pytest.mark.parametrize("protocol", ["toledo", "scp01"])
+@pytest.mark.parametrize("protocol", ["toledo", "scp01", "nci"])
 async def test_zero_sets_what_rests_on_the_platter_to_zero(protocol: str) -> None:
     sim = VirtualScale(protocol)
     try:
@@ -200,7 +210,7 @@ async def test_zero_sets_what_rests_on_the_platter_to_zero(protocol: str) -> Non
             await scale.zero()
             zeroed = await scale.read_stable(3)
         assert zeroed.weight_mg == 0 and zeroed.stable
-        assert sim.requests.count(b"Z" if protocol == "toledo" else b"\nZ\r") == 1
+        assert sim.requests.count({"toledo": b"Z", "scp01": b"\nZ\r", "nci": b"Z\r"}[protocol]) == 1
     finally:
         sim.close()
 
@@ -296,6 +306,8 @@ def _expected(protocol: str, s: Sample) -> tuple[int, bool, bool, bool, bool]:
         return (0 if motion or under or over or lost else w), motion, under, over, lost
     if protocol == "scp01":                   # one status letter (O before U before E), motion a column of its own
         return w, motion, under, over, lost and not (over or under)   # a weight below zero is under zero too
+    if protocol == "nci":                     # a weight line (^ over capacity: no weight) and the status bytes
+        return (0 if over else w), motion, under, over, lost
     if protocol == "cas":                     # F (over capacity, no weight) or U/S; no zeroing state
         return (0, False, False, True, False) if over else (w, motion, under, False, False)
     status = "over" if over else "under" if under else "lost" if lost else "motion" if motion else "still"
@@ -305,7 +317,8 @@ def _expected(protocol: str, s: Sample) -> tuple[int, bool, bool, bool, bool]:
 
 SAMPLES = st.builds(lambda grams, motion, over, lost: Sample(grams * 1000, motion, grams < 0, over, lost),
                     st.integers(-9_999, 65_535), st.booleans(), st.booleans(), st.booleans())
-DECODERS = {"toledo": scale_toledo.decode, "scp01": scale_scp01.decode, "cas": scale_cas.decode,
+DECODERS = {"toledo": scale_toledo.decode, "scp01": scale_scp01.decode, "nci": scale_nci.decode,
+            "cas": scale_cas.decode,
             "hid": scale_hid.decode}
 
 
