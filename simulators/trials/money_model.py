@@ -371,11 +371,15 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.state in SHOPPING)
     @rule(code=st.sampled_from((cat.TEA, cat.MILK)))
     def scan_expired(self, code: str) -> None:
-        """A GS1 label whose expiry (AI 17) is past: added as its own unit, and staff called."""
+        """A GS1 label whose expiry (AI 17) is past: on the lane's trusted clock it is refused, changing nothing
+        (`scan` holds a refusal to that); on an untrusted one the policy would add it as its own unit and call staff
+        (tests/session/test_session_money_rules.py covers that unit)."""
         if "expired_merge" in self.open and any(line.item.gtin == g14(code) for line in self.visit.basket.lines):
             return
         past = (self.lane.clock.now() - timedelta(days=3)).strftime("%y%m%d")
-        ok, _reason, before_view = self.scan(f"01{g14(code)}17{past}", "gs1-128")
+        ok, reason, before_view = self.scan(f"01{g14(code)}17{past}", "gs1-128")
+        self.check("expired_refused", not ok and reason == "expired",
+                   f"a label three days past its expiry was {'accepted' if ok else reason} on a trusted clock")
         if ok:
             self._added(before_view, g14(code), held="expired_item")
 
