@@ -80,7 +80,7 @@ def _mark_units(rule: PromotionRule, units: list[Unit]) -> int:
     saved = 0
     for unit in units:
         cut = unit_saving(rule, unit.price)
-        take(unit, cut, used=True)
+        take(unit, cut, used=cut > 0)         # a unit the markdown takes nothing off is not marked down
         saved += cut
     return saved
 
