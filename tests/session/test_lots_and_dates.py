@@ -40,7 +40,7 @@ async def test_a_recalled_lot_is_refused_with_its_message_and_changes_nothing(se
     assert after["lines"] == before["lines"] and after["totals"] == before["totals"]
     [prompt] = after["prompts"]
     assert (prompt["code"], prompt["message"], prompt["level"]) == ("recalled_lot", RECALL, "error")
-    assert prompt["args"] == {"reason": "recall", "lot": "L2026A", "message_ja": STOP["message_ja"]}
+    assert prompt["args"] == {"message": RECALL, "reason": "recall", "lot": "L2026A", "message_ja": STOP["message_ja"]}
     scan = lane.events("omo.scan/1")[-1]
     assert (scan["outcome"], scan["reason"], scan["stop_reason"]) == ("rejected", "recalled_lot", "recall")
     assert (scan["lot"], scan["expiry"], scan["gtin"]) == ("L2026A", "2030-12-31", "0" + TEA)

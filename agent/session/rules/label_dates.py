@@ -20,11 +20,13 @@ from typing import NamedTuple
 from agent.catalog.records import OfflinePolicy, SaleStop
 from agent.interpret.meanings import Product
 from agent.session.rules.basket import Prompt, Session, with_prompt
-from agent.session.rules.visit_change import Change, refuse
+from agent.session.rules.visit_change import Change
 
-DATE_MESSAGES = {
-    "expired": "This item is past its expiry date and cannot be sold. Please put it aside.",
-    "past_best_before": "This item is past its best-before date and cannot be sold here. Please put it aside.",
+DATE_PROMPTS = {      # by the reason a scan event gives
+    "expired": Prompt("expired_item", "This item is past its expiry date and cannot be sold. Please put it aside.",
+                      "warning"),
+    "past_best_before": Prompt("past_best_before", "This item is past its best-before date and cannot be sold here. "
+                               "Please put it aside.", "warning"),
 }
 
 
@@ -63,13 +65,16 @@ def _past(meaning: Product, dates: LabelDates) -> str | None:
 
 
 def date_refusal(session: Session, reason: str) -> Change:
-    return refuse(session, f"{reason}_item" if reason == "expired" else reason, DATE_MESSAGES[reason],
-                  outcome="rejected", reason=reason)
+    prompt = DATE_PROMPTS[reason]
+    return Change(with_prompt(session, prompt), scan_fields={"outcome": "rejected", "reason": reason},
+                  refused=prompt.code)
 
 
 def recall_refusal(session: Session, stop: SaleStop) -> Change:
-    """Refused with the stop's message; the screen may show `message_ja` from the prompt's args."""
-    args = {"reason": stop.reason, "lot": stop.lot, **({"message_ja": stop.message_ja} if stop.message_ja else {})}
+    """Refused with the stop's message; the screen's Japanese shows `message_ja` from the prompt's args (without
+    it, the message as the catalog wrote it)."""
+    args = {"message": stop.message, "reason": stop.reason, "lot": stop.lot,
+            **({"message_ja": stop.message_ja} if stop.message_ja else {})}
     prompt = Prompt("recalled_lot", stop.message, "error", args)
     return Change(with_prompt(session, prompt), refused="recalled_lot",
                   scan_fields={"outcome": "rejected", "reason": "recalled_lot", "stop_reason": stop.reason})
