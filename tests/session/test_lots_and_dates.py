@@ -90,3 +90,13 @@ async def test_a_past_expiry_on_a_trusted_clock_is_refused_and_changes_nothing(s
     assert (scan["outcome"], scan["reason"], scan["lot"], scan["expiry"]) == ("rejected", "expired", "L9",
                                                                               "2020-01-01")
     assert [e["event"] for e in lane.events("omo.session/1")] == ["started"], "no attendant is called"
+
+
+async def test_a_digital_link_with_a_recalled_lot_is_refused_and_its_event_carries_the_lot(
+        session_lane: SessionLane) -> None:
+    lane = session_lane
+    await change_catalog(lane, 1, {**STOP, "lot": "ABC/1"})
+    refused = await lane.scan(f"https://id.gs1.org/01/0{TEA}/10/ABC%2F1?17=301231", "qr")
+    assert refused is not None and refused.refused == "recalled_lot" and lane.view["lines"] == []
+    scan = lane.events("omo.scan/1")[-1]
+    assert (scan["reason"], scan["lot"], scan["expiry"]) == ("recalled_lot", "ABC/1", "2030-12-31")
