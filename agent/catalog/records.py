@@ -100,7 +100,8 @@ class TrustedKey:
 
 @dataclass(frozen=True, slots=True)
 class OfflinePolicy:
-    """What is allowed while the catalog is stale or absent. Defaults are the safe choice."""
+    """What is allowed while the catalog is stale or absent, and how a label's dates are judged when the lane's
+    clock cannot be trusted (asked at every scan). Defaults are the safe choice."""
 
     member_prices: bool = True          # a stale member price costs little
     points_redemption: bool = False     # a stale balance could be spent twice

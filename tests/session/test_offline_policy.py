@@ -1,5 +1,6 @@
 """Every key of the catalog's offline policy holds while the catalog is stale, each with a test that fails when
-the key is ignored (docs/catalog.md "Offline policy"). Through the real pipeline, session, catalog and lane.db.
+the key is ignored (docs/catalog.md "Offline policy"; the two keys on labels' dates hold at every scan, stale or
+not). Through the real pipeline, session, catalog and lane.db.
 
 Each test is named `test_<key>_...` after the key it covers; the last test lists the policy's fields and finds
 such a test for each one, so a key added without a test fails here.
