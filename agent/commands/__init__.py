@@ -16,4 +16,5 @@ COMMAND_MODULES = (
     "agent.commands.backup",
     "agent.commands.doctor",
     "agent.commands.simulate",
+    "agent.commands.attendant",
 )

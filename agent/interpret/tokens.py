@@ -32,6 +32,7 @@ if TYPE_CHECKING:   # cryptography (~8 MB resident) loads with the first key fil
 
 MAX_TOKEN_CHARS = 2048
 TOKEN_TYPES = ("member", "coupon", "order", "staff")
+STAFF_ROLES = ("staff", "supervisor")
 _SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
@@ -58,6 +59,8 @@ class Claims:
     cid: str | None = None
     oid: str | None = None
     clock_trusted: bool = True
+    role: str | None = None     # staff tokens: "staff" (also when absent) or "supervisor" (may void a paid sale)
+    name: str | None = None     # staff tokens: the display name the attendant page shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,9 @@ def _claims(kid: str, payload: Mapping[str, Any], policy: TimePolicy,
         return TokenRejected(Rejection.WRONG_TYPE, kid=kid, typ=typ[:16], jti=jti)
     if (typ == "coupon" and cid is None) or (typ == "order" and oid is None):
         return TokenRejected(Rejection.MALFORMED, kid=kid, typ=typ, jti=jti)
+    role, name = (_text(payload, "role"), _text(payload, "name")) if typ == "staff" else (None, None)
+    if typ == "staff" and (("role" in payload and role not in STAFF_ROLES) or ("name" in payload and name is None)):
+        return TokenRejected(Rejection.MALFORMED, kid=kid, typ=typ, jti=jti)
     skew = policy.skew_s if policy.clock_synced else policy.unsynced_skew_s
     if policy.now > exp + skew:
         return TokenRejected(Rejection.EXPIRED, kid=kid, typ=typ, jti=jti)
@@ -199,4 +205,4 @@ def _claims(kid: str, payload: Mapping[str, Any], policy: TimePolicy,
         return TokenRejected(Rejection.NOT_YET_VALID, kid=kid, typ=typ, jti=jti)
     # exp rounded up: the replay cache keeps the jti until exp + skew (agent/session/records/seen_tokens.py).
     return Claims(kid=kid, typ=typ, sub=sub, exp=math.ceil(exp), iat=math.floor(iat), jti=jti, cid=cid, oid=oid,
-                  clock_trusted=policy.clock_synced)
+                  clock_trusted=policy.clock_synced, role=role or ("staff" if typ == "staff" else None), name=name)

@@ -29,11 +29,13 @@ def mosquitto_path() -> str | None:
 
 
 def acl_text(prefix: str, lanes: Sequence[tuple[str, str]], ingest_user: str = "ingest",
-             stores: Sequence[str] = ()) -> str:
+             stores: Sequence[str] = (), stations: Sequence[tuple[str, str]] = ()) -> str:
     """Each lane may write its own topics and read its acks, commands and store catalog; ingest reads all.
 
     A store's bridge (`{store}.bridge`, docs/operations/store-bridge.md) may do the same for every lane of its
-    store and nothing for another store's.
+    store and nothing for another store's. An attendant station (`{store}.{station}`, docs/attendant.md) reads
+    its store's lane status and its own replies and writes its store's attendant commands, nothing else; each
+    lane writes its attendant status and the replies, and reads its attendant commands.
     """
     lines = [f"user {ingest_user}", f"topic read {prefix}/#", f"topic write {prefix}/+/+/acks", ""]
     for store in stores:
@@ -41,19 +43,31 @@ def acl_text(prefix: str, lanes: Sequence[tuple[str, str]], ingest_user: str = "
         lines += [f"user {store}.bridge", f"topic write {base}/scans", f"topic write {base}/sales",
                   f"topic write {base}/sessions", f"topic write {base}/status", f"topic read {base}/acks",
                   f"topic read {base}/commands", f"topic read {prefix}/{store}/catalog", ""]
+    for store, station in stations:
+        lines += station_acl(prefix, store, station)
     for store, lane in lanes:
         base = f"{prefix}/{store}/{lane}"
         lines += [f"user {store}.{lane}", f"topic write {base}/scans", f"topic write {base}/sales",
                   f"topic write {base}/sessions", f"topic write {base}/status", f"topic read {base}/acks",
-                  f"topic read {base}/commands", f"topic read {prefix}/{store}/catalog", ""]
+                  f"topic read {base}/commands", f"topic read {prefix}/{store}/catalog",
+                  f"topic write {base}/attendant/status", f"topic read {base}/attendant/commands",
+                  f"topic write {prefix}/{store}/attendant/+/replies", ""]
     return "\n".join(lines)
+
+
+def station_acl(prefix: str, store: str, station: str) -> list[str]:
+    """The mosquitto ACL lines of one attendant station (docs/attendant.md quotes them)."""
+    return [f"user {store}.{station}", f"topic read {prefix}/{store}/+/attendant/status",
+            f"topic read {prefix}/{store}/+/status", f"topic write {prefix}/{store}/+/attendant/commands",
+            f"topic read {prefix}/{store}/attendant/{station}/replies", ""]
 
 
 class MosquittoBroker:
     """Start, stop, restart or kill -9 one mosquitto process; `.port` (plain) and `.tls_port` stay fixed."""
 
     def __init__(self, directory: Path, *, pki: LanePki | None = None, prefix: str = "omo/v1",
-                 lanes: Sequence[tuple[str, str]] = (("store-001", "lane-01"),), stores: Sequence[str] = ()) -> None:
+                 lanes: Sequence[tuple[str, str]] = (("store-001", "lane-01"),), stores: Sequence[str] = (),
+                 stations: Sequence[tuple[str, str]] = ()) -> None:
         exe = mosquitto_path()
         if exe is None:
             raise FileNotFoundError("mosquitto is not installed: apt-get install mosquitto")
@@ -67,7 +81,7 @@ class MosquittoBroker:
         directory.mkdir(parents=True, exist_ok=True)
         self.log = directory / "mosquitto.log"
         self.conf = directory / "mosquitto.conf"
-        (directory / "acl").write_text(acl_text(prefix, lanes, stores=stores))
+        (directory / "acl").write_text(acl_text(prefix, lanes, stores=stores, stations=stations))
         self.conf.write_text(self._config())
 
     def _config(self) -> str:

@@ -190,3 +190,22 @@ def test_a_key_file_that_is_not_ed25519_is_a_config_error(tmp_path: Path) -> Non
         Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
     with pytest.raises(ConfigError, match="not an Ed25519 key"):
         load_keys([path])
+
+
+def test_staff_token_role_defaults_to_staff_and_carries_supervisor(token_issuer: TokenIssuer,
+                                                                    interpret_rules: Rules) -> None:
+    plain = check(token_issuer.staff("S-1", now=NOW), interpret_rules)
+    boss = check(token_issuer.staff("S-2", now=NOW, role="supervisor", name="Sato"), interpret_rules)
+    assert isinstance(plain, Claims) and (plain.role, plain.name) == ("staff", None)
+    assert isinstance(boss, Claims) and (boss.role, boss.name) == ("supervisor", "Sato")
+
+
+@pytest.mark.parametrize("extra", [{"role": "owner"}, {"role": 1}, {"name": ""}])
+def test_staff_token_with_an_unknown_role_or_bad_name_is_malformed(token_issuer: TokenIssuer, interpret_rules: Rules,
+                                                                   extra: dict[str, object]) -> None:
+    assert reason(check(token_issuer.staff(now=NOW, **extra), interpret_rules)) is Rejection.MALFORMED
+
+
+def test_member_token_has_no_role(token_issuer: TokenIssuer, interpret_rules: Rules) -> None:
+    result = check(token_issuer.member(now=NOW, role="supervisor"), interpret_rules)
+    assert isinstance(result, Claims) and result.role is None

@@ -1,4 +1,4 @@
-"""The service unit verifies, is hardened to an exposure of 2.0 or lower, and install.sh is idempotent."""
+"""The service units verify, are hardened to an exposure of 2.0 or lower, and install.sh is idempotent."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "omo-edge.service"
+STATION_UNIT = ROOT / "systemd" / "omo-edge-attendant.service"
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                    reason="systemd-analyze is not installed (apt-get install systemd)")
 
 
-def unit_for_this_machine(tmp_path: Path) -> Path:
+def unit_for_this_machine(tmp_path: Path, source: Path = UNIT) -> Path:
     """The unit with ExecStart pointing at this checkout's omo-edge, so verify can check it exists."""
     exe = shutil.which("omo-edge") or str(Path(__import__("sys").executable).parent / "omo-edge")
-    unit = tmp_path / "omo-edge.service"
-    unit.write_text(UNIT.read_text().replace("/opt/omo-edge/venv/bin/omo-edge", exe))
+    unit = tmp_path / source.name
+    unit.write_text(source.read_text().replace("/opt/omo-edge/venv/bin/omo-edge", exe))
     return unit
 
 
@@ -37,6 +38,27 @@ def test_unit_exposure_score_is_2_or_lower(tmp_path: Path) -> None:
     match = re.search(r"Overall exposure level for omo-edge.service: (\d+\.\d+)", result.stdout)
     assert match, result.stdout + result.stderr
     assert float(match.group(1)) <= 2.0, result.stdout
+
+
+@needs_analyze
+def test_the_attendant_unit_verifies_and_its_exposure_is_2_or_lower(tmp_path: Path) -> None:
+    unit = unit_for_this_machine(tmp_path, STATION_UNIT)
+    verify = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True,
+                            timeout=60)
+    assert verify.returncode == 0, verify.stderr
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for omo-edge-attendant.service: (\d+\.\d+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 2.0, result.stdout
+
+
+def test_the_attendant_unit_runs_unprivileged_without_capabilities() -> None:
+    lines = STATION_UNIT.read_text().splitlines()
+    for line in ("User=omo-edge", "NoNewPrivileges=yes", "CapabilityBoundingSet=", "AmbientCapabilities=",
+                 "Restart=on-failure"):
+        assert line in lines, line
+    assert "--config /etc/omo-edge/attendant.toml" in STATION_UNIT.read_text()
 
 
 @needs_analyze

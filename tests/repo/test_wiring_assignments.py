@@ -46,6 +46,14 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("sync/mqtt/publisher.py", "client.on_disconnect"): STDLIB_API,
     ("sync/tls.py", "context.minimum_version"): STDLIB_API,
     ("sync/tls.py", "context.server_name"): STDLIB_API,
+    ("station/link.py", "context.minimum_version"): STDLIB_API,
+    ("station/link.py", "context.server_name"): STDLIB_API,
+    ("station/link.py", "client.on_connect"): STDLIB_API,
+    ("station/link.py", "client.on_disconnect"): STDLIB_API,
+    ("station/link.py", "client.on_message"): STDLIB_API,
+    ("station/link.py", "properties.ResponseTopic"): STDLIB_API,
+    ("station/link.py", "properties.CorrelationData"): STDLIB_API,
+    ("station/service.py", "context.minimum_version"): STDLIB_API,
 }
 
 
