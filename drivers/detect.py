@@ -1,4 +1,5 @@
-"""Probe this machine for serial ports, scanner-like input devices, cameras and lane lights, for `omo-edge doctor`.
+"""Probe this machine for serial ports, scanner-like input devices, cameras, lane lights and scales, for
+`omo-edge doctor`.
 
 Probing is a tool, not startup: the agent opens only what its config names. Everything here reads /dev,
 /sys and /proc (roots are parameters so tests can point them at a prepared tree) and never opens a device
@@ -19,6 +20,14 @@ CH340 = ("1a86", "7523")
 RELAY_NOTE = 'a CH340 adapter, as on LCUS relay boards: for a lane light, [attendant] light = {{ driver = ' \
              '"relay_serial", port = "{path}" }}'
 
+# Scales. A USB HID POS scale is known by its report descriptor (usage page 0x8D, "Scale"), whatever its maker.
+# A serial scale is an RS-232 scale behind a USB adapter, and the adapter's ID says nothing of what is behind it:
+# ports on the usual RS-232 adapter chips (FTDI FT232R, Prolific PL2303) get a note naming the scale drivers.
+SCALE_USAGE_PAGE = 0x8D
+RS232_ADAPTERS = {("0403", "6001"): "an FTDI FT232R", ("067b", "2303"): "a Prolific PL2303"}
+SCALE_NOTE = '{chip} RS-232 adapter, as serial scales use: for a scale, {{ driver = "toledo8217" | "scp01" | ' \
+             '"cas_pd2", port = "{path}" }}'
+
 # Words in the names of keyboard-wedge scanners as they enumerate (vendors and generic descriptors).
 SCANNER_WORDS = re.compile(r"scan|barcode|bar code|honeywell|hand held|metrologic|zebra|\bsymbol\b|datalogic|"
                            r"newland|opticon|zebex|code corp|socket mobile|unitech|sunmi|netum|\btera\b|eyoyo",
@@ -34,7 +43,7 @@ class Roots:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    kind: str                  # "serial" | "hid" | "camera" | "light"
+    kind: str                  # "serial" | "hid" | "camera" | "light" | "scale"
     path: str                  # the stable path to configure (by-id when there is one)
     node: str                  # the kernel node it points at now
     description: str
@@ -46,6 +55,8 @@ class Found:
         """The [[devices]] table to paste into agent.toml (for a light, its [attendant] key)."""
         if self.kind == "light":
             return f'[attendant]\nlight = {{ driver = "hid_light", path = "{self.path}" }}\n'
+        if self.kind == "scale":
+            return f'# scale options (open_scale)\n{{ driver = "hid_scale", path = "{self.path}" }}\n'
         key, extra = {"serial": ("port", 'baudrate = 9600\nterminator = "cr"'),
                       "hid": ("path", 'layout = "us"'),
                       "camera": ("source", 'decoder = "auto"')}[self.kind]
@@ -76,8 +87,11 @@ def serial_ports(roots: Roots = Roots()) -> list[Found]:
         product = _read(device / ".." / "product")
         notes = [] if node in stable else ["no by-id link: the name may change on replug"]
         usb = device / ".." / ".."
-        if (_read(usb / "idVendor").strip(), _read(usb / "idProduct").strip()) == CH340:
+        usb_id = (_read(usb / "idVendor").strip(), _read(usb / "idProduct").strip())
+        if usb_id == CH340:
             notes.append(RELAY_NOTE.format(path=stable.get(node, node)))
+        if usb_id in RS232_ADAPTERS:
+            notes.append(SCALE_NOTE.format(chip=RS232_ADAPTERS[usb_id], path=stable.get(node, node)))
         found.append(Found("serial", stable.get(node, node), node, product or name, _access(node, write=True),
                            notes=notes))
     return found
@@ -128,8 +142,40 @@ def hid_lights(roots: Roots = Roots()) -> list[Found]:
     return found
 
 
+def has_usage_page(descriptor: bytes, page: int) -> bool:
+    """Whether a HID report descriptor declares `page` in a Usage Page item (short items; long ones skipped)."""
+    i = 0
+    while i < len(descriptor):
+        prefix = descriptor[i]
+        if prefix == 0xFE:                                   # a long item: size in the next byte
+            i += 3 + (descriptor[i + 1] if i + 1 < len(descriptor) else 0)
+            continue
+        size = (0, 1, 2, 4)[prefix & 0x03]
+        if prefix & 0xFC == 0x04 and int.from_bytes(descriptor[i + 1:i + 1 + size], "little") == page:
+            return True
+        i += 1 + size
+    return False
+
+
+def hid_scales(roots: Roots = Roots()) -> list[Found]:
+    """HID POS scales: hidraw nodes whose report descriptor (readable in sysfs) has usage page 0x8D."""
+    found = []
+    for sysdir in sorted((roots.sys / "class" / "hidraw").glob("hidraw*")):
+        try:
+            descriptor = (sysdir / "device" / "report_descriptor").read_bytes()
+        except OSError:
+            continue                                          # not readable here: nothing to tell
+        if not has_usage_page(descriptor, SCALE_USAGE_PAGE):
+            continue
+        uevent = dict(line.partition("=")[::2] for line in _read(sysdir / "device" / "uevent").splitlines())
+        node = str(roots.dev / sysdir.name)
+        found.append(Found("scale", node, node, uevent.get("HID_NAME") or "USB HID scale", _access(node),
+                           notes=["hidraw numbers change on replug: a udev rule can give it a stable name"]))
+    return found
+
+
 def everything(roots: Roots = Roots()) -> list[Found]:
-    return serial_ports(roots) + input_devices(roots) + cameras(roots) + hid_lights(roots)
+    return serial_ports(roots) + input_devices(roots) + cameras(roots) + hid_lights(roots) + hid_scales(roots)
 
 
 def _read(path: Path) -> str:

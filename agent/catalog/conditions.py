@@ -11,7 +11,7 @@ from dataclasses import fields
 from typing import Any
 
 from agent.catalog.fields import bool_field, gtin_list, int_field, known_fields, refuse, text_list
-from agent.catalog.records import OfflinePolicy
+from agent.catalog.records import POLICY_CHOICES, OfflinePolicy
 
 CONDITIONS = frozenset({"min_spend", "gtins", "departments", "member_only"})
 POLICY_DEFAULTS: dict[str, Any] = {f.name: getattr(OfflinePolicy(), f.name) for f in fields(OfflinePolicy)
@@ -47,7 +47,10 @@ def policy_value(key: str, value: object, line: int) -> None:
     if default is None:
         raise refuse(line, "key", f"{key!r} is not an offline-policy key",
                      f"use one of {', '.join(POLICY_DEFAULTS)} (docs/catalog.md, offline policy)")
-    if isinstance(default, bool):
+    if isinstance(default, str):
+        choices = POLICY_CHOICES[key]
+        ok, kind, example = value in choices, f"one of {', '.join(choices)}", f'"{default}"'
+    elif isinstance(default, bool):
         ok, kind, example = type(value) is bool, "true or false", "false"
     elif isinstance(default, int):
         ok, kind, example = type(value) is int and value >= 0, "a whole number >= 0", str(default)

@@ -20,7 +20,17 @@ from typing import Any
 
 from agent.catalog.files import FILE_PREFIX, catalog_lock, read_pointer, write_pointer
 from agent.catalog.rates import canonical_rate
-from agent.catalog.records import CatalogStatus, Coupon, Member, OfflinePolicy, Order, Product, Promotion, TrustedKey
+from agent.catalog.records import (
+    CatalogStatus,
+    Coupon,
+    Member,
+    OfflinePolicy,
+    Order,
+    Product,
+    Promotion,
+    SaleStop,
+    TrustedKey,
+)
 from agent.catalog.schema import KINDS, migrations
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import StoreError
@@ -36,8 +46,10 @@ FROM products p LEFT JOIN (SELECT price, member_price FROM prices WHERE gtin = ?
     AND (valid_to IS NULL OR valid_to > ?2) ORDER BY valid_from DESC LIMIT 1) t
 WHERE p.gtin = ?1"""
 _PROMOTIONS = """SELECT p.* FROM promotion_items i JOIN promotions p ON p.promo_id = i.promo_id
-WHERE i.gtin = ?1 AND (p.valid_from IS NULL OR p.valid_from <= ?2) AND (p.valid_to IS NULL OR p.valid_to > ?2)
+WHERE i.gtin IN (?1, '*') AND (p.valid_from IS NULL OR p.valid_from <= ?2) AND (p.valid_to IS NULL OR p.valid_to > ?2)
 ORDER BY p.promo_id"""
+# A lot's own stop wins over the GTIN's every-lot stop ("*"), which also covers codes without a lot.
+_SALE_STOP = """SELECT * FROM sale_stops WHERE gtin = ?1 AND lot IN (?2, '*') ORDER BY lot = '*' LIMIT 1"""
 _MEMBER = "SELECT * FROM members WHERE member_id = ?"
 _MEMBER_BY_CARD = "SELECT m.* FROM member_cards c JOIN members m ON m.member_id = c.member_id WHERE c.card_no = ?"
 
@@ -191,6 +203,12 @@ class CatalogDb:
             return _product(row), [_promotion(r) for r in promotions]
         return None, []
 
+    def sale_stop(self, gtin: str, lot: str | None) -> SaleStop | None:
+        """The stop on this lot of the GTIN, or on every lot of it ("*"); a code without a lot (None) meets only
+        the latter."""
+        r = self._query(_SALE_STOP, (gtin.zfill(14), "*" if lot is None else lot))
+        return None if r is None else SaleStop(*r)
+
     def member(self, member_id: str) -> Member | None:
         return _member(self._query(_MEMBER, (member_id,)))
 
@@ -269,7 +287,7 @@ def _product(row: tuple[Any, ...] | None) -> Product | None:
 
 
 def _promotion(r: tuple[Any, ...]) -> Promotion:
-    return Promotion(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+    return Promotion(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10] or 0)
 
 
 def _member(r: tuple[Any, ...] | None) -> Member | None:

@@ -83,7 +83,11 @@ def apply_delta_tx(conn: sqlite3.Connection, delta: Delta, now: float) -> Outcom
 def _key_where(kind: str) -> tuple[str, int]:
     """The WHERE clause matching one record of `kind`, and how many leading row fields it takes."""
     table, column = KINDS[kind]
-    return (f"{table} WHERE gtin = ? AND valid_from = ?", 2) if kind == "price" else (f"{table} WHERE {column} = ?", 1)
+    if kind == "price":
+        return f"{table} WHERE gtin = ? AND valid_from = ?", 2
+    if kind == "sale_stop":
+        return f"{table} WHERE gtin = ? AND lot = ?", 2
+    return f"{table} WHERE {column} = ?", 1
 
 
 def _upsert(conn: sqlite3.Connection, record: Record) -> int:
@@ -101,8 +105,12 @@ def _upsert(conn: sqlite3.Connection, record: Record) -> int:
 
 
 def _delete(conn: sqlite3.Connection, delete: Delete) -> int:
-    """Delete a record (for prices: every window of that GTIN); return how many rows went."""
+    """Delete a record (for prices: every window of that GTIN; a sale stop: its GTIN and lot); return how many
+    rows went."""
     table, column = KINDS[delete.of]
+    if delete.of == "sale_stop":
+        return conn.execute("DELETE FROM sale_stops WHERE gtin = ? AND lot = ? AND version <= ?",
+                            (delete.key, delete.lot, delete.version)).rowcount
     removed = conn.execute(f"DELETE FROM {table} WHERE {column} = ? AND version <= ?",  # noqa: S608
                            (delete.key, delete.version)).rowcount
     child = CHILD_TABLE.get(delete.of)

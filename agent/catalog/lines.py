@@ -72,6 +72,7 @@ class Delete(NamedTuple):
     of: str
     key: str
     version: int
+    lot: str | None = None      # a sale stop's lot: its key is (GTIN `key`, lot)
 
 
 # Units a lane can sell by measure: a per-unit price times the scale label's weight (GS1 AI 310n, in-store
@@ -85,13 +86,15 @@ FIELDS: dict[str, frozenset[str]] = {kind: frozenset((*_COMMON, *names)) for kin
     "product": ("gtin", "name", "names", "price", "tax_rate", "member_price", "department", "age_restricted",
                 "sale_stop", "deposit", "unit"),
     "price": ("gtin", "from", "to", "price", "member_price"),
-    "promotion": ("id", "type", "quantity", "price", "percent", "amount", "gtins", "member_only", "from", "to"),
+    "promotion": ("id", "type", "quantity", "price", "percent", "amount", "gtins", "member_only", "from", "to",
+                  "days_before"),
     "coupon": ("id", "amount", "percent", "conditions", "max_uses", "from", "to"),
     "member": ("id", "tier", "status", "points", "cards", "consent_interest"),
     "order": ("id", "member", "items", "status", "locker"),
     "key": ("kid", "public_key", "from", "to"),
     "policy": ("key", "value"),
-    "delete": ("of", "id"),
+    "sale_stop": ("gtin", "lot", "reason", "message", "message_ja"),
+    "delete": ("of", "id", "lot"),
     "trailer": ("count", "sha256"),
     "delta": ("base",),
 }.items()}
@@ -99,6 +102,12 @@ _PRODUCT_FIELDS = FIELDS["product"]
 _PRODUCT_PLAIN = _PRODUCT_FIELDS - {"names"}     # the hot path's fields; names are checked off it
 # A promotion's type decides which of its amount fields it may carry: "percent" with "amount" is a mistake.
 _PROMOTION_AMOUNTS = {"bundle": "price", "percent": "percent", "amount": "amount"}
+# The expiry-day markdown takes one of percent or amount, on the label's expiry day or up to this many days before.
+MARKDOWN = "expiry_markdown"
+MAX_DAYS_BEFORE = 1
+ALL_ITEMS = "*"             # a markdown without gtins covers every item: its one promotion_items row
+# An AI 10 lot as GS1 allows it: 1 to 20 characters of the GS1 character set 82 (or "*": every lot).
+LOT = re.compile(r"[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}")
 _ORDER_ITEM = frozenset(("gtin", "qty"))
 
 
@@ -155,9 +164,14 @@ def _price(d: dict[str, Any], line: int, version: int) -> Record:
 def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
     promo_id = str_field(d, "id", line)
     kind = d.get("type")
+    if kind == MARKDOWN:
+        return _markdown(d, line, version, promo_id)
     if kind not in _PROMOTION_AMOUNTS:
-        raise refuse(line, "type", f"must be bundle, percent or amount, got {kind!r}",
+        raise refuse(line, "type", f"must be bundle, percent, amount or {MARKDOWN}, got {kind!r}",
                      "write one of those; docs/catalog.md says what each takes")
+    if "days_before" in d:
+        raise refuse(line, "days_before", f"is not used by a {kind} promotion",
+                     f"remove it; only an {MARKDOWN} promotion takes it")
     for other in set(_PROMOTION_AMOUNTS.values()) - {_PROMOTION_AMOUNTS[kind]}:
         if other in d:
             raise refuse(line, other, f"is not used by a {kind} promotion",
@@ -169,9 +183,31 @@ def _promotion(d: dict[str, Any], line: int, version: int) -> Record:
     items = tuple((gtin, promo_id) for gtin in gtin_list(d.get("gtins"), line, "gtins"))
     start, end = window(d, line)
     row = (promo_id, kind, quantity, bundle_price, percent, amount, bool_field(d, "member_only", line), start, end,
-           version)
+           version, None)
     return Record("promotion", promo_id, version, row, items)
 
+
+def _markdown(d: dict[str, Any], line: int, version: int, promo_id: str) -> Record:
+    """An expiry-day markdown: percent or amount off each unit whose label's expiry is today (or `days_before`
+    days away); `gtins` absent: every item."""
+    for unused in ("price", "quantity"):
+        if unused in d:
+            raise refuse(line, unused, f"is not used by an {MARKDOWN} promotion",
+                         "remove it; a markdown takes percent or amount, off each unit")
+    if ("percent" in d) == ("amount" in d):
+        raise refuse(line, "percent", f"an {MARKDOWN} promotion needs exactly one of percent or amount",
+                     'give percent (a rate such as "0.20") or amount (minor units off each unit), not both')
+    percent = rate_field(d, "percent", line) if "percent" in d else None
+    amount = req_int(d, "amount", line, low=1) if "amount" in d else None
+    days = int_field(d, "days_before", line) or 0
+    if days > MAX_DAYS_BEFORE:
+        raise refuse(line, "days_before", f"must be 0 (the expiry day) or 1 (from the day before), got {days}",
+                     "write 0 or 1, or leave it out (0)")
+    gtins = gtin_list(d["gtins"], line, "gtins") if "gtins" in d else [ALL_ITEMS]
+    start, end = window(d, line)
+    row = (promo_id, MARKDOWN, 1, None, percent, amount, bool_field(d, "member_only", line), start, end, version,
+           days)
+    return Record("promotion", promo_id, version, row, tuple((gtin, promo_id) for gtin in gtins))
 
 def _coupon(d: dict[str, Any], line: int, version: int) -> Record:
     coupon_id = str_field(d, "id", line)
@@ -238,8 +274,25 @@ def _policy(d: dict[str, Any], line: int, version: int) -> Record:
     return Record("policy", key, version, (key, json.dumps(d["value"]), version))
 
 
+def _sale_stop(d: dict[str, Any], line: int, version: int) -> Record:
+    """A lot (or with lot "*" every lot) of a GTIN that must not be sold: a recall or a quality hold."""
+    gtin = gtin14(d.get("gtin"), line)
+    lot = lot_field(d.get("lot"), line, "lot")
+    message_ja = None if d.get("message_ja") is None else text_field(d, "message_ja", line)
+    row = (gtin, lot, str_field(d, "reason", line), text_field(d, "message", line), message_ja, version)
+    return Record("sale_stop", f"{gtin} {lot}", version, row)
+
+
+def lot_field(value: object, line: int, field: str) -> str:
+    """An AI 10 lot as printed on the label (1 to 20 GS1 characters), or "*" for every lot of the GTIN."""
+    if type(value) is not str or not LOT.fullmatch(value):
+        raise refuse(line, field, f"must be a lot as printed (1 to 20 GS1 characters, AI 10) or \"*\", got {value!r}",
+                     'write the lot as a string, e.g. "L2026A", or "*" to stop every lot of the GTIN')
+    return value
+
+
 PARSERS = {"product": _product, "price": _price, "promotion": _promotion, "coupon": _coupon,
-           "member": _member, "order": _order, "key": _key, "policy": _policy}
+           "member": _member, "order": _order, "key": _key, "policy": _policy, "sale_stop": _sale_stop}
 
 
 def parse_line(raw: bytes, line: int) -> Record | Delete | Trailer | DeltaHeader:
@@ -271,7 +324,11 @@ def _parse_object(d: dict[str, Any], line: int) -> Record | Delete | Trailer | D
         if of not in PARSERS:
             raise refuse(line, "of", f"must be one of {', '.join(PARSERS)}, got {of!r}",
                          "name the kind of record to delete")
-        key = gtin14(d.get("id"), line, "id") if of in ("product", "price") else str_field(d, "id", line)
+        key = gtin14(d.get("id"), line, "id") if of in ("product", "price", "sale_stop") else str_field(d, "id", line)
+        if of == "sale_stop":
+            return Delete(of, key, version, lot_field(d.get("lot"), line, "lot"))
+        if "lot" in d:
+            raise refuse(line, "lot", f"is only used to delete a sale_stop, not a {of}", "remove it")
         return Delete(of, key, version)
     if kind == "trailer":
         digest = str_field(d, "sha256", line, pattern=re.compile(r"[0-9a-f]{64}"))

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 INSERT = {
     "product": "INSERT INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
     "price": "INSERT INTO prices VALUES (?,?,?,?,?,?)",
-    "promotion": "INSERT INTO promotions VALUES (?,?,?,?,?,?,?,?,?,?)",
+    "promotion": "INSERT INTO promotions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "promotion_items": "INSERT INTO promotion_items VALUES (?,?)",
     "coupon": "INSERT INTO coupons VALUES (?,?,?,?,?,?,?,?)",
     "member": "INSERT INTO members VALUES (?,?,?,?,?,?)",
@@ -44,6 +44,7 @@ INSERT = {
     "order": "INSERT INTO orders VALUES (?,?,?,?,?,?)",
     "key": "INSERT INTO trusted_keys VALUES (?,?,?,?,?)",
     "policy": "INSERT INTO policy VALUES (?,?,?)",
+    "sale_stop": "INSERT INTO sale_stops VALUES (?,?,?,?,?,?)",
 }
 CHILD_TABLE = {"promotion": "promotion_items", "member": "member_cards"}
 Progress = Callable[[int, int], None]   # (bytes read from the source file, lines read)

@@ -42,6 +42,19 @@ class Promotion:
     valid_from: int | None
     valid_to: int | None
     version: int
+    days_before: int = 0        # expiry_markdown: from this many days before the label's expiry day
+
+
+@dataclass(frozen=True, slots=True)
+class SaleStop:
+    """A lot that must not be sold (a recall, a quality hold); lot "*" is every lot of the GTIN."""
+
+    gtin: str
+    lot: str
+    reason: str                 # recall | quality | ...
+    message: str                # what the shopper is told to do
+    message_ja: str | None
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +100,8 @@ class TrustedKey:
 
 @dataclass(frozen=True, slots=True)
 class OfflinePolicy:
-    """What is allowed while the catalog is stale or absent. Defaults are the safe choice."""
+    """What is allowed while the catalog is stale or absent, and how a label's dates are judged when the lane's
+    clock cannot be trusted (asked at every scan). Defaults are the safe choice."""
 
     member_prices: bool = True          # a stale member price costs little
     points_redemption: bool = False     # a stale balance could be spent twice
@@ -95,6 +109,10 @@ class OfflinePolicy:
     payment_kinds: tuple[str, ...] = ("card", "cash")
     max_sale_total: int = 30000         # minor units per sale
     max_coupon_value: int = 1000        # minor units per coupon
+    # A dated label (GS1 AI 17) the lane's clock calls past while that clock is not trusted: call an attendant,
+    # refuse it, or accept it (POLICY_CHOICES); with a trusted clock a past expiry is always refused.
+    expiry_when_clock_untrusted: str = "attendant"
+    refuse_past_best_before: bool = False   # a best-before date (AI 15) in the past refuses the item like expiry
     version: int = 0                    # 0: nothing from the cloud, all defaults
 
     @classmethod
@@ -105,14 +123,20 @@ class OfflinePolicy:
         for key, raw, version in rows:
             value = json.loads(raw)
             default = getattr(policy, key, None) if key in known and key != "version" else None
-            if default is None or not _same_type(default, value):
+            if default is None or not _same_type(default, value) or value not in POLICY_CHOICES.get(key, (value,)):
                 continue
             override: dict[str, Any] = {key: tuple(value) if isinstance(default, tuple) else value}
             policy = replace(policy, **override, version=max(policy.version, version))
         return policy
 
 
+# The policy keys whose value is one word from a closed list.
+POLICY_CHOICES: dict[str, tuple[str, ...]] = {"expiry_when_clock_untrusted": ("attendant", "refuse", "accept")}
+
+
 def _same_type(default: object, value: object) -> bool:
+    if isinstance(default, str):
+        return isinstance(value, str)
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(default, int):

@@ -107,7 +107,23 @@ CREATE TABLE meta (                     -- version, loaded_at, checked_at, etag,
 # The shopper's screen shows the name in its language and falls back to `name`.
 M002_PRODUCT_NAMES = "ALTER TABLE products ADD COLUMN names TEXT;"
 
-MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES))
+# Sale stops by lot (recalls, quality holds), keyed by (GTIN-14, AI 10 lot); lot "*" stops every lot of the GTIN.
+# And the expiry-day markdown's reach: how many days before the label's expiry it starts (NULL for other types).
+M003_SALE_STOPS = """
+CREATE TABLE sale_stops (               -- columns in key order: SQLite 3.40's quick_check misreads others
+    gtin TEXT NOT NULL,                 -- GTIN-14
+    lot TEXT NOT NULL,                  -- GS1 AI 10 as printed; "*": every lot
+    reason TEXT NOT NULL,               -- recall | quality | ...
+    message TEXT NOT NULL,              -- what the shopper is told to do
+    message_ja TEXT,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (gtin, lot)
+) WITHOUT ROWID;
+ALTER TABLE promotions ADD COLUMN days_before INTEGER;
+"""
+
+MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES),
+              Migration("m003_sale_stops", M003_SALE_STOPS))
 
 # Kind name -> (table, key column) for counts and deletes; the order of `omo-edge catalog status`.
 KINDS: dict[str, tuple[str, str]] = {
@@ -119,6 +135,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "order": ("orders", "order_id"),
     "key": ("trusted_keys", "kid"),
     "policy": ("policy", "key"),
+    "sale_stop": ("sale_stops", "gtin"),    # keyed by (gtin, lot): a delete names both (agent/catalog/delta.py)
 }
 
 

@@ -1,9 +1,12 @@
-"""`omo-edge simulate scanner|light|cloud|fleet`: simulators for development, beside a real or a dev lane.
+"""`omo-edge simulate scanner|light|scale|cloud|fleet`: simulators for development, beside a real or a dev lane.
 
 `scanner`: a virtual serial scanner on a pty; point a dev config at the printed path (`driver = "serial"`,
 `port = <path>`) and type codes; `!unplug`, `!replug` and `!garbage` exercise the driver's recovery.
 `light`: a lane light (a USB-serial relay board, or a Delcom HID light) on a pty; point `[attendant] light` at
 the printed path and watch the colours it is told to show, printed as they change; `!unplug`, `!replug`.
+`scale`: a scale (Toledo 8217, SCP-01 in its SMA or NCI layout, CAS PD-II or a HID POS scale) on a pty; point
+the scale's options at the printed path and move items: `place 350` and `lift 350` (grams), `off 350` (placed
+partly off the platter), `vibrate`, `zero`, `!unplug`, `!replug`, `!garbage`.
 `cloud`: the fake cloud (broker, ingest, catalog server, token issuer, payment service); it prints its URLs
 and the config that points a lane at it, and runs until Ctrl-C.
 `fleet`: N virtual lanes (the agent's own sync code) against a broker, for sizing a cloud (docs/scaling.md).
@@ -18,7 +21,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, light, cloud, fleet)")
+    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, light, scale, cloud, fleet)")
     kinds = parser.add_subparsers(dest="device", metavar="DEVICE", required=True)
     scanner = kinds.add_parser("scanner", help="a serial scanner on a pty: type codes, one per line")
     scanner.add_argument("--aim", default="", help="AIM identifier to prefix, e.g. ]E0 (default: none)")
@@ -31,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="relay: a USB-serial relay board (relay_serial); hid: a Delcom HID light (hid_light)")
     light.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
     light.set_defaults(handler=run_light)
+    scale = kinds.add_parser("scale", help="a scale on a pty: `place 350` and `lift 350` (grams) move items")
+    scale.add_argument("--protocol", default="toledo", choices=("toledo", "scp01", "nci", "cas", "hid"),
+                       help="toledo: Toledo 8217 (toledo8217); scp01: SCP-01, SMA layout (scp01); nci: SCP-01, "
+                            "NCI layout (scp01, format nci); cas: CAS PD-II (cas_pd2); hid: a HID POS scale, a "
+                            "pty standing in for hidraw (hid_scale)")
+    scale.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
+    scale.add_argument("--seed", type=int, default=0, help="seed of the platter's noise (default 0)")
+    scale.set_defaults(handler=run_scale)
     cloud = kinds.add_parser("cloud", help="the fake cloud: broker, ingest, catalog, tokens, payment service")
     cloud.add_argument("--dir", default=None, help="directory for its files (default: a temp dir)")
     cloud.add_argument("--store", default="store-001", help="the store ID of the lane it serves")
@@ -143,6 +154,52 @@ def run_light(args: argparse.Namespace) -> int:
                 sim.replug()
                 print(f"replugged: {sim.path} -> {sim.slave_path}", flush=True)
     return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    from simulators.devices.scale import VirtualScale
+
+    sim = VirtualScale(args.protocol, seed=args.seed, link_dir=args.link_dir)
+    with sim:
+        options = ", ".join(f'{key} = "{value}"' for key, value in sim.options.items())
+        print(f"virtual {args.protocol} scale at {sim.path} (pty {sim.slave_path})", flush=True)
+        print(f'config: scale = {{ driver = "{sim.driver}", {options} }}', flush=True)
+        print("place G, lift G, off G (grams), vibrate, zero, !unplug, !replug, !garbage; Ctrl-D ends", flush=True)
+        for line in sys.stdin:
+            print(_scale_command(sim, line.split()), flush=True)
+    return 0
+
+
+def _scale_command(sim: object, words: list[str]) -> str:
+    """Do one typed command to the scale; what to print back."""
+    from simulators.devices.scale import VirtualScale
+
+    assert isinstance(sim, VirtualScale)
+    match words:
+        case ["place" | "lift" | "off" as verb, grams] if grams.replace(".", "", 1).isdigit():
+            mass_mg = round(float(grams) * 1000)
+            if verb == "lift":
+                sim.lift(mass_mg)
+            else:
+                sim.place(mass_mg, on_platter=0.8 if verb == "off" else 1.0)
+        case ["vibrate"]:
+            sim.vibrate(2.0, 30_000)
+        case ["zero"]:
+            sim.zero()
+        case ["!unplug"]:
+            sim.unplug()
+        case ["!replug"]:
+            sim.replug()
+            return f"replugged: {sim.path} -> {sim.slave_path}"
+        case ["!garbage"]:
+            sim.garbage()
+        case []:
+            return ""
+        case _:
+            return f"not understood: {' '.join(words)} (place 350, lift 350, off 350, vibrate, zero, !unplug)"
+    shown = sim.sample()
+    flags = [n for n in ("motion", "under_zero", "over_capacity", "needs_zeroing") if getattr(shown, n)]
+    return f"now {shown.weight_mg / 1000:g} g" + (f" ({', '.join(flags)})" if flags else "")
 
 
 def _command(sim: object, line: str, aim: str | None) -> None:

@@ -67,8 +67,13 @@ class Product:
 
     def event_fields(self) -> EventFields:
         outcome = "attendant" if self.blocked else "accepted"
-        return {"kind": self.kind, "gtin": self.gtin14, "outcome": outcome, "reason": self.blocked,
-                "text": printable(self.text)}
+        fields: EventFields = {"kind": self.kind, "gtin": self.gtin14, "outcome": outcome, "reason": self.blocked,
+                               "text": printable(self.text)}
+        if self.batch is not None:          # for recall tracing: which lot was sold (or refused) where
+            fields["lot"] = printable(self.batch)
+        if self.expiry is not None:
+            fields["expiry"] = self.expiry.isoformat()
+        return fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from agent.catalog.db import CatalogDb
@@ -113,7 +113,8 @@ class Pipeline:
 
     async def _handle(self, event: ScanEvent) -> Change | None:
         synced = self.clock_trusted()
-        meaning = interpret_event(event, self._rules, self._clock.now(), clock_synced=synced)
+        local = self._clock.now()       # one reading: the date an expiry is judged by is the date lines keep
+        meaning = interpret_event(event, self._rules, local, clock_synced=synced)
         # clock_trusted false: an app token was checked with the loose allowance and occurred_at may be off.
         fields = {"device": event.device, "symbology": event.symbology,
                   "occurred_at": rfc3339_ms(datetime.fromtimestamp(event.received_at, UTC)),
@@ -131,7 +132,8 @@ class Pipeline:
         try:
             if self.session is not None and self.lane_open:
                 # Committed by the controller with the visit's change; it wakes the relay once for both.
-                change, (event_id, seq, fields) = await self._in_session(kind, meaning, facts, fields, synced)
+                change, (event_id, seq, fields) = await self._in_session(kind, meaning, facts, fields, synced,
+                                                                         local.date())
             else:
                 event_id, seq, fields = await self._lane_db.write(self._record, meaning, fields)
                 self.on_recorded(SCAN_PRIORITY)
@@ -148,12 +150,13 @@ class Pipeline:
         return change
 
     async def _in_session(self, kind: Kind[Any], meaning: Meaning, facts: Facts, fields: dict[str, Any],
-                          synced: bool) -> tuple[Change, tuple[str, int, dict[str, Any]]]:
+                          synced: bool, today: date) -> tuple[Change, tuple[str, int, dict[str, Any]]]:
         """The scan and the change its kind's rule makes to the visit, committed together; then what the kind
         starts (a wallet code's payment, a pickup's handover)."""
         session = self.session
         assert session is not None
-        ctx = ScanContext(settings=session.settings, now=self._clock.time(), new_id=new_event_id, clock_synced=synced)
+        ctx = ScanContext(settings=session.settings, now=self._clock.time(), new_id=new_event_id, clock_synced=synced,
+                          today=today)
         committed = await session.apply(lambda current: kind.change(current, meaning, facts, ctx), scan_fields=fields)
         assert committed.scan is not None
         if kind.after is not None:

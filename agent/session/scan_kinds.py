@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from agent.catalog.db import CatalogDb
+from agent.catalog.records import OfflinePolicy
 from agent.interpret.meanings import (
     Coupon,
     Invalid,
@@ -76,7 +77,9 @@ def product_facts(meaning: Product, lookups: Lookups) -> Facts:
     if lookups.catalog is None:
         return Facts()
     product, promotions = lookups.catalog.item(meaning.gtin14)
-    return Facts(product=product, promotions=promotions)
+    dated = meaning.expiry is not None or meaning.best_before is not None
+    return Facts(product=product, promotions=promotions, sale_stop=lookups.catalog.sale_stop(meaning.gtin14,
+                 meaning.batch), policy=lookups.catalog.policy() if dated else OfflinePolicy())
 
 
 def member_facts(meaning: Member, lookups: Lookups) -> Facts:

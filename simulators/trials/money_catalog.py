@@ -25,7 +25,7 @@ from simulators.cloud.store_catalog import (
     deli_lookup_gtin,
     ean13,
 )
-from simulators.trials.money_reference import Bundle, CouponTerms, Item, Policy
+from simulators.trials.money_reference import Bundle, CouponTerms, Item, Markdown, Policy
 
 # Defects known and not yet fixed, each named by the invariant or input that shows it (docs/session.md, "The money
 # model"): while a name is here the machine avoids the inputs that show it, and its recorded program is skipped.
@@ -84,6 +84,9 @@ def coupons(open_: frozenset[str] = KNOWN_OPEN) -> dict[str, CouponTerms]:
 
 
 BUNDLES = (Bundle("P-ONIGIRI-2FOR300", _gtin14(ONIGIRI), 2, 300),)
+# 20 % off onigiri and milk on their label's expiry day: over a bundle (a marked-down unit forms none) and a
+# member price (the markdown comes after it).
+MARKDOWNS = (Markdown("MD-EXPIRY", frozenset({_gtin14(ONIGIRI), _gtin14(MILK)}), Fraction("0.2")),)
 
 
 def policy(open_: frozenset[str] = KNOWN_OPEN) -> Policy:
@@ -117,6 +120,8 @@ def records(open_: frozenset[str] = KNOWN_OPEN) -> list[dict[str, Any]]:
     others: list[dict[str, Any]] = [
         {"kind": "promotion", "id": "P-ONIGIRI-2FOR300", "type": "bundle", "quantity": 2, "price": 300,
          "gtins": [ONIGIRI]},
+        {"kind": "promotion", "id": "MD-EXPIRY", "type": "expiry_markdown", "percent": "0.2",
+         "gtins": [ONIGIRI, MILK]},
         *({"kind": "member", "id": member, "tier": tier, "points": points, "consent_interest": True}
           for member, (tier, points) in MEMBERS.items()),
         {"kind": "coupon", "id": order_id, "amount": 100, "conditions": {"min_spend": 500, "member_only": True},

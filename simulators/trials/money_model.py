@@ -246,7 +246,7 @@ class MoneyMachine(RuleBasedStateMachine):
         used = frozenset(c for c, t in self.world.coupons.items()
                          if t.max_uses is not None and self.uses[c] >= t.max_uses)
         return price(self.visit.basket, coupons=self.world.coupons, bundles=cat.BUNDLES, stale=self.stale,
-                     policy=self.world.policy, used_up=used if used_up is None else used_up)
+                     policy=self.world.policy, used_up=used if used_up is None else used_up, markdowns=cat.MARKDOWNS)
 
     def available_points(self, member: str) -> int:
         # docs/session.md "Points": a staff reversal of a sale gives its redeemed points back.
@@ -285,10 +285,13 @@ class MoneyMachine(RuleBasedStateMachine):
         return None, None
 
     def _added(self, before_view: dict[str, Any], item_gtin: str, *, fixed: int | None = None,
-               held: str | None = None) -> None:
-        """The model takes the unit the engine accepted, and maps the engine's line to it."""
+               held: str | None = None, dated: tuple[str, str] | None = None) -> None:
+        """The model takes the unit the engine accepted, and maps the engine's line to it; `dated`: the label's
+        expiry and the day of the scan."""
         item = self.world.items[item_gtin]
-        basket, line = add_unit(self.visit.basket, item, fixed=fixed, held=held is not None)
+        expiry, scanned_on = dated if dated is not None else (None, None)
+        basket, line = add_unit(self.visit.basket, item, fixed=fixed, held=held is not None, expiry=expiry,
+                                scanned_on=scanned_on)
         visit = replace(self.visit, basket=basket)
         line_id, _how = self._new_line_ids(before_view)
         if line_id is not None:
@@ -369,13 +372,28 @@ class MoneyMachine(RuleBasedStateMachine):
             self._added(before_view, deli_lookup_gtin(), fixed=amount)
 
     @precondition(lambda self: self.state in SHOPPING)
+    @rule(code=st.sampled_from((cat.ONIGIRI, cat.MILK, cat.TEA)), days_left=st.integers(0, 2))
+    def scan_dated(self, code: str, days_left: int) -> None:
+        """A GS1 label expiring `days_left` days from today: sold, marked down on its expiry day (onigiri and
+        milk), a line of its own beside units of another expiry."""
+        today = self.lane.clock.now().date()
+        expiry = today + timedelta(days=days_left)
+        ok, _reason, before_view = self.scan(f"01{g14(code)}17{expiry.strftime('%y%m%d')}10L1", "gs1-datamatrix")
+        if ok:
+            self._added(before_view, g14(code), dated=(expiry.isoformat(), today.isoformat()))
+
+    @precondition(lambda self: self.state in SHOPPING)
     @rule(code=st.sampled_from((cat.TEA, cat.MILK)))
     def scan_expired(self, code: str) -> None:
-        """A GS1 label whose expiry (AI 17) is past: added as its own unit, and staff called."""
+        """A GS1 label whose expiry (AI 17) is past: on the lane's trusted clock it is refused, changing nothing
+        (`scan` holds a refusal to that); on an untrusted one the policy would add it as its own unit and call staff
+        (tests/session/test_session_money_rules.py covers that unit)."""
         if "expired_merge" in self.open and any(line.item.gtin == g14(code) for line in self.visit.basket.lines):
             return
         past = (self.lane.clock.now() - timedelta(days=3)).strftime("%y%m%d")
-        ok, _reason, before_view = self.scan(f"01{g14(code)}17{past}", "gs1-128")
+        ok, reason, before_view = self.scan(f"01{g14(code)}17{past}", "gs1-128")
+        self.check("expired_refused", not ok and reason == "expired",
+                   f"a label three days past its expiry was {'accepted' if ok else reason} on a trusted clock")
         if ok:
             self._added(before_view, g14(code), held="expired_item")
 
@@ -692,7 +710,7 @@ class MoneyMachine(RuleBasedStateMachine):
                        f"(cap {self.world.policy.max_coupon_value})")
         for by_id, after in ((True, False), (False, True), (True, True)):
             other = price(self.visit.basket, coupons=self.world.coupons, bundles=cat.BUNDLES, stale=self.stale,
-                          policy=self.world.policy, by_id=by_id, spend_after_coupons=after)
+                          policy=self.world.policy, by_id=by_id, spend_after_coupons=after, markdowns=cat.MARKDOWNS)
             self.check("coupon_order", view["totals"]["total"] != other.total or other.total == self.totals().total,
                        f"the total {other.total} is the coupons {list(self.visit.basket.coupons)} applied "
                        f"{'in their IDs order' if by_id else 'item coupons first'}"

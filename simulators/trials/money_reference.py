@@ -5,8 +5,8 @@ opinion to hold the engine to.
 Why a second implementation: a property that only compares the engine with itself cannot see a rule the engine
 gets wrong everywhere (a tax grouped by a rate's spelling, a member price applied while the offline policy
 forbids it). The model is deliberately small: it covers the catalog that simulators/trials/money_model.py sells from
-(plain, weighed and price-embedded items, one member price, one "2 for 300" bundle, item and order coupons,
-points) and nothing else, and it says which of its rules it takes from which document.
+(plain, weighed and price-embedded items, one member price, one "2 for 300" bundle, an expiry-day markdown, item
+and order coupons, points) and nothing else, and it says which of its rules it takes from which document.
 
 Money is integers in minor units; rates are exact fractions, so "0.1" and "0.10" are one rate.
 """
@@ -62,6 +62,15 @@ class Bundle:
 
 
 @dataclass(frozen=True, slots=True)
+class Markdown:
+    """docs/catalog.md `expiry_markdown`: percent off each unit scanned on its label's expiry day (days_before 0)."""
+
+    promo_id: str
+    gtins: frozenset[str]
+    percent: Fraction
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """docs/catalog.md "Offline policy": what holds while the catalog is stale."""
 
@@ -81,6 +90,8 @@ class Line:
     quantity: int = 1
     fixed: int | None = None
     held: bool = False                       # a unit under an open intervention: never merges (issue: expired)
+    expiry: str | None = None                # the label's expiry (ISO date): units of another expiry never merge
+    scanned_on: str | None = None            # the store's date at the scan, kept with `expiry`
 
     @property
     def gross(self) -> int:
@@ -122,20 +133,23 @@ def weighed_amount(item: Item, weight_g: Fraction) -> int:
     return int(item.price * weight_g / GRAMS_PER_UNIT[item.unit or "g"])
 
 
-def add_unit(basket: Basket, item: Item, *, fixed: int | None = None, held: bool = False) -> tuple[Basket, Line]:
-    """The same item again adds to its line; labels with their own amount, and held units, are lines of their own."""
+def add_unit(basket: Basket, item: Item, *, fixed: int | None = None, held: bool = False,
+             expiry: str | None = None, scanned_on: str | None = None) -> tuple[Basket, Line]:
+    """The same item again adds to its line; labels with their own amount, held units, and units of another
+    expiry (docs/session.md "Lots and dates") are lines of their own."""
     if fixed is None and not held:
         for line in basket.lines:
-            if line.item.gtin == item.gtin and line.fixed is None and not line.held:
+            if (line.item.gtin == item.gtin and line.fixed is None and not line.held
+                    and (line.expiry, line.scanned_on) == (expiry, scanned_on)):
                 grown = replace(line, quantity=line.quantity + 1)
                 return _with(basket, grown), grown
-    line = Line(basket.next_key, item, 1, fixed, held)
+    line = Line(basket.next_key, item, 1, fixed, held, expiry, scanned_on)
     return replace(basket, lines=(*basket.lines, line), next_key=basket.next_key + 1), line
 
 
 def merge_target(basket: Basket, item: Item) -> Line | None:
     return next((line for line in basket.lines if line.item.gtin == item.gtin and line.fixed is None
-                 and not line.held), None)
+                 and not line.held and line.expiry is None), None)
 
 
 def remove(basket: Basket, key: int) -> Basket:
@@ -179,8 +193,9 @@ def tax_of(total: int, rate: Fraction) -> int:
 
 def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bundle, ...], stale: bool,
           policy: Policy, used_up: frozenset[str] = frozenset(), by_id: bool = False,
-          spend_after_coupons: bool = False) -> Totals:
-    """The visit's money in the documented order: member price, promotions, coupons, tax, points.
+          spend_after_coupons: bool = False, markdowns: tuple[Markdown, ...] = ()) -> Totals:
+    """The visit's money in the documented order: member price, expiry-day markdown, promotions, coupons, tax,
+    points.
 
     `by_id` applies the coupons in their IDs' alphabetical order instead, and `spend_after_coupons` judges a
     minimum spend on what earlier coupons left: not rules, the wrong answers the machine compares with to name
@@ -193,8 +208,9 @@ def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bun
                 cut = (line.item.price - line.item.member_price) * line.quantity
                 amounts[line.key] -= cut
                 member_discount += cut
+    marked = _markdown(basket, markdowns, amounts)
     for bundle in bundles:
-        _bundle(basket, bundle, amounts)
+        _bundle(basket, bundle, amounts, marked)
     after_promotions = dict(amounts)
     cap = policy.max_coupon_value if stale else None
     values: dict[str, int] = {}
@@ -230,9 +246,28 @@ def price(basket: Basket, *, coupons: dict[str, CouponTerms], bundles: tuple[Bun
                   coupon_values=values, rates_exact=exact)
 
 
-def _bundle(basket: Basket, bundle: Bundle, amounts: dict[int, int]) -> None:
-    """"N for P", once per full set; the rest at their price (docs/session.md, step 2). One price per GTIN here."""
-    lines = [line for line in basket.lines if line.item.gtin == bundle.gtin and line.fixed is None]
+def _markdown(basket: Basket, markdowns: tuple[Markdown, ...], amounts: dict[int, int]) -> set[int]:
+    """docs/session.md "Pricing", step 2: on the expiry day, each unit's price after the member price less the
+    best markdown's percent of it, rounded down per unit. Returns the marked-down lines (they form no bundle)."""
+    marked = set()
+    for line in basket.lines:
+        if line.expiry is None or line.expiry != line.scanned_on:
+            continue
+        units = 1 if line.fixed is not None else line.quantity
+        unit = amounts[line.key] // units
+        cut = max((int(unit * m.percent) for m in markdowns if line.item.gtin in m.gtins), default=0)
+        if cut:
+            amounts[line.key] -= cut * units
+            marked.add(line.key)
+    return marked
+
+
+def _bundle(basket: Basket, bundle: Bundle, amounts: dict[int, int], marked: set[int] | frozenset[int] = frozenset(),
+            ) -> None:
+    """"N for P", once per full set; the rest at their price (docs/session.md, step 3). One price per GTIN here;
+    a marked-down unit takes no bundle."""
+    lines = [line for line in basket.lines if line.item.gtin == bundle.gtin and line.fixed is None
+             and line.key not in marked]
     units = sum(line.quantity for line in lines)
     sets = units // bundle.quantity
     if not lines or not sets:

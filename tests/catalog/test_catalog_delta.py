@@ -144,3 +144,14 @@ async def test_a_delta_during_a_pull_is_held_not_waited_for(catalog_sync: Catalo
         await pulling
     assert catalog_db.status().version == 3, catalog_sync.last_error
     assert catalog_db.product(gtin_for(3)).price == 33  # type: ignore[union-attr]
+
+
+async def test_a_sale_stop_delta_is_added_then_removed(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    sync = offline_sync(catalog_db, tmp_path)
+    stop = {"kind": "sale_stop", "gtin": gtin_for(3), "lot": "L7", "reason": "recall", "message": "Return it"}
+    assert await delta(sync, 1, 2, stop) is Outcome.APPLIED
+    assert catalog_db.sale_stop(gtin_for(3), "L7") is not None and catalog_db.status().counts["sale_stop"] == 1
+    assert catalog_db.sale_stop(gtin_for(3), "L8") is None
+    assert await delta(sync, 2, 3, {"kind": "delete", "of": "sale_stop", "id": gtin_for(3), "lot": "L7"}) \
+        is Outcome.APPLIED
+    assert catalog_db.sale_stop(gtin_for(3), "L7") is None and catalog_db.status().counts["sale_stop"] == 0

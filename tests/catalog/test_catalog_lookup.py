@@ -115,7 +115,7 @@ def test_a_wrongly_typed_stored_policy_value_keeps_the_safe_default() -> None:
 def test_status_counts_every_kind(loaded: CatalogDb) -> None:
     counts = loaded.status().counts
     assert counts == {"product": 3, "price": 1, "promotion": 2, "coupon": 1, "member": 1, "order": 1, "key": 1,
-                      "policy": 1}
+                      "policy": 1, "sale_stop": 0}
 
 
 def test_item_reads_product_and_promotions_together(loaded: CatalogDb) -> None:

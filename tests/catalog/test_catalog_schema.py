@@ -124,6 +124,8 @@ def test_an_unknown_field_refuses_the_import(catalog_db: CatalogDb, tmp_path: Pa
 @pytest.mark.parametrize(("key", "value"), [
     ("member_prices", "false"), ("max_sale_total", 30000.0), ("max_coupon_value", -1),
     ("payment_kinds", "card"), ("payment_kinds", ["card", 5]),
+    ("expiry_when_clock_untrusted", "ignore"), ("expiry_when_clock_untrusted", True),
+    ("refuse_past_best_before", "true"),
 ])
 def test_offline_policy_values_are_typed(key: str, value: object) -> None:
     error = refusal({"kind": "policy", "key": key, "value": value, "version": 1})
@@ -132,7 +134,8 @@ def test_offline_policy_values_are_typed(key: str, value: object) -> None:
 
 def test_every_offline_policy_key_with_its_type_is_accepted() -> None:
     for key, value in {"member_prices": False, "points_redemption": True, "single_use_coupons": False,
-                       "payment_kinds": ["card"], "max_sale_total": 20000, "max_coupon_value": 500}.items():
+                       "payment_kinds": ["card"], "max_sale_total": 20000, "max_coupon_value": 500,
+                       "expiry_when_clock_untrusted": "refuse", "refuse_past_best_before": True}.items():
         assert isinstance(parse_line(json.dumps({"kind": "policy", "key": key, "value": value,
                                                  "version": 1}).encode(), 1), Record)
 
@@ -228,3 +231,64 @@ def test_a_condition_loads_only_as_its_own_type(key: str, data: st.DataObject) -
 def test_a_misspelt_field_is_refused_with_the_likely_name() -> None:
     error = refusal({**COUPON, "conditions": {"min_spnd": 5000}})
     assert "if you meant 'min_spend', rename it" in error.problem
+
+
+# --- sale stops by lot, and the expiry-day markdown ---
+
+STOP: dict[str, Any] = {"kind": "sale_stop", "gtin": TEA, "lot": "L2026A", "reason": "recall",
+                        "message": "Do not eat; return it to the service counter for a refund",
+                        "message_ja": "召し上がらずにサービスカウンターへお持ちください", "version": 1}
+
+
+def test_a_sale_stop_loads_and_is_found_by_its_lot_or_every_lot(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    every = {**STOP, "gtin": gtin_for(2), "lot": "*", "reason": "quality", "message": "Please put it aside"}
+    load_snapshot(catalog_db, write_lines(tmp_path / "s.jsonl", [PRODUCT, STOP, every], version=1))
+    stop = catalog_db.sale_stop(TEA, "L2026A")
+    assert stop is not None and stop.reason == "recall" and stop.message == STOP["message"]
+    assert stop.message_ja == STOP["message_ja"]
+    assert catalog_db.sale_stop(TEA, "L2026B") is None and catalog_db.sale_stop(TEA, None) is None
+    assert catalog_db.sale_stop(gtin_for(2), "ANY") is not None and catalog_db.sale_stop(gtin_for(2), None) is not None
+    assert catalog_db.status().counts["sale_stop"] == 2
+
+
+@pytest.mark.parametrize(("line", "field"), [
+    ({**STOP, "lot": ""}, "lot"), ({**STOP, "lot": "LOT WITH SPACE"}, "lot"), ({**STOP, "lot": "L" * 21}, "lot"),
+    ({**STOP, "lot": 12}, "lot"), ({**STOP, "message": ""}, "message"), ({**STOP, "gtin": "4901234567890"}, "gtin"),
+    ({k: v for k, v in STOP.items() if k != "reason"}, "reason"), ({**STOP, "until": "x"}, "until"),
+])
+def test_a_bad_sale_stop_is_refused_naming_the_field(line: dict[str, Any], field: str) -> None:
+    assert refusal(line).problem.startswith(f"{field}: ")
+
+
+def test_a_sale_stop_is_deleted_by_its_gtin_and_lot() -> None:
+    delta = parse_delta(delta_payload(1, 2, [{"kind": "delete", "of": "sale_stop", "id": TEA, "lot": "L2026A"}]))
+    assert delta.changes[0].of == "sale_stop" and delta.changes[0].lot == "L2026A"   # type: ignore[union-attr]
+    with pytest.raises(CatalogLineError, match="lot: "):
+        parse_delta(delta_payload(1, 2, [{"kind": "delete", "of": "sale_stop", "id": TEA}]))
+    with pytest.raises(CatalogLineError, match="lot: is only used"):
+        parse_delta(delta_payload(1, 2, [{"kind": "delete", "of": "member", "id": "M1", "lot": "L1"}]))
+
+
+MARKDOWN: dict[str, Any] = {"kind": "promotion", "id": "MD-1", "type": "expiry_markdown", "percent": "0.20",
+                            "version": 1}
+
+
+def test_an_expiry_markdown_without_gtins_covers_every_item(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    eve = {**MARKDOWN, "id": "MD-2", "percent": None, "amount": 30, "days_before": 1, "gtins": [gtin_for(2)]}
+    del eve["percent"]
+    load_snapshot(catalog_db, write_lines(tmp_path / "s.jsonl", [PRODUCT, MARKDOWN, eve], version=1))
+    tea = catalog_db.promotions(TEA)
+    assert [(p.promo_id, p.type, p.percent, p.days_before) for p in tea] == [("MD-1", "expiry_markdown", "0.20", 0)]
+    both = catalog_db.promotions(gtin_for(2))
+    assert [(p.promo_id, p.amount, p.days_before) for p in both] == [("MD-1", None, 0), ("MD-2", 30, 1)]
+
+
+@pytest.mark.parametrize(("line", "field"), [
+    ({**MARKDOWN, "amount": 30}, "percent"), ({k: v for k, v in MARKDOWN.items() if k != "percent"}, "percent"),
+    ({**MARKDOWN, "days_before": 2}, "days_before"), ({**MARKDOWN, "days_before": 1.0}, "days_before"),
+    ({**MARKDOWN, "quantity": 2}, "quantity"), ({**MARKDOWN, "percent": "20"}, "percent"),
+    ({"kind": "promotion", "id": "P", "type": "percent", "percent": "0.1", "gtins": [TEA], "days_before": 1,
+      "version": 1}, "days_before"),
+])
+def test_a_bad_markdown_is_refused_naming_the_field(line: dict[str, Any], field: str) -> None:
+    assert refusal(line).problem.startswith(f"{field}: ")

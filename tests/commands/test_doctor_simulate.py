@@ -10,6 +10,7 @@ from pathlib import Path
 
 from drivers.detect import Roots, everything
 from drivers.lights import Signal, open_light
+from drivers.scales import open_scale
 from drivers.serial import SerialScanner
 from simulators.devices.serial_pty import VirtualSerialScanner
 
@@ -118,3 +119,62 @@ def test_doctor_lists_a_delcom_light_and_notes_a_ch340_serial_port_as_a_possible
     assert f'light = {{ driver = "hid_light", path = "{dev / "hidraw2"}" }}' in lights[0].snippet("light0")
     serial = next(f for f in found if f.kind == "serial")
     assert any('driver = "relay_serial"' in note for note in serial.notes)
+
+
+# The first bytes of two report descriptors: a HID POS scale (usage page 0x8D) and a keyboard (pages 1 and 7).
+SCALE_DESCRIPTOR = bytes.fromhex("05 8D 09 01 A1 01 85 03 09 30 15 00 25 FF 75 08 95 05 81 02 C0")
+KEYBOARD_DESCRIPTOR = bytes.fromhex("05 01 09 06 A1 01 05 07 19 E0 29 E7 15 00 25 01 75 01 95 08 81 02 C0")
+
+
+def test_doctor_lists_a_hid_scale_by_its_usage_page_and_notes_an_rs232_adapter_for_serial_scales(
+        tmp_path: Path) -> None:
+    dev, sys_root = tmp_path / "dev", tmp_path / "sys"
+    dev.mkdir()
+    for name in ("hidraw4", "hidraw5", "ttyUSB1"):
+        (dev / name).touch()
+    for node, descriptor, name in (("hidraw4", SCALE_DESCRIPTOR, "DYMO M10 Digital Postal Scale"),
+                                   ("hidraw5", KEYBOARD_DESCRIPTOR, "Logitech USB Keyboard")):
+        device = sys_root / "devices" / node
+        device.mkdir(parents=True)
+        (device / "report_descriptor").write_bytes(descriptor)
+        (device / "uevent").write_text(f"HID_NAME={name}\n")
+        (sys_root / "class" / "hidraw" / node).mkdir(parents=True)
+        (sys_root / "class" / "hidraw" / node / "device").symlink_to(device)
+    adapter = sys_root / "devices" / "usb1" / "1-5"
+    (adapter / "1-5:1.0" / "ttyUSB1").mkdir(parents=True)
+    (adapter / "idVendor").write_text("0403\n")
+    (adapter / "idProduct").write_text("6001\n")
+    (sys_root / "class" / "tty" / "ttyUSB1").mkdir(parents=True)
+    (sys_root / "class" / "tty" / "ttyUSB1" / "device").symlink_to(adapter / "1-5:1.0" / "ttyUSB1")
+    found = everything(Roots(dev=dev, sys=sys_root, proc=tmp_path / "proc"))
+    scales = [f for f in found if f.kind == "scale"]
+    assert [(f.path, f.description) for f in scales] == [(str(dev / "hidraw4"), "DYMO M10 Digital Postal Scale")]
+    assert f'{{ driver = "hid_scale", path = "{dev / "hidraw4"}" }}' in scales[0].snippet("scale0")
+    serial = next(f for f in found if f.kind == "serial")
+    assert any("FTDI" in note and '"scp01"' in note for note in serial.notes), serial.notes
+
+
+async def test_simulate_scale_prints_a_path_the_driver_reads_and_moves_items_typed_on_stdin() -> None:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "agent", "simulate", "scale",
+                                                "--protocol", "cas", stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            first = (await proc.stdout.readline()).decode()
+            path = first.split(" at ", 1)[1].split(" (", 1)[0]
+            config = (await proc.stdout.readline()).decode()
+            await proc.stdout.readline()
+            async with open_scale("cas_pd2", {"port": path}) as scale:
+                empty = await scale.read_stable(3)
+                proc.stdin.write(b"place 350\n")
+                await proc.stdin.drain()
+                echo = (await proc.stdout.readline()).decode()
+                await asyncio.sleep(0.1)
+                placed = await scale.read_stable(3)
+    finally:
+        proc.stdin.close()
+        async with asyncio.timeout(10):
+            await proc.wait()
+    assert f'driver = "cas_pd2", port = "{path}"' in config
+    assert echo.startswith("now ") and (empty.weight_mg, placed.weight_mg) == (0, 350_000)

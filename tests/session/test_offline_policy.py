@@ -1,5 +1,6 @@
 """Every key of the catalog's offline policy holds while the catalog is stale, each with a test that fails when
-the key is ignored (docs/catalog.md "Offline policy"). Through the real pipeline, session, catalog and lane.db.
+the key is ignored (docs/catalog.md "Offline policy"; the two keys on labels' dates hold at every scan, stale or
+not). Through the real pipeline, session, catalog and lane.db.
 
 Each test is named `test_<key>_...` after the key it covers; the last test lists the policy's fields and finds
 such a test for each one, so a key added without a test fails here.
@@ -175,6 +176,40 @@ async def test_payment_kinds_decides_how_a_shopper_may_pay_while_stale(policy_la
     change = await lane.checkout.pay("simulated")
     assert change.refused == outcome
     assert (lane.intents() == []) is (outcome is not None), "a refused payment sends and records nothing"
+
+
+PAST = "200101"                 # a GS1 date (YYMMDD) long past: 2020-01-01
+
+
+@pytest.mark.parametrize(("value", "outcome", "reason", "lines"), [
+    ("attendant", "attendant", "expired", 1), ("refuse", "rejected", "expired", 0),
+    ("accept", "accepted", "expired_clock_untrusted", 1),
+])
+async def test_expiry_when_clock_untrusted_decides_a_past_expiry_only_on_an_untrusted_clock(
+        policy_lane: Open, value: str, outcome: str, reason: str, lines: int) -> None:
+    lane, _ = await policy_lane(expiry_when_clock_untrusted=value)
+    assert lane.pipeline is not None
+    lane.pipeline.clock_trusted = lambda: False
+    await lane.scan(f"010{TEA}17{PAST}", "gs1-128")
+    [scan] = lane.events("omo.scan/1")
+    assert (scan["outcome"], scan["reason"], scan["expiry"]) == (outcome, reason, "2020-01-01")
+    assert len(lane.view["lines"]) == lines
+    assert [i["reason"] for i in lane.view["interventions"]] == (["expired_item"] if value == "attendant" else [])
+    trusted, _ = await policy_lane(expiry_when_clock_untrusted=value)
+    await trusted.scan(f"010{TEA}17{PAST}", "gs1-128")
+    [scan] = trusted.events("omo.scan/1")
+    assert (scan["outcome"], scan["reason"]) == ("rejected", "expired") and trusted.view["lines"] == []
+
+
+@pytest.mark.parametrize(("refuse", "outcome"), [(True, "rejected"), (False, "accepted")])
+async def test_refuse_past_best_before_refuses_a_past_best_before_date(policy_lane: Open, refuse: bool,
+                                                                       outcome: str) -> None:
+    lane, _ = await policy_lane(refuse_past_best_before=refuse)
+    await lane.scan(f"010{TEA}15{PAST}", "gs1-128")
+    [scan] = lane.events("omo.scan/1")
+    assert scan["outcome"] == outcome and len(lane.view["lines"]) == (0 if refuse else 1)
+    if refuse:
+        assert scan["reason"] == "past_best_before" and lane.view["prompts"][0]["code"] == "past_best_before"
 
 
 def test_every_offline_policy_key_has_a_test_that_fails_when_it_is_ignored() -> None:

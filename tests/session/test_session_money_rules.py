@@ -17,7 +17,8 @@ EXPIRED = "17200101"          # GS1 AI 17: best before 2020-01-01, long past
 
 
 def expired(gtin13: str) -> str:
-    """A GS1 element string for `gtin13` carrying an expiry date long past (an attendant must see it)."""
+    """A GS1 element string for `gtin13` carrying an expiry date long past (refused on a trusted clock; on an
+    untrusted one the default policy has an attendant see it)."""
     return f"010{gtin13}{EXPIRED}"
 
 
@@ -43,6 +44,8 @@ async def staff_reject(lane: SessionLane) -> None:
 
 async def test_an_expired_unit_never_merges_and_a_reject_removes_only_that_unit(session_lane: SessionLane) -> None:
     lane = session_lane
+    assert lane.pipeline is not None
+    lane.pipeline.clock_trusted = lambda: False     # a past expiry on an untrusted clock: the policy calls staff
     await lane.scan(TEA)
     await lane.scan(expired(TEA), "gs1-128")
     assert lane.view["state"] == "needs_attendant"

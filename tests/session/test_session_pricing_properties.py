@@ -29,16 +29,18 @@ def baskets(draw: st.DrawFn) -> list[LineInput]:
             line_id=f"L{n + 1}", gtin=draw(st.sampled_from(GTINS)), name="x", quantity=draw(st.integers(1, 6)),
             unit_price=price, member_price=draw(st.one_of(st.none(), st.integers(0, price))),
             tax_rate=draw(st.sampled_from(RATES)), department=draw(st.sampled_from(["food", "drinks", None])),
-            fixed_amount=fixed, position=n))
+            fixed_amount=fixed, position=n, expiry=draw(st.sampled_from([None, "2026-12-08", "2026-12-09"])),
+            scanned_on="2026-12-08"))
     return lines
 
 
 promotions = st.lists(st.builds(
     PromotionRule, promo_id=st.sampled_from(["P-1", "P-2", "P-3", "P-4"]),
-    type=st.sampled_from(["bundle", "percent", "amount"]), quantity=st.integers(1, 4),
+    type=st.sampled_from(["bundle", "percent", "amount", "expiry_markdown"]), quantity=st.integers(1, 4),
     bundle_price=st.integers(0, 2000), percent=st.sampled_from(["0.1", "0.15", "0.5", "1"]),
     amount=st.integers(0, 500), member_only=st.booleans(),
-    gtins=st.frozensets(st.sampled_from(GTINS), min_size=1, max_size=3), stacks=st.booleans()), max_size=4)
+    gtins=st.frozensets(st.sampled_from(GTINS), min_size=1, max_size=3), stacks=st.booleans(),
+    days_before=st.integers(0, 1)), max_size=4)
 coupon = st.builds(
     CouponRule, coupon_id=st.sampled_from(["C-1", "C-2", "C-3"]),
     amount=st.one_of(st.none(), st.integers(1, 3000)), percent=st.sampled_from(["0.05", "0.2", "0.5"]),

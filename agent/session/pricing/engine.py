@@ -1,8 +1,9 @@
 """The one pricing engine: every total the screen, the receipt and the cloud see comes from `price_basket`.
 
-Order (docs/session.md): member price, catalog promotions (`agent/session/pricing/promotions.py`), coupons, then tax
-once per rate per receipt, then points. Pure and deterministic: the same lines in any order give the same
-result, money stays an `int` of minor units, and no line's amount goes below zero.
+Order (docs/session.md): member price, the expiry-day markdown (`agent/session/pricing/markdown.py`), catalog
+promotions (`agent/session/pricing/promotions.py`), coupons, then tax once per rate per receipt, then points.
+Pure and deterministic: the same lines in any order give the same result, money stays an `int` of minor units,
+and no line's amount goes below zero.
 
 Coupons, each once (a coupon given twice counts once), in an order set by what they say and never by their
 IDs (`coupon_order`: item coupons, department coupons, then order coupons; percent before amount in each),
@@ -32,6 +33,7 @@ from agent.session.pricing.engine_types import (
     RateTotal,
     TaxConfig,
 )
+from agent.session.pricing.markdown import MARKDOWN, markdown_stage
 from agent.session.pricing.money import rate, round_money, split
 from agent.session.pricing.promotions import gtin14, member_stage, promotion_stage
 
@@ -44,9 +46,11 @@ def price_basket(lines: Iterable[LineInput], *, member_tier: str | None, promoti
     """Price a basket; see the module docstring for the rules and their order."""
     ordered = sorted(lines, key=lambda line: line.line_id)
     member = member_tier is not None
-    rules = list(promotions)
+    every = list(promotions)
+    rules = [rule for rule in every if rule.type != MARKDOWN]
     promoted = frozenset(gtin14(g) for rule in rules for g in rule.gtins)
     units, nets, discounts = member_stage(ordered, member, promoted)
+    discounts += markdown_stage(ordered, units, nets, [rule for rule in every if rule.type == MARKDOWN], member)
     discounts += promotion_stage(units, rules, member)
     for unit in units:
         nets[unit.line_id] = nets.get(unit.line_id, 0) + unit.price

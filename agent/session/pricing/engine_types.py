@@ -18,12 +18,14 @@ class LineInput:
     department: str | None = None
     fixed_amount: int | None = None     # weighed or price-embedded: the label's amount for the whole line
     position: int = 0                   # scan order, for display only: nothing depends on it
+    expiry: str | None = None           # the label's expiry (ISO date), for the expiry-day markdown
+    scanned_on: str | None = None       # the store's date when the unit was scanned (ISO)
 
 
 @dataclass(frozen=True, slots=True)
 class PromotionRule:
     promo_id: str
-    type: str                           # bundle | percent | amount
+    type: str                           # bundle | percent | amount | expiry_markdown (percent or amount per unit)
     quantity: int                       # bundle: the set size; percent and amount: the minimum units
     bundle_price: int | None = None
     percent: str | None = None
@@ -31,6 +33,7 @@ class PromotionRule:
     member_only: bool = False
     gtins: frozenset[str] = frozenset()
     stacks: bool = False
+    days_before: int = 0                # expiry_markdown: from this many days before the label's expiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ class PricedLine:
 @dataclass(frozen=True, slots=True)
 class Discount:
     discount_id: str
-    kind: str                           # member_price | promotion | coupon
+    kind: str                           # member_price | markdown | promotion | coupon
     source_id: str | None
     label: str
     amount: int

@@ -36,6 +36,13 @@ def gtin14(gtin: str) -> str:
     return gtin.zfill(14)
 
 
+def take(unit: Unit, amount: int, *, used: bool) -> None:
+    """Take `amount` off the unit's price; `used`: no other promotion that does not stack may take the unit.
+    (A Unit is the engine's own working record, changed in place by its stages.)"""
+    unit.price -= amount
+    unit.used = unit.used or used
+
+
 def member_stage(lines: list[LineInput], member: bool,
                  promoted: frozenset[str]) -> tuple[list[Unit], dict[str, int], list[Discount]]:
     """Lines at their member price (when a member is identified) and the member-price discount lines.
@@ -134,8 +141,7 @@ def _apply(promo: PromotionRule, groups: list[list[Unit]], *, used: bool) -> lis
             shares = split(saving, [(u.key, u.price) for u in group])
         per_line: dict[str, int] = {}
         for unit in group:
-            unit.price -= shares[unit.key]
-            unit.used = unit.used or used
+            take(unit, shares[unit.key], used=used)
             per_line[unit.line_id] = per_line.get(unit.line_id, 0) + shares[unit.key]
         suffix = f":{number}" if promo.type == "bundle" else ""
         discounts.append(Discount(f"promo:{promo.promo_id}{suffix}", "promotion", promo.promo_id,

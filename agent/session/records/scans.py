@@ -31,14 +31,16 @@ MIGRATIONS = [
 ]
 
 REQUIRED = ("device", "symbology", "text", "kind")
-OPTIONAL = ("gtin", "addon", "session_id", "member_id", "outcome", "reason", "occurred_at", "clock_trusted")
+OPTIONAL = ("gtin", "addon", "session_id", "member_id", "outcome", "reason", "occurred_at", "clock_trusted", "lot",
+            "expiry", "stop_reason")
 
 
 def record_scan(conn: sqlite3.Connection, fields: dict[str, Any], clock: Clock = SYSTEM_CLOCK) -> tuple[str, int]:
     """Store one scan and enqueue its event in the caller's transaction; returns (event_id, seq).
 
     `fields` holds `device`, `symbology`, `text`, `kind` and where known `gtin`, `addon`, `session_id`,
-    `member_id`, `outcome`, `occurred_at` (docs/asyncapi.yaml), `clock_trusted` (docs/interpretation.md).
+    `member_id`, `outcome`, `occurred_at` (docs/asyncapi.yaml), `clock_trusted` (docs/interpretation.md), and a
+    label's `lot` and `expiry` (recall tracing) with `stop_reason` when a sale stop refused the lot.
     """
     body = {key: fields[key] for key in REQUIRED}
     body.update({key: fields[key] for key in OPTIONAL if fields.get(key) is not None})

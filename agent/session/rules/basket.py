@@ -34,6 +34,8 @@ class BasketLine:
     voided: bool = False
     unit: str | None = None             # weighed: `unit_price` is per this ("kg", "100g", "g"), shown on the screen
     names: dict[str, str] = field(default_factory=dict)   # the catalog's names per language; `name` else
+    expiry: str | None = None           # the label's expiry (GS1 AI 17, ISO date): the expiry-day markdown's key
+    scanned_on: str | None = None       # the store's date at the scan (ISO), kept with `expiry` only
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class Promo:
     member_only: bool
     gtins: tuple[str, ...]
     stacks: bool = False
+    days_before: int = 0                # expiry_markdown: from this many days before the label's expiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,8 @@ def new_session(session_id: str, now: float, clock_synced: bool) -> Session:
 
 
 def add_item(session: Session, item: BasketLine, *, merge: bool = True) -> tuple[Session, BasketLine]:
-    """The same item again adds quantity to its line; weighed and price-embedded items are lines of their own.
+    """The same item again adds quantity to its line; weighed and price-embedded items are lines of their own,
+    and so are units with another label expiry (the expiry-day markdown is per unit of that expiry).
 
     A line under a pending intervention never takes more units: staff rejecting it remove only what they
     checked. `item.line_id` and `position` are assigned here. Returns the new session and the line as it now
@@ -176,7 +180,8 @@ def add_item(session: Session, item: BasketLine, *, merge: bool = True) -> tuple
         checking = {i.line_id for i in session.pending}
         for existing in session.lines:
             if (not existing.voided and existing.gtin == item.gtin and existing.fixed_amount is None
-                    and existing.unit_price == item.unit_price and existing.line_id not in checking):
+                    and existing.unit_price == item.unit_price and existing.line_id not in checking
+                    and (existing.expiry, existing.scanned_on) == (item.expiry, item.scanned_on)):
                 grown = replace(existing, quantity=existing.quantity + item.quantity)
                 return _with_line(session, grown), grown
     line = replace(item, line_id=f"L{session.next_line}", position=session.next_line)

@@ -63,6 +63,8 @@ def receipt(sale: dict[str, Any], settings: SessionSection) -> dict[str, Any]:
         "date": sale["occurred_at"], "sale_id": sale["sale_id"],
         "items": [{"name": line["name"] + (" ※" if is_reduced(line["tax_rate"]) else ""),
                    "quantity": line["quantity"], "amount": line["net"]} for line in sale["lines"]],
+        "discounts": [{"label": d["label"], "kind": d["kind"], "amount": d["amount"]}
+                      for d in sale.get("discounts", ())],
         "reduced_rate_note": "※ reduced tax rate" if any(is_reduced(line["tax_rate"])
                                                          for line in sale["lines"]) else None,
         "rates": [{"rate": r["rate"], "total": r["total"], "tax": r["tax"]} for r in sale["tax_breakdown"]],

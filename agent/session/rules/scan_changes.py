@@ -8,15 +8,17 @@ switches on the kind. Payment codes are paid by the checkout after the commit, n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from agent.catalog.records import Coupon as CouponRecord
 from agent.catalog.records import Member as MemberRecord
-from agent.catalog.records import OfflinePolicy
+from agent.catalog.records import OfflinePolicy, SaleStop
 from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
 from agent.interpret.meanings import Coupon, Invalid, Member, PaymentCode, PickupOrder, Product, StaffCode, Unknown
 from agent.session.rules import action_rules, pickup_rules, scan_rules
 from agent.session.rules.basket import Session
+from agent.session.rules.label_dates import LabelDates
 from agent.session.rules.pickup_rules import PickupFacts
 from agent.session.rules.scan_rules import NewId
 from agent.session.rules.visit_change import Change, refuse
@@ -38,6 +40,7 @@ class Facts:
     suspended: Session | None = None      # the basket kept under a scanned suspend code
     pickup: PickupFacts | None = None     # an order's facts; None: this lane has no locker ([pickup] locker)
     keyed: bool = False                   # typed on the screen's keypad, not scanned ([session] keyed_codes)
+    sale_stop: SaleStop | None = None     # a stop on the scanned lot (or on every lot of the GTIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +51,13 @@ class ScanContext:
     now: float
     new_id: NewId
     clock_synced: bool
+    today: date | None = None             # the store's date on the lane's clock, as the code was interpreted
 
 
 def product_change(session: Session, meaning: Product, facts: Facts, ctx: ScanContext) -> Change:
     return scan_rules.on_product(session, meaning, facts.product, facts.promotions, settings=ctx.settings,
-                                 now=ctx.now, new_id=ctx.new_id, clock_synced=ctx.clock_synced, keyed=facts.keyed)
+                                 now=ctx.now, new_id=ctx.new_id, clock_synced=ctx.clock_synced, keyed=facts.keyed,
+                                 dates=LabelDates(ctx.today, facts.policy, facts.sale_stop))
 
 
 def member_change(session: Session, meaning: Member, facts: Facts, ctx: ScanContext) -> Change:

@@ -5,10 +5,11 @@ returns a `Change`. Rules, in the words the screen uses:
 - a product in the catalog goes into the basket at the price in force now; the same item again adds one to
   its line; weighed and price-embedded items are lines of their own (the label's amount; a per-kg price times
   the label's exact weight, the amount rounded down once so the shopper is never charged for a fraction);
-- a sale-stopped item is refused with the reason; an item the catalog does not know calls an attendant (who
-  takes it away or enters it by hand); an age-restricted item is added and calls an attendant, once per visit;
-  an expired item (GS1 AI 17 before today) is added and calls an attendant, who may reject it (the line is voided);
-  a unit that calls an attendant is a line of its own, so a reject voids that unit only;
+- a sale-stopped item, or a lot the catalog stops (a recall), is refused with the reason; an item the catalog
+  does not know calls an attendant (who takes it away or enters it by hand); an age-restricted item is added and
+  calls an attendant, once per visit; a past expiry date is refused, or with an untrusted clock handled as the
+  policy says (agent/session/rules/label_dates.py), and an attendant called for it may reject the unit (the line
+  is voided); a unit that calls an attendant is a line of its own, so a reject voids that unit only;
 - a member code identifies the shopper at any point; member prices then apply to every line (the pricing
   engine does that from the lines' member prices);
 - a coupon needs the identified member to be the token's holder, its validity window, its maximum uses on this
@@ -28,7 +29,7 @@ from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
 from agent.interpret.meanings import Coupon, Member, Product
 from agent.session.pricing.money import weighed_amount
-from agent.session.rules import machine
+from agent.session.rules import label_dates, machine
 from agent.session.rules.basket import (
     BasketLine,
     CouponEntry,
@@ -42,6 +43,7 @@ from agent.session.rules.basket import (
     new_session,
     with_prompt,
 )
+from agent.session.rules.label_dates import NO_DATES, LabelDates
 from agent.session.rules.machine import Refusal, SessionState
 from agent.session.rules.state_step import advance
 from agent.session.rules.visit_change import Change, EventRow, refuse, session_event, touched
@@ -72,16 +74,23 @@ def begin(session: Session, event: machine.SessionEvent, settings: SessionSectio
 
 def on_product(session: Session, meaning: Product, record: ProductRecord | None, promos: list[PromotionRecord],
                *, settings: SessionSection, now: float, new_id: NewId, clock_synced: bool,
-               keyed: bool = False) -> Change:
+               keyed: bool = False, dates: LabelDates = NO_DATES) -> Change:
     typed_check = keyed and settings.keyed_codes == "approval"   # a typed code could be a cheaper item's
     if keyed and settings.keyed_codes == "refused":
         return refuse(session, "keyed_code_refused", "Item codes cannot be typed in at this register. Please scan "
                       "the item's barcode, or ask a member of staff.", outcome="rejected", reason="keyed_code_refused")
+    if dates.stop is not None:
+        return label_dates.recall_refusal(session, dates.stop)
     if record is not None and record.sale_stop:
         return refuse(session, "sale_stop", f"{record.name} cannot be sold at the moment. Please put it aside.",
                       outcome="rejected", reason="sale_stop")
+    dated = label_dates.verdict(meaning, dates, clock_synced)
+    if dated is not None and dated.action == "refuse":
+        return label_dates.date_refusal(session, dated.reason)
+    date_call = dated.reason if dated is not None and dated.action == "attendant" else None
+    check = typed_check or date_call is not None      # this unit calls an attendant: a line of its own
     if (record is not None and len(session.active_lines) >= settings.max_lines
-            and not _merges(session, record, meaning, typed_check)):
+            and not _merges(session, record, meaning, check)):
         return refuse(session, "basket_full", f"This basket has {settings.max_lines} lines, the most one "
                       "visit can take. Please pay for these first, or ask a member of staff.", outcome="rejected",
                       reason="basket_full")
@@ -93,7 +102,7 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if record is None:
         return _attendant(session, events, "unknown_item", None, settings, code=meaning.gtin14,
                           outcome="attendant", reason="not_in_catalog")
-    line = _line(meaning, record)
+    line = _line(meaning, record, dates)
     if isinstance(line, Prompt):              # refused from the session as it was: no visit starts for it
         return Change(with_prompt(before, line), scan_fields={"outcome": "rejected", "reason": line.code},
                       refused=line.code)
@@ -102,13 +111,15 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
         return refuse(before, "quantity_limit", f"At most {settings.max_quantity} of one item per visit. "
                       "Please ask a member of staff.", outcome="rejected", reason="quantity_limit")
     # A unit that calls an attendant is a line of its own, so a reject voids that unit and nothing else.
-    session, added = add_item(session, line, merge=not _needs_check(session, meaning, record, typed_check))
+    session, added = add_item(session, line, merge=not _needs_check(session, record, check))
     session = add_promotions(session, [_promo(p, record.gtin) for p in promos])
     session = with_prompt(session, None)
     scan_fields = {"session_id": session.session_id, "outcome": "accepted"}
-    if meaning.blocked:
+    if dated is not None:        # accepted by the policy on an untrusted clock: said in the event
+        scan_fields["reason"] = f"{dated.reason}_clock_untrusted"
+    if date_call is not None:
         return _attendant(session, events, "expired_item", added.line_id, settings, outcome="attendant",
-                          reason=meaning.blocked)
+                          reason=date_call)
     if record.age_restricted and not _age_checked(session):
         return _attendant(session, events, "age_restricted", added.line_id, settings, outcome="attendant",
                           reason="age_restricted")
@@ -123,20 +134,20 @@ def _quantity(session: Session, gtin: str) -> int:
     return sum(line.quantity for line in session.active_lines if line.gtin == gtin)
 
 
-def _merges(session: Session, record: ProductRecord, meaning: Product, typed_check: bool = False) -> bool:
+def _merges(session: Session, record: ProductRecord, meaning: Product, check: bool = False) -> bool:
     """Whether the scan only adds quantity to a line already in the basket."""
     return (record.unit is None and meaning.price_minor is None
-            and not _needs_check(session, meaning, record, typed_check)
+            and not _needs_check(session, record, check)
             and any(line.gtin == record.gtin and line.fixed_amount is None for line in session.active_lines))
 
 
-def _needs_check(session: Session, meaning: Product, record: ProductRecord, typed_check: bool = False) -> bool:
-    """Whether this unit calls an attendant (expired, an age check not done yet in this visit, or a typed code
-    staff must look at: `typed_check`)."""
-    return typed_check or bool(meaning.blocked) or (record.age_restricted and not _age_checked(session))
+def _needs_check(session: Session, record: ProductRecord, check: bool = False) -> bool:
+    """Whether this unit calls an attendant (`check`: a date staff must judge, or a typed code staff must look
+    at; or an age check not done yet in this visit)."""
+    return check or (record.age_restricted and not _age_checked(session))
 
 
-def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
+def _line(meaning: Product, record: ProductRecord, dates: LabelDates = NO_DATES) -> BasketLine | Prompt:
     """The basket line a scanned product makes, at the price in force now (a Prompt when it cannot be priced)."""
     fixed: int | None = None
     per: str | None = None                                   # the unit `fixed` was priced by, for the screen
@@ -149,15 +160,17 @@ def _line(meaning: Product, record: ProductRecord) -> BasketLine | Prompt:
                           "scale's label.", "warning")
         fixed = weighed_amount(record.price, grams, meaning.weight_g)
         per = record.unit
+    expiry, scanned_on = label_dates.label_days(meaning, dates.today)
     return BasketLine(line_id="", gtin=record.gtin, name=record.name, quantity=1, unit_price=record.price,
                       member_price=record.member_price if fixed is None else None, tax_rate=record.tax_rate,
                       department=record.department, position=0, fixed_amount=fixed, weight_g=meaning.grams(),
-                      age_restricted=record.age_restricted, unit=per, names=dict(record.names))
+                      age_restricted=record.age_restricted, unit=per, names=dict(record.names),
+                      expiry=expiry, scanned_on=scanned_on)
 
 
 def _promo(record: PromotionRecord, gtin: str) -> Promo:
     return Promo(record.promo_id, record.type, record.quantity, record.bundle_price, record.percent, record.amount,
-                 record.member_only, (gtin,))
+                 record.member_only, (gtin,), days_before=record.days_before)
 
 
 def _age_checked(session: Session) -> bool:

@@ -33,11 +33,12 @@ def price(session: Session, settings: SessionSection, points: PointsSection | No
     lines = [LineInput(line_id=line.line_id, gtin=line.gtin, name=line.name, quantity=line.quantity,
                        unit_price=line.unit_price, member_price=line.member_price if member_prices else None,
                        tax_rate=line.tax_rate, department=line.department, fixed_amount=line.fixed_amount,
-                       position=line.position)
+                       position=line.position, expiry=line.expiry, scanned_on=line.scanned_on)
              for line in session.active_lines]
     promotions = [PromotionRule(promo_id=p.promo_id, type=p.type, quantity=p.quantity, bundle_price=p.bundle_price,
                                 percent=p.percent, amount=p.amount, member_only=p.member_only,
-                                gtins=frozenset(p.gtins), stacks=p.stacks) for p in session.promotions]
+                                gtins=frozenset(p.gtins), stacks=p.stacks, days_before=p.days_before)
+                  for p in session.promotions]
     offline_cap = None if offline is None else offline.max_coupon_value
     coupons = [CouponRule(coupon_id=c.coupon_id, amount=c.amount, percent=c.percent, min_spend=c.min_spend,
                           gtins=frozenset(c.gtins), departments=frozenset(c.departments), member_only=c.member_only,
@@ -70,6 +71,7 @@ def view(session: Session, priced: PricedBasket, *, lane_open: bool = True) -> d
                    "tax_rate": canonical_rate(line.tax_rate),
                    "reduced_rate": is_reduced(line.tax_rate), "fixed_amount": line.fixed_amount,
                    "weight_g": line.weight_g, "unit": line.unit, "age_restricted": line.age_restricted,
+                   "expiry": line.expiry,
                    "gross": nets[line.line_id].gross if line.line_id in nets else 0,
                    "net": nets[line.line_id].net if line.line_id in nets else 0}
                   for line in session.active_lines],

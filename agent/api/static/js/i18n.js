@@ -44,7 +44,9 @@ export const nameOf = (line) => line.names?.[current] ?? line.name;
 // words; a label of another form is shown as it is.
 const OFFERS = [[/^(\d+) for (\d+)$/, (m) => t('promo_bundle', { n: m[1], price: money(Number(m[2])) })],
   [/^(\d+)% off$/, (m) => t('promo_percent', { percent: m[1] })],
-  [/^(\d+) off each$/, (m) => t('promo_amount', { amount: money(Number(m[1])) })]];
+  [/^(\d+) off each$/, (m) => t('promo_amount', { amount: money(Number(m[1])) })],
+  [/^Expiry day (\d+)% off$/, (m) => t('promo_markdown_percent', { percent: m[1] })],
+  [/^Expiry day (\d+) off each$/, (m) => t('promo_markdown_amount', { amount: money(Number(m[1])) })]];
 export function offerText(label) {
   for (const [pattern, say] of OFFERS) {
     const match = pattern.exec(label);

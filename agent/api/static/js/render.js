@@ -11,7 +11,7 @@ const SAID_BY_SCREEN = new Set(['paying', 'checking_payment', 'paid', 'cancelled
 const PAY_REFUSED = new Set(['payment_offline', 'offline_sale_cap', 'disk_full']);
 const OFFERS_SUSPEND = new Set(['payment_offline']);
 const DISCOUNT_KEYS = { member_price: 'discount_member_price', promotion: 'discount_promotion',
-  coupon: 'discount_coupon' };
+  markdown: 'discount_markdown', coupon: 'discount_coupon' };
 
 export function screenOf(view) {
   if (view.state === 'locked' || !view.lane_open) return 'closed';
@@ -87,7 +87,8 @@ function lineItem(line, discounts) {
   for (const { discount, amount } of discounts) {
     const label = t(DISCOUNT_KEYS[discount.kind] ?? discount.label);
     const row = el('div', 'discount');
-    row.append(el('span', '', discount.kind === 'promotion' ? `${label} ${offerText(discount.label)}` : label),
+    row.append(el('span', '', discount.kind === 'promotion' ? `${label} ${offerText(discount.label)}`
+      : discount.kind === 'markdown' ? offerText(discount.label) : label),
       el('span', 'amount', `−${money(amount)}`));
     item.append(row);
   }
