@@ -102,7 +102,7 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if record is None:
         return _attendant(session, events, "unknown_item", None, settings, code=meaning.gtin14,
                           outcome="attendant", reason="not_in_catalog")
-    line = _line(meaning, record, dates)
+    line = unit_line(meaning, record, dates)
     if isinstance(line, Prompt):              # refused from the session as it was: no visit starts for it
         return Change(with_prompt(before, line), scan_fields={"outcome": "rejected", "reason": line.code},
                       refused=line.code)
@@ -147,7 +147,7 @@ def _needs_check(session: Session, record: ProductRecord, check: bool = False) -
     return check or (record.age_restricted and not _age_checked(session))
 
 
-def _line(meaning: Product, record: ProductRecord, dates: LabelDates = NO_DATES) -> BasketLine | Prompt:
+def unit_line(meaning: Product, record: ProductRecord, dates: LabelDates = NO_DATES) -> BasketLine | Prompt:
     """The basket line a scanned product makes, at the price in force now (a Prompt when it cannot be priced)."""
     fixed: int | None = None
     per: str | None = None                                   # the unit `fixed` was priced by, for the screen
