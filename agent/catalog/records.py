@@ -77,6 +77,10 @@ class Member:
     points: int                 # balance as of `version`
     consent_interest: bool
     version: int
+    # The cloud's history of the member, for the random audit's risk (docs/catalog.md, "Random audit").
+    since: str | None = None    # ISO date the member joined (None: not known)
+    audits: int = 0             # past audits of the member
+    audit_findings: int = 0     # of those, the ones that found a difference
 
 
 @dataclass(frozen=True, slots=True)

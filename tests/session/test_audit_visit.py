@@ -10,9 +10,11 @@ from typing import Any
 import jsonschema
 import yaml
 
+from agent.catalog.load import load_snapshot
 from agent.session.rules import action_rules
 from agent.session.rules.audit_policy import pick_lines
-from simulators.cloud.store_catalog import BATTERIES, BEER, ONIGIRI, TEA
+from simulators.cloud.catalog_data import write_lines
+from simulators.cloud.store_catalog import BATTERIES, BEER, MEMBER, MEMBER_NO_CONSENT, ONIGIRI, TEA, records
 from simulators.fixtures.session import SessionLane
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +118,41 @@ async def test_a_partial_audit_asks_for_the_k_lines_the_visit_id_picks(session_l
     [call] = lane.view["interventions"]
     picked = pick_lines(lane.view["session_id"], ("L1", "L2", "L3", "L4"), 3)
     assert len(picked) == 3 and tuple(call["audit_lines"]) == picked
+
+
+async def with_catalog(lane: SessionLane, members: dict[str, dict[str, Any]], **policy: Any) -> None:
+    """The store's catalog again, with these members' audit history and these audit policy keys."""
+    assert lane.catalog is not None
+    lines = [{**line, **members.get(line.get("id", ""), {})} if line.get("kind") == "member" else line
+             for line in records(2)]
+    lines += [{"kind": "policy", "key": key, "value": value, "version": 2} for key, value in policy.items()]
+    load_snapshot(lane.catalog, write_lines(lane.state_dir.parent / "audit.jsonl", lines, version=2))
+
+
+async def test_a_member_with_clean_audits_is_trusted_and_one_with_findings_is_not(session_lane: SessionLane) -> None:
+    """The member's audit history comes with the member record; the policy weighs it at payment."""
+    lane = session_lane
+    await with_catalog(lane, {MEMBER: {"since": "2020-04-01", "audits": 6, "audit_findings": 0},
+                              MEMBER_NO_CONSENT: {"since": "2020-04-01", "audits": 6, "audit_findings": 2}},
+                       audit_base_bp=3000, audit_clean_bp=500, audit_finding_bp=1000)
+    lane.audit_draw = 0.25                              # audited below 25 %
+    await lane.scan(lane.issuer.member(MEMBER), "qr")
+    await lane.scan(TEA)
+    assert (await lane.checkout.pay("simulated")).ok, "3000 - 6 x 500: no audit for a trusted member"
+    assert lane.view["state"] == "paid"
+    await lane.scan(lane.issuer.member(MEMBER_NO_CONSENT), "qr")
+    await lane.scan(TEA)
+    change = await lane.checkout.pay("simulated")       # 3000 + 2 x 1000 - 4 x 500 = 3000 bp
+    assert change.refused == "random_audit"
+
+
+async def test_a_new_member_adds_the_new_member_factor(session_lane: SessionLane) -> None:
+    lane = session_lane
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    await with_catalog(lane, {MEMBER: {"since": today}}, audit_new_member_bp=5000)
+    lane.audit_draw = 0.4
+    await lane.scan(lane.issuer.member(MEMBER), "qr")
+    await lane.scan(TEA)
+    assert (await lane.checkout.pay("simulated")).refused == "random_audit"
+    [audit_call] = lane.events("omo.session/1")[-1:]
+    assert audit_call["event"] == "attendant_requested" and audit_call["reason"] == "random_audit"

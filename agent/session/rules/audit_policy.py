@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from agent.catalog.records import OfflinePolicy
 
@@ -67,3 +68,10 @@ def pick_lines(visit_id: str, line_ids: tuple[str, ...], k: int) -> tuple[str, .
     seed = int.from_bytes(hashlib.sha256(f"audit:{visit_id}".encode()).digest()[:8], "big")
     chosen = set(random.Random(seed).sample(line_ids, k))   # noqa: S311 - reproducible choice, not a secret
     return tuple(line_id for line_id in line_ids if line_id in chosen)
+
+
+def tenure_days(since: str | None, now: float) -> int | None:
+    """Days from the member's `since` (ISO date) to `now`'s UTC date; None when the cloud did not say."""
+    if since is None:
+        return None
+    return max(0, (datetime.fromtimestamp(now, UTC).date() - date.fromisoformat(since)).days)

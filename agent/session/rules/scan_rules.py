@@ -30,6 +30,7 @@ from agent.catalog.records import Promotion as PromotionRecord
 from agent.interpret.meanings import Coupon, Member, Product
 from agent.session.pricing.money import weighed_amount
 from agent.session.rules import label_dates, machine
+from agent.session.rules.audit_policy import tenure_days
 from agent.session.rules.basket import (
     BasketLine,
     CouponEntry,
@@ -212,7 +213,8 @@ def on_member(session: Session, meaning: Member, record: MemberRecord | None, *,
         return refuse(session, started.reason, started.message, outcome="rejected", reason=started.reason)
     session, events = started
     info = (MemberInfo(record.member_id, record.tier, max(0, record.points - points_spent), record.consent_interest,
-                       "app" if meaning.claims else "card", record.points, record.version) if record is not None
+                       "app" if meaning.claims else "card", record.points, record.version,
+                       tenure_days(record.since, now), record.audits, record.audit_findings) if record is not None
             else MemberInfo(str(meaning.member_id), "", 0, False, "app"))
     first = session.member is None
     session = replace(session, member=info)
