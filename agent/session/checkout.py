@@ -141,7 +141,7 @@ class Checkout:
     async def _below_minimum(self, amount: int) -> Change:
         """Less than the adapter's minimum (agent/session/rules/tender.py): a `no_charge` sale or a refusal."""
         change = tender.below_minimum(self.visit.session, amount, new_event_id(), self.visit.sale_for,
-                                      self.visit.settings, self.audit(), self.clock.time())
+                                      self.visit.settings, self.audit(), self.clock.time(), self.audit_policy())
         await self.visit.apply_locked(change)
         if change.sale is not None:
             self.health.count("sales")

@@ -14,7 +14,16 @@ from agent.catalog.load import load_snapshot
 from agent.session.rules import action_rules
 from agent.session.rules.audit_policy import pick_lines
 from simulators.cloud.catalog_data import write_lines
-from simulators.cloud.store_catalog import BATTERIES, BEER, MEMBER, MEMBER_NO_CONSENT, ONIGIRI, TEA, records
+from simulators.cloud.store_catalog import (
+    BATTERIES,
+    BEER,
+    MEMBER,
+    MEMBER_NO_CONSENT,
+    ONIGIRI,
+    TEA,
+    deli_label,
+    records,
+)
 from simulators.fixtures.session import SessionLane
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,3 +165,14 @@ async def test_a_new_member_adds_the_new_member_factor(session_lane: SessionLane
     assert (await lane.checkout.pay("simulated")).refused == "random_audit"
     [audit_call] = lane.events("omo.session/1")[-1:]
     assert audit_call["event"] == "attendant_requested" and audit_call["reason"] == "random_audit"
+
+
+async def test_a_basket_with_nothing_to_pay_is_audited_by_the_catalog_policy_too(session_lane: SessionLane) -> None:
+    """A zero total is a `no_charge` sale, taken through the same payment request: the policy's chance holds."""
+    lane = session_lane
+    await with_catalog(lane, {}, audit_base_bp=10000)
+    lane.audit_draw = 0.5
+    await lane.scan(deli_label(0))
+    change = await lane.checkout.pay("simulated")
+    assert change.refused == "random_audit" and lane.view["state"] == "needs_attendant"
+    assert lane.events("omo.sale/1") == []
