@@ -176,3 +176,27 @@ async def test_a_basket_with_nothing_to_pay_is_audited_by_the_catalog_policy_too
     change = await lane.checkout.pay("simulated")
     assert change.refused == "random_audit" and lane.view["state"] == "needs_attendant"
     assert lane.events("omo.sale/1") == []
+
+
+async def test_a_cheap_item_scanned_and_another_bagged_widens_then_adds_the_bagged_one(
+        session_lane: SessionLane) -> None:
+    lane = session_lane
+    await with_catalog(lane, {}, audit_base_bp=10000, audit_lines=1)
+    lane.audit_draw = 0.0
+    for code in (ONIGIRI, ONIGIRI, TEA):
+        await lane.scan(code)
+    await lane.checkout.pay("simulated")
+    [call] = lane.view["interventions"]
+    assert len(call["audit_lines"]) == 1
+    await lane.scan(BATTERIES)             # the bag holds batteries and a tea: a difference whichever line was picked
+    await lane.scan(lane.issuer.staff("S-7"), "qr")                 # a difference: every line now
+    assert list(lane.view["interventions"][0]["audit_lines"]) == ["L1", "L2"]
+    assert "audit_widened" in [e["event"] for e in lane.events("omo.session/1")]
+    await lane.scan(TEA)                                            # the rest of the bag
+    await lane.scan(lane.issuer.staff("S-7"), "qr")
+    [audit] = lane.events("omo.audit/1")
+    assert audit["full"] and audit["result"] == "mismatch"
+    assert audit["differences"] == [{"kind": "different_item", "gtin": "0" + BATTERIES, "basket_quantity": 0,
+                                     "found_quantity": 1, "replaces": "0" + ONIGIRI, "replaces_quantity": 2}]
+    assert [(line["gtin"], line["quantity"]) for line in lane.view["lines"]] == [
+        ("0" + ONIGIRI, 2), ("0" + TEA, 1), ("0" + BATTERIES, 1)], "added; the line not found stays for staff"
