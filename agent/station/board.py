@@ -4,7 +4,9 @@ which lanes have gone quiet. Pure: every method is given the time, so the rules 
 Freshness is judged by the station's own receive time (the lane's clock may be wrong), except for a retained
 message delivered at subscribe time, which may be hours old: that one counts from its `published_at`.
 A lane is stale when not heard from for more than its `heartbeat_s` x 1.5 plus a small grace, and is then never
-shown as fine. When the broker is lost, the whole board says so (`broker` = "lost") and keeps what it knew.
+shown as fine. When the broker is lost, the whole board says so (`broker` = "lost") and keeps what it knew; once it
+is back, a lane stays stale until it is heard from after the loss (a broker restarted without persistence has
+forgotten its subscriptions, so a command to a lane that has not reconnected yet would go nowhere).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Board:
     store_id: str
     broker_up: bool = False
     broker_lost_at: float | None = None
+    last_loss_at: float = 0.0           # when the broker was last lost: a lane heard before that is unconfirmed
     _lanes: dict[str, _Lane] = field(default_factory=dict)
     _calls: dict[tuple[str, str, str], _Call] = field(default_factory=dict)
 
@@ -91,6 +94,8 @@ class Board:
     def broker(self, connected: bool, at: float) -> None:
         self.broker_up = connected
         self.broker_lost_at = None if connected else (self.broker_lost_at or at)
+        if not connected:
+            self.last_loss_at = self.broker_lost_at or at
 
     def _track_calls(self, lane_id: str, document: Mapping[str, Any], now: float) -> list[CallChange]:
         changes: list[CallChange] = []
@@ -119,7 +124,7 @@ class Board:
     def is_stale(self, lane_id: str, now: float) -> bool:
         lane = self._lanes[lane_id]
         heartbeat = _number(lane.status.get("heartbeat_s"), DEFAULT_HEARTBEAT_S)
-        return now - lane.heard_at > heartbeat * STALE_FACTOR + STALE_GRACE_S
+        return now - lane.heard_at > heartbeat * STALE_FACTOR + STALE_GRACE_S or lane.heard_at < self.last_loss_at
 
     def lane_ids(self) -> list[str]:
         return sorted(self._lanes)

@@ -75,6 +75,22 @@ def test_the_will_marks_a_lane_offline_and_the_broker_loss_is_on_the_board() -> 
     assert view["broker"] == "lost" and view["broker_lost_at"] == iso(T0 + 1)
 
 
+def test_after_the_broker_comes_back_a_lane_is_stale_until_it_is_heard_again() -> None:
+    """Killed without persistence, the broker forgets every subscription: until a lane has reconnected (and said
+    its status again), a command to it goes nowhere, so its tile must not look fine on what was known before."""
+    board = Board("store-001")
+    board.status("lane-01", status("lane-01", calls=[call("I1", T0)]), T0)
+    board.status("lane-02", status("lane-02"), T0)
+    board.broker(False, T0 + 1)
+    board.broker(True, T0 + 3)
+    assert board.tile("lane-01", T0 + 4)["shown_state"] == "stale"
+    assert board.tile("lane-01", T0 + 4)["calls"], "the call it had is still shown"
+    board.status("lane-01", status("lane-01", seq=2, at=T0 + 5, calls=[call("I1", T0)]), T0 + 5)
+    assert board.tile("lane-01", T0 + 6)["shown_state"] == "scanning"
+    board.status("lane-02", status("lane-02", at=T0 + 0.5), T0 + 6, retained=True)   # the broker kept an old one
+    assert board.tile("lane-02", T0 + 6)["shown_state"] == "stale"
+
+
 def test_call_changes_give_wait_and_resolve_times() -> None:
     board = Board("store-001")
     assert [c.kind for c in board.status("lane-01", status("lane-01", calls=[call("I1", T0)]), T0)] == ["raised"]
