@@ -16,11 +16,13 @@ from agent.session.rules.audit_policy import pick_lines
 from simulators.cloud.catalog_data import write_lines
 from simulators.cloud.store_catalog import (
     BATTERIES,
+    BEEF,
     BEER,
     MEMBER,
     MEMBER_NO_CONSENT,
     ONIGIRI,
     TEA,
+    beef_label,
     deli_label,
     records,
 )
@@ -200,3 +202,17 @@ async def test_a_cheap_item_scanned_and_another_bagged_widens_then_adds_the_bagg
                                      "found_quantity": 1, "replaces": "0" + ONIGIRI, "replaces_quantity": 2}]
     assert [(line["gtin"], line["quantity"]) for line in lane.view["lines"]] == [
         ("0" + ONIGIRI, 2), ("0" + TEA, 1), ("0" + BATTERIES, 1)], "added; the line not found stays for staff"
+
+
+async def test_weighed_labels_found_above_the_basket_are_each_added_at_their_own_amount(
+        session_lane: SessionLane) -> None:
+    lane = session_lane
+    await audited_lane(lane, beef_label(450))
+    for label in (beef_label(450), beef_label(300), beef_label(200)):     # two more packs in the bag
+        await lane.scan(label, "gs1-128")
+    await lane.scan(lane.issuer.staff("S-7"), "qr")
+    [audit] = lane.events("omo.audit/1")
+    assert audit["differences"] == [{"kind": "quantity_low", "gtin": "0" + BEEF, "basket_quantity": 1,
+                                     "found_quantity": 3}]
+    amounts = [line["fixed_amount"] for line in lane.view["lines"]]
+    assert amounts == [1791, 1194, 796], "398 per 100 g: 450 g, then the two packs found, each at its label"

@@ -136,9 +136,8 @@ def closed(after: Session, done: Intervention, staff_id: str) -> tuple[Session, 
     added: list[BasketLine] = []
     if done.status == "approved":
         for difference in differences:
-            after, line = _add_missing(after, run, difference)
-            if line is not None:
-                added.append(line)
+            after, lines = _add_missing(after, run, difference)
+            added.extend(lines)
     run = replace(run, result="mismatch" if differences else "match", differences=differences,
                   added=tuple(line.line_id for line in added))
     after = replace(after, audit=run)
@@ -155,13 +154,29 @@ def closed(after: Session, done: Intervention, staff_id: str) -> tuple[Session, 
     return with_prompt(after, result_prompt(run)), (("sessions", AUDIT_SCHEMA, body),)
 
 
-def _add_missing(session: Session, run: AuditRun, difference: Difference) -> tuple[Session, BasketLine | None]:
-    """What was found above the basket's count, as a line of its own at the price the rescan read."""
+def _add_missing(session: Session, run: AuditRun, difference: Difference) -> tuple[Session, list[BasketLine]]:
+    """What was found above the basket's count, as lines of their own at the price the rescan read: one line
+    for the extra units of an item, one per label for weighed or price-embedded ones (each at its amount)."""
     if difference.extra <= 0:
-        return session, None
-    unit = next(u for u in run.found if u.gtin == difference.gtin)
-    quantity = difference.extra if unit.fixed_amount is None else 1
-    return add_item(session, replace(unit, quantity=quantity), merge=False)
+        return session, []
+    units = [u for u in run.found if u.gtin == difference.gtin]
+    if units[0].fixed_amount is None:
+        session, line = add_item(session, replace(units[0], quantity=difference.extra), merge=False)
+        return session, [line]
+    # Labels matching an audited line's amount are that line's; the others are what was not scanned.
+    audited = [session.line(line_id) for line_id in run.lines]
+    kept = [b.fixed_amount for b in audited if b is not None and not b.voided and b.gtin == difference.gtin]
+    extra: list[BasketLine] = []
+    for unit in units:
+        if unit.fixed_amount in kept:
+            kept.remove(unit.fixed_amount)
+        else:
+            extra.append(unit)
+    added: list[BasketLine] = []
+    for unit in extra[-difference.extra:]:
+        session, line = add_item(session, unit, merge=False)
+        added.append(line)
+    return session, added
 
 
 def result_prompt(run: AuditRun) -> Prompt:
