@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
@@ -18,6 +19,7 @@ from agent.api.lane_collector import Sources
 from agent.api.metrics import LaneMetrics
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
+from agent.attendant.components import Attendant, Identity, build_attendant
 from agent.catalog.catalog_sync import CatalogSync, build_catalog_sync
 from agent.catalog.db import CatalogDb
 from agent.clock import clock_trust
@@ -26,6 +28,7 @@ from agent.devices import DeviceRunner, DeviceSection
 from agent.errors import AgentError, StartupError, StoreError
 from agent.health import HealthRegistry, State
 from agent.interpret.rules import build_rules
+from agent.interpret.tokens import TimePolicy
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
 from agent.sdnotify import Notifier, settle_heap
@@ -64,6 +67,7 @@ class Lane:
     session: SessionController
     checkout: Checkout
     metrics: LaneMetrics
+    attendant: Attendant | None = None
     sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
     reload_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -91,11 +95,18 @@ async def start(config: Config) -> Lane:
     observers = metrics.observers()
     sync = build_sync(config.agent, config.mqtt, lane_db, guard=guard, observers=observers,
                       on_catalog_delta=catalog_sync.apply_delta,
-                      commands=_cloud_commands(catalog_sync, lambda: pipeline, lambda: checkout, reload_requested))
+                      commands=_cloud_commands(catalog_sync, lambda: pipeline, lambda: checkout, reload_requested),
+                      on_attendant=lambda *message: attendant.link.on_message(*message),
+                      on_connected=lambda: attendant.status.connected())
     clock_trusted = watch_clock(health)
+
+    def screen(message: dict[str, Any]) -> None:      # the screens, and the attendant's view of the lane
+        hub.publish(message)
+        attendant.on_screen(message)
+
     adapter, offline_policy = build_adapter(config.payment), CatalogOffline(catalog, max_age_s)
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
-                                adapter=adapter, notify=hub.publish,
+                                adapter=adapter, notify=screen,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
                                 offline_policy=offline_policy, guard=guard,
@@ -108,7 +119,16 @@ async def start(config: Config) -> Lane:
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,
                                                   health=health.component("locker"))
     api = ApiServer(config.api, health, hub, hold=lambda: pipeline.in_flight > 0)   # the screens wait for a scan
-    pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=hub.publish,
+    attendant = build_attendant(
+        config.attendant, Identity(config.agent.store_id, config.agent.lane_id, config.agent.currency,
+                                   config.mqtt.topic_prefix if config.mqtt is not None else "omo/v1"),
+        trust_keys=rules.keys, staff_tokens="staff" in rules.token_types, controller=session, health=health,
+        publisher=lambda: sync.publisher,
+        policy=lambda: TimePolicy(now=time.time(), skew_s=rules.skew_s, clock_synced=clock_trusted(),
+                                  unsynced_skew_s=rules.unsynced_skew_s),
+        on_outcome=metrics.attendant_command)
+    health.listeners.append(lambda _registry: attendant.status.changed())
+    pipeline = Pipeline(rules=rules, lane_db=lane_db, catalog=catalog, notify=screen,
                         health=health.component("pipeline"), clock_trusted=clock_trusted, session=session,
                         pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
                         on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
@@ -122,7 +142,7 @@ async def start(config: Config) -> Lane:
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=supervisor, api=api, lane_db=lane_db,
                 catalog=catalog, catalog_sync=catalog_sync, pipeline=pipeline, session=session, checkout=checkout,
-                metrics=metrics,
+                metrics=metrics, attendant=attendant,
                 sync=sync, reload_requested=reload_requested)
     health.component("pipeline").ok()
     supervisor.start("catalog", catalog_sync.run, probe=catalog_sync.probe)
@@ -132,6 +152,7 @@ async def start(config: Config) -> Lane:
     if pickups is not None:
         await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     supervisor.start("session", session.run)
+    attendant.start(supervisor)
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:

@@ -114,6 +114,11 @@ class HealthRegistry:
         worst = max(states, key=lambda s: _SEVERITY[s])
         return State.OK if worst == State.STOPPED else worst
 
+    def states(self) -> dict[str, dict[str, str]]:
+        """Each component's state and reason as last set, without asking any probe (cheap: read on every change
+        of the lane status)."""
+        return {n: {"state": str(c.state), "reason": c.reason} for n, c in sorted(self._components.items())}
+
     def snapshot(self) -> dict[str, Any]:
         # Components first: a probe may update its component's state (the clock's), and status must agree.
         components = {n: c.snapshot() for n, c in sorted(self._components.items())}

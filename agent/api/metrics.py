@@ -41,6 +41,10 @@ SCAN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.
 PAYMENT_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 PUBLISH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ACK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ATTENDANT_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0)   # a person walking over
+ATTENDANT_ACTIONS = frozenset({"approve", "reject", "void_line", "lock", "unlock", "cancel_visit", "coming",
+                               "void_sale", "unknown"})
+ATTENDANT_OUTCOMES = frozenset({"applied", "refused", "already_resolved"})
 
 
 def bounded(value: object, allowed: Iterable[str]) -> str:
@@ -81,6 +85,14 @@ class LaneMetrics:
                                          registry=reg)
         self.ack_seconds = Histogram("omo_edge_outbox_ack_seconds", "From the broker's PUBACK to the cloud "
                                      "ingest's ack (end-to-end delivery).", buckets=ACK_BUCKETS, registry=reg)
+        self.attendant_wait = Histogram("omo_edge_attendant_wait_seconds", "From an attendant call to the first "
+                                        "staff response (on my way, or the decision), by reason.", ["reason"],
+                                        buckets=ATTENDANT_BUCKETS, registry=reg)
+        self.attendant_resolve = Histogram("omo_edge_attendant_resolve_seconds", "From an attendant call to its "
+                                           "decision, by reason.", ["reason"], buckets=ATTENDANT_BUCKETS,
+                                           registry=reg)
+        self.attendant_commands = Counter("omo_edge_attendant_commands", "Attendant station commands answered, by "
+                                          "action and outcome.", ["action", "outcome"], registry=reg)
         self.sales_amount = self.sale_amount.labels(currency)
         for outcome in ENDINGS:        # known label values start at 0, so the first one counts in increase()
             self.sessions_ended.labels(outcome)
@@ -107,6 +119,8 @@ class LaneMetrics:
     def change_committed(self, change: Change) -> None:
         """Visits started and ended, attendant calls (from the change's omo.session/1 events) and its sale."""
         for _class, schema, body in change.events:
+            if schema == "omo.attendant/1":
+                self.attendant_call(body)
             if schema != "omo.session/1":
                 continue
             event = body.get("event")
@@ -119,6 +133,19 @@ class LaneMetrics:
         if change.sale is not None:
             self.sales.inc()
             self.sales_amount.inc(int(change.sale["total"]))
+
+    def attendant_call(self, body: Mapping[str, Any]) -> None:
+        """An omo.attendant/1 event: the call's wait (first response) and its time to a decision."""
+        waited, reason = body.get("waited_ms"), bounded(body.get("reason"), INTERVENTIONS)
+        if not isinstance(waited, int):
+            return
+        if body.get("first_response"):
+            self.attendant_wait.labels(reason).observe(waited / 1000)
+        if body.get("event") == "call_resolved":
+            self.attendant_resolve.labels(reason).observe(waited / 1000)
+
+    def attendant_command(self, action: str, outcome: str) -> None:
+        self.attendant_commands.labels(bounded(action, ATTENDANT_ACTIONS), bounded(outcome, ATTENDANT_OUTCOMES)).inc()
 
     def payment_finished(self, intent: Intent) -> None:
         """A final intent: its outcome, and for a cancelled one why (a decline's words are not a label)."""

@@ -84,6 +84,11 @@ class SessionRoutes:
     async def void_sale(self, request: web.Request) -> web.Response:
         body = await _body(request)
         staff = self._staff_code(body)
+        if staff.claims.role != "supervisor":     # checked before anything is read or sent: nothing changes
+            raise web.HTTPForbidden(text=json.dumps({"detail": f"voiding a paid sale needs a supervisor: this token's "
+                                                     f"role is {staff.claims.role!r}; ask a supervisor to scan "
+                                                     "their code (staff tokens with role \"supervisor\")"}),
+                                    content_type="application/json")
         reason = body.get("reason", "staff")
         if not isinstance(reason, str) or not 0 < len(reason) <= 200:
             raise _bad("`reason` must be a short text, 1 to 200 characters")

@@ -62,6 +62,14 @@ def replies_topic(prefix: str, store_id: str, station_id: str) -> str:
     return f"{prefix}/{store_id}/attendant/{station_id}/replies"
 
 
+def is_replies_topic(topic: str, prefix: str, store_id: str) -> bool:
+    """Whether `topic` is some station's replies topic in this store: the only place a lane answers, so a
+    command cannot make it publish on another topic (its events', another store's)."""
+    head = f"{prefix}/{store_id}/attendant/"
+    station = topic[len(head):-len("/replies")] if topic.startswith(head) and topic.endswith("/replies") else ""
+    return _ID.fullmatch(station) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class CommandClaims:
     """The signed content of one command (the signature is checked and dropped). `kid` is the station key's."""
@@ -140,22 +148,31 @@ def verify_command(token: str, keys: Mapping[str, Ed25519PublicKey], policy: Tim
     if header is None or header.get("alg") != "EdDSA" or "crit" in header or not isinstance(header.get("kid"), str):
         return CommandRefused("malformed", "the command's JWS header is not EdDSA with a kid")
     kid: str = header["kid"]
+    payload = _json_object(body)
+    jti = unverified_jti(token)
     key = keys.get(kid)
     if key is None:
-        return CommandRefused("unknown_key", f"no station key {kid[:64]!r} in [attendant] keys")
+        return CommandRefused("unknown_key", f"no station key {kid[:64]!r} in [attendant] keys", jti)
     from cryptography.exceptions import InvalidSignature
 
     try:
         key.verify(_b64(signature), f"{head}.{body}".encode("ascii"))
     except (InvalidSignature, binascii.Error, ValueError):
-        return CommandRefused("bad_signature", f"the signature does not match station key {kid!r}")
-    payload = _json_object(body)
+        return CommandRefused("bad_signature", f"the signature does not match station key {kid!r}", jti)
     claims = None if payload is None else _claims(kid, payload)
     if claims is None:
-        jti = payload.get("jti") if payload is not None else None
-        return CommandRefused("malformed", "the command's claims are missing or of the wrong type",
-                              jti if isinstance(jti, str) and _ID.fullmatch(jti) else None)
+        return CommandRefused("malformed", "the command's claims are missing or of the wrong type", jti)
     return _timely(claims, policy, max_age_s)
+
+
+def unverified_jti(token: str) -> str | None:
+    """The command ID as written, signature unchecked: only to name a command in its refusal (under MQTT 3.1.1
+    the station has nothing else to match a reply by). Nothing else of an unverified command is used."""
+    if len(token) > MAX_COMMAND_CHARS or _SHAPE.fullmatch(token) is None:
+        return None
+    payload = _json_object(token.split(".")[1])
+    jti = payload.get("jti") if payload is not None else None
+    return jti if isinstance(jti, str) and _ID.fullmatch(jti) else None
 
 
 def _timely(claims: CommandClaims, policy: TimePolicy, max_age_s: int) -> CommandClaims | CommandRefused:

@@ -25,6 +25,7 @@ from agent.session.pricing.engine_types import PricedBasket
 from agent.session.records import scans, seen_tokens, visits
 from agent.session.records.sales import record_sale
 from agent.session.rules import action_rules
+from agent.session.rules.attendant_rules import attendant_events
 from agent.session.rules.basket import Session, idle_session, with_prompt, within_limits
 from agent.session.rules.machine import SessionState
 from agent.session.rules.payment_prompts import CHECKING
@@ -154,6 +155,8 @@ class SessionController:
         """Commit a change while holding `lock`; `also` writes more rows (a payment intent) in the same transaction."""
         before = self.session
         change = self._stamped(change)
+        if change.ok and (calls := attendant_events(before, change.session)):
+            change = replace(change, events=(*change.events, *calls))
         fields = None if scan_fields is None else {**scan_fields, **change.scan_fields}
         committed: Committed = await self.lane_db.write(self._commit, before, change, fields, self.clock.time(),
                                                         also)

@@ -53,14 +53,18 @@ class Sync:
 
 def build_sync(agent: AgentSettings, mqtt: MqttSection | None, lane_db: Database, *, guard: DiskGuard | None = None,
                observers: Observers = NOBODY, on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None,
-               commands: Mapping[str, Handler] | None = None) -> Sync:
-    """The disk guard, and with [mqtt] the publisher and the relay, built but not started (`Sync.start`)."""
+               commands: Mapping[str, Handler] | None = None,
+               on_attendant: Callable[[bytes, str | None, bytes | None], None] | None = None,
+               on_connected: Callable[[], None] = lambda: None) -> Sync:
+    """The disk guard, and with [mqtt] the publisher and the relay, built but not started (`Sync.start`).
+    `on_attendant` takes the attendant station's commands; `on_connected` hears each (re)connect."""
     lane_db.write_blocking(outbox.set_identity, agent.store_id, agent.lane_id)
     guard = guard or DiskGuard(agent.state_dir, agent.stop_sales_free_mb, agent.shed_scans_free_mb)
     if mqtt is None:
         return Sync(guard, None, None)
     handlers = Handlers(on_catalog_delta=on_catalog_delta,
-                        on_command=CommandRouter(lane_db, commands).handle if commands else None)
+                        on_command=CommandRouter(lane_db, commands).handle if commands else None,
+                        on_attendant=on_attendant, on_connected=on_connected)
     relay = OutboxRelay(lane_db, partial(Publisher, mqtt, agent.store_id, agent.lane_id), handlers=handlers,
                         delivery=mqtt.delivery, window=mqtt.inflight_window, confirm_timeout_s=mqtt.confirm_timeout_s,
                         retention_days=mqtt.retention_days, max_publish_rate=mqtt.max_publish_rate,

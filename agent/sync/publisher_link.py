@@ -82,6 +82,10 @@ class Handlers:
     on_ack: Callable[[bytes], None] = lambda payload: None
     on_catalog_delta: Callable[[bytes], Awaitable[None]] | None = None
     on_command: Callable[[bytes], Awaitable[object]] | None = None
+    # The attendant station's commands (payload, MQTT 5 Response Topic, Correlation Data): subscribed only when
+    # set; and each (re)connect, after the birth message, for what republishes its retained state then.
+    on_attendant: Callable[[bytes, str | None, bytes | None], None] | None = None
+    on_connected: Callable[[], None] = lambda: None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

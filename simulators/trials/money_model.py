@@ -616,7 +616,7 @@ class MoneyMachine(RuleBasedStateMachine):
             together = False
         sales = self.lane.sales()
         sale_id = sales[index % len(sales)]["sale_id"]
-        staff = [self.issuer.staff(f"S-000{n}", now=self.lane.clock.time()) for n in (1, 2)]
+        staff = [self.issuer.staff(f"S-000{n}", now=self.lane.clock.time(), role="supervisor") for n in (1, 2)]
         calls = [self.lane.call("POST", f"/v1/sales/{sale_id}/void", {"token": t, "reason": "model"})
                  for t in staff[: 2 if together else 1]]
 

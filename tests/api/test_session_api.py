@@ -189,12 +189,27 @@ async def test_staff_void_a_sale_through_the_api(api: Client, session_lane: Sess
     path = f"/v1/sales/{paid['sale_id']}/void"
     status, body = await api.call("POST", path, template, body={"reason": "damaged"})
     assert status == 403
-    staff = session_lane.issuer.staff("S-9")
+    staff = session_lane.issuer.staff("S-9", role="supervisor")
     status, body = await api.call("POST", "/v1/sales/NOSUCHSALE/void", template, body={"token": staff})
     assert status == 404 and "sale ID" in body["detail"]
     status, body = await api.call("POST", path, template, body={"token": staff, "reason": "damaged"})
     assert status == 200 and (body["kind"], body["state"]) == ("cancel", "done")
     assert session_lane.adapter.ledger[paid["payment"]["payment_id"]].result.status.value == "CANCELED"
+
+
+async def test_a_staff_token_without_the_supervisor_role_cannot_void_a_paid_sale(api: Client,
+                                                                                 session_lane: SessionLane) -> None:
+    await api.call("POST", "/v1/session/items", body={"code": TEA})
+    status, paid = await api.call("POST", "/v1/session/pay", body={"method": "simulated"})
+    path, template = f"/v1/sales/{paid['sale_id']}/void", "/v1/sales/{sale_id}/void"
+    before = session_lane.events()
+    for token in (session_lane.issuer.staff("S-1"), session_lane.issuer.staff("S-1", role="staff")):
+        status, body = await api.call("POST", path, template, body={"token": token, "reason": "damaged"})
+        assert status == 403 and "supervisor" in body["detail"]
+    assert session_lane.adapter.ledger[paid["payment"]["payment_id"]].result.status.value == "COMPLETED"
+    assert session_lane.lane_db is not None
+    reversals = session_lane.lane_db.reader().execute("SELECT count(*) FROM sale_reversals").fetchone()[0]
+    assert reversals == 0 and session_lane.events() == before
 
 
 async def test_pay_without_a_method_or_with_one_the_lane_lacks_is_refused_before_anything_is_sent(

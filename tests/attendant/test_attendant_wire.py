@@ -126,3 +126,10 @@ def test_reply_round_trips_and_names_its_schema() -> None:
 def test_a_refusal_without_a_known_reason_cannot_be_built() -> None:
     with pytest.raises(ValueError, match="reason"):
         Reply(command_id="c1", store_id="s", lane_id="l", outcome="refused", reason="because")
+
+
+def test_only_a_stations_replies_topic_in_this_store_is_a_reply_topic() -> None:
+    assert wire.is_replies_topic("omo/v1/s1/attendant/station-1/replies", "omo/v1", "s1")
+    for topic in ("omo/v1/s1/lane-01/sales", "omo/v1/s2/attendant/station-1/replies",
+                  "omo/v1/s1/attendant/a/b/replies", "omo/v1/s1/attendant//replies", "omo/v1/s1/attendant/replies"):
+        assert not wire.is_replies_topic(topic, "omo/v1", "s1"), topic

@@ -40,6 +40,7 @@ url = "https://cloud.example/catalog"
 [session]
 [points]
 [pickup]
+[attendant]
 [interpret]
 [[interpret.rcn]]
 name = "deli"

@@ -51,6 +51,13 @@ def test_the_visit_and_the_attendant_call_are_counted(lane_scrape: Scrape) -> No
     assert lane_scrape.value("omo_edge_attendant_interventions_total", reason="age_restricted") == 0
 
 
+def test_each_call_answered_at_the_lane_is_timed_to_its_first_response_and_its_decision(lane_scrape: Scrape) -> None:
+    for reason in ("unknown_item", "keyed_code"):
+        assert lane_scrape.value("omo_edge_attendant_wait_seconds_count", reason=reason) == 1
+        assert lane_scrape.value("omo_edge_attendant_resolve_seconds_count", reason=reason) == 1
+        assert 0 <= lane_scrape.value("omo_edge_attendant_resolve_seconds_sum", reason=reason) < 60
+
+
 def test_the_outbox_is_empty_once_confirmed_and_each_publish_and_ack_was_timed(lane_scrape: Scrape) -> None:
     for name in ("sales", "pickups", "sessions", "scans"):
         assert lane_scrape.value("omo_edge_outbox_depth", **{"class": name}) == 0

@@ -44,6 +44,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("sync/mqtt/publisher.py", "client.on_publish"): STDLIB_API,
     ("sync/mqtt/publisher.py", "client.on_message"): STDLIB_API,
     ("sync/mqtt/publisher.py", "client.on_disconnect"): STDLIB_API,
+    ("sync/mqtt/client.py", "properties.CorrelationData"): STDLIB_API,
     ("sync/tls.py", "context.minimum_version"): STDLIB_API,
     ("sync/tls.py", "context.server_name"): STDLIB_API,
     ("station/link.py", "context.minimum_version"): STDLIB_API,

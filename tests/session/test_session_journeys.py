@@ -36,7 +36,7 @@ from simulators.trials.sync_checks import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
 SCHEMA_OF = {"omo.scan/1": "Scan", "omo.sale/1": "Sale", "omo.session/1": "Session", "omo.interest/1": "Interest",
-             "omo.payment/1": "Payment"}
+             "omo.payment/1": "Payment", "omo.attendant/1": "Attendant"}
 
 
 @pytest.fixture(autouse=True)

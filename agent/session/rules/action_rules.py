@@ -17,6 +17,7 @@ from typing import Any
 from agent.interpret.meanings import StaffCode
 from agent.interpret.tokens import Claims
 from agent.session.rules import machine
+from agent.session.rules.attendant_rules import settled
 from agent.session.rules.basket import (
     BasketLine,
     PaymentState,
@@ -71,7 +72,8 @@ def request_payment(session: Session, method: str, amount: int, payment_id: str,
         audited = advance(replace(session, audited=True), machine.AttendantNeeded("random_audit"),
                           settings.max_failed_payments)
         if not isinstance(audited, Refusal):
-            checked = add_intervention(audited[0], "random_audit", None)
+            checked = add_intervention(audited[0], "random_audit", None, raised_at=now,
+                                       audit_lines=tuple(line.line_id for line in session.active_lines))
             checked = with_prompt(checked, Prompt("attendant_random_audit", "A member of staff will check your "
                                                   "basket before you pay. Thank you for waiting.", "warning"))
             return Change(checked, (session_event(checked, "attendant_requested", reason="random_audit",
@@ -153,13 +155,17 @@ def _ended(before: Session, after: Session, how: str, now: float) -> Change:
 
 
 def resolve(session: Session, *, approved: bool, staff_id: str, settings: SessionSection, now: float,
-            claim: Claims | None = None) -> Change:
-    """Staff approve or reject the oldest open intervention; a rejected item's line is voided."""
+            claim: Claims | None = None, intervention_id: str | None = None, via: str = "lane") -> Change:
+    """Staff approve or reject the named open intervention (the oldest when none is named, as a staff code
+    scanned at the lane does); a rejected item's line is voided. A named one already resolved is refused
+    `already_resolved`, saying by whom and when."""
+    if intervention_id is not None and (named := settled(session, intervention_id)) is not None:
+        return named
     event = machine.AttendantApproved(staff_id) if approved else machine.AttendantRejected(staff_id)
     moved = advance(session, event, settings.max_failed_payments)
     if isinstance(moved, Refusal):
         return refuse(session, moved.reason, moved.message)
-    after, done = resolve_oldest(moved[0], approved, staff_id)
+    after, done = resolve_oldest(moved[0], approved, staff_id, intervention_id=intervention_id, now=now, via=via)
     if done is None:
         return refuse(session, "nothing_to_approve", "Nothing is waiting for staff at this lane.", "info")
     events: list[EventRow] = [session_event(after, "attendant_resolved", intervention_id=done.intervention_id,

@@ -88,6 +88,16 @@ class Intervention:
     status: str = "pending"             # pending | approved | rejected
     staff_id: str | None = None
     detail: str = ""
+    # What the attendant station shows and the events measure (docs/session.md): when it was raised, what staff
+    # need to decide (the unknown code, the audited lines), who said they were coming, and who resolved it.
+    raised_at: float | None = None
+    code: str | None = None
+    audit_lines: tuple[str, ...] = ()
+    acknowledged_by: str | None = None
+    acknowledged_name: str | None = None
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    via: str | None = None              # lane | station: where it was resolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,20 +214,36 @@ def add_promotions(session: Session, promos: list[Promo]) -> Session:
     return replace(session, promotions=tuple(known[k] for k in sorted(known)))
 
 
-def add_intervention(session: Session, reason: str, line_id: str | None, detail: str = "") -> Session:
-    entry = Intervention(f"I{session.next_intervention}", reason, line_id, detail=detail)
+def add_intervention(session: Session, reason: str, line_id: str | None, detail: str = "", *,
+                     code: str | None = None, audit_lines: tuple[str, ...] = (),
+                     raised_at: float | None = None) -> Session:
+    """A new pending intervention, raised now (by default the visit's last activity: the step that raised it)."""
+    entry = Intervention(f"I{session.next_intervention}", reason, line_id, detail=detail,
+                         raised_at=session.last_activity if raised_at is None else raised_at, code=code,
+                         audit_lines=audit_lines)
     return replace(session, interventions=(*session.interventions, entry),
                    next_intervention=session.next_intervention + 1)
 
 
-def resolve_oldest(session: Session, approved: bool, staff_id: str) -> tuple[Session, Intervention | None]:
-    """The oldest pending intervention, approved or rejected by `staff_id`."""
-    pending = session.pending
+def intervention(session: Session, intervention_id: str) -> Intervention | None:
+    return next((i for i in session.interventions if i.intervention_id == intervention_id), None)
+
+
+def with_intervention(session: Session, changed: Intervention) -> Session:
+    interventions = tuple(changed if i.intervention_id == changed.intervention_id else i
+                          for i in session.interventions)
+    return replace(session, interventions=interventions)
+
+
+def resolve_oldest(session: Session, approved: bool, staff_id: str, *, intervention_id: str | None = None,
+                   now: float | None = None, via: str = "lane") -> tuple[Session, Intervention | None]:
+    """The named pending intervention (else the oldest), approved or rejected by `staff_id`."""
+    pending = [i for i in session.pending if intervention_id in (None, i.intervention_id)]
     if not pending:
         return session, None
-    done = replace(pending[0], status="approved" if approved else "rejected", staff_id=staff_id)
-    interventions = tuple(done if i.intervention_id == done.intervention_id else i for i in session.interventions)
-    return replace(session, interventions=interventions), done
+    done = replace(pending[0], status="approved" if approved else "rejected", staff_id=staff_id,
+                   resolved_at=now, via=via)
+    return with_intervention(session, done), done
 
 
 def with_prompt(session: Session, prompt: Prompt | None) -> Session:

@@ -40,7 +40,8 @@ def loads(text: str) -> Session:
                       for c in data["coupons"]),
         promotions=tuple(Promo(**{**p, "gtins": tuple(p["gtins"])}) for p in data["promotions"]),
         points_to_redeem=data["points_to_redeem"],
-        interventions=tuple(Intervention(**i) for i in data["interventions"]),
+        interventions=tuple(Intervention(**{**i, "audit_lines": tuple(i.get("audit_lines", ()))})
+                            for i in data["interventions"]),
         prompts=tuple(Prompt(**p) for p in data["prompts"]),
         payment=None if data["payment"] is None else PaymentState(**data["payment"]),
         failed_payments=data["failed_payments"],

@@ -100,8 +100,8 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     before = session
     session, events = started
     if record is None:
-        return _attendant(session, events, "unknown_item", None, settings, outcome="attendant",
-                          reason="not_in_catalog")
+        return _attendant(session, events, "unknown_item", None, settings, code=meaning.gtin14,
+                          outcome="attendant", reason="not_in_catalog")
     line = _line(meaning, record, dates)
     if isinstance(line, Prompt):              # refused from the session as it was: no visit starts for it
         return Change(with_prompt(before, line), scan_fields={"outcome": "rejected", "reason": line.code},
@@ -178,12 +178,12 @@ def _age_checked(session: Session) -> bool:
 
 
 def _attendant(session: Session, events: list[EventRow], why: str, line_id: str | None,
-               settings: SessionSection, **scan_fields: str) -> Change:
+               settings: SessionSection, code: str | None = None, **scan_fields: str) -> Change:
     """Call an attendant for `reason`: the lane waits in needs_attendant until staff approve or reject."""
     moved = advance(session, machine.AttendantNeeded(why), settings.max_failed_payments)
     if isinstance(moved, Refusal):
         return refuse(session, moved.reason, moved.message, **scan_fields)
-    session = add_intervention(moved[0], why, line_id)
+    session = add_intervention(moved[0], why, line_id, code=code)
     intervention = session.interventions[-1]
     session = with_prompt(session, Prompt(f"attendant_{why}", ATTENDANT_MESSAGES.get(
         why, "A member of staff is coming to help."), "warning"))

@@ -44,3 +44,21 @@ class PahoClient(paho.Client):
             if mid in self._out_messages:
                 return self._do_on_publish(mid, reason, _NO_PROPERTIES)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+def reply_properties(correlation: bytes | None) -> Properties | None:
+    """MQTT 5 PUBLISH properties of an answer: the request's Correlation Data (None: no properties)."""
+    if correlation is None:
+        return None
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.CorrelationData = correlation
+    return properties
+
+
+def response_of(message: paho.MQTTMessage) -> tuple[str | None, bytes | None]:
+    """An MQTT 5 request's Response Topic and Correlation Data (None, None under 3.1.1 or without them)."""
+    properties = getattr(message, "properties", None)
+    topic = getattr(properties, "ResponseTopic", None)
+    correlation = getattr(properties, "CorrelationData", None)
+    return (topic if isinstance(topic, str) else None,
+            bytes(correlation) if isinstance(correlation, bytes | bytearray) else None)

@@ -22,7 +22,7 @@ from agent.errors import PacketTooLarge, PublishError
 from agent.health import ComponentHealth
 from agent.sync import tls
 from agent.sync.loop_io import LoopIO
-from agent.sync.mqtt.client import PahoClient
+from agent.sync.mqtt.client import PahoClient, reply_properties, response_of
 from agent.sync.publisher_link import (
     Handlers,
     Topics,
@@ -70,8 +70,10 @@ class Publisher:
         """QoS 1 publishes the broker allows now besides this publisher's own (the birth message)."""
         return self.receive_maximum - len(self._waiters)
 
-    def publish_nowait(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
-        """Hand one message to paho and return its mid; PUBACK comes to `handlers.on_puback(mid, rc)`."""
+    def publish_nowait(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                       correlation: bytes | None = None) -> int:
+        """Hand one message to paho and return its mid; PUBACK comes to `handlers.on_puback(mid, rc)`.
+        `correlation`: MQTT 5 Correlation Data of an answer (dropped under 3.1.1, where the payload says it)."""
         client = self._client
         if client is None or not self.connected.is_set():
             raise PublishError("not connected to the broker", MQTTErrorCode.MQTT_ERR_NO_CONN.value)
@@ -79,15 +81,16 @@ class Publisher:
         if limit is not None and (size := publish_packet_size(topic, payload, qos)) > limit:
             raise PacketTooLarge(f"a {size}-byte publish to {topic} is over the broker's maximum packet size of "
                                  f"{limit} bytes", 0x95)
-        info = client.publish(topic, payload, qos=qos, retain=retain)
+        properties = reply_properties(correlation) if self.section.protocol == "5" else None
+        info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise PublishError(f"publish to {topic} refused by the client: {paho.error_string(info.rc)}", info.rc)
         return info.mid
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
-                      timeout_s: float = 10.0) -> None:
+                      timeout_s: float = 10.0, correlation: bytes | None = None) -> None:
         """Publish and wait for the PUBACK; raise PublishError on an error reason code or a timeout."""
-        mid = self.publish_nowait(topic, payload, qos, retain)
+        mid = self.publish_nowait(topic, payload, qos, retain, correlation)
         if qos == 0:
             return
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -225,7 +228,9 @@ class Publisher:
     async def _on_connected(self, health: ComponentHealth) -> None:
         client = self._client
         assert client is not None
-        client.subscribe([(self.topics.lane("acks"), 1), (self.topics.catalog, 1), (self.topics.lane("commands"), 1)])
+        attendant = [(self.topics.lane("attendant/commands"), 1)] if self.handlers.on_attendant else []
+        client.subscribe([(self.topics.lane("acks"), 1), (self.topics.catalog, 1), (self.topics.lane("commands"), 1),
+                          *attendant])
         # The relay forgets the old connection's in-flight rows before `connected` lets it publish: told after
         # the birth message (as before), it dropped the rows it had just published and sent them twice.
         self.handlers.on_state(True)
@@ -238,6 +243,7 @@ class Publisher:
         except PublishError as exc:   # an ACL that refuses the status topic must not stop the sales
             health.degraded(f"birth message refused: {exc}; check the broker ACL for {self.topics.lane('status')}")
         health.count("connects")
+        self.handlers.on_connected()
         logger.info("mqtt connected host=%s port=%s client_id=%s", self.section.host, self.section.port,
                     self.section.client_id)
 
@@ -283,6 +289,9 @@ class Publisher:
         topic = message.topic
         if topic == self.topics.lane("acks"):
             self.handlers.on_ack(bytes(message.payload))
+            return
+        if self.handlers.on_attendant is not None and topic == self.topics.lane("attendant/commands"):
+            self.handlers.on_attendant(bytes(message.payload), *response_of(message))
             return
         try:
             self._inbox.put_nowait((topic, bytes(message.payload)))
