@@ -74,7 +74,7 @@ def document(body: Mapping[str, Any], seq: int, now: float) -> dict[str, Any]:
 def _call(session: Session, call: Intervention, lines: Mapping[str, Mapping[str, Any]],
           section: AttendantSection) -> dict[str, Any]:
     detail: dict[str, Any] = {}
-    line = lines.get(call.line_id or "")
+    line = lines.get(call.line_id or (call.detail if call.weights else ""))
     if line is not None:
         detail.update(line_id=line["line_id"], gtin=line["gtin"], name=line["name"])
         if call.reason == "age_restricted":   # the catalog says only "age restricted": Japan's age is 20
@@ -85,6 +85,8 @@ def _call(session: Session, call: Intervention, lines: Mapping[str, Mapping[str,
         detail["failed_payments"] = session.failed_payments
     if call.audit_lines:
         detail["audit_lines"] = list(call.audit_lines)
+    if call.weights:                          # a bagging call: what the bag should have gained, and what it did
+        detail["weights"] = dict(call.weights)
     acknowledged = None if call.acknowledged_by is None else {"staff_id": call.acknowledged_by,
                                                                "at": rfc3339(call.acknowledged_at)}
     return {"session_id": session.session_id, "intervention_id": call.intervention_id, "reason": call.reason,
