@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ class ItemWeight:
 
 
 Lookup = Callable[[str], ItemWeight]
-OnSample = Callable[[Sample], None]
+OnSample = Callable[[Sample], Awaitable[None]]
 OnCall = Callable[[Call, float], None]        # the call and the seconds from its reading to its commit
 
 
@@ -59,11 +59,12 @@ class BaggingWatcher:
     """One lane's bag. `open` builds the scale (drivers.scales.open_scale by default)."""
 
     def __init__(self, *, settings: BaggingSection, visit: VisitPort, lookup: Lookup = unknown,
-                 on_sample: OnSample = lambda sample: None, on_call: OnCall = lambda call, seconds: None,
+                 on_sample: OnSample | None = None, on_call: OnCall = lambda call, seconds: None,
                  open_device: Callable[[str, Mapping[str, Any]], Scale] = open_scale,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings, self.visit, self.lookup = settings, visit, lookup
-        self.on_sample, self.on_call, self.open_device, self.monotonic = on_sample, on_call, open_device, monotonic
+        self.on_sample: OnSample = on_sample or _nothing
+        self.on_call, self.open_device, self.monotonic = on_call, open_device, monotonic
         self.bag = Bag()
         self._visits: asyncio.Queue[Session] = asyncio.Queue()
         self._session_id = ""
@@ -167,7 +168,7 @@ class BaggingWatcher:
     async def _act(self, actions: tuple[Action, ...], read_at: float) -> None:
         for action in actions:
             if isinstance(action, Sample):
-                self.on_sample(action)
+                await self.on_sample(action)
             elif isinstance(action, PlacePrompt):
                 async with self.visit.lock:
                     change = place_prompt(self.visit.session)
@@ -189,6 +190,10 @@ class BaggingWatcher:
         logger.info("bagging call %s: expected %d mg, measured %d mg (tolerance %d mg)", call.reason,
                     call.expected_mg, call.measured_mg, call.tolerance_mg)
         self.on_call(call, self.monotonic() - read_at)
+
+
+async def _nothing(_sample: Sample) -> None:
+    return None
 
 
 def _status(reading: Reading) -> str:
