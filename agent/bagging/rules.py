@@ -5,15 +5,19 @@ matches an item waiting to be bagged is accepted; a gain that matches nothing is
 loss is `item_removed`; an item not bagged within `place_timeout_s` gets the prompt "place the item in the
 bag", and `call_after_s` later an `item_not_bagged` call. "Skip bagging" takes an item off the watch: allowed
 up to `skip_max_g`, above it a `skip_bagging` call. The shopper's own bag is accepted once, before the first
-item is bagged, up to `bag_allowance_g`. A visit is judged from its first scan against an empty bag area.
+item is bagged, up to `bag_allowance_g` (a gain that matches no scanned item: the bag is put down as the first
+item is scanned). A visit is judged from its first scan against the bag area as the last visit left it, less
+what was lifted off since.
 
 Only settled (stable) weights count: a scale in motion says nothing yet. While a call is open no other call is
 raised (staff look at the whole bag anyway), and its resolution takes the bag as it is then as the new
 baseline. A watch that is `degraded` (the scale offline, or in motion too long) raises nothing: a scale never
 blocks a sale by itself.
 
-Weights are integer milligrams. An item whose weight is unknown (not in the catalog, not yet learned) accepts
-the first settled gain as its weight and reports it as a `Sample` for learning.
+A settled weight within `min_change_g` of the baseline becomes the baseline: the zero drifts slowly (heat,
+creep) and a lane open all day would otherwise call on an empty bag area. Weights are integer milligrams. An
+item whose weight is unknown (not in the catalog, not yet learned) accepts the first settled gain as its
+weight and reports it as a `Sample` for learning.
 """
 
 from __future__ import annotations
@@ -84,14 +88,27 @@ class Bag:
     bagged: int = 0                     # units accepted into the bag this visit
     own_bag: bool = False               # the personal bag allowance is used
     calling: str | None = None          # the reason of the open call, if any
+    calling_line: str | None = None     # the line it is about, if any
     degraded: bool = False
 
 
-def scanned(bag: Bag, item: Expected | None) -> Bag:
+def scanned(bag: Bag, item: Expected | None, s: BaggingSection) -> Bag:
     """A unit scanned; None for one the scale does not check (weight exempt)."""
+    if not bag.active:
+        bag = _open(bag, s)
     if item is None or bag.degraded:
         return replace(bag, active=True)
     return replace(bag, active=True, pending=(*bag.pending, item))
+
+
+def _open(bag: Bag, s: BaggingSection) -> Bag:
+    """The visit's first scan: a bag put down before it, within the allowance, is the shopper's own."""
+    if bag.baseline_mg is None or bag.last_stable_mg is None:
+        return bag
+    gain = bag.last_stable_mg - bag.baseline_mg
+    if s.min_change_g * MG_PER_G <= gain <= s.bag_allowance_g * MG_PER_G:
+        return replace(bag, baseline_mg=bag.last_stable_mg, own_bag=True)
+    return bag
 
 
 def weighed(bag: Bag, weight_mg: int, stable: bool, s: BaggingSection) -> tuple[Bag, tuple[Action, ...]]:
@@ -99,13 +116,15 @@ def weighed(bag: Bag, weight_mg: int, stable: bool, s: BaggingSection) -> tuple[
     if not stable or bag.degraded:
         return bag, ()
     bag = replace(bag, last_stable_mg=weight_mg)
-    if not bag.active:
-        return bag, ()
     if bag.baseline_mg is None:
         return replace(bag, baseline_mg=weight_mg), ()
     delta = weight_mg - bag.baseline_mg
     noise = s.min_change_g * MG_PER_G
-    if abs(delta) < noise or bag.calling is not None:
+    if abs(delta) < noise or (not bag.active and delta < 0):
+        # The zero's slow drift is followed, as a scale's zero tracking does; and between visits, what is lifted
+        # off (the last shopper's bags) leaves the bag area as it now is.
+        return replace(bag, baseline_mg=weight_mg), ()
+    if not bag.active or bag.calling is not None:
         return bag, ()
     if delta < 0:
         return _call(bag, Call("item_removed", None, None, 0, delta, noise, weight_mg))
@@ -122,7 +141,7 @@ def _gain(bag: Bag, delta: int, weight_mg: int, s: BaggingSection) -> tuple[Bag,
     unknown = next((e for e in bag.pending if e.weight_mg is None), None)
     if unknown is not None:
         return _accept(bag, weight_mg, (unknown,)), (Sample(unknown.gtin, delta),)
-    if not bag.own_bag and bag.bagged == 0 and not bag.pending and delta <= s.bag_allowance_g * MG_PER_G:
+    if not bag.own_bag and bag.bagged == 0 and delta <= s.bag_allowance_g * MG_PER_G:
         return replace(bag, baseline_mg=weight_mg, own_bag=True), ()
     first = bag.pending[0] if bag.pending else None
     return _call(bag, Call("unexpected_item", None if first is None else first.line_id,
@@ -138,7 +157,7 @@ def _accept(bag: Bag, weight_mg: int, items: tuple[Expected, ...]) -> Bag:
 
 
 def _call(bag: Bag, call: Call) -> tuple[Bag, tuple[Action, ...]]:
-    return replace(bag, calling=call.reason), (call,)
+    return replace(bag, calling=call.reason, calling_line=call.line_id), (call,)
 
 
 def tick(bag: Bag, at: float, s: BaggingSection) -> tuple[Bag, tuple[Action, ...]]:
@@ -170,14 +189,16 @@ def skip(bag: Bag, s: BaggingSection) -> tuple[Bag, tuple[Action, ...]]:
                            bag.last_stable_mg or 0))
 
 
-def resolved(bag: Bag) -> Bag:
-    """Staff decided the open call: the bag as it is now is the baseline, and nothing is left waiting."""
-    return replace(bag, calling=None, baseline_mg=bag.last_stable_mg, pending=())
+def resolved(bag: Bag, at: float) -> Bag:
+    """Staff decided the open call: the bag as it is now is the baseline; the item the call was about is
+    settled, and the others still waiting to be bagged are given their full time again from `at`."""
+    pending = tuple(replace(e, scanned_at=at, prompted=False) for e in bag.pending if e.line_id != bag.calling_line)
+    return replace(bag, calling=None, calling_line=None, baseline_mg=bag.last_stable_mg, pending=pending)
 
 
 def degrade(bag: Bag) -> Bag:
     """No weight check: the scale is offline or kept moving. What was waiting goes unchecked."""
-    return replace(bag, degraded=True, pending=(), calling=None)
+    return replace(bag, degraded=True, pending=(), calling=None, calling_line=None)
 
 
 def recover(bag: Bag) -> Bag:
@@ -186,9 +207,10 @@ def recover(bag: Bag) -> Bag:
 
 
 def new_visit(bag: Bag) -> Bag:
-    """A visit ended. The next is judged from an empty bag area (the scale's zero) from its first scan: what
-    the last shopper left, or anything put down before scanning (beyond the own bag), is an unexpected item."""
-    return Bag(last_stable_mg=bag.last_stable_mg, degraded=bag.degraded)
+    """A visit ended. Until the next one's first scan nothing is judged; the bags lifted off meanwhile lower
+    the baseline to the empty bag area. From that scan anything put down before scanning (beyond the own bag)
+    is an unexpected item; what the last shopper left behind is the baseline, for staff to clear."""
+    return Bag(baseline_mg=bag.baseline_mg, last_stable_mg=bag.last_stable_mg, degraded=bag.degraded)
 
 
 def dropped(bag: Bag, line_id: str) -> Bag:

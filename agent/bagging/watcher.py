@@ -144,12 +144,13 @@ class BaggingWatcher:
             units = 0 if line.voided else line.quantity
             self._units[line.line_id] = units
             for _ in range(units - seen):
-                self.bag = rules.scanned(self.bag, self._expected(line.line_id, line.gtin, line.weight_g, now))
+                self.bag = rules.scanned(self.bag, self._expected(line.line_id, line.gtin, line.weight_g, now),
+                                         self.settings)
             if units < seen:                      # voided: what was waiting for it is not expected any more
                 self.bag = rules.dropped(self.bag, line.line_id)
         open_calls = {i.reason for i in session.pending}
         if self.bag.calling is not None and self.bag.calling not in open_calls:
-            self.bag = rules.resolved(self.bag)
+            self.bag = rules.resolved(self.bag, self.monotonic())
 
     def _expected(self, line_id: str, gtin: str, label_weight_g: int | None, now: float) -> Expected | None:
         if label_weight_g is not None:            # a weighed item: the label says what it weighs
@@ -184,7 +185,7 @@ class BaggingWatcher:
             if change is not None:
                 await self.visit.apply_locked(change)
         if change is None:                        # no visit a call may stop (paying, ended): nothing is open
-            self.bag = rules.resolved(self.bag)
+            self.bag = rules.resolved(self.bag, self.monotonic())
             return
         self._hear_visits()
         logger.info("bagging call %s: expected %d mg, measured %d mg (tolerance %d mg)", call.reason,

@@ -16,7 +16,7 @@ def _item(line: str = "L1", weight_g: int | None = 500, at: float = 0.0, tol_g: 
 
 def _scanned(bag: Bag, *items: Expected) -> Bag:
     for item in items:
-        bag = rules.scanned(bag, item)
+        bag = rules.scanned(bag, item, S)
     return bag
 
 
@@ -62,11 +62,21 @@ def test_motion_is_not_judged() -> None:
 
 
 def test_the_own_bag_is_accepted_once_before_the_first_item_and_not_after() -> None:
-    bag = rules.scanned(Bag(), None)                         # a weight-exempt scan starts the watch
+    bag = _scanned(Bag(), _item())                           # the bag goes down as the first item is scanned
     bag, actions = rules.weighed(bag, 40_000, True, S)
-    assert actions == () and bag.own_bag
-    bag, actions = rules.weighed(bag, 80_000, True, S)        # a second "bag"
+    assert actions == () and bag.own_bag and len(bag.pending) == 1
+    bag, actions = rules.weighed(bag, 541_000, True, S)
+    assert actions == () and bag.bagged == 1
+    bag, actions = rules.weighed(bag, 581_000, True, S)       # a second "bag"
     assert [a.reason for a in actions if isinstance(a, Call)] == ["unexpected_item"]
+
+
+def test_the_empty_bag_areas_drift_is_followed_between_visits() -> None:
+    bag = Bag()
+    for drift in range(1_000, 60_000, 1_000):                 # a gram at a time, over the day
+        bag, _ = rules.weighed(bag, drift, True, S)
+    bag, actions = rules.weighed(rules.scanned(bag, _item(), S), 59_000 + 500_000, True, S)
+    assert actions == () and bag.bagged == 1
 
 
 def test_before_the_first_scan_the_bag_area_is_not_judged() -> None:
@@ -90,10 +100,13 @@ def test_a_degraded_watch_calls_nothing_and_recovers_from_the_bag_as_it_is() -> 
     assert bag.baseline_mg == 900_000 and rules.weighed(bag, 901_000, True, S)[1] == ()
 
 
-def test_resolving_a_call_takes_the_bag_as_it_is() -> None:
-    bag, _ = rules.weighed(_scanned(Bag(), _item()), 900_000, True, S)
-    bag = rules.resolved(bag)
-    assert bag.calling is None and bag.baseline_mg == 900_000 and bag.pending == ()
+def test_resolving_a_call_takes_the_bag_as_it_is_and_restarts_the_others_timers() -> None:
+    bag, _ = rules.weighed(_scanned(Bag(), _item("L1", at=0.0), _item("L2", 300, at=1.0)), 900_000, True, S)
+    assert bag.calling_line == "L1"
+    bag = rules.resolved(bag, 40.0)
+    assert bag.calling is None and bag.baseline_mg == 900_000
+    assert [(e.line_id, e.scanned_at) for e in bag.pending] == [("L2", 40.0)]
+    assert rules.tick(bag, 45.0, S)[1] == ()
 
 
 def test_an_unknown_weight_accepts_the_gain_and_reports_a_sample() -> None:
@@ -112,3 +125,29 @@ def test_learned_weight_is_the_median_and_ignores_an_outlier() -> None:
     learned = learn("g", samples, min_samples=5, floor_mg=5_000)
     assert learned is not None and learned.weight_mg == 251_000 and learned.tolerance_mg == 5_000
     assert learn("g", samples[:4], min_samples=5, floor_mg=5_000) is None
+
+
+def test_a_bag_put_down_before_the_first_scan_is_the_shoppers_own_and_not_the_item() -> None:
+    bag, _ = rules.weighed(Bag(), 48_000, True, S)            # before any scan: not judged
+    bag = rules.scanned(bag, _item(weight_g=50, tol_g=10), S)  # the bag weighs about what the item does
+    assert bag.own_bag and bag.baseline_mg == 48_000
+    bag, actions = rules.weighed(bag, 98_000, True, S)
+    assert actions == () and bag.bagged == 1
+
+
+def test_the_last_shoppers_bags_lifted_between_visits_leave_the_next_one_judged_from_the_empty_area() -> None:
+    bag, _ = rules.weighed(_scanned(Bag(), _item()), 500_000, True, S)
+    bag = rules.new_visit(bag)
+    bag, actions = rules.weighed(bag, 37_000, True, S)        # the bags lifted; a drifted zero of 37 g remains
+    assert actions == () and bag.baseline_mg == 37_000
+    bag, actions = rules.weighed(_scanned(bag, _item()), 537_000, True, S)
+    assert actions == () and bag.bagged == 1
+
+
+def test_at_the_next_visit_a_gain_beyond_its_first_item_is_an_unexpected_item() -> None:
+    bag, _ = rules.weighed(_scanned(Bag(), _item()), 500_000, True, S)
+    bag, actions = rules.weighed(_scanned(rules.new_visit(bag), _item(weight_g=200)), 700_000, True, S)
+    assert actions == ()                                      # the new item: accepted on top of what was left
+    bag, actions = rules.weighed(rules.new_visit(bag), 700_000, True, S)
+    bag, actions = rules.weighed(_scanned(bag, _item(weight_g=200)), 1_400_000, True, S)
+    assert [a.reason for a in actions if isinstance(a, Call)] == ["unexpected_item"]
