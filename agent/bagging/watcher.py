@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,8 @@ class BaggingWatcher:
         self._session_id = ""
         self._units: dict[str, int] = {}
         self._unsettled_since: float | None = None
+        # Seconds from the reading that caused each recent call to its commit (bench/bagging.py reads them).
+        self.latencies: deque[float] = deque(maxlen=1000)
 
     # -- what the lane tells the watcher -----------------------------------------------------------------------
 
@@ -190,7 +193,8 @@ class BaggingWatcher:
         self._hear_visits()
         logger.info("bagging call %s: expected %d mg, measured %d mg (tolerance %d mg)", call.reason,
                     call.expected_mg, call.measured_mg, call.tolerance_mg)
-        self.on_call(call, self.monotonic() - read_at)
+        self.latencies.append(self.monotonic() - read_at)
+        self.on_call(call, self.latencies[-1])
 
 
 async def _nothing(_sample: Sample) -> None:

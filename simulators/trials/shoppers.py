@@ -30,6 +30,8 @@ from agent.bagging import rules
 from agent.bagging.rules import Bag, Call, Expected
 from agent.bagging.settings import MG_PER_G, BaggingSection
 from agent.interpret.gtin import check_digit
+from agent.session.pricing.engine import price_basket
+from agent.session.pricing.engine_types import LineInput
 from simulators.devices.scale_physics import ScalePhysics
 
 BEHAVIOURS = ("bagged_without_scan", "swap", "removed_after_scan", "heavy_skip")
@@ -74,7 +76,7 @@ PRODUCTS = _products()
 
 def catalog_lines(products: Sequence[Product] = PRODUCTS) -> list[dict[str, Any]]:
     """The products as catalog lines (docs/catalog.md), with their weights, for a real lane."""
-    return [{"gtin": p.gtin, "name": p.name, "price": p.price, "tax_rate": "0.08", "weight_g": p.weight_g}
+    return [{"gtin": p.gtin, "name": p.name, "price": p.price, "tax_rate": "0.08", "weight_g": p.weight_g, "version": 1}
             for p in products]
 
 
@@ -94,7 +96,17 @@ class Visit:
     steps: tuple[Step, ...]
     act_at: float | None = None     # when the dishonest act happened
     act_mass_g: int = 0             # the weight of the item concerned
-    at_risk: int = 0                # yen the act would take unpaid
+    scanned: tuple[Product, ...] = ()   # what is paid for
+    taken: tuple[Product, ...] = ()     # what leaves the store with the shopper
+
+    def loss(self) -> int:
+        """What leaves unpaid, in yen: the takings priced by the one pricing engine less the paid basket."""
+        return _total(self.taken) - _total(self.scanned)
+
+
+def _total(products: Sequence[Product]) -> int:
+    lines = [LineInput(f"L{i}", p.gtin, p.name, 1, p.price, None, "0.08") for i, p in enumerate(products, 1)]
+    return price_basket(lines, member_tier=None).total
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,41 +132,46 @@ def script(rng: random.Random, shoppers: Shoppers, behaviour: str = "honest") ->
         steps.append(Step(0.0, "place", mass_mg=rng.randint(15, 60) * MG_PER_G))
         t = rng.uniform(1.0, 2.5)
     act_index = rng.randrange(n) if behaviour != "honest" else -1
-    act_at, act_mass, at_risk = None, 0, 0
-    bagged: list[tuple[Product, int]] = []
+    act_at, act_mass = None, 0
+    scanned: list[Product] = []
+    taken: list[Product] = []
     for i in range(n):
         product = rng.choice(PRODUCTS if rng.random() < 0.1 else ordinary)
         if i == act_index and behaviour == "heavy_skip":
             product = rng.choice([p for p in PRODUCTS if p.bulky])
         mass = _unit_mass(rng, product, shoppers)
         steps.append(Step(t, "scan", product))
+        scanned.append(product)
         placed = t + _placing_delay(rng, shoppers)
         if i == act_index and behaviour == "heavy_skip":
-            act_at, act_mass, at_risk = t + 1.0, product.weight_g, product.price
+            act_at, act_mass = t + 1.0, product.weight_g
+            taken += [product, product]                  # the second one, unscanned, beside it in the trolley
             steps.append(Step(t + 1.0, "skip", product, act=True))
             t += 1.0 + rng.uniform(1.0, 3.0)
             continue
-        if product.bulky and product.weight_g <= 1500 and behaviour != "swap":
+        if product.bulky and product.weight_g <= 1500 and not (i == act_index and behaviour == "swap"):
             steps.append(Step(t + 1.0, "skip", product))          # an honest declaration: too big for a bag
+            taken.append(product)
             t += 1.0 + rng.uniform(1.0, 3.0)
             continue
         if i == act_index and behaviour == "swap":
             dearer = [p for p in ordinary if p.price > product.price and p is not product]
             if dearer:
                 other = rng.choice(dearer)
-                act_at, act_mass, at_risk = placed, other.weight_g, other.price - product.price
+                act_at, act_mass = placed, other.weight_g
                 product, mass = other, _unit_mass(rng, other, shoppers)
         lean = 0.9 if rng.random() < shoppers.lean else 1.0
         steps.append(Step(placed, "place", product, mass, lean, act=i == act_index and behaviour == "swap"))
-        bagged.append((product, mass))
+        taken.append(product)
         t = placed + rng.uniform(1.0, 3.0)
         if i == act_index and behaviour == "bagged_without_scan":
             extra = rng.choice(ordinary)
-            act_at, act_mass, at_risk = t, extra.weight_g, extra.price
+            act_at, act_mass = t, extra.weight_g
+            taken.append(extra)
             steps.append(Step(t, "place", extra, _unit_mass(rng, extra, shoppers), act=True))
             t += rng.uniform(1.5, 3.0)
         if i == act_index and behaviour == "removed_after_scan":
-            act_at, act_mass, at_risk = t, product.weight_g, product.price
+            act_at, act_mass = t, product.weight_g        # out of the bag, into a pocket: paid all the same
             steps.append(Step(t, "lift", product, mass, act=True))
             t += rng.uniform(1.5, 3.0)
     if rng.random() < shoppers.shake:
@@ -163,7 +180,7 @@ def script(rng: random.Random, shoppers: Shoppers, behaviour: str = "honest") ->
     steps.append(Step(t + 2.0, "pay"))
     if behaviour == "swap" and act_at is None:          # nothing dearer to swap in: an honest visit after all
         behaviour = "honest"
-    return Visit(behaviour, tuple(sorted(steps, key=lambda s: s.at)), act_at, act_mass, at_risk)
+    return Visit(behaviour, tuple(sorted(steps, key=lambda s: s.at)), act_at, act_mass, tuple(scanned), tuple(taken))
 
 
 def _unit_mass(rng: random.Random, product: Product, shoppers: Shoppers) -> int:
@@ -305,3 +322,67 @@ def physics_for_lane(seed: int) -> ScalePhysics:
 
 def with_skip_max(settings: BaggingSection, grams: int) -> BaggingSection:
     return replace(settings, skip_max_g=grams)
+
+
+async def play_on_lane(lane: Any, scanner: Any, scale: Any, visit: Visit, *, speed: float = 1.0,
+                       staff_s: float = 0.5) -> Outcome:
+    """Play `visit` on a real lane (simulators/lanes/bagging.py: `lane` an agent.app.Lane, `scanner` and `scale`
+    its pty simulators) in real time, `speed` seconds per script second. A call is resolved by staff (approved)
+    after `staff_s`; at "pay" the lane's total is checked against the pricing engine's for what was scanned, the
+    visit is cancelled (the payment is not what is measured here) and the shopper lifts the bags off."""
+    import asyncio
+    import time as clock
+
+    from agent.session.rules import action_rules
+
+    controller = lane.session
+    outcome = Outcome(visit.behaviour)
+    started, offset = clock.monotonic(), 0.0
+    seen: set[str] = set()
+
+    async def staff() -> float:
+        """Record the open bagging calls; staff resolve them. Returns the seconds it took."""
+        pending = [i for i in controller.session.pending if i.reason in rules.REASONS and i.intervention_id not in seen]
+        if not pending:
+            return 0.0
+        for call in pending:
+            seen.add(call.intervention_id)
+            at = clock.monotonic() - started
+            outcome.calls.append((at, call.reason))
+            if outcome.act_at is not None and not outcome.detected:
+                outcome.detected, outcome.act_to_call_s = True, at - outcome.act_at
+        await asyncio.sleep(staff_s)
+        while controller.session.pending:
+            await controller.apply(lambda s: action_rules.resolve(s, approved=True, staff_id="S-SIM",
+                                                                  settings=controller.settings, now=clock.time()))
+        return staff_s
+
+    for step in visit.steps:
+        due = started + step.at * speed + offset
+        while (left := due - clock.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.05))
+            offset += await staff()
+        offset += await staff()
+        if step.act:
+            outcome.act_at = clock.monotonic() - started
+        if step.kind == "scan" and step.product is not None:
+            scanner.scan(step.product.code, aim="]E0")
+            await asyncio.sleep(0.3)
+        elif step.kind == "place":
+            scale.place(step.mass_mg, on_platter=step.on_platter)
+        elif step.kind == "lift":
+            scale.lift(step.mass_mg)
+        elif step.kind == "shake":
+            scale.vibrate(step.on_platter, step.mass_mg)
+        elif step.kind == "skip":
+            await lane.bagging.skip()
+        elif step.kind == "pay":
+            await asyncio.sleep(1.0)                     # the last item settles
+            offset += await staff()
+            assert controller.view()["totals"]["total"] == _total(visit.scanned), "the lane's total is the engine's"
+            await controller.apply(lambda s: action_rules.cancel(s, controller.settings, clock.time()))
+    for item in list(scale.physics.items):
+        scale.lift(item.mass_mg)
+    await asyncio.sleep(1.0)                             # the bag area settles empty before the next shopper
+    outcome.extra_s = staff_s * len(outcome.calls)
+    return outcome
