@@ -7,6 +7,7 @@ as a shopper's hands would; what the lane then does is theirs to check.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -24,7 +25,6 @@ from simulators.devices.scale_physics import ScalePhysics
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.doubles.ports import free_port
 from simulators.fixtures.daemon import render_toml
-from simulators.trials.sync_checks import wait_until
 
 FAST = {"place_timeout_s": 3.0, "call_after_s": 2.0, "motion_timeout_s": 2.0}
 
@@ -63,8 +63,10 @@ class BaggingRig:
         """The agent started, its scanner and scale connected."""
         lane = await app.start(load(self.config(**bagging)))
         try:
-            await wait_until(lambda: lane.health.component("device:handheld").state == "ok"
-                             and lane.health.component("scale").state == "ok", 15)
+            async with asyncio.timeout(15):
+                while not (lane.health.component("device:handheld").state == "ok"
+                           and lane.health.component("scale").state == "ok"):
+                    await asyncio.sleep(0.05)
             yield lane
         finally:
             await app.stop(lane)
