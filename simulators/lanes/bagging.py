@@ -64,8 +64,9 @@ class BaggingRig:
         lane = await app.start(load(self.config(**bagging)))
         try:
             async with asyncio.timeout(15):
-                while not (lane.health.component("device:handheld").state == "ok"
-                           and lane.health.component("scale").state == "ok"):
+                while True:
+                    if all(lane.health.component(c).state == "ok" for c in ("device:handheld", "scale")):
+                        break
                     await asyncio.sleep(0.05)
             yield lane
         finally:
