@@ -60,12 +60,13 @@ class BaggingRig:
 
     @contextlib.asynccontextmanager
     async def lane(self, **bagging: Any) -> AsyncIterator[app.Lane]:
-        """The agent started, its scanner and scale connected."""
+        """The agent started, its scanner (and, unless `enabled = False`, its scale) connected."""
         lane = await app.start(load(self.config(**bagging)))
+        components = ("device:handheld", "scale") if bagging.get("enabled", True) else ("device:handheld",)
         try:
             async with asyncio.timeout(15):
                 while True:
-                    if all(lane.health.component(c).state == "ok" for c in ("device:handheld", "scale")):
+                    if all(lane.health.component(c).state == "ok" for c in components):
                         break
                     await asyncio.sleep(0.05)
             yield lane
