@@ -144,7 +144,7 @@ async def start(config: Config) -> Lane:
                         pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
                         on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
     metrics.add_to(api.app)
-    SessionRoutes(session, pipeline, checkout).add_to(api.app)
+    SessionRoutes(session, pipeline, checkout, None if bagging is None else bagging.skip).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
                      pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,

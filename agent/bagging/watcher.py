@@ -80,11 +80,17 @@ class BaggingWatcher:
         """Each committed change of the visit (under the controller's lock: queue it, decide later)."""
         self._visits.put_nowait(change.session)
 
-    async def skip(self) -> None:
-        """The shopper's "skip bagging" for the last item scanned."""
+    async def skip(self) -> str | None:
+        """The shopper's "skip bagging" for the last item scanned; the reason it is refused (`nothing_to_skip`:
+        no item waits to be bagged, `no_weight_check`: the scale is not checking now), else None."""
         self._hear_visits()
+        if self.bag.degraded:
+            return "no_weight_check"
+        if not self.bag.pending:
+            return "nothing_to_skip"
         self.bag, actions = rules.skip(self.bag, self.settings)
         await self._act(actions, self.monotonic())
+        return None
 
     # -- the supervised component ------------------------------------------------------------------------------
 

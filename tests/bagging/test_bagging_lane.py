@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from agent import app
@@ -135,13 +136,21 @@ async def test_an_item_taken_back_out_is_item_removed(rig: Rig) -> None:
         assert abs(weights["measured_mg"] + TEA_MG) <= 2_000
 
 
+async def _skip(lane: app.Lane) -> tuple[int, dict[str, Any]]:
+    """The kiosk's "skip bagging" button: POST /v1/session/skip-bagging on the lane's local API."""
+    async with aiohttp.ClientSession() as http, http.post(
+            f"http://{lane.config.api.listen}/v1/session/skip-bagging") as response:
+        return response.status, await response.json()
+
+
 async def test_skip_bagging_calls_above_skip_max_and_is_allowed_below(rig: Rig) -> None:
     async with rig.lane(skip_max_g=100) as lane:
-        assert lane.bagging is not None
         await rig.scan(lane, BATTERIES, 1)
-        await lane.bagging.skip()                # 95 g: allowed
+        assert (await _skip(lane))[0] == 200     # 95 g: allowed
+        status, body = await _skip(lane)         # nothing waits to be bagged now
+        assert status == 409 and body["reason"] == "nothing_to_skip"
         await rig.scan(lane, TEA, 1)
-        await lane.bagging.skip()                # 530 g: staff look at it
+        assert (await _skip(lane))[0] == 200     # 530 g: staff look at it
         weights = await called(lane, "skip_bagging")
         assert weights["expected_mg"] == TEA_MG
         assert [i.reason for i in lane.session.session.interventions] == ["skip_bagging"]
