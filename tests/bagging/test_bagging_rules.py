@@ -151,3 +151,34 @@ def test_at_the_next_visit_a_gain_beyond_its_first_item_is_an_unexpected_item() 
     bag, actions = rules.weighed(rules.new_visit(bag), 700_000, True, S)
     bag, actions = rules.weighed(_scanned(bag, _item(weight_g=200)), 1_400_000, True, S)
     assert [a.reason for a in actions if isinstance(a, Call)] == ["unexpected_item"]
+
+
+def test_a_bagging_call_survives_a_restart_with_its_weights() -> None:
+    from dataclasses import replace
+
+    from agent.bagging.calls import raise_call
+    from agent.session.rules import codec
+    from agent.session.rules.basket import new_session
+    from agent.session.rules.machine import SessionState
+
+    scanning = replace(new_session("V1", 1000.0, True), state=SessionState.SCANNING)
+    call = Call("unexpected_item", "L1", "04901234567894", 500_000, 900_000, 25_000, 900_000)
+    change = raise_call(scanning, call, max_failed_payments=3)
+    assert change is not None and change.session.state is SessionState.NEEDS_ATTENDANT
+    assert change.events[0][2]["weights"] == call.weights()
+    restored = codec.loads(codec.dumps(change.session))
+    assert restored == change.session and restored.pending[0].weights == call.weights()
+    assert restored.pending[0].line_id is None and restored.pending[0].detail == "L1"   # a reject voids no line
+
+
+def test_no_call_opens_a_visit_or_stops_a_payment() -> None:
+    from dataclasses import replace
+
+    from agent.bagging.calls import raise_call
+    from agent.session.rules.basket import idle_session
+    from agent.session.rules.machine import SessionState
+
+    call = Call("item_removed", None, None, 0, -500_000, 5_000, 0)
+    assert raise_call(idle_session(1000.0), call, max_failed_payments=3) is None
+    paying = replace(idle_session(1000.0), session_id="V1", state=SessionState.PAYING)
+    assert raise_call(paying, call, max_failed_payments=3) is None
