@@ -54,7 +54,8 @@ def rig(tmp_path: Path) -> Iterator[BaggingRig]:
 
 async def test_honest_and_dishonest_visits_through_the_real_lane(rig: BaggingRig) -> None:
     visits = [_visit("honest", 1), *(_visit(b, 10 + i) for i, b in enumerate(sh.BEHAVIOURS))]
-    settings = BaggingSection(enabled=True, skip_max_g=SKIP_MAX_G, **FAST)
+    settings = BaggingSection(enabled=True, skip_max_g=SKIP_MAX_G, place_timeout_s=FAST["place_timeout_s"],
+                              call_after_s=FAST["call_after_s"], motion_timeout_s=FAST["motion_timeout_s"])
     expected = sh.PureLane(settings, sh.physics_for_lane(0))
     async with rig.lane(skip_max_g=SKIP_MAX_G, **FAST) as lane:
         for visit in visits:
