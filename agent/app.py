@@ -20,6 +20,8 @@ from agent.api.metrics import LaneMetrics
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.attendant.components import Attendant, Identity, build_attendant
+from agent.bagging.components import build_bagging
+from agent.bagging.watcher import BaggingWatcher
 from agent.catalog.catalog_sync import CatalogSync, build_catalog_sync
 from agent.catalog.db import CatalogDb
 from agent.clock import clock_trust
@@ -68,6 +70,7 @@ class Lane:
     checkout: Checkout
     metrics: LaneMetrics
     attendant: Attendant | None = None
+    bagging: BaggingWatcher | None = None     # the bagging-area scale, when `[bagging]` is enabled
     sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
     reload_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -105,12 +108,20 @@ async def start(config: Config) -> Lane:
         attendant.on_screen(message)
 
     adapter, offline_policy = build_adapter(config.payment), CatalogOffline(catalog, max_age_s)
+
+    def changed(change: Any) -> None:               # the metrics, and the bagging scale's view of the visit
+        observers.change(change)
+        if bagging is not None:
+            bagging.on_change(change)
+
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=adapter, notify=screen,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
                                 offline_policy=offline_policy, guard=guard,
-                                on_recorded=sync.wake, observers=observers, clock_trusted=clock_trusted)
+                                on_recorded=sync.wake, observers=replace(observers, change=changed),
+                                clock_trusted=clock_trusted)
+    bagging = build_bagging(config.bagging, catalog=catalog, lane_db=lane_db, visit=session)
     checkout = Checkout(session, adapter=adapter, lane_db=lane_db, health=health.component("session"),
                         settings=config.payment, currency=config.agent.currency, store_id=config.agent.store_id,
                         lane_id=config.agent.lane_id, offline_policy=offline_policy, audit_policy=catalog.policy,
@@ -133,7 +144,7 @@ async def start(config: Config) -> Lane:
                         pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
                         on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
     metrics.add_to(api.app)
-    SessionRoutes(session, pipeline, checkout).add_to(api.app)
+    SessionRoutes(session, pipeline, checkout, None if bagging is None else bagging.skip).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
                      pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,
@@ -142,7 +153,7 @@ async def start(config: Config) -> Lane:
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=supervisor, api=api, lane_db=lane_db,
                 catalog=catalog, catalog_sync=catalog_sync, pipeline=pipeline, session=session, checkout=checkout,
-                metrics=metrics, attendant=attendant,
+                metrics=metrics, attendant=attendant, bagging=bagging,
                 sync=sync, reload_requested=reload_requested)
     health.component("pipeline").ok()
     supervisor.start("catalog", catalog_sync.run, probe=catalog_sync.probe)
@@ -153,6 +164,8 @@ async def start(config: Config) -> Lane:
         await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     supervisor.start("session", session.run)
     attendant.start(supervisor)
+    if bagging is not None:
+        supervisor.start("scale", bagging.run)     # component `scale`: degraded while there is no weight check
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:
