@@ -183,13 +183,19 @@ class _EscposPrinter:
                UnavailableReason.BUSY: "another program holds the printer (CUPS's usblp?); stop it",
                UnavailableReason.NOT_FOUND: "check the cable, the power and the address "
                                             "(omo-edge doctor lists the printers it sees)"}[reason]
-        return DeviceUnavailable(reason, f"printer {self.name!r}: cannot open {self._where()} ({exc}). Fix: {fix}")
+        cause = " ".join(str(exc).split())        # python-escpos's messages span lines; a log line should not
+        return DeviceUnavailable(reason, f"printer {self.name!r}: cannot open {self._where()} ({cause}). Fix: {fix}")
 
     def _close(self) -> None:
         device, self._device = self._device, None
         if device is not None:
-            with contextlib.suppress(Exception):  # closing a device that is gone may fail; it is gone either way
+            try:
                 device.close()
+            except Exception:                     # closing a device that is gone may fail; it is gone either way
+                self._abandon(device)
+
+    def _abandon(self, device: Any) -> None:
+        """Release what a failed close left open, so python-escpos's own close at collection has nothing to do."""
 
 
 class SerialPrinter(_EscposPrinter):
@@ -214,6 +220,12 @@ class SerialPrinter(_EscposPrinter):
     def _read(self) -> bytes:
         data: bytes = self._device.device.read(64)
         return data
+
+    def _abandon(self, device: Any) -> None:
+        # python-escpos flushes before closing, and flushing a port whose adapter is gone fails (EIO);
+        # pyserial's own close does not flush.
+        with contextlib.suppress(Exception):
+            device.device.close()
 
     def _line_s(self, nbytes: int) -> float:
         return nbytes * 10 / self.baudrate
