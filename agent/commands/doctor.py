@@ -1,5 +1,5 @@
-"""`omo-edge doctor`: which scanners, cameras, lane lights, scales and receipt printers this box has, whether the service user may open
-them, what to paste.
+"""`omo-edge doctor`: which scanners, cameras, lane lights, scales and receipt printers this box has, whether the
+service user may open them, what to paste.
 
 Run it as the service user (`sudo -u omo-edge omo-edge doctor`) so "may open" answers for the agent itself.
 """
