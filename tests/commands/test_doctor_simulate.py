@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from drivers.detect import Roots, everything
 from drivers.lights import Signal, open_light
 from drivers.scales import open_scale
@@ -199,3 +201,31 @@ def test_doctor_lists_a_usb_receipt_printer_by_its_interface_class_or_maker(tmp_
     assert printers[0].description == "EPSON" and not printers[0].notes
     assert printers[1].description == "Star Micronics" and "without a printer interface" in printers[1].notes[0]
     assert 'driver = "escpos_usb", vendor_id = "04b8", product_id = "0e15"' in printers[0].snippet("printer0")
+
+
+async def test_simulate_printer_prints_a_config_the_driver_opens_and_each_receipt_as_it_is_cut(tmp_path: Path) -> None:
+    from drivers.escpos_text import kanji_bytes
+    from drivers.printers import PrintFailed, open_printer
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "agent", "simulate", "printer", "--network",
+                                                "--png-dir", str(tmp_path), stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            await proc.stdout.readline()
+            config = (await proc.stdout.readline()).decode()
+            port = int(config.split("port = ", 1)[1].split(" ", 1)[0])
+            await proc.stdout.readline()
+            async with open_printer("escpos_network", {"host": "127.0.0.1", "port": port}) as printer:
+                await printer.send(kanji_bytes("鮭おにぎり", printer.profile) + b"\n\x1dV\x00")
+                lines = [(await proc.stdout.readline()).decode() for _ in range(3)]
+                assert lines[0].startswith("--- receipt cut") and lines[1].strip() == "鮭おにぎり"
+                assert os.path.isfile(lines[2].split("png: ", 1)[1].strip())  # noqa: ASYNC240 - one stat
+                proc.stdin.write(b"cover-open\n")
+                assert "cover open" in (await proc.stdout.readline()).decode()
+                with pytest.raises(PrintFailed):
+                    await printer.send(b"x\n")
+    finally:
+        proc.stdin.close()
+        await proc.wait()
