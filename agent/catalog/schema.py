@@ -122,8 +122,15 @@ CREATE TABLE sale_stops (               -- columns in key order: SQLite 3.40's q
 ALTER TABLE promotions ADD COLUMN days_before INTEGER;
 """
 
+# The member's tenure and audit history, cached from the cloud for the random audit's risk factors.
+M004_MEMBER_AUDITS = """
+ALTER TABLE members ADD COLUMN since TEXT;               -- ISO date the member joined; NULL: not known
+ALTER TABLE members ADD COLUMN audits INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN audit_findings INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES),
-              Migration("m003_sale_stops", M003_SALE_STOPS))
+              Migration("m003_sale_stops", M003_SALE_STOPS), Migration("m004_member_audits", M004_MEMBER_AUDITS))
 
 # Kind name -> (table, key column) for counts and deletes; the order of `omo-edge catalog status`.
 KINDS: dict[str, tuple[str, str]] = {
