@@ -42,6 +42,9 @@ def widen(text: str) -> str:
                 if len(joined) == 1:
                     out[-1] = joined
                     continue
+            if ch in "\uff9e\uff9f":                   # a mark on its own: the spacing form JIS X 0208 has
+                out.append("\u309b" if ch == "\uff9e" else "\u309c")
+                continue
             out.append(unicodedata.normalize("NFKC", ch))
         else:
             out.append(_SIGNS.get(ch, ch))

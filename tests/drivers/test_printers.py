@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from escpos.printer import Dummy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers import printers
 from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
@@ -205,3 +207,17 @@ async def test_a_missing_printer_cannot_be_opened_and_says_where(tmp_path: Path)
         async with open_printer("escpos_serial", {"port": str(tmp_path / "nothing")}):
             pass
     assert missing.value.reason is UnavailableReason.NOT_FOUND
+
+
+# Characters every Kanji method can print: ASCII, kana, common Kanji and the receipt's signs.
+ALPHABET = "abcXYZ0189 .,:-()/%あいうえおがぱゃっアイウエオガパャッー漢字鮭茶乳麺税込合計※￥ｶﾞﾑｱｲｳ"
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet=ALPHABET, max_size=30), profile=st.sampled_from(KANJI_PROFILES))
+def test_any_line_of_printable_characters_round_trips_through_the_simulator(text: str,
+                                                                            profile: PrinterProfile) -> None:
+    from drivers.escpos_text import widen
+
+    receipt = parse_bytes(kanji_bytes(text, profile) + b"\n\x1dV\x00")[0]
+    assert receipt.text_lines == ([widen(text)] if text else [])
