@@ -221,3 +221,18 @@ def test_any_line_of_printable_characters_round_trips_through_the_simulator(text
 
     receipt = parse_bytes(kanji_bytes(text, profile) + b"\n\x1dV\x00")[0]
     assert receipt.text_lines == ([widen(text)] if text else [])
+
+
+async def test_automatic_status_back_stops_a_long_job_where_the_paper_ran_out() -> None:
+    """On a line slower than the driver writes, the ASB block of the paper end arrives while the job is still
+    being sent: the driver stops there rather than pushing the rest of the job into a printer without paper."""
+    sim = VirtualSerialPrinter(baud=115_200, paper_out_after=3)
+    the_job = b"".join(f"line {i}\n".encode() for i in range(5000))
+    try:
+        async with open_printer("escpos_serial", {"port": sim.path, "baudrate": 115_200}) as printer:
+            with pytest.raises(PrintFailed) as failed:
+                await printer.send(the_job)
+    finally:
+        sim.close()
+    assert failed.value.status.reason == "paper_out"
+    assert failed.value.sent_bytes < len(the_job) // 2
