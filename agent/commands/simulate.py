@@ -174,8 +174,7 @@ def run_light(args: argparse.Namespace) -> int:
 
 
 def run_printer(args: argparse.Namespace) -> int:
-    from simulators.devices.printer import VirtualNetworkPrinter, VirtualSerialPrinter
-    from simulators.devices.printer_parse import PrintedReceipt
+    from simulators.devices.printer import PrintedReceipt, VirtualNetworkPrinter, VirtualSerialPrinter
 
     def cut(receipt: PrintedReceipt, png: Path | None) -> None:
         print(f"--- receipt cut ({len(receipt.text_lines)} lines, {receipt.images} images)", flush=True)

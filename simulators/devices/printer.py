@@ -27,6 +27,9 @@ from pathlib import Path
 from simulators.devices.printer_parse import EscPosMachine, PrintedLine, PrintedReceipt
 from simulators.devices.pty_device import VirtualPtyDevice
 
+__all__ = ["EscPosMachine", "PrintedLine", "PrintedReceipt", "VirtualNetworkPrinter", "VirtualSerialPrinter",
+           "parse_bytes", "render_png"]
+
 DOTS = {58: 384, 80: 576}
 _FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
           "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
