@@ -25,7 +25,7 @@ from escpos.printer import Dummy
 
 from drivers.escpos_text import kanji_bytes
 from drivers.printers import PROFILES, PrinterProfile, open_printer
-from simulators.devices.printer import VirtualSerialPrinter
+from simulators.devices.printer import VirtualSerialPrinter, cell_width
 
 ITEMS = [("おにぎり 鮭", 150, True), ("緑茶 500ml", 140, True), ("サンドイッチ たまご", 298, True),
          ("乾電池 単3 4本", 498, False), ("ガム ミント", 110, True), ("牛乳 1L", 238, True),
@@ -47,10 +47,10 @@ def receipt_job(profile: PrinterProfile, native: bool) -> bytes:
     d.set(align="left")
     width = profile.columns
     for name, price, reduced in ITEMS:
-        label = kanji_bytes(name + (" ※" if reduced else ""), profile)
+        shown = name + (" ※" if reduced else "")
         amount = f"{price:>6,}".encode()
-        pad = width - len(name) * 2 - (2 if reduced else 0) - len(amount)
-        d._raw(label + b" " * max(pad, 1) + amount + b"\n")
+        pad = width - sum(cell_width(ch) for ch in shown) // 12 - len(amount)
+        d._raw(kanji_bytes(shown, profile) + b" " * max(pad, 1) + amount + b"\n")
     total = sum(price for _, price, _ in ITEMS)
     d.set(bold=True, double_height=True)
     d._raw(kanji_bytes(f"合計 ￥{total:,}", profile) + b"\n")
