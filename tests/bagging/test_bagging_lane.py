@@ -24,9 +24,9 @@ from simulators.devices.scale import VirtualScale
 from simulators.devices.scale_physics import ScalePhysics
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.doubles.ports import free_port
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.daemon import render_toml
 from simulators.fixtures.session import store_state
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 TEA_MG, BATTERIES_MG = 530_000, 95_000

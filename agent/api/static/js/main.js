@@ -42,6 +42,7 @@ async function boot() {
   $('cancel-payment').addEventListener('click', () => act('/v1/session/payment/cancel'));
   $('call-staff').addEventListener('click', () => act('/v1/session/attendant'));
   $('suspend').addEventListener('click', () => act('/v1/session/suspend'));
+  $('skip-bagging').addEventListener('click', () => act('/v1/session/skip-bagging'));
   $('pay-hint').hidden = !config.scan_to_pay;
   document.body.dataset.scanner = config.scanner_position;
   setInterval(() => { if (view?.state === 'paying') tick(view); }, 1000);
