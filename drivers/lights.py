@@ -19,15 +19,14 @@ Built-ins are in `BUILTIN` so that finding them reads no installed package's met
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 from collections.abc import Mapping
 from enum import StrEnum
-from importlib.metadata import entry_points
 from types import TracebackType
 from typing import Protocol, Self, cast
 
-from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
+from drivers.base import DeviceUnavailable, UnavailableReason
+from drivers.plugins import Plugins
 
 GROUP = "omo_edge.lights"
 BUILTIN = {"relay_serial": "drivers.relay_serial:RelaySerialLight", "hid_light": "drivers.hid_light:HidLight"}
@@ -66,29 +65,20 @@ class UnknownLight(LookupError):
 
 def available() -> list[str]:
     """Names of every light driver: the built-ins and those registered by installed packages."""
-    return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group=GROUP)})
+    return _PLUGINS.available()
 
 
 def load(name: str) -> LightFactory:
     """Import and return the factory registered as `name` (a built-in without reading any metadata)."""
-    if name in BUILTIN:
-        module, _, attr = BUILTIN[name].partition(":")
-        return cast(LightFactory, getattr(importlib.import_module(module), attr))
-    matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
-    if not matches:
-        raise UnknownLight(f"no light driver named {name!r}. Fix: use one of {', '.join(available())}")
-    return cast(LightFactory, matches[0].load())
+    return _PLUGINS.load(name)
 
 
 def open_light(driver: str, options: Mapping[str, object]) -> Light:
     """Build (not yet open: `async with` opens it) the light `driver`; a bad option is a DriverOptionError."""
-    factory = load(driver)
-    try:
-        return factory(options)
-    except DriverOptionError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise DriverOptionError("", f"the {driver} light refused its options: {exc}") from exc
+    return cast(Light, _PLUGINS.build(driver, options))
+
+
+_PLUGINS = Plugins[LightFactory]("light", GROUP, BUILTIN, UnknownLight)
 
 
 _OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: UnavailableReason.NOT_FOUND,

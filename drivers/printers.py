@@ -17,14 +17,13 @@ by name in the entry-point group `omo_edge.printers`; built-ins are in `BUILTIN`
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from types import MappingProxyType, TracebackType
 from typing import Literal, Protocol, Self, cast
 
 from drivers.base import DriverError, DriverOptionError
+from drivers.plugins import Plugins
 
 GROUP = "omo_edge.printers"
 BUILTIN = {"escpos_usb": "drivers.printer_escpos:UsbPrinter", "escpos_serial": "drivers.printer_escpos:SerialPrinter",
@@ -162,26 +161,17 @@ def profile_named(name: str) -> PrinterProfile:
 
 def available() -> list[str]:
     """Names of every printer driver: the built-ins and those registered by installed packages."""
-    return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group=GROUP)})
+    return _PLUGINS.available()
 
 
 def load(name: str) -> PrinterFactory:
     """Import and return the factory registered as `name` (a built-in without reading any metadata)."""
-    if name in BUILTIN:
-        module, _, attr = BUILTIN[name].partition(":")
-        return cast(PrinterFactory, getattr(importlib.import_module(module), attr))
-    matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
-    if not matches:
-        raise UnknownPrinter(f"no printer driver named {name!r}. Fix: use one of {', '.join(available())}")
-    return cast(PrinterFactory, matches[0].load())
+    return _PLUGINS.load(name)
 
 
 def open_printer(driver: str, options: Mapping[str, object]) -> Printer:
     """Build (not yet open: `async with` opens it) the printer `driver`; a bad option is a DriverOptionError."""
-    factory = load(driver)
-    try:
-        return factory(options)
-    except DriverOptionError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise DriverOptionError("", f"the {driver} printer refused its options: {exc}") from exc
+    return cast(Printer, _PLUGINS.build(driver, options))
+
+
+_PLUGINS = Plugins[PrinterFactory]("printer", GROUP, BUILTIN, UnknownPrinter)

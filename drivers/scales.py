@@ -20,14 +20,12 @@ Built-ins are in `BUILTIN` so that finding them reads no installed package's met
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from types import TracebackType
 from typing import Protocol, Self, cast
 
-from drivers.base import DriverOptionError
+from drivers.plugins import Plugins
 
 GROUP = "omo_edge.scales"
 BUILTIN = {"toledo8217": "drivers.scale_toledo:ToledoScale", "scp01": "drivers.scale_scp01:Scp01Scale",
@@ -121,26 +119,17 @@ def _describe(r: Reading) -> str:
 
 def available() -> list[str]:
     """Names of every scale driver: the built-ins and those registered by installed packages."""
-    return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group=GROUP)})
+    return _PLUGINS.available()
 
 
 def load(name: str) -> ScaleFactory:
     """Import and return the factory registered as `name` (a built-in without reading any metadata)."""
-    if name in BUILTIN:
-        module, _, attr = BUILTIN[name].partition(":")
-        return cast(ScaleFactory, getattr(importlib.import_module(module), attr))
-    matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
-    if not matches:
-        raise UnknownScale(f"no scale driver named {name!r}. Fix: use one of {', '.join(available())}")
-    return cast(ScaleFactory, matches[0].load())
+    return _PLUGINS.load(name)
 
 
 def open_scale(driver: str, options: Mapping[str, object]) -> Scale:
     """Build (not yet open: `async with` opens it) the scale `driver`; a bad option is a DriverOptionError."""
-    factory = load(driver)
-    try:
-        return factory(options)
-    except DriverOptionError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise DriverOptionError("", f"the {driver} scale refused its options: {exc}") from exc
+    return cast(Scale, _PLUGINS.build(driver, options))
+
+
+_PLUGINS = Plugins[ScaleFactory]("scale", GROUP, BUILTIN, UnknownScale)

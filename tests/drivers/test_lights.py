@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers import lights
+from drivers import lights, plugins
 from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
 from drivers.hid_light import HidLight, reports
 from drivers.lights import Signal, open_light
@@ -31,7 +31,7 @@ def test_built_in_lights_are_found_without_reading_entry_points(monkeypatch: pyt
     def no_metadata(**_: object) -> list[object]:
         raise AssertionError("entry points were read for a built-in light")
 
-    monkeypatch.setattr(lights, "entry_points", no_metadata)
+    monkeypatch.setattr(plugins, "entry_points", no_metadata)
     assert lights.load("relay_serial") is RelaySerialLight and lights.load("hid_light") is HidLight
 
 

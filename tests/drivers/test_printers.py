@@ -15,7 +15,7 @@ from escpos.printer import Dummy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import printers
+from drivers import plugins, printers
 from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
 from drivers.escpos_text import kanji_bytes
 from drivers.printer_escpos import NetworkPrinter, SerialPrinter, UsbPrinter
@@ -44,7 +44,7 @@ def test_built_in_printers_are_found_without_reading_entry_points(monkeypatch: p
     def no_metadata(**_: object) -> list[object]:
         raise AssertionError("entry points were read for a built-in printer")
 
-    monkeypatch.setattr(printers, "entry_points", no_metadata)
+    monkeypatch.setattr(plugins, "entry_points", no_metadata)
     assert printers.load("escpos_serial") is SerialPrinter
     assert printers.load("escpos_network") is NetworkPrinter and printers.load("escpos_usb") is UsbPrinter
 

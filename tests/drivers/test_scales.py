@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import scale_cas, scale_hid, scale_nci, scale_scp01, scale_toledo, scales
+from drivers import plugins, scale_cas, scale_hid, scale_nci, scale_scp01, scale_toledo, scales
 from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
 from drivers.scale_cas import CasScale
 from drivers.scale_frames import cut
@@ -46,7 +46,7 @@ def test_built_in_scales_are_found_without_reading_entry_points(monkeypatch: pyt
     def no_metadata(**_: object) -> list[object]:
         raise AssertionError("entry points were read for a built-in scale")
 
-    monkeypatch.setattr(scales, "entry_points", no_metadata)
+    monkeypatch.setattr(plugins, "entry_points", no_metadata)
     loaded: list[object] = [scales.load(n) for n in ("toledo8217", "scp01", "cas_pd2", "hid_scale")]
     assert loaded == [ToledoScale, Scp01Scale, CasScale, HidScale]
 
