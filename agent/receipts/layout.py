@@ -76,14 +76,15 @@ def _body(receipt: Mapping[str, Any], words: Mapping[str, str], columns: int, la
     currency, rule = _currency(receipt), "-" * columns
     yield when(str(receipt["date"]))
     yield f"{words['lane']} {receipt.get('lane', '')}"
-    yield from wrap(f"{words['sale']} {receipt['sale_id']}", columns)
+    sale = f"{words['sale']} {receipt['sale_id']}"
+    yield from [sale] if len(sale) <= columns else [words["sale"], *wrap(str(receipt["sale_id"]), columns)]
     yield rule
     under = _discounts_under(receipt)
     for item in receipt["items"]:
-        name = _name(item, lang)
+        name = _name(item, lang, item.get("quantity", 1))
         shares = under.get(str(item.get("line_id")), [])
         gross = int(item["amount"]) + sum(share for _, share, _ in shares)
-        *head, last = wrap(name + (f" x{item['quantity']}" if item.get("quantity", 1) != 1 else ""), columns)
+        *head, last = wrap(name, columns)
         yield from head
         yield row(last, money(gross, currency), columns)
         for label, _share, amount in shares:
@@ -92,12 +93,12 @@ def _body(receipt: Mapping[str, Any], words: Mapping[str, str], columns: int, la
     yield rule
 
 
-def _name(item: Mapping[str, Any], lang: str) -> str:
-    """The item's name in the screen's language when the catalog has it, with ※ when at a reduced rate."""
-    names = item.get("names") or {}
-    if lang in names:
-        return str(names[lang]) + (" ※" if item.get("reduced") else "")
-    return str(item["name"])
+def _name(item: Mapping[str, Any], lang: str, quantity: Any) -> str:
+    """The item's name in the screen's language when the catalog has it, its quantity when not one, and ※ when
+    at a reduced rate."""
+    reduced = bool(item.get("reduced")) or str(item["name"]).endswith(" ※")
+    name = str((item.get("names") or {}).get(lang) or str(item["name"]).removesuffix(" ※"))
+    return name + (f" x{quantity}" if quantity != 1 else "") + (" ※" if reduced else "")
 
 
 def _discounts_under(receipt: Mapping[str, Any]) -> dict[str, list[tuple[str, int, int]]]:

@@ -25,8 +25,10 @@ WORDS: Mapping[str, Mapping[str, str]] = {
 
 
 def width(text: str) -> int:
-    """Columns `text` takes on the printer: wide and ambiguous (※, Kanji) characters take two."""
-    return sum(1 if ord(c) < 0x80 or unicodedata.east_asian_width(c) in ("H", "Na") else 2 for c in text)
+    """Columns `text` takes on the printer: wide and ambiguous (※, Kanji) characters take two, and so does ¥,
+    which Kanji mode prints as the full-width ￥ (drivers/escpos_text.py)."""
+    return sum(1 if ord(c) < 0x80 or (c != "¥" and unicodedata.east_asian_width(c) in ("H", "Na")) else 2
+               for c in text)
 
 
 def fit(text: str, columns: int) -> str:

@@ -73,16 +73,22 @@ def receipt(sale: dict[str, Any], settings: SessionSection) -> dict[str, Any]:
                    "line_id": line.get("line_id"), "quantity": line["quantity"], "amount": line["net"]}
                   for line in sale["lines"]],
         "discounts": [{"label": d["label"], "kind": d["kind"], "amount": d["amount"],
-                       "lines": [r["line_id"] for r in d.get("refers_to", ())]}
+                       "lines": [{"line_id": r["line_id"], "amount": r["amount"]} for r in d.get("refers_to", ())]}
                       for d in sale.get("discounts", ())],
         "coupons": [c["coupon_id"] for c in sale.get("coupons", ())],
         "points_redeemed": sale.get("points_redeemed", 0), "subtotal": sale.get("subtotal"),
         "tax": sale.get("tax"),
-        "payment": {"method": sale["payment"]["method"], "amount": sale["payment"]["amount"],
-                    "reference": masked(sale["payment"].get("reference"))},
+        "payment": _payment(sale.get("payment")),
         "reduced_rate_note": "※ reduced tax rate" if any(is_reduced(line["tax_rate"])
                                                          for line in sale["lines"]) else None,
         "rates": [{"rate": r["rate"], "total": r["total"], "tax": r["tax"]} for r in sale["tax_breakdown"]],
         "total": sale["total"], "points_earned": sale["points"],
         "barcode": {"symbology": "code128", "data": sale["sale_id"]},
     }
+
+
+def _payment(payment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How the sale was paid, as printed: the method, the amount and the reference masked."""
+    if payment is None:
+        return None
+    return {"method": payment["method"], "amount": payment["amount"], "reference": masked(payment.get("reference"))}
