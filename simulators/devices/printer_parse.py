@@ -90,6 +90,7 @@ class EscPosMachine:
         self.paper_out = False
         self.lines_printed = 0
         self.receipts: list[PrintedReceipt] = []
+        self.torn: list[PrintedReceipt] = []      # receipts cut short by a paper end, left on the old roll
         self.current = PrintedReceipt()
         self.asb = 0
         self.bytes_in = 0
@@ -131,9 +132,13 @@ class EscPosMachine:
             return self._asb_if_changed(before)
 
     def load_paper(self) -> bytes:
-        """A new roll: paper out and near-end cleared, no paper-out knob; the ASB block it causes."""
+        """A new roll: paper out and near-end cleared, no paper-out knob; the part of a receipt printed before
+        the paper ran out goes with the old roll (kept in `torn`). The ASB block it causes."""
         with self._lock:
             before = self.asb_block()
+            if self.current.lines:
+                self.torn.append(self.current)
+                self.current = PrintedReceipt()
             self.paper_out = False
             self.near_end = False
             self.paper_out_after = None
