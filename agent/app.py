@@ -17,6 +17,7 @@ from agent.api.events import EventHub
 from agent.api.kiosk import add_kiosk_routes
 from agent.api.lane_collector import Sources
 from agent.api.metrics import LaneMetrics
+from agent.api.receipt_routes import ReceiptRoutes
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.attendant.components import Attendant, Identity, build_attendant
@@ -26,11 +27,12 @@ from agent.clock import clock_trust
 from agent.config import Config, load
 from agent.devices import DeviceRunner, DeviceSection
 from agent.errors import AgentError, StartupError, StoreError
-from agent.health import HealthRegistry, State
+from agent.health import HealthRegistry, Observers, State
 from agent.interpret.rules import build_rules
 from agent.interpret.tokens import TimePolicy
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
+from agent.receipts.printing import ReceiptPrinting
 from agent.sdnotify import Notifier, settle_heap
 from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
@@ -105,12 +107,16 @@ async def start(config: Config) -> Lane:
         attendant.on_screen(message)
 
     adapter, offline_policy = build_adapter(config.payment), CatalogOffline(catalog, max_age_s)
+    receipts = ReceiptPrinting(config.receipts, lane_id=config.agent.lane_id, lane_db=lane_db,
+                               health=health.component("printer") if config.receipts.printer else None,
+                               notify=screen, language=lambda: config.api.screen_language,
+                               member_choice=catalog_member_choice(catalog), wake=sync.wake)
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=adapter, notify=screen,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
-                                offline_policy=offline_policy, guard=guard,
-                                on_recorded=sync.wake, observers=observers, clock_trusted=clock_trusted)
+                                offline_policy=offline_policy, guard=guard, on_recorded=sync.wake,
+                                observers=with_receipts(observers, receipts), clock_trusted=clock_trusted)
     checkout = Checkout(session, adapter=adapter, lane_db=lane_db, health=health.component("session"),
                         settings=config.payment, currency=config.agent.currency, store_id=config.agent.store_id,
                         lane_id=config.agent.lane_id, offline_policy=offline_policy,
@@ -133,7 +139,9 @@ async def start(config: Config) -> Lane:
                         pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
                         on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
     metrics.add_to(api.app)
-    SessionRoutes(session, pipeline, checkout).add_to(api.app)
+    session_routes = SessionRoutes(session, pipeline, checkout)
+    session_routes.add_to(api.app)
+    ReceiptRoutes(receipts, staff=session_routes.staff_code).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
                      pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,
@@ -153,11 +161,35 @@ async def start(config: Config) -> Lane:
         await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     supervisor.start("session", session.run)
     attendant.start(supervisor)
+    if config.receipts.printer:
+        supervisor.start("printer", receipts.run)      # the sale never waits for it: recorded before printing
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:
         start_device(lane, device)
     return lane
+
+
+def with_receipts(observers: Observers, receipts: ReceiptPrinting) -> Observers:
+    """The session's observers, with each committed sale also handed to the receipt (after its commit)."""
+    metrics_change = observers.change
+
+    def change(committed: Any) -> None:
+        metrics_change(committed)
+        if committed.sale is not None:
+            receipts.sale_recorded(committed.sale)
+
+    return replace(observers, change=change)
+
+
+def catalog_member_choice(catalog: CatalogDb) -> Callable[[str], str | None]:
+    """The receipt a member chose in the app (the member record's `receipt`), from the member cache."""
+
+    def choice(member_id: str) -> str | None:
+        member = catalog.member(member_id)
+        return None if member is None else member.receipt
+
+    return choice
 
 
 def _open_state(config: Config) -> tuple[Database, CatalogDb]:

@@ -89,7 +89,7 @@ FIELDS: dict[str, frozenset[str]] = {kind: frozenset((*_COMMON, *names)) for kin
     "promotion": ("id", "type", "quantity", "price", "percent", "amount", "gtins", "member_only", "from", "to",
                   "days_before"),
     "coupon": ("id", "amount", "percent", "conditions", "max_uses", "from", "to"),
-    "member": ("id", "tier", "status", "points", "cards", "consent_interest"),
+    "member": ("id", "tier", "status", "points", "cards", "consent_interest", "receipt"),
     "order": ("id", "member", "items", "status", "locker"),
     "key": ("kid", "public_key", "from", "to"),
     "policy": ("key", "value"),
@@ -235,8 +235,12 @@ def _member(d: dict[str, Any], line: int, version: int) -> Record:
                      'write a list, e.g. ["2400000001"], even for one card')
     children = tuple((str_field({f"cards[{n}]": c}, f"cards[{n}]", line), member_id, version)
                      for n, c in enumerate(dict.fromkeys(cards)))
+    receipt = d.get("receipt")
+    if receipt not in (None, "paper", "app", "none"):
+        raise refuse(line, "receipt", f"must be paper, app or none, got {receipt!r}",
+                     "write the member's choice from the app, or leave it out (the lane's default)")
     row = (member_id, str_field(d, "tier", line), status, int_field(d, "points", line) or 0,
-           bool_field(d, "consent_interest", line), version)
+           bool_field(d, "consent_interest", line), version, receipt)
     return Record("member", member_id, version, row, children)
 
 

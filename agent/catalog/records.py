@@ -77,6 +77,7 @@ class Member:
     points: int                 # balance as of `version`
     consent_interest: bool
     version: int
+    receipt: str | None = None  # the receipt chosen in the app: paper | app | none; None: the lane's default
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,8 +122,11 @@ CREATE TABLE sale_stops (               -- columns in key order: SQLite 3.40's q
 ALTER TABLE promotions ADD COLUMN days_before INTEGER;
 """
 
+# The receipt a member chose in the app (paper | app | none); NULL: the lane's [receipts] default.
+M004_MEMBER_RECEIPT = "ALTER TABLE members ADD COLUMN receipt TEXT;"
+
 MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES),
-              Migration("m003_sale_stops", M003_SALE_STOPS))
+              Migration("m003_sale_stops", M003_SALE_STOPS), Migration("m004_member_receipt", M004_MEMBER_RECEIPT))
 
 # Kind name -> (table, key column) for counts and deletes; the order of `omo-edge catalog status`.
 KINDS: dict[str, tuple[str, str]] = {

@@ -35,8 +35,9 @@ def receipt_job(receipt: Mapping[str, Any], profile: PrinterProfile, lang: str =
         native_qr: the printer draws the QR (`GS ( k`); False sends it as a raster image (slow on serial).
         copy: a staff reprint, marked as such.
     """
-    from drivers.escpos_text import kanji_bytes
     from escpos.printer import Dummy
+
+    from drivers.escpos_text import kanji_bytes
 
     words = WORDS["en" if lang == "en" else "ja"]
     printer = Dummy(profile=profile.escpos_profile)

@@ -28,6 +28,7 @@ from agent.sync import outbox
 logger = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any]], None]
 NEAR_END = "printer_near_end"
+REPRINT_WAIT_S = 30.0     # how long staff wait for a reprint before hearing that it is queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +41,19 @@ class Job:
 class ReceiptPrinting:
     """Owns the printer (when `[receipts] printer` names one) and the receipt of each recorded sale."""
 
-    def __init__(self, settings: ReceiptsSection, *, lane_id: str, lane_db: Database, health: ComponentHealth,
+    def __init__(self, settings: ReceiptsSection, *, lane_id: str, lane_db: Database, health: ComponentHealth | None,
                  notify: Notify, language: Callable[[], str] = lambda: "ja",
                  member_choice: Callable[[str], str | None] = lambda member_id: None,
                  wake: Callable[[int], None] = lambda priority: None) -> None:
-        self.settings, self.lane_id, self.lane_db, self.health = settings, lane_id, lane_db, health
+        self.settings, self.lane_id, self.lane_db = settings, lane_id, lane_db
+        self.health = health or ComponentHealth("printer")       # no printer: counted, never shown
         self.notify, self.language, self.member_choice, self.wake = notify, language, member_choice, wake
         self.key = settings.key()
         self.jobs: asyncio.Queue[Job] = asyncio.Queue(maxsize=16)
         self.current: Mapping[str, Any] | None = None    # the sale on the paid screen, for the shopper's choice
         self.printed: set[str] = set()                   # sales whose receipt came out (once per sale; reprints)
         self.tasks: set[asyncio.Task[dict[str, Any]]] = set()
+        self.held: Job | None = None     # the job being printed: kept when the printer is lost, printed on reopen
 
     # -- the sale's receipt --------------------------------------------------------------------------------
 
@@ -117,7 +120,11 @@ class ReceiptPrinting:
             raise LookupError(sale_id)
         if self.settings.printer is None:
             return "no_printer"
-        return await self._queue(sale, copy=True)
+        try:
+            async with asyncio.timeout(REPRINT_WAIT_S):
+                return await asyncio.shield(self._queue(sale, copy=True))
+        except TimeoutError:
+            return "queued"           # the printer is not answering: it prints when it is back
 
     # -- the printer's task ----------------------------------------------------------------------------------
 
@@ -131,12 +138,14 @@ class ReceiptPrinting:
         async with open_printer(driver, options) as printer:
             self._observe(await printer.status())
             while True:
-                try:
-                    job = await asyncio.wait_for(self.jobs.get(), self.settings.poll_s)
-                except TimeoutError:
-                    self._observe(await printer.status())
-                    continue
-                await self._print(printer, job)
+                if self.held is None:
+                    try:
+                        self.held = await asyncio.wait_for(self.jobs.get(), self.settings.poll_s)
+                    except TimeoutError:
+                        self._observe(await printer.status())
+                        continue
+                await self._print(printer, self.held)     # DeviceUnavailable: kept in `held`, printed on reopen
+                self.held = None
 
     async def _print(self, printer: Any, job: Job) -> None:
         """Ask the status first (a near-end call goes out before this receipt), then send the whole job."""

@@ -58,9 +58,8 @@ def parse_receipts(t: Table, check: bool = True) -> ReceiptsSection:
 
 def _check_printer(t: Table, printer: Mapping[str, Any]) -> None:
     """Let the printer driver validate its options now, so a typo fails `config check`, not the first receipt."""
-    from drivers.printers import open_printer
-
     from drivers.base import DriverOptionError
+    from drivers.printers import open_printer
 
     try:
         open_printer(str(printer["driver"]), {k: v for k, v in printer.items() if k != "driver"})
