@@ -119,7 +119,7 @@ async def start(config: Config) -> Lane:
                                 observers=with_receipts(observers, receipts), clock_trusted=clock_trusted)
     checkout = Checkout(session, adapter=adapter, lane_db=lane_db, health=health.component("session"),
                         settings=config.payment, currency=config.agent.currency, store_id=config.agent.store_id,
-                        lane_id=config.agent.lane_id, offline_policy=offline_policy,
+                        lane_id=config.agent.lane_id, offline_policy=offline_policy, audit_policy=catalog.policy,
                         offline_kinds=_offline_kinds(sync, catalog), guard=guard, observe_payment=observers.payment)
     locker = build_locker(config.pickup)
     pickups = None if locker is None else Pickups(lane_db=lane_db, locker=locker, settings=config.pickup,

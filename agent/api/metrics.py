@@ -31,7 +31,7 @@ from agent.session.rules.visit_change import Change
 disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
 
 KINDS = frozenset({"product", "member", "coupon", "order", "staff", "payment", "unknown", "invalid"})
-OUTCOMES = frozenset({"accepted", "attendant", "unknown", "rejected"})
+OUTCOMES = frozenset({"accepted", "attendant", "unknown", "rejected", "audit"})
 ENDINGS = frozenset({"paid", "cancelled", "abandoned", "suspended"})    # omo.session/1 events that end a visit
 INTERVENTIONS = frozenset({"age_restricted", "expired_item", "unknown_item", "payment_failures", "random_audit",
                            "shopper_call", "keyed_code"})

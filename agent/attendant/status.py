@@ -85,6 +85,10 @@ def _call(session: Session, call: Intervention, lines: Mapping[str, Mapping[str,
         detail["failed_payments"] = session.failed_payments
     if call.audit_lines:
         detail["audit_lines"] = list(call.audit_lines)
+    if session.audit is not None and session.audit.intervention_id == call.intervention_id:
+        # How far staff are with the rescan, so the tablet shows what is left (docs/session.md, "Random audit").
+        detail["audit_rescanned"] = [unit.gtin for unit in session.audit.found]
+        detail["audit_full"] = session.audit.full
     acknowledged = None if call.acknowledged_by is None else {"staff_id": call.acknowledged_by,
                                                                "at": rfc3339(call.acknowledged_at)}
     return {"session_id": session.session_id, "intervention_id": call.intervention_id, "reason": call.reason,

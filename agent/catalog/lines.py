@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any, NamedTuple
 
 from agent.catalog.conditions import coupon_conditions, policy_value
@@ -89,7 +90,8 @@ FIELDS: dict[str, frozenset[str]] = {kind: frozenset((*_COMMON, *names)) for kin
     "promotion": ("id", "type", "quantity", "price", "percent", "amount", "gtins", "member_only", "from", "to",
                   "days_before"),
     "coupon": ("id", "amount", "percent", "conditions", "max_uses", "from", "to"),
-    "member": ("id", "tier", "status", "points", "cards", "consent_interest", "receipt"),
+    "member": ("id", "tier", "status", "points", "cards", "consent_interest", "since", "audits", "audit_findings",
+               "receipt"),
     "order": ("id", "member", "items", "status", "locker"),
     "key": ("kid", "public_key", "from", "to"),
     "policy": ("key", "value"),
@@ -235,13 +237,31 @@ def _member(d: dict[str, Any], line: int, version: int) -> Record:
                      'write a list, e.g. ["2400000001"], even for one card')
     children = tuple((str_field({f"cards[{n}]": c}, f"cards[{n}]", line), member_id, version)
                      for n, c in enumerate(dict.fromkeys(cards)))
+    audits, findings = int_field(d, "audits", line) or 0, int_field(d, "audit_findings", line) or 0
+    if findings > audits:
+        raise refuse(line, "audit_findings", f"must be at most audits ({audits}), got {findings}",
+                     "count the audits that found a difference among the member's audits")
     receipt = d.get("receipt")
     if receipt not in (None, "paper", "app", "none"):
         raise refuse(line, "receipt", f"must be paper, app or none, got {receipt!r}",
                      "write the member's choice from the app, or leave it out (the lane's default)")
     row = (member_id, str_field(d, "tier", line), status, int_field(d, "points", line) or 0,
-           bool_field(d, "consent_interest", line), version, receipt)
+           bool_field(d, "consent_interest", line), version, _iso_date(d, "since", line), audits, findings, receipt)
     return Record("member", member_id, version, row, children)
+
+
+def _iso_date(d: dict[str, Any], key: str, line: int) -> str | None:
+    """An optional ISO date (YYYY-MM-DD), kept as written."""
+    value = d.get(key)
+    if value is None:
+        return None
+    try:
+        if type(value) is not str or len(value) != 10:
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        raise refuse(line, key, f"must be an ISO date, got {value!r}", 'write e.g. "2024-04-01"') from None
+    return value
 
 
 def _order(d: dict[str, Any], line: int, version: int) -> Record:

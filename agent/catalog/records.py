@@ -77,6 +77,10 @@ class Member:
     points: int                 # balance as of `version`
     consent_interest: bool
     version: int
+    # The cloud's history of the member, for the random audit's risk (docs/catalog.md, "Random audit").
+    since: str | None = None    # ISO date the member joined (None: not known)
+    audits: int = 0             # past audits of the member
+    audit_findings: int = 0     # of those, the ones that found a difference
     receipt: str | None = None  # the receipt chosen in the app: paper | app | none; None: the lane's default
 
 
@@ -114,6 +118,23 @@ class OfflinePolicy:
     # refuse it, or accept it (POLICY_CHOICES); with a trusted clock a past expiry is always refused.
     expiry_when_clock_untrusted: str = "attendant"
     refuse_past_best_before: bool = False   # a best-before date (AI 15) in the past refuses the item like expiry
+    # The random audit (docs/catalog.md, "Random audit"; agent/session/rules/audit_policy.py): asked at every
+    # payment, stale catalog or not. Chances in basis points (100 = 1 %).
+    audit_base_bp: int = 0              # 0: the lane's [session] audit_rate
+    audit_value_step: int = 10000       # every this much basket value (minor units) adds audit_value_bp
+    audit_value_bp: int = 0
+    audit_items_step: int = 10          # every this many items adds audit_items_bp
+    audit_items_bp: int = 0
+    audit_restricted_bp: int = 0        # an age-restricted item in the basket
+    audit_no_member_bp: int = 0         # no member identified
+    audit_new_member_days: int = 90     # a member of fewer days than this adds audit_new_member_bp
+    audit_new_member_bp: int = 0
+    audit_finding_bp: int = 0           # per past audit of the member that found a difference
+    audit_clean_bp: int = 0             # taken off per past clean audit of the member (trust)
+    audit_min_bp: int = 0
+    audit_max_bp: int = 10000
+    audit_lines: int = 3                # k: the lines staff rescan (0: every line)
+    audit_full_on_mismatch: bool = True  # a difference in the k lines asks for a rescan of every line
     version: int = 0                    # 0: nothing from the cloud, all defaults
 
     @classmethod

@@ -122,11 +122,19 @@ CREATE TABLE sale_stops (               -- columns in key order: SQLite 3.40's q
 ALTER TABLE promotions ADD COLUMN days_before INTEGER;
 """
 
+# The member's tenure and audit history, cached from the cloud for the random audit's risk factors.
+M004_MEMBER_AUDITS = """
+ALTER TABLE members ADD COLUMN since TEXT;               -- ISO date the member joined; NULL: not known
+ALTER TABLE members ADD COLUMN audits INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN audit_findings INTEGER NOT NULL DEFAULT 0;
+"""
+
 # The receipt a member chose in the app (paper | app | none); NULL: the lane's [receipts] default.
-M004_MEMBER_RECEIPT = "ALTER TABLE members ADD COLUMN receipt TEXT;"
+M005_MEMBER_RECEIPT = "ALTER TABLE members ADD COLUMN receipt TEXT;"
 
 MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES),
-              Migration("m003_sale_stops", M003_SALE_STOPS), Migration("m004_member_receipt", M004_MEMBER_RECEIPT))
+              Migration("m003_sale_stops", M003_SALE_STOPS), Migration("m004_member_audits", M004_MEMBER_AUDITS),
+              Migration("m005_member_receipt", M005_MEMBER_RECEIPT))
 
 # Kind name -> (table, key column) for counts and deletes; the order of `omo-edge catalog status`.
 KINDS: dict[str, tuple[str, str]] = {

@@ -124,6 +124,8 @@ def _footer(receipt: Mapping[str, Any], words: Mapping[str, str], columns: int) 
         yield row(f"  {words['rate_tax']}", money(int(rate["tax"]), currency), columns)
     if receipt.get("reduced_rate_note"):
         yield words["reduced_note"]
+    for difference in receipt.get("audit", ()):     # a random audit's differences, as staff settled them
+        yield from wrap(f"{difference['label']} {difference['gtin']} x{difference['found_quantity']}", columns)
     for coupon in receipt.get("coupons", ()):
         yield row(words["coupon"], str(coupon), columns)
     if receipt.get("points_redeemed"):

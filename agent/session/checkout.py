@@ -27,6 +27,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from agent.catalog.records import OfflinePolicy
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.errors import DiskFullError
 from agent.health import NOBODY, ComponentHealth
@@ -70,12 +71,14 @@ class Checkout:
                  settings: PaymentSection, clock: Clock = SYSTEM_CLOCK,
                  currency: str = "JPY", store_id: str = "", lane_id: str = "",
                  audit: Callable[[], float] = random.random, offline_policy: OfflineLookup = fresh,
+                 audit_policy: Callable[[], OfflinePolicy] = OfflinePolicy,
                  offline_kinds: OfflineKinds = _online, guard: DiskGuard | None = None,
                  observe_payment: Callable[[Intent], None] = NOBODY.payment) -> None:
         self.visit, self.adapter, self.lane_db, self.health = visit, adapter, lane_db, health
         self.settings, self.clock = settings, clock
         self.currency, self.store_id, self.lane_id, self.audit = currency, store_id, lane_id, audit
         self.offline_policy = offline_policy        # the catalog's offline policy while it is stale, else None
+        self.audit_policy = audit_policy            # the catalog's policy, fresh or stale: its random-audit keys
         self.offline_kinds = offline_kinds          # None while online, else the kinds the offline policy allows
         self.guard = guard                          # asked before the money moves: a charged sale is always recorded
         self.recovery: asyncio.Task[None] | None = None
@@ -110,7 +113,7 @@ class Checkout:
                 return await self._below_minimum(amount)
             payment_id, now = new_event_id(), self.clock.time()
             change = action_rules.request_payment(self.visit.session, method, amount, payment_id,
-                                                  self.visit.settings, self.audit(), now)
+                                                  self.visit.settings, self.audit(), now, self.audit_policy())
             if not change.ok:
                 await self.visit.apply_locked(change)
                 return change
@@ -138,7 +141,7 @@ class Checkout:
     async def _below_minimum(self, amount: int) -> Change:
         """Less than the adapter's minimum (agent/session/rules/tender.py): a `no_charge` sale or a refusal."""
         change = tender.below_minimum(self.visit.session, amount, new_event_id(), self.visit.sale_for,
-                                      self.visit.settings, self.audit(), self.clock.time())
+                                      self.visit.settings, self.audit(), self.clock.time(), self.audit_policy())
         await self.visit.apply_locked(change)
         if change.sale is not None:
             self.health.count("sales")

@@ -39,6 +39,7 @@ SCHEMAS: Mapping[str, tuple[str, int]] = {
     "omo.pickup/1": ("sessions", 1),
     "omo.session/1": ("sessions", 2),
     "omo.attendant/1": ("sessions", 2),
+    "omo.audit/1": ("sessions", 2),
     "omo.scan/1": ("scans", 3),
     "omo.interest/1": ("scans", 3),
     "omo.shed/1": ("scans", 3),

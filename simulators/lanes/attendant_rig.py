@@ -17,9 +17,9 @@ from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.tokens import TokenIssuer
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.doubles.ports import free_port
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.daemon import render_toml
 from simulators.fixtures.session import store_state
-from simulators.trials.sync_checks import wait_until
 
 STORE, LANE = "store-001", "lane-01"
 

@@ -757,8 +757,9 @@ class MoneyMachine(RuleBasedStateMachine):
         over = {c: n for c, n in uses.items() if c in limits and n > limits[c]}
         self.check("coupon_reuse", not over, f"coupons used past max_uses: {over}")
         spent: Counter[str] = Counter()
+        reversed_ = self._reversed()          # a reversed sale gave its points back (docs/session.md "Points")
         for sale in self.lane.sales():
-            if sale["member_id"] is not None:
+            if sale["member_id"] is not None and sale["sale_id"] not in reversed_:
                 spent[sale["member_id"]] += sale["points_redeemed"]
         negative = {m: cat.MEMBERS[m][1] - n for m, n in spent.items() if n > cat.MEMBERS[m][1]}
         self.check("points_ledger", not negative, f"members' points below zero: {negative}")

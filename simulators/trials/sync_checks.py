@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -42,15 +41,6 @@ def assert_all_delivered_once(db_path: Path, ingest: IngestProcess) -> None:
     held = ingest.event_ids("omo.sale/1")
     assert len(held) == len(set(held)) and set(held) == committed
     assert ingest.report() == {"events": last_seq, "max_seq": last_seq, "gaps": []}
-
-
-async def wait_until(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.02) -> None:
-    """Poll a condition that another thread or process makes true; raise TimeoutError after `timeout_s`."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if predicate():
-                return
-            await asyncio.sleep(interval_s)
 
 
 def watch(broker: MosquittoBroker, topic: str) -> tuple[paho.Client, list[tuple[str, bytes, bool]]]:

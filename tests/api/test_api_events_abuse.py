@@ -20,7 +20,7 @@ from agent.api.server import ApiServer, SocketLimits
 from agent.api.settings import ApiSection
 from agent.health import HealthRegistry
 from simulators.doubles.ports import free_port
-from simulators.trials.sync_checks import wait_until
+from simulators.doubles.waiting import wait_until
 
 LIMITS = SocketLimits(max_clients=128, send_timeout_s=1.0, max_msg_size=4096)
 

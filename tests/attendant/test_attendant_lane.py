@@ -26,8 +26,8 @@ from agent import app
 from agent.attendant import wire
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.store_catalog import BEER, NOT_IN_CATALOG, TEA
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.attendant_rig import Rig
-from simulators.trials.sync_checks import wait_until
 
 PREFIX, STORE, LANE = "omo/v1", "store-001", "lane-01"
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]

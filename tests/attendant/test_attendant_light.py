@@ -10,8 +10,8 @@ import pytest
 
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.store_catalog import NOT_IN_CATALOG
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.attendant_rig import Rig
-from simulators.trials.sync_checks import wait_until
 from tests.attendant.test_attendant_lane import Station
 
 light = pytest.importorskip("simulators.devices.light", reason="the lane lights (drivers/lights.py) are not here")

@@ -16,10 +16,14 @@ from agent.attendant.light_rule import light_for
 from agent.attendant.publisher import StatusPublisher
 from agent.attendant.settings import AttendantSection, parse_attendant
 from agent.attendant.status import content, document
+from agent.catalog.records import OfflinePolicy
 from agent.config_table import Table
 from agent.errors import ConfigError
+from agent.session.rules import audit_rules
+from agent.session.rules.audit_rules import start
 from agent.session.rules.basket import BasketLine, add_intervention, add_item, new_session
 from agent.session.rules.machine import SessionState
+from agent.session.settings import SessionSection
 from simulators.doubles.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +121,25 @@ async def test_while_offline_nothing_is_sent_but_the_light_follows_and_the_conne
 def test_a_light_the_driver_cannot_use_is_refused_at_load(light: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError, match=rf"\[attendant\] {key}\b"):
         parse_attendant(Table({"light": light}, "attendant", "test.toml"))
+
+
+def test_an_audit_call_shows_its_lines_and_what_staff_rescanned_so_far() -> None:
+    tea = replace(BEER, gtin="04510000000017", name="Green tea", age_restricted=False)
+    session, _ = add_item(new_session("V1", 100.0, True), tea)
+    session, _ = add_item(session, replace(tea, gtin="04510000000024", name="Onigiri"))
+    policy = OfflinePolicy(audit_base_bp=10000, audit_lines=1)
+    audited = start(session, 310, 0.0, policy, SessionSection(), 101.0)
+    assert audited is not None
+    rescanned = audit_rules.rescanned(audited.session, tea, tea.gtin, 102.0).session
+    view = {"session_id": "V1", "state": "needs_attendant", "lane_open": True, "lines": [],
+            "totals": {"total": 310, "amount_due": 310}}
+    body = document(content(store_id="store-001", lane_id="lane-03", currency="JPY", heartbeat_s=30, view=view,
+                            session=rescanned, devices={}, uplink=True, last_scan=None,
+                            section=AttendantSection(), light=True), 1, 1_796_083_200.0)
+    schema = {"$ref": "#/components/schemas/LaneStatus", "components": ASYNCAPI["components"]}
+    jsonschema.Draft202012Validator(schema).validate(body)
+    (call,) = body["interventions"]
+    assert call["reason"] == "random_audit"
+    assert call["detail"] == {"audit_lines": list(rescanned.audit.lines) if rescanned.audit else [],
+                              "audit_rescanned": [tea.gtin], "audit_full": False}
+    assert len(call["detail"]["audit_lines"]) == 1

@@ -13,9 +13,9 @@ import pytest
 
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.store_catalog import BEER, NOT_IN_CATALOG
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.attendant_rig import Rig
 from simulators.lanes.station import StationKit, running_station
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 

@@ -13,7 +13,7 @@ from agent.catalog.load import load_snapshot
 from simulators.cloud.catalog_data import SnapshotSpec, delta_payload, gtin_for, member_id_for, write_snapshot
 from simulators.cloud.catalog_server import CatalogServer
 from simulators.doubles.clock import FakeClock
-from simulators.trials.sync_checks import wait_until
+from simulators.doubles.waiting import wait_until
 
 TIMEOUT_S = 20
 

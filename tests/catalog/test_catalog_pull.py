@@ -16,7 +16,7 @@ from agent.health import State
 from simulators.cloud.catalog_data import SnapshotSpec, gtin_for
 from simulators.cloud.catalog_server import CatalogServer
 from simulators.doubles.clock import FakeClock
-from simulators.trials.sync_checks import wait_until
+from simulators.doubles.waiting import wait_until
 
 TIMEOUT_S = 20
 

@@ -10,7 +10,7 @@ import pytest
 from agent.health import ComponentHealth, HealthRegistry, State
 from agent.supervise import Backoff, Supervisor
 from simulators.doubles.clock import FakeClock
-from simulators.trials.sync_checks import wait_until
+from simulators.doubles.waiting import wait_until
 
 NO_JITTER = Backoff(initial_s=1, max_s=8, factor=2, jitter=0, reset_after_s=60)
 

@@ -20,7 +20,7 @@ from drivers.decoder_choice import make_decoder  # noqa: E402
 from drivers.frames import Frame, LatestFrame  # noqa: E402
 from drivers.registry import create  # noqa: E402
 from simulators.devices.render import SAMPLE_DATA, SYMBOLOGIES, distorted, hard_set, place, symbol_image  # noqa: E402
-from simulators.trials.sync_checks import wait_until  # noqa: E402
+from simulators.doubles.waiting import wait_until  # noqa: E402
 
 
 def reads(decoder_name: str, image: object, symbologies: list[str] | None = None) -> set[tuple[str, str]]:

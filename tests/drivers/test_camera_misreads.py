@@ -16,7 +16,7 @@ from drivers.decoder_choice import make_decoder  # noqa: E402
 from drivers.registry import create  # noqa: E402
 from simulators.devices.camera import VirtualCamera  # noqa: E402
 from simulators.devices.render import place, scene, symbol_image  # noqa: E402
-from simulators.trials.sync_checks import wait_until  # noqa: E402
+from simulators.doubles.waiting import wait_until  # noqa: E402
 
 UPCA_BOX = (400, 300, 700, 400)
 

@@ -15,7 +15,7 @@ from agent.health import HealthRegistry, State
 from agent.supervise import Backoff, Supervisor
 from drivers import registry
 from drivers.base import DeviceUnavailable, ScanEvent, ScannerDriver, UnavailableReason
-from simulators.trials.sync_checks import wait_until
+from simulators.doubles.waiting import wait_until
 
 EAN13, EAN8 = "4006381333931", "12345670"
 

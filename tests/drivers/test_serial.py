@@ -9,7 +9,7 @@ import pytest
 from drivers.base import DeviceUnavailable, UnavailableReason
 from drivers.serial import SerialScanner
 from simulators.devices.serial_pty import VirtualSerialScanner, wire_time_s
-from simulators.trials.sync_checks import wait_until
+from simulators.doubles.waiting import wait_until
 
 
 async def test_a_port_another_program_holds_is_busy(serial_scanner_sim: VirtualSerialScanner) -> None:

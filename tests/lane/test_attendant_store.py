@@ -19,9 +19,9 @@ from test_station_page import browser, tablet  # noqa: F401 - `browser` is a fix
 from agent import app
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.store_catalog import BEER, NOT_IN_CATALOG
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.attendant_rig import Rig
 from simulators.lanes.station import StationKit, running_station
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = [needs_chromium, pytest.mark.broker, pytest.mark.timeout(240)]
 LANES = [f"lane-{n:02d}" for n in range(1, 9)]

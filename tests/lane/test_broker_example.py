@@ -24,9 +24,9 @@ from agent.sync.settings import MqttSection
 from simulators.cloud.broker import mosquitto_path, wait_listening
 from simulators.cloud.certs import SERVER_NAME, LanePki, Pair
 from simulators.doubles.ports import free_port
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import sale
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

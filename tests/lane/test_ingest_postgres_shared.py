@@ -14,9 +14,10 @@ import pytest
 from agent.sync import outbox
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.ingest_postgres import check, lane_marks, stored_by
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.sync import LANES, IngestProcess
 from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
-from simulators.trials.sync_checks import stream, wait_until
+from simulators.trials.sync_checks import stream
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
 

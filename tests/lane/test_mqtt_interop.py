@@ -27,9 +27,10 @@ from agent.sync.settings import MqttSection
 from simulators.cloud.amqtt_broker import AmqttBroker, amqtt_path
 from simulators.cloud.broker import MosquittoBroker, mosquitto_path
 from simulators.cloud.rabbitmq_broker import RabbitMqBroker, rabbitmq_path
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import mqtt_section, running_lane
-from simulators.trials.sync_checks import assert_all_delivered_once, stream, wait_until
+from simulators.trials.sync_checks import assert_all_delivered_once, stream
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 needs_mosquitto = pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto is not installed (apt-get install "

@@ -17,8 +17,8 @@ from agent.health import ComponentHealth
 from agent.sync.mqtt import Handlers, Publisher, publish_packet_size
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.scripted_broker import ScriptedBroker, mqtt_property
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.sync import mqtt_section
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

@@ -24,11 +24,11 @@ from simulators.cloud.broker import MosquittoBroker, end_process, mosquitto_path
 from simulators.cloud.certs import LanePki
 from simulators.cloud.faultproxy import FaultProxy
 from simulators.doubles.ports import free_port
+from simulators.doubles.waiting import wait_until
 from simulators.fleet.cloud import start_ingest
 from simulators.fleet.fleet import Fleet, FleetPlan
 from simulators.fleet.ingest_view import held_by_stream
 from simulators.fleet.traffic import Rate
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 

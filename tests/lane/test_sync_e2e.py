@@ -22,10 +22,11 @@ from agent.store import move_aside
 from agent.sync.commands import CommandRouter
 from agent.sync.mqtt import Handlers
 from simulators.cloud.broker import MosquittoBroker
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
 from simulators.lanes.writer import sale, scan
-from simulators.trials.sync_checks import wait_until, watch
+from simulators.trials.sync_checks import watch
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

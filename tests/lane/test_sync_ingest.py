@@ -10,10 +10,11 @@ import pytest
 from agent.session.records.sales import record_sale
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.ingest_sqlite import LaneTracker, open_db
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import SyncLane, mqtt_section, running_lane
 from simulators.lanes.writer import sale
-from simulators.trials.sync_checks import wait_until, watch
+from simulators.trials.sync_checks import watch
 
 pytestmark = [pytest.mark.timeout(60)]
 

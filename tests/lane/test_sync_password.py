@@ -13,9 +13,9 @@ import pytest
 from agent.session.records.scans import record_scan
 from simulators.cloud.broker import mosquitto_path
 from simulators.doubles.ports import free_port
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import scan
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = pytest.mark.skipif(mosquitto_path() is None or subprocess.run(["which", "mosquitto_passwd"],
                                                                             capture_output=True).returncode != 0,

@@ -12,9 +12,9 @@ from agent.health import State
 from agent.session.records.sales import record_sale
 from simulators.cloud.broker import MosquittoBroker
 from simulators.cloud.certs import SERVER_NAME, LanePki
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import sale
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 

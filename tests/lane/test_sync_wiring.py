@@ -18,10 +18,10 @@ from agent.sync.mqtt import Publisher
 from agent.sync.relay import OutboxRelay
 from simulators.cloud.broker import MosquittoBroker
 from simulators.doubles.ports import free_port
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.sync import IngestProcess
 from simulators.lanes.sync import mqtt_section
 from simulators.lanes.writer import sale
-from simulators.trials.sync_checks import wait_until
 
 
 @pytest.mark.broker

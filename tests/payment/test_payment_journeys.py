@@ -21,10 +21,10 @@ from agent.session.rules import action_rules
 from agent.sync.disk import DiskGuard
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
 from simulators.trials.payment import fail_next_sale_commit
-from simulators.trials.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 OTHER_WALLET = "289999999999999999"

@@ -13,9 +13,9 @@ from agent.session.refunds import reverse_sale
 from agent.session.rules import action_rules
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import MEMBER, TEA, deli_label
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.trials.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 Lane = tuple[SessionLane, PaymentService]

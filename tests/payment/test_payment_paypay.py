@@ -13,9 +13,9 @@ from agent.payment.adapter import PaymentRef, PaymentRequest, PaymentStatus, Pay
 from agent.payment.paypay import PayPayAdapter
 from simulators.cloud.payment_service import PaymentService
 from simulators.cloud.store_catalog import TEA
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.secrets import LaneSecretSweep
 from simulators.fixtures.session import SessionLane
-from simulators.trials.sync_checks import wait_until
 
 WALLET = "281234567890123456"
 

@@ -21,8 +21,9 @@ from agent.catalog.db import CatalogDb
 from agent.catalog.load import load_snapshot
 from agent.catalog.records import OfflinePolicy
 from agent.session.rules import action_rules
+from agent.session.rules.audit_policy import RiskFacts, pick_lines, probability_bp
 from simulators.cloud.catalog_data import write_lines
-from simulators.cloud.store_catalog import BATTERIES, COUPON_100, COUPON_TEA, MEMBER, TEA, records
+from simulators.cloud.store_catalog import BATTERIES, COUPON_100, COUPON_TEA, MEMBER, ONIGIRI, TEA, records
 from simulators.cloud.tokens import TokenIssuer
 from simulators.doubles.clock import FakeClock
 from simulators.fixtures.session import SessionLane
@@ -210,6 +211,117 @@ async def test_refuse_past_best_before_refuses_a_past_best_before_date(policy_la
     assert scan["outcome"] == outcome and len(lane.view["lines"]) == (0 if refuse else 1)
     if refuse:
         assert scan["reason"] == "past_best_before" and lane.view["prompts"][0]["code"] == "past_best_before"
+
+
+# The random audit's keys (docs/catalog.md, "Random audit"): they hold at every payment, stale or not.
+
+def chance(facts: RiskFacts | None = None, **keys: Any) -> int:
+    return probability_bp(OfflinePolicy(**keys), facts or RiskFacts(basket_value=500, items=1, restricted=False))
+
+
+async def test_audit_base_bp_draws_an_audit_at_payment_through_the_lane(policy_lane: Open) -> None:
+    lane, _ = await policy_lane(audit_base_bp=6000)
+    lane.audit_draw = 0.5                         # under 60 %: audited
+    await lane.scan(TEA)
+    paid = await lane.checkout.pay("simulated")
+    assert paid.refused == "random_audit" and lane.view["state"] == "needs_attendant"
+    plain, _ = await policy_lane()
+    plain.audit_draw = 0.5                        # the default policy and audit_rate 0: never audited
+    await plain.scan(TEA)
+    await plain.checkout.pay("simulated")
+    assert plain.view["state"] == "paid"
+
+
+def test_audit_base_bp_overrides_the_lane_audit_rate_and_zero_leaves_it() -> None:
+    facts = RiskFacts(basket_value=0, items=1, restricted=False)
+    assert probability_bp(OfflinePolicy(audit_base_bp=300), facts, 0.5) == 300
+    assert probability_bp(OfflinePolicy(), facts, 0.05) == 500
+
+
+def test_audit_value_bp_adds_per_step_of_basket_value() -> None:
+    facts = RiskFacts(basket_value=25000, items=1, restricted=False)
+    assert chance(facts, audit_value_bp=100) == 200                            # two steps of 10000
+
+
+def test_audit_value_step_is_the_step_of_basket_value() -> None:
+    facts = RiskFacts(basket_value=25000, items=1, restricted=False)
+    assert chance(facts, audit_value_bp=100, audit_value_step=5000) == 500
+
+
+def test_audit_items_bp_adds_per_step_of_items() -> None:
+    assert chance(RiskFacts(basket_value=0, items=25, restricted=False), audit_items_bp=50) == 100
+
+
+def test_audit_items_step_is_the_step_of_items() -> None:
+    facts = RiskFacts(basket_value=0, items=25, restricted=False)
+    assert chance(facts, audit_items_bp=50, audit_items_step=5) == 250
+
+
+def test_audit_restricted_bp_adds_for_an_age_restricted_item() -> None:
+    assert chance(RiskFacts(basket_value=0, items=1, restricted=True), audit_restricted_bp=700) == 700
+    assert chance(RiskFacts(basket_value=0, items=1, restricted=False), audit_restricted_bp=700) == 0
+
+
+def test_audit_no_member_bp_adds_for_a_visit_without_a_member() -> None:
+    assert chance(RiskFacts(basket_value=0, items=1, restricted=False), audit_no_member_bp=400) == 400
+    assert chance(RiskFacts(basket_value=0, items=1, restricted=False, member=True), audit_no_member_bp=400) == 0
+
+
+def test_audit_new_member_bp_adds_for_a_new_member_only() -> None:
+    new = RiskFacts(basket_value=0, items=1, restricted=False, member=True, member_days=10)
+    assert chance(new, audit_new_member_bp=300) == 300
+    unknown = RiskFacts(basket_value=0, items=1, restricted=False, member=True)
+    assert chance(unknown, audit_new_member_bp=300) == 0
+
+
+def test_audit_new_member_days_is_the_tenure_under_which_a_member_is_new() -> None:
+    new = RiskFacts(basket_value=0, items=1, restricted=False, member=True, member_days=10)
+    assert chance(new, audit_new_member_bp=300, audit_new_member_days=5) == 0
+
+
+HISTORY = RiskFacts(basket_value=0, items=1, restricted=False, member=True, audits=5, audit_findings=1)
+
+
+def test_audit_finding_bp_adds_per_past_audit_that_found_a_difference() -> None:
+    assert chance(HISTORY, audit_base_bp=1000, audit_finding_bp=500) == 1500
+
+
+def test_audit_clean_bp_takes_off_per_clean_past_audit() -> None:
+    assert chance(HISTORY, audit_base_bp=1000, audit_clean_bp=100) == 600      # four clean audits: trust
+
+
+def test_audit_max_bp_caps_the_chance() -> None:
+    assert chance(audit_base_bp=9000, audit_max_bp=2500) == 2500
+
+
+def test_audit_min_bp_is_the_least_chance() -> None:
+    assert chance(audit_base_bp=20, audit_min_bp=100) == 100
+    trusted = RiskFacts(basket_value=0, items=1, restricted=False, member=True, audits=50)
+    assert chance(trusted, audit_base_bp=100, audit_clean_bp=100) == 0         # never below zero
+
+
+def test_audit_lines_is_the_number_of_lines_picked_and_zero_means_every_line() -> None:
+    lines = tuple(f"L{n}" for n in range(1, 9))
+    assert len(pick_lines("visit-1", lines, OfflinePolicy().audit_lines)) == 3
+    assert len(pick_lines("visit-1", lines, OfflinePolicy(audit_lines=5).audit_lines)) == 5
+    assert pick_lines("visit-1", lines, OfflinePolicy(audit_lines=0).audit_lines) == lines
+
+
+async def test_audit_full_on_mismatch_widens_a_partial_rescan_that_found_a_difference(policy_lane: Open) -> None:
+    for full, lines_after in ((True, 3), (False, 1)):
+        lane, _ = await policy_lane(audit_base_bp=10000, audit_lines=1, audit_full_on_mismatch=full)
+        lane.audit_draw = 0.0
+        for code in (TEA, BATTERIES, ONIGIRI):
+            await lane.scan(code)
+        await lane.checkout.pay("simulated")
+        [call] = lane.view["interventions"]
+        assert len(call["audit_lines"]) == 1
+        await lane.scan(lane.issuer.staff("S-7"), "qr")        # nothing rescanned: a difference
+        widened = lane.view["interventions"]
+        if full:
+            assert [len(c["audit_lines"]) for c in widened] == [lines_after]
+        else:
+            assert widened == [] and lane.events("omo.audit/1")[0]["result"] == "mismatch"
 
 
 def test_every_offline_policy_key_has_a_test_that_fails_when_it_is_ignored() -> None:

@@ -29,9 +29,9 @@ from simulators.cloud.store_catalog import (
     beef_label,
     deli_label,
 )
+from simulators.doubles.waiting import wait_until
 from simulators.fixtures.secrets import sweep_secrets
 from simulators.fixtures.session import SessionLane
-from simulators.trials.sync_checks import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())

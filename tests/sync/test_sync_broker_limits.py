@@ -11,9 +11,9 @@ import pytest
 from agent.health import State
 from agent.session.records.sales import record_sale
 from simulators.cloud.scripted_broker import ScriptedBroker, mqtt_property
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.sync import mqtt_section, running_lane
 from simulators.lanes.writer import sale
-from simulators.trials.sync_checks import wait_until
 
 pytestmark = [pytest.mark.timeout(60)]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from agent.sync.loop_io import LoopIO
 from simulators.doubles.clock import FakeClock
-from simulators.trials.sync_checks import wait_until
+from simulators.doubles.waiting import wait_until
 
 
 class PahoLike:

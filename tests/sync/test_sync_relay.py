@@ -18,8 +18,8 @@ from agent.sync import outbox
 from agent.sync.relay import OutboxRelay
 from simulators.doubles.clock import FakeClock
 from simulators.doubles.fake_publisher import FakePublisher
+from simulators.doubles.waiting import wait_until
 from simulators.lanes.writer import sale, scan
-from simulators.trials.sync_checks import wait_until
 
 
 @dataclass

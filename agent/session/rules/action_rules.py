@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from agent.catalog.records import OfflinePolicy
 from agent.interpret.meanings import StaffCode
 from agent.interpret.tokens import Claims
-from agent.session.rules import machine
+from agent.session.rules import audit_rules, machine
 from agent.session.rules.attendant_rules import settled
 from agent.session.rules.basket import (
     BasketLine,
@@ -33,6 +34,8 @@ from agent.session.rules.machine import Refusal, SessionState
 from agent.session.rules.state_step import advance
 from agent.session.rules.visit_change import Change, EventRow, refuse, session_event, touched
 from agent.session.settings import SessionSection
+
+DEFAULT_POLICY = OfflinePolicy()      # the catalog's policy before the cloud sent any key
 
 
 def shopper_ref(session: Session) -> dict[str, str]:
@@ -63,22 +66,15 @@ def void(session: Session, line_id: str, settings: SessionSection, now: float) -
 
 
 def request_payment(session: Session, method: str, amount: int, payment_id: str, settings: SessionSection,
-                    audit_draw: float, now: float) -> Change:
-    """Pay for the basket: the intent is committed (status `requested`) before the adapter is called."""
+                    audit_draw: float, now: float, policy: OfflinePolicy = DEFAULT_POLICY) -> Change:
+    """Pay for the basket: the intent is committed (status `requested`) before the adapter is called, unless
+    the random audit drawn first (`policy`'s audit keys, agent/session/rules/audit_rules.py) stops it."""
     if session.state is SessionState.SCANNING and session.pending:
         return refuse(session, "needs_attendant", "Please wait: a member of staff is coming to help.")
-    if (session.state is SessionState.SCANNING and session.active_lines and not session.audited
-            and audit_draw < settings.audit_rate):
-        audited = advance(replace(session, audited=True), machine.AttendantNeeded("random_audit"),
-                          settings.max_failed_payments)
-        if not isinstance(audited, Refusal):
-            checked = add_intervention(audited[0], "random_audit", None, raised_at=now,
-                                       audit_lines=tuple(line.line_id for line in session.active_lines))
-            checked = with_prompt(checked, Prompt("attendant_random_audit", "A member of staff will check your "
-                                                  "basket before you pay. Thank you for waiting.", "warning"))
-            return Change(checked, (session_event(checked, "attendant_requested", reason="random_audit",
-                                                  intervention_id=checked.interventions[-1].intervention_id),),
-                          refused="random_audit")
+    if session.state is SessionState.SCANNING:
+        audit = audit_rules.start(session, amount, audit_draw, policy, settings, now)
+        if audit is not None:
+            return audit
     moved = advance(session, machine.PayRequested(), settings.max_failed_payments)
     if isinstance(moved, Refusal):
         return refuse(session, moved.reason, moved.message)
@@ -161,6 +157,8 @@ def resolve(session: Session, *, approved: bool, staff_id: str, settings: Sessio
     `already_resolved`, saying by whom and when."""
     if intervention_id is not None and (named := settled(session, intervention_id)) is not None:
         return named
+    if (wider := audit_rules.widened(session, approved, intervention_id, now)) is not None:
+        return replace(wider, claim=claim)
     event = machine.AttendantApproved(staff_id) if approved else machine.AttendantRejected(staff_id)
     moved = advance(session, event, settings.max_failed_payments)
     if isinstance(moved, Refusal):
@@ -177,7 +175,11 @@ def resolve(session: Session, *, approved: bool, staff_id: str, settings: Sessio
         after = replace(after, state=SessionState.NEEDS_ATTENDANT, state_before_attendant=after.state)
     prompt = Prompt("attendant_done", "Thank you. Please carry on." if approved else
                     "The item was removed by staff. Please carry on.")
-    return Change(with_prompt(touched(after, now), prompt), tuple(events), claim=claim)
+    after = with_prompt(touched(after, now), prompt)
+    if done.reason == "random_audit":
+        after, audited = audit_rules.closed(after, done, staff_id)
+        events.extend(audited)
+    return Change(after, tuple(events), claim=claim)
 
 
 LIMITS = "basket_limits"

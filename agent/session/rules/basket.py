@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from agent.session.rules.audit import Difference
 from agent.session.rules.machine import SessionState
 
 NO_SESSION = ""
@@ -47,6 +48,10 @@ class MemberInfo:
     via: str                            # "app" (a signed token) | "card" (a legacy card)
     points_cloud: int | None = None     # the cloud's balance as the member cache had it (None: not in the cache)
     points_version: int | None = None   # the member record's version that balance is as of
+    # The cloud's record of the member, for the random audit's risk (agent/session/rules/audit_policy.py).
+    tenure_days: int | None = None      # days a member at the store's date of the scan (None: not known)
+    audits: int = 0                     # past audits of the member
+    audit_findings: int = 0             # of those, the ones that found a difference
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,22 @@ class Intervention:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditRun:
+    """The visit's random audit (docs/session.md, "Random audit"): kept with the visit, so a restart resumes it
+    with the same lines and the units already rescanned."""
+
+    intervention_id: str                # its `random_audit` intervention
+    lines: tuple[str, ...]              # the audited lines (the k picked, or every line once widened)
+    probability_bp: int                 # the chance it was drawn at, basis points
+    full_on_mismatch: bool = True       # the policy's audit_full_on_mismatch when it was drawn
+    full: bool = False                  # every line is being rescanned
+    found: tuple[BasketLine, ...] = ()  # the units rescanned, priced at their scan as a basket line would be
+    result: str = "open"                # open | match | mismatch
+    differences: tuple[Difference, ...] = ()
+    added: tuple[str, ...] = ()         # the lines staff added for what was missing
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
     """Something the screen must say: a stable `code` the screen translates, and plain English as a fallback."""
 
@@ -142,6 +163,7 @@ class Session:
     next_line: int = 1
     next_intervention: int = 1
     audited: bool = False
+    audit: AuditRun | None = None
     clock_synced: bool = True
     sale_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -10,7 +10,9 @@ from typing import Any
 
 import orjson
 
+from agent.session.rules.audit import Difference
 from agent.session.rules.basket import (
+    AuditRun,
     BasketLine,
     CouponEntry,
     Intervention,
@@ -50,6 +52,7 @@ def loads(text: str) -> Session:
         next_line=data["next_line"],
         next_intervention=data["next_intervention"],
         audited=data["audited"],
+        audit=_audit(data.get("audit")),
         clock_synced=data["clock_synced"],
         sale_id=data["sale_id"],
         extra=dict(data["extra"]),
@@ -58,3 +61,11 @@ def loads(text: str) -> Session:
 
 def _state(value: str | None) -> SessionState | None:
     return None if value is None else SessionState(value)
+
+
+def _audit(data: dict[str, Any] | None) -> AuditRun | None:
+    if data is None:
+        return None
+    return AuditRun(**{**data, "lines": tuple(data["lines"]), "added": tuple(data["added"]),
+                       "found": tuple(BasketLine(**line) for line in data["found"]),
+                       "differences": tuple(Difference(**d) for d in data["differences"])})

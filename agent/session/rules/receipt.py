@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.catalog.rates import is_reduced
 from agent.session.pricing.engine_types import PricedBasket
+from agent.session.rules import audit_rules
 from agent.session.rules.basket import Session
 from agent.session.rules.totals import view
 from agent.session.settings import SessionSection
@@ -53,6 +54,8 @@ def build_sale(session: Session, priced: PricedBasket, *, sale_id: str, occurred
         "clock": {"monotonic": round(monotonic, 3), "synchronised": session.clock_synced},
     }
     body["receipt"] = receipt(body, settings)
+    if audited := audit_rules.receipt_lines(session):     # a random audit's differences, a line each
+        body["receipt"]["audit"] = audited
     return body
 
 

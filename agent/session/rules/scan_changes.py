@@ -16,8 +16,8 @@ from agent.catalog.records import OfflinePolicy, SaleStop
 from agent.catalog.records import Product as ProductRecord
 from agent.catalog.records import Promotion as PromotionRecord
 from agent.interpret.meanings import Coupon, Invalid, Member, PaymentCode, PickupOrder, Product, StaffCode, Unknown
-from agent.session.rules import action_rules, pickup_rules, scan_rules
-from agent.session.rules.basket import Session
+from agent.session.rules import action_rules, audit_rules, pickup_rules, scan_rules
+from agent.session.rules.basket import Prompt, Session
 from agent.session.rules.label_dates import LabelDates
 from agent.session.rules.pickup_rules import PickupFacts
 from agent.session.rules.scan_rules import NewId
@@ -55,6 +55,12 @@ class ScanContext:
 
 
 def product_change(session: Session, meaning: Product, facts: Facts, ctx: ScanContext) -> Change:
+    """A product into the basket; while a random audit is open, a unit staff rescanned (audit_rules)."""
+    if audit_rules.open_run(session) is not None:
+        unit = (scan_rules.unit_line(meaning, facts.product, LabelDates(ctx.today, facts.policy, facts.sale_stop))
+                if facts.product is not None else Prompt("audit_unknown_item", "This item is not in our list: "
+                                                         "it cannot be counted in the check.", "warning"))
+        return audit_rules.rescanned(session, unit, meaning.gtin14, ctx.now)
     return scan_rules.on_product(session, meaning, facts.product, facts.promotions, settings=ctx.settings,
                                  now=ctx.now, new_id=ctx.new_id, clock_synced=ctx.clock_synced, keyed=facts.keyed,
                                  dates=LabelDates(ctx.today, facts.policy, facts.sale_stop))

@@ -30,6 +30,7 @@ from agent.catalog.records import Promotion as PromotionRecord
 from agent.interpret.meanings import Coupon, Member, Product
 from agent.session.pricing.money import weighed_amount
 from agent.session.rules import label_dates, machine
+from agent.session.rules.audit_policy import tenure_days
 from agent.session.rules.basket import (
     BasketLine,
     CouponEntry,
@@ -102,7 +103,7 @@ def on_product(session: Session, meaning: Product, record: ProductRecord | None,
     if record is None:
         return _attendant(session, events, "unknown_item", None, settings, code=meaning.gtin14,
                           outcome="attendant", reason="not_in_catalog")
-    line = _line(meaning, record, dates)
+    line = unit_line(meaning, record, dates)
     if isinstance(line, Prompt):              # refused from the session as it was: no visit starts for it
         return Change(with_prompt(before, line), scan_fields={"outcome": "rejected", "reason": line.code},
                       refused=line.code)
@@ -147,7 +148,7 @@ def _needs_check(session: Session, record: ProductRecord, check: bool = False) -
     return check or (record.age_restricted and not _age_checked(session))
 
 
-def _line(meaning: Product, record: ProductRecord, dates: LabelDates = NO_DATES) -> BasketLine | Prompt:
+def unit_line(meaning: Product, record: ProductRecord, dates: LabelDates = NO_DATES) -> BasketLine | Prompt:
     """The basket line a scanned product makes, at the price in force now (a Prompt when it cannot be priced)."""
     fixed: int | None = None
     per: str | None = None                                   # the unit `fixed` was priced by, for the screen
@@ -212,7 +213,8 @@ def on_member(session: Session, meaning: Member, record: MemberRecord | None, *,
         return refuse(session, started.reason, started.message, outcome="rejected", reason=started.reason)
     session, events = started
     info = (MemberInfo(record.member_id, record.tier, max(0, record.points - points_spent), record.consent_interest,
-                       "app" if meaning.claims else "card", record.points, record.version) if record is not None
+                       "app" if meaning.claims else "card", record.points, record.version,
+                       tenure_days(record.since, now), record.audits, record.audit_findings) if record is not None
             else MemberInfo(str(meaning.member_id), "", 0, False, "app"))
     first = session.member is None
     session = replace(session, member=info)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from agent.catalog.records import OfflinePolicy
 from agent.payment.adapter import Capabilities
 from agent.session.rules import action_rules
 from agent.session.rules.basket import Session
@@ -45,13 +46,13 @@ def not_available(session: Session) -> Change:
 
 
 def below_minimum(session: Session, amount: int, payment_id: str, sale_for: SaleFor, settings: SessionSection,
-                  audit_draw: float, now: float) -> Change:
+                  audit_draw: float, now: float, policy: OfflinePolicy = action_rules.DEFAULT_POLICY) -> Change:
     """An amount under the adapter's minimum: nothing to pay is a `no_charge` sale (through the state machine,
     so a random audit still applies); a positive amount below the minimum is refused and staff take it."""
     if amount > 0:
         return refuse(session, "amount_below_minimum", "This amount is too small to pay by wallet. Your basket "
                       "is kept: please ask a member of staff.")
-    change = action_rules.request_payment(session, NO_CHARGE, 0, payment_id, settings, audit_draw, now)
+    change = action_rules.request_payment(session, NO_CHARGE, 0, payment_id, settings, audit_draw, now, policy)
     if not change.ok:
         return change
     sale = sale_for(change.session, NO_CHARGE, 0, payment_id, None)
