@@ -145,7 +145,7 @@ async def start(config: Config) -> Lane:
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
                      pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,
-                     scanner_position=config.api.scanner_position)
+                     scanner_position=config.api.scanner_position, receipt_link=receipts.current_link)
     await api.start()
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=supervisor, api=api, lane_db=lane_db,

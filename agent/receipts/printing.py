@@ -63,6 +63,10 @@ class ReceiptPrinting:
             return None
         return receipt_url(self.settings.link_template, sale_id, self.key)
 
+    def current_link(self) -> str | None:
+        """The e-receipt's link of the sale on the paid screen (the screen's QR), or None."""
+        return None if self.current is None else self.link(str(self.current["sale_id"]))
+
     def sale_recorded(self, sale: Mapping[str, Any]) -> None:
         """A sale was committed: start its receipt with the first choice (the shopper may change it)."""
         if sale.get("status", "completed") != "completed" or "receipt" not in sale:
