@@ -1,5 +1,5 @@
-"""Probe this machine for serial ports, scanner-like input devices, cameras, lane lights and scales, for
-`omo-edge doctor`.
+"""Probe this machine for serial ports, scanner-like input devices, cameras, lane lights, scales and receipt
+printers, for `omo-edge doctor`.
 
 Probing is a tool, not startup: the agent opens only what its config names. Everything here reads /dev,
 /sys and /proc (roots are parameters so tests can point them at a prepared tree) and never opens a device
@@ -28,6 +28,10 @@ RS232_ADAPTERS = {("0403", "6001"): "an FTDI FT232R", ("067b", "2303"): "a Proli
 SCALE_NOTE = '{chip} RS-232 adapter, as serial scales use: for a scale, {{ driver = "toledo8217" | "scp01" | ' \
              '"cas_pd2", port = "{path}" }}'
 
+# Receipt printers on USB: a printer-class interface (07), or any USB device of a receipt printer maker
+# (drivers.printers.VENDORS: Epson, Star, Citizen, Bixolon ...; some models are vendor-specific class ff).
+PRINTER_CLASS = "07"
+
 # Words in the names of keyboard-wedge scanners as they enumerate (vendors and generic descriptors).
 SCANNER_WORDS = re.compile(r"scan|barcode|bar code|honeywell|hand held|metrologic|zebra|\bsymbol\b|datalogic|"
                            r"newland|opticon|zebex|code corp|socket mobile|unitech|sunmi|netum|\btera\b|eyoyo",
@@ -43,7 +47,7 @@ class Roots:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    kind: str                  # "serial" | "hid" | "camera" | "light" | "scale"
+    kind: str                  # "serial" | "hid" | "camera" | "light" | "scale" | "printer"
     path: str                  # the stable path to configure (by-id when there is one)
     node: str                  # the kernel node it points at now
     description: str
@@ -55,6 +59,11 @@ class Found:
         """The [[devices]] table to paste into agent.toml (for a light, its [attendant] key)."""
         if self.kind == "light":
             return f'[attendant]\nlight = {{ driver = "hid_light", path = "{self.path}" }}\n'
+        if self.kind == "printer":
+            vendor, _, product = self.path.partition(":")
+            return (f'# a printer (open_printer); the profile is a name in drivers.printers.PROFILES\n'
+                    f'printer = {{ driver = "escpos_usb", vendor_id = "{vendor}", product_id = "{product}", '
+                    f'profile = "tm-t20" }}\n')
         if self.kind == "scale":
             return f'# scale options (open_scale)\n{{ driver = "hid_scale", path = "{self.path}" }}\n'
         key, extra = {"serial": ("port", 'baudrate = 9600\nterminator = "cr"'),
@@ -174,8 +183,33 @@ def hid_scales(roots: Roots = Roots()) -> list[Found]:
     return found
 
 
+def usb_printers(roots: Roots = Roots()) -> list[Found]:
+    """USB receipt printers, by interface class or maker; `path` is vendor:product (what escpos_usb is given),
+    `node` the /dev/bus/usb node pyusb opens (its access is what the service needs)."""
+    from drivers.printers import VENDORS
+
+    found = []
+    for sysdir in sorted((roots.sys / "bus" / "usb" / "devices").glob("[0-9]*-*")):
+        if ":" in sysdir.name:
+            continue                                          # an interface, not a device
+        vendor, product = _read(sysdir / "idVendor").strip(), _read(sysdir / "idProduct").strip()
+        classes = {_read(i / "bInterfaceClass").strip() for i in sysdir.glob(f"{sysdir.name}:*")}
+        if not vendor or (PRINTER_CLASS not in classes and vendor not in VENDORS):
+            continue
+        bus, number = _read(sysdir / "busnum").strip(), _read(sysdir / "devnum").strip()
+        node = str(roots.dev / "bus" / "usb" / f"{int(bus or 0):03d}" / f"{int(number or 0):03d}")
+        maker = VENDORS.get(vendor, "")
+        name = " ".join(x for x in (_read(sysdir / "manufacturer").strip() or maker,
+                                    _read(sysdir / "product").strip()) if x) or "USB printer"
+        notes = [] if PRINTER_CLASS in classes else [f"a {maker} device without a printer interface: check it is "
+                                                     "the printer (lsusb -v)"]
+        found.append(Found("printer", f"{vendor}:{product}", node, name, _access(node, write=True), notes=notes))
+    return found
+
+
 def everything(roots: Roots = Roots()) -> list[Found]:
-    return serial_ports(roots) + input_devices(roots) + cameras(roots) + hid_lights(roots) + hid_scales(roots)
+    return (serial_ports(roots) + input_devices(roots) + cameras(roots) + hid_lights(roots) + hid_scales(roots)
+            + usb_printers(roots))
 
 
 def _read(path: Path) -> str:

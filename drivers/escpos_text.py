@@ -39,13 +39,24 @@ def widen(text: str) -> str:
         if 0xFF61 <= ord(ch) <= 0xFF9F:
             if ch in "\uff9e\uff9f" and out:             # a voicing mark joins the kana before it
                 joined = unicodedata.normalize("NFC", out[-1] + ("\u3099" if ch == "\uff9e" else "\u309a"))
-                if len(joined) == 1:
+                if len(joined) == 1 and _in_jis(joined):    # ｳﾞ is ヴ; う with ﾞ has no code (ゔ): kept apart
                     out[-1] = joined
                     continue
+            if ch in "\uff9e\uff9f":                   # a mark on its own: the spacing form JIS X 0208 has
+                out.append("\u309b" if ch == "\uff9e" else "\u309c")
+                continue
             out.append(unicodedata.normalize("NFKC", ch))
         else:
             out.append(_SIGNS.get(ch, ch))
     return "".join(out)
+
+
+def _in_jis(ch: str) -> bool:
+    """Whether JIS X 0208 (so both Kanji code systems) has `ch`."""
+    try:
+        return len(ch.encode("euc_jp")) == 2 and len(ch.encode("cp932")) == 2
+    except UnicodeEncodeError:
+        return False
 
 
 def narrow(text: str) -> str:

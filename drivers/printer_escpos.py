@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import socket
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -83,6 +84,10 @@ class _EscposPrinter:
         """Whatever the printer sent (b"" when nothing), waiting at most about POLL_S."""
         raise NotImplementedError
 
+    def _peek(self) -> bytes:
+        """Whatever the printer sent already, without waiting (between the chunks of a job)."""
+        raise NotImplementedError
+
     def _line_s(self, nbytes: int) -> float:
         """How long `nbytes` take on the wire (a serial line's speed; USB and TCP: no time)."""
         return 0.0
@@ -118,7 +123,7 @@ class _EscposPrinter:
                 chunk = job[start:start + CHUNK]
                 await self._write(chunk)
                 sent += len(chunk)
-                await asyncio.to_thread(self._drain)
+                self._drain(self._peek)
                 if self._asb is not None and self._asb.stops_printing:
                     raise PrintFailed(self._asb, sent)
             status = await self._ask(sent)
@@ -136,12 +141,12 @@ class _EscposPrinter:
                 raise DeviceUnavailable(UnavailableReason.FAILED, f"printer {self.name!r} at {self._where()} did "
                                         f"not answer its status request within {self.status_timeout_s:g} s. Fix: "
                                         "check that it is on, and the port, baud rate or address")
-            await asyncio.to_thread(self._drain)
+            await asyncio.to_thread(self._drain, self._read)
         return from_dle_eot(*self._replies[:4])
 
-    def _drain(self) -> None:
+    def _drain(self, read: Any) -> None:
         """Read what came back and sort it: DLE EOT replies in order, ASB blocks as the latest status."""
-        data = self._guard(self._read)
+        data = self._guard(read)
         self._inbox += data
         while self._inbox:
             head = self._inbox[0]
@@ -218,7 +223,13 @@ class SerialPrinter(_EscposPrinter):
                       profile=self.profile.escpos_profile)
 
     def _read(self) -> bytes:
-        data: bytes = self._device.device.read(64)
+        port = self._device.device
+        first: bytes = port.read(1)           # returns as soon as one byte came (read(64) would wait for 64)
+        return first + (port.read(port.in_waiting) if first and port.in_waiting else b"")
+
+    def _peek(self) -> bytes:
+        port = self._device.device
+        data: bytes = port.read(port.in_waiting) if port.in_waiting else b""
         return data
 
     def _abandon(self, device: Any) -> None:
@@ -261,6 +272,15 @@ class NetworkPrinter(_EscposPrinter):
             raise ConnectionResetError(errno.ECONNRESET, "the printer closed the connection")
         return data
 
+    def _peek(self) -> bytes:
+        try:
+            data: bytes = self._device.device.recv(64, socket.MSG_DONTWAIT)
+        except (BlockingIOError, TimeoutError):
+            return b""
+        if not data:
+            raise ConnectionResetError(errno.ECONNRESET, "the printer closed the connection")
+        return data
+
 
 class UsbPrinter(_EscposPrinter):
     """A USB printer class device, claimed through pyusb (not the kernel's usblp)."""
@@ -287,6 +307,14 @@ class UsbPrinter(_EscposPrinter):
 
         try:
             return bytes(self._device.device.read(self.in_ep, 64, int(POLL_S * 1000)))
+        except usb.core.USBTimeoutError:
+            return b""
+
+    def _peek(self) -> bytes:
+        import usb.core
+
+        try:
+            return bytes(self._device.device.read(self.in_ep, 64, 1))
         except usb.core.USBTimeoutError:
             return b""
 

@@ -1,5 +1,5 @@
-"""`omo-edge doctor`: which scanners, cameras, lane lights and scales this box has, whether the service user may open
-them, what to paste.
+"""`omo-edge doctor`: which scanners, cameras, lane lights, scales and receipt printers this box has, whether the
+service user may open them, what to paste.
 
 Run it as the service user (`sudo -u omo-edge omo-edge doctor`) so "may open" answers for the agent itself.
 """
@@ -18,15 +18,17 @@ _LOCAL_RULE = ("give it to group omo-edge with a udev rule in /etc/udev/rules.d/
 ACCESS_FIX = {"serial": f"{_LOCAL_RULE}; the packaged rules cover the common scanner vendors only",
               "hid": f"{_LOCAL_RULE}; only scanners, never the register's keyboards",
               "camera": f"{_LOCAL_RULE}; the packaged rules cover every camera, so check they are installed",
-              "light": _LOCAL_RULE, "scale": f"{_LOCAL_RULE}; docs/drivers.md (Scales) has lines for common scales"}
+              "light": _LOCAL_RULE, "scale": f"{_LOCAL_RULE}; docs/drivers.md (Scales) has lines for common scales",
+              "printer": f"{_LOCAL_RULE}; the packaged rules cover Epson, Star, Citizen and Bixolon printers"}
 TITLES = {"serial": "Serial ports", "hid": "Input devices (keyboard wedges)", "camera": "Cameras",
           "light": "Lane lights (USB HID; a relay board is a serial port above)",
-          "scale": "Scales (USB HID POS scales; a serial scale is a serial port above)"}
+          "scale": "Scales (USB HID POS scales; a serial scale is a serial port above)",
+          "printer": "Receipt printers (USB; a serial printer is a serial port above, a network one is not listed)"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("doctor", help="list serial ports, scanner-like input devices, cameras, lane "
-                                           "lights and scales, with a config snippet for each")
+                                           "lights, scales and receipt printers, with a config snippet for each")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--all", action="store_true", help="also list keyboards that do not look like scanners")
     parser.set_defaults(handler=run)

@@ -1,4 +1,5 @@
-"""`omo-edge simulate scanner|light|scale|cloud|fleet`: simulators for development, beside a real or a dev lane.
+"""`omo-edge simulate scanner|light|scale|printer|cloud|fleet`: simulators for development, beside a real or a dev
+lane.
 
 `scanner`: a virtual serial scanner on a pty; point a dev config at the printed path (`driver = "serial"`,
 `port = <path>`) and type codes; `!unplug`, `!replug` and `!garbage` exercise the driver's recovery.
@@ -7,6 +8,10 @@ the printed path and watch the colours it is told to show, printed as they chang
 `scale`: a scale (Toledo 8217, SCP-01 in its SMA or NCI layout, CAS PD-II or a HID POS scale) on a pty; point
 the scale's options at the printed path and move items: `place 350` and `lift 350` (grams), `off 350` (placed
 partly off the platter), `vibrate`, `zero`, `!unplug`, `!replug`, `!garbage`.
+`printer`: an ESC/POS receipt printer on a pty (`--serial`, the default) or on TCP 127.0.0.1 (`--network`); it
+parses what the driver sends, prints each receipt's text, QR payloads and barcodes as it is cut, and with
+`--png-dir` draws it to a PNG there. Knobs typed on stdin: `near-end`, `paper-out N` (after N more lines),
+`cover-open`, `cover-closed`, `offline`, `online`, `load-paper`, `!unplug`, `!replug`; `--baud` paces a slow line.
 `cloud`: the fake cloud (broker, ingest, catalog server, token issuer, payment service); it prints its URLs
 and the config that points a lane at it, and runs until Ctrl-C.
 `fleet`: N virtual lanes (the agent's own sync code) against a broker, for sizing a cloud (docs/scaling.md).
@@ -21,7 +26,8 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, light, scale, cloud, fleet)")
+    parser = sub.add_parser("simulate", help="run a simulator for development (scanner, light, scale, printer, "
+                                           "cloud, fleet)")
     kinds = parser.add_subparsers(dest="device", metavar="DEVICE", required=True)
     scanner = kinds.add_parser("scanner", help="a serial scanner on a pty: type codes, one per line")
     scanner.add_argument("--aim", default="", help="AIM identifier to prefix, e.g. ]E0 (default: none)")
@@ -42,6 +48,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     scale.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
     scale.add_argument("--seed", type=int, default=0, help="seed of the platter's noise (default 0)")
     scale.set_defaults(handler=run_scale)
+    printer = kinds.add_parser("printer", help="an ESC/POS receipt printer: prints each receipt as it is cut")
+    link = printer.add_mutually_exclusive_group()
+    link.add_argument("--serial", dest="network", action="store_false",
+                      help="on a pty: driver escpos_serial (or a USB printer's pipe) (default)")
+    link.add_argument("--network", dest="network", action="store_true",
+                      help="on TCP 127.0.0.1 (a free port): driver escpos_network")
+    printer.add_argument("--png-dir", default=None, help="draw each receipt to a PNG in this directory")
+    printer.add_argument("--paper-mm", type=int, default=80, choices=(58, 80), help="paper width (default 80)")
+    printer.add_argument("--baud", type=int, default=0, help="pace bytes like this baud rate (default: no pacing)")
+    printer.add_argument("--link-dir", default=None, help="directory for the stable symlink (default: a temp dir)")
+    printer.set_defaults(handler=run_printer)
     cloud = kinds.add_parser("cloud", help="the fake cloud: broker, ingest, catalog, tokens, payment service")
     cloud.add_argument("--dir", default=None, help="directory for its files (default: a temp dir)")
     cloud.add_argument("--store", default="store-001", help="the store ID of the lane it serves")
@@ -154,6 +171,65 @@ def run_light(args: argparse.Namespace) -> int:
                 sim.replug()
                 print(f"replugged: {sim.path} -> {sim.slave_path}", flush=True)
     return 0
+
+
+def run_printer(args: argparse.Namespace) -> int:
+    from simulators.devices.printer import PrintedReceipt, VirtualNetworkPrinter, VirtualSerialPrinter
+
+    def cut(receipt: PrintedReceipt, png: Path | None) -> None:
+        print(f"--- receipt cut ({len(receipt.text_lines)} lines, {receipt.images} images)", flush=True)
+        for line in receipt.text_lines:
+            print(f"  {line}", flush=True)
+        for payload in receipt.qr_payloads:
+            print(f"  [QR] {payload}", flush=True)
+        for symbology, data in receipt.barcodes:
+            print(f"  [{symbology}] {data}", flush=True)
+        if png is not None:
+            print(f"  png: {png}", flush=True)
+
+    common = {"baud": args.baud, "png_dir": args.png_dir, "paper_mm": args.paper_mm, "on_receipt": cut}
+    sim = VirtualNetworkPrinter(**common) if args.network else VirtualSerialPrinter(link_dir=args.link_dir, **common)
+    with sim:
+        driver = "escpos_network" if args.network else "escpos_serial"
+        options = ", ".join(f'{key} = {value!r}'.replace("'", '"') for key, value in sim.options.items())
+        where = f"127.0.0.1:{sim.options['port']}" if args.network else f"{sim.options['port']}"
+        print(f"virtual printer at {where}", flush=True)
+        print(f'config: printer = {{ driver = "{driver}", {options} }}', flush=True)
+        print("near-end, paper-out N, cover-open, cover-closed, offline, online, load-paper, !unplug, !replug; "
+              "Ctrl-D ends", flush=True)
+        for line in sys.stdin:
+            print(_printer_command(sim, line.split()), flush=True)
+    return 0
+
+
+def _printer_command(sim: object, words: list[str]) -> str:
+    """Do one typed knob to the printer; what to print back."""
+    from simulators.devices.printer import VirtualNetworkPrinter, VirtualSerialPrinter
+
+    assert isinstance(sim, VirtualSerialPrinter | VirtualNetworkPrinter)
+    match words:
+        case ["near-end"]:
+            sim.set_fault(near_end=True)
+        case ["paper-out", lines] if lines.isdigit():
+            sim.set_fault(paper_out_after=sim.machine.lines_printed + int(lines))
+        case ["cover-open" | "cover-closed" as verb]:
+            sim.set_fault(cover_open=verb == "cover-open")
+        case ["offline" | "online" as verb]:
+            sim.set_fault(offline=verb == "offline")
+        case ["load-paper"]:
+            sim.load_paper()
+        case ["!unplug"]:
+            sim.unplug()
+        case ["!replug"]:
+            sim.replug()
+        case []:
+            return ""
+        case _:
+            return f"not understood: {' '.join(words)} (near-end, paper-out 5, cover-open, load-paper, !unplug)"
+    m = sim.machine
+    state = [name for name, on in (("near end", m.near_end), ("paper out", m.paper_out),
+                                   ("cover open", m.cover_open), ("offline", m.offline)) if on]
+    return f"printer: {', '.join(state) or 'ready'}"
 
 
 def run_scale(args: argparse.Namespace) -> int:

@@ -23,14 +23,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from simulators.devices.printer_parse import EscPosMachine, PrintedLine, PrintedReceipt
+from simulators.devices.printer_parse import LINE_DOTS, EscPosMachine, PrintedLine, PrintedReceipt
 from simulators.devices.pty_device import VirtualPtyDevice
 
+__all__ = ["EscPosMachine", "PrintedLine", "PrintedReceipt", "VirtualNetworkPrinter", "VirtualSerialPrinter",
+           "cell_width", "parse_bytes", "render_png"]
+
 DOTS = {58: 384, 80: 576}
-_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-          "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-          "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+# (file, face): Noto Sans Mono CJK JP is face 5 of the collection; fonts-noto-cjk installs it.
+_FONTS = (("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 5),
+          ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 0),
+          ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 0))
 CHUNK = 64
 
 
@@ -47,10 +52,10 @@ def render_png(receipt: PrintedReceipt, path: str | os.PathLike[str], paper_mm: 
     from PIL import Image, ImageDraw, ImageFont
 
     width = DOTS.get(paper_mm, 576)
-    font_path = next((f for f in _FONTS if os.path.exists(f)), None)
+    font_file = next((f for f in _FONTS if os.path.exists(f[0])), None)
 
     def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-        return ImageFont.truetype(font_path, size) if font_path else ImageFont.load_default()
+        return ImageFont.truetype(font_file[0], size, index=font_file[1]) if font_file else ImageFont.load_default()
 
     heights = [_height(line) for line in receipt.lines]
     image = Image.new("L", (width, sum(heights) + 40), 255)
@@ -69,10 +74,10 @@ def render_png(receipt: PrintedReceipt, path: str | os.PathLike[str], paper_mm: 
             size = draw.textlength(label, font=font(20))
             draw.text((_x(1, int(size), width), y + h // 2 - 10), label, fill=0, font=font(20))
         elif line.text:
-            f = font(24 * line.height)
-            size = draw.textlength(line.text, font=f) * line.width / line.height
-            draw.text((_x(line.align, int(size), width), y), line.text, fill=0, font=f,
-                      stroke_width=1 if line.bold else 0, stroke_fill=0)
+            cells = _cells(line.text, font(24), line.bold)
+            if line.width > 1 or line.height > 1:
+                cells = cells.resize((cells.width * line.width, cells.height * line.height))
+            image.paste(cells, (_x(line.align, cells.width, width), y))
         y += h
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -80,12 +85,33 @@ def render_png(receipt: PrintedReceipt, path: str | os.PathLike[str], paper_mm: 
     return target
 
 
+def cell_width(ch: str) -> int:
+    """Dots a character takes in font A: 12 for a single byte (ASCII, half-width katakana), 24 for a two-byte
+    Kanji-mode character (which ※ and ￥ are, whatever Unicode calls their width)."""
+    return 12 if ord(ch) < 0x80 or 0xFF61 <= ord(ch) <= 0xFF9F else 24
+
+
+def _cells(text: str, font: Any, bold: bool) -> Any:
+    """One line as the printer lays it out: font A's 12 x 24 dot cells, two cells for a full-width character
+    (Kanji, kana, full-width signs), so columns line up as on paper whatever the font's own widths."""
+    from PIL import Image, ImageDraw
+
+    advances = [cell_width(ch) for ch in text]
+    cells = Image.new("L", (max(sum(advances), 1), LINE_DOTS), 255)
+    draw = ImageDraw.Draw(cells)
+    x = 0
+    for ch, advance in zip(text, advances, strict=True):
+        draw.text((x, 0), ch, fill=0, font=font, stroke_width=1 if bold else 0, stroke_fill=0)
+        x += advance
+    return cells
+
+
 def _height(line: PrintedLine) -> int:
-    return {"qr": 150, "barcode": 90, "image": 90}.get(line.kind, 30 * line.height)
+    return {"qr": 150, "barcode": 90, "image": 90}.get(line.kind, LINE_DOTS * line.height)
 
 
 def _x(align: int, size: int, width: int) -> int:
-    return 8 if align == 0 else max((width - size) // 2, 0) if align == 1 else max(width - size - 8, 0)
+    return 0 if align == 0 else max((width - size) // 2, 0) if align == 1 else max(width - size, 0)
 
 
 class _PrinterCore:

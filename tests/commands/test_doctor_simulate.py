@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from drivers.detect import Roots, everything
 from drivers.lights import Signal, open_light
 from drivers.scales import open_scale
@@ -178,3 +180,52 @@ async def test_simulate_scale_prints_a_path_the_driver_reads_and_moves_items_typ
             await proc.wait()
     assert f'driver = "cas_pd2", port = "{path}"' in config
     assert echo.startswith("now ") and (empty.weight_mg, placed.weight_mg) == (0, 350_000)
+
+
+def test_doctor_lists_a_usb_receipt_printer_by_its_interface_class_or_maker(tmp_path: Path) -> None:
+    dev, sys_root = tmp_path / "dev", tmp_path / "sys"
+    usb = sys_root / "bus" / "usb" / "devices"
+    for name, vendor, product, klass, maker in (("1-6", "04b8", "0e15", "07", "EPSON"),
+                                                ("1-7", "0519", "0003", "ff", ""),
+                                                ("1-8", "046d", "c31c", "03", "Logitech")):
+        device = usb / name
+        (device / f"{name}:1.0").mkdir(parents=True)
+        (device / f"{name}:1.0" / "bInterfaceClass").write_text(f"{klass}\n")
+        for attr, value in (("idVendor", vendor), ("idProduct", product), ("busnum", "1"),
+                            ("devnum", name[-1]), ("manufacturer", maker)):
+            (device / attr).write_text(f"{value}\n")
+    found = everything(Roots(dev=dev, sys=sys_root, proc=tmp_path / "proc"))
+    printers = [f for f in found if f.kind == "printer"]
+    assert [(f.path, f.node) for f in printers] == [("04b8:0e15", str(dev / "bus" / "usb" / "001" / "006")),
+                                                    ("0519:0003", str(dev / "bus" / "usb" / "001" / "007"))]
+    assert printers[0].description == "EPSON" and not printers[0].notes
+    assert printers[1].description == "Star Micronics" and "without a printer interface" in printers[1].notes[0]
+    assert 'driver = "escpos_usb", vendor_id = "04b8", product_id = "0e15"' in printers[0].snippet("printer0")
+
+
+async def test_simulate_printer_prints_a_config_the_driver_opens_and_each_receipt_as_it_is_cut(tmp_path: Path) -> None:
+    from drivers.escpos_text import kanji_bytes
+    from drivers.printers import PrintFailed, open_printer
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "agent", "simulate", "printer", "--network",
+                                                "--png-dir", str(tmp_path), stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            await proc.stdout.readline()
+            config = (await proc.stdout.readline()).decode()
+            port = int(config.split("port = ", 1)[1].split(" ", 1)[0])
+            await proc.stdout.readline()
+            async with open_printer("escpos_network", {"host": "127.0.0.1", "port": port}) as printer:
+                await printer.send(kanji_bytes("鮭おにぎり", printer.profile) + b"\n\x1dV\x00")
+                lines = [(await proc.stdout.readline()).decode() for _ in range(3)]
+                assert lines[0].startswith("--- receipt cut") and lines[1].strip() == "鮭おにぎり"
+                assert os.path.isfile(lines[2].split("png: ", 1)[1].strip())  # noqa: ASYNC240 - one stat
+                proc.stdin.write(b"cover-open\n")
+                assert "cover open" in (await proc.stdout.readline()).decode()
+                with pytest.raises(PrintFailed):
+                    await printer.send(b"x\n")
+    finally:
+        proc.stdin.close()
+        await proc.wait()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from escpos.printer import Dummy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers import printers
 from drivers.base import DeviceUnavailable, DriverOptionError, UnavailableReason
@@ -205,3 +207,32 @@ async def test_a_missing_printer_cannot_be_opened_and_says_where(tmp_path: Path)
         async with open_printer("escpos_serial", {"port": str(tmp_path / "nothing")}):
             pass
     assert missing.value.reason is UnavailableReason.NOT_FOUND
+
+
+# Characters every Kanji method can print: ASCII, kana, common Kanji and the receipt's signs.
+ALPHABET = "abcXYZ0189 .,:-()/%あいうえおがぱゃっアイウエオガパャッー漢字鮭茶乳麺税込合計※￥ｶﾞﾑｱｲｳ"
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet=ALPHABET, max_size=30), profile=st.sampled_from(KANJI_PROFILES))
+def test_any_line_of_printable_characters_round_trips_through_the_simulator(text: str,
+                                                                            profile: PrinterProfile) -> None:
+    from drivers.escpos_text import widen
+
+    receipt = parse_bytes(kanji_bytes(text, profile) + b"\n\x1dV\x00")[0]
+    assert receipt.text_lines == ([widen(text)] if text else [])
+
+
+async def test_automatic_status_back_stops_a_long_job_where_the_paper_ran_out() -> None:
+    """On a line slower than the driver writes, the ASB block of the paper end arrives while the job is still
+    being sent: the driver stops there rather than pushing the rest of the job into a printer without paper."""
+    sim = VirtualSerialPrinter(baud=115_200, paper_out_after=3)
+    the_job = b"".join(f"line {i}\n".encode() for i in range(5000))
+    try:
+        async with open_printer("escpos_serial", {"port": sim.path, "baudrate": 115_200}) as printer:
+            with pytest.raises(PrintFailed) as failed:
+                await printer.send(the_job)
+    finally:
+        sim.close()
+    assert failed.value.status.reason == "paper_out"
+    assert failed.value.sent_bytes < len(the_job) // 2

@@ -136,5 +136,5 @@ def test_udev_rules_keep_modemmanager_off_serial_scanners() -> None:
     serial = next(line for line in rules.splitlines() if line.startswith('SUBSYSTEM=="tty"'))
     assert 'ENV{ID_MM_DEVICE_IGNORE}="1"' in serial
     device_rules = [line for line in rules.splitlines() if line.startswith("  GROUP=") or "video4linux" in line]
-    assert len(device_rules) == 4          # serial and HID scanners, cameras, the Delcom lane light
+    assert len(device_rules) == 5          # serial and HID scanners, cameras, the Delcom lane light, printers
     assert all('GROUP="omo-edge"' in line for line in device_rules)
