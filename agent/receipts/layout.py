@@ -44,7 +44,7 @@ def receipt_job(receipt: Mapping[str, Any], profile: PrinterProfile, lang: str =
     printer.hw("INIT")
 
     def say(text: str, **style: Any) -> None:
-        printer.set(**{"align": "left", "bold": False, "double_height": False, **style})
+        printer.set(**{"align": "left", "bold": False, "normal_textsize": True, **style})
         printer._raw(kanji_bytes(text + "\n", profile))
 
     say(str(receipt.get("issuer") or ""), align="center", bold=True, double_height=True)
