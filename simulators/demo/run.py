@@ -1,11 +1,12 @@
 """`omo-edge demo`: a whole OMO journey through the real agent on this machine, checked at the end.
 
-The agent runs unchanged (`agent.app.start` on a generated config). Around it run the simulators the tests
-use (simulators/demo/world.py): the fake cloud of `omo-edge simulate cloud`, a serial scanner on a real pty, an
-overhead camera, a locker and a receipt printer (each sale's receipt drawn to a PNG whose path is printed). A scripted journey (simulators/demo/script.py) reaches the lane only through
-real channels, and the terminal shows it live with rich: the basket, the events, the outbox and what the cloud
-received. The summary checks every sale against the cloud and the payment service; the last line starts with
-`demo: ` and the exit code is 0 only when everything held.
+The agent runs unchanged (`agent.app.start` on a generated config). Around it run the simulators the tests use
+(simulators/demo/world.py): the fake cloud of `omo-edge simulate cloud`, a serial scanner on a real pty, an
+overhead camera, a locker and a receipt printer (each sale's receipt drawn to a PNG whose path is printed). A
+scripted journey (simulators/demo/script.py) reaches the lane only through real channels, and the terminal shows it
+live with rich: the basket, the events, the outbox and what the cloud received. The summary checks every sale
+against the cloud and the payment service; the last line starts with `demo: ` and the exit code is 0 only when
+everything held.
 """
 
 from __future__ import annotations

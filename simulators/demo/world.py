@@ -1,8 +1,8 @@
 """Everything around the agent in `omo-edge demo`: the fake cloud of `omo-edge simulate cloud` (mosquitto, the
 ingest that confirms each event, the catalog server, the token issuer, the payment service), a serial scanner
-on a real pty, an overhead camera showing the shopper's phone, a locker, and a network receipt printer that draws each receipt to a
-PNG in `receipts_dir` (kept after the demo ends, so its paths can be opened). Each is the simulator the tests
-use; the agent itself runs unchanged on the config written here.
+on a real pty, an overhead camera showing the shopper's phone, a locker, and a network receipt printer that draws
+each receipt to a PNG in `receipts_dir` (kept after the demo ends, so its paths can be opened). Each is the
+simulator the tests use; the agent itself runs unchanged on the config written here.
 """
 
 from __future__ import annotations
