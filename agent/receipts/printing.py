@@ -3,7 +3,7 @@
 The sale is recorded before anything here runs (the session commits it, then tells `sale_recorded`), so a
 printer that fails never holds a sale: the receipt is then offered on the screen as an e-receipt. One task owns
 the printer: it prints the jobs queued and, while idle, asks the printer's status every `poll_s`. Near-end makes
-the lane degraded with reason `printer_near_end` (the attendant's view of the lane shows it) before the next
+the lane degraded with reason `printer_near_end` (the attendant's status makes it a call) before the next
 receipt is sent; paper out, cover open and offline make it down with that reason until the printer is ready.
 """
 

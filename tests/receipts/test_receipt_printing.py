@@ -126,6 +126,7 @@ async def test_paper_out_mid_receipt_offers_the_e_receipt_and_a_reprint_after_a_
                          devices=desk.registry.states(), uplink=True, last_scan=None, section=AttendantSection(),
                          light=False)
         assert status["devices"]["printer"] == {"state": "down", "reason": "paper_out"}
+        assert [c["reason"] for c in status["interventions"]] == ["printer_paper_out"], "staff are called"
         assert printer.receipts == [], "nothing was cut: the receipt stopped with the paper"
 
         printer.load_paper()
@@ -152,6 +153,12 @@ async def test_near_end_raises_the_call_before_the_receipt_that_would_run_out(
         await desk.message("printed")
         [receipt] = await printer.until_receipts(1)
         assert (desk.health.state, desk.health.reason) == (State.DEGRADED, "printer_near_end")
+        status = content(store_id="store-1", lane_id="lane-7", currency="JPY", heartbeat_s=30, view=session_lane.view,
+                         session=session_lane.controller.session, devices=desk.registry.states(), uplink=True,
+                         last_scan=None, section=AttendantSection(), light=True)
+        [call] = status["interventions"]
+        assert (call["reason"], call["remote_allowed"]) == ("printer_near_end", False)
+        assert status["light"] == "yellow_flashing"
     assert "receipt" in order and "health degraded printer_near_end" in order
     assert order.index("health degraded printer_near_end") < order.index("receipt")
     assert receipt.barcodes == [("code128", sale["sale_id"])]
