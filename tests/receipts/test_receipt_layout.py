@@ -115,3 +115,12 @@ async def test_every_line_fits_the_paper_and_the_codes_read_back(session_lane: S
     words = ("Total", "Registration No.", "10% items") if lang == "en" else ("合計", "登録番号", "10%対象")
     for word in words:
         line_with(receipt, word)
+
+
+async def test_a_random_audits_differences_are_printed(session_lane: SessionLane) -> None:
+    sale = await mixed_sale(session_lane)
+    audit = [{"label": "Audit: quantity low", "kind": "quantity_low", "gtin": "04510000000024",
+              "basket_quantity": 2, "found_quantity": 3}]
+    [receipt] = parse_bytes(receipt_job({**sale["receipt"], "audit": audit}, PROFILES["tm-t20"], "en", None))
+    assert line_with(receipt, "Audit: quantity low", "04510000000024", "x3")
+    assert receipt.qr_payloads == [], "no link configured: no QR"
