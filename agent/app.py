@@ -21,13 +21,15 @@ from agent.api.receipt_routes import ReceiptRoutes
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.attendant.components import Attendant, Identity, build_attendant
+from agent.bagging.components import build_bagging
+from agent.bagging.watcher import BaggingWatcher
 from agent.catalog.catalog_sync import CatalogSync, build_catalog_sync
 from agent.catalog.db import CatalogDb
 from agent.clock import clock_trust
 from agent.config import Config, load
 from agent.devices import DeviceRunner, DeviceSection
 from agent.errors import AgentError, StartupError, StoreError
-from agent.health import HealthRegistry, Observers, State
+from agent.health import HealthRegistry, State
 from agent.interpret.rules import build_rules
 from agent.interpret.tokens import TimePolicy
 from agent.lane_db import open_lane_db
@@ -70,6 +72,7 @@ class Lane:
     checkout: Checkout
     metrics: LaneMetrics
     attendant: Attendant | None = None
+    bagging: BaggingWatcher | None = None     # the bagging-area scale, when `[bagging]` is enabled
     sync: Sync | None = None
     devices: dict[str, DeviceSection] = field(default_factory=dict)
     reload_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -111,12 +114,22 @@ async def start(config: Config) -> Lane:
                                health=health.component("printer") if config.receipts.printer else None,
                                notify=screen, language=lambda: config.api.screen_language,
                                member_choice=catalog_member_choice(catalog), wake=sync.wake)
+
+    def changed(change: Any) -> None:       # the metrics, the bagging scale's view of the visit, the receipt
+        observers.change(change)
+        if bagging is not None:
+            bagging.on_change(change)
+        if change.sale is not None:
+            receipts.sale_recorded(change.sale)     # after its commit: the printer never holds a sale
+
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=adapter, notify=screen,
                                 health=health.component("session"), currency=config.agent.currency,
                                 max_skew_s=rules.max_skew_s, payment=config.payment,
-                                offline_policy=offline_policy, guard=guard, on_recorded=sync.wake,
-                                observers=with_receipts(observers, receipts), clock_trusted=clock_trusted)
+                                offline_policy=offline_policy, guard=guard,
+                                on_recorded=sync.wake, observers=replace(observers, change=changed),
+                                clock_trusted=clock_trusted)
+    bagging = build_bagging(config.bagging, catalog=catalog, lane_db=lane_db, visit=session)
     checkout = Checkout(session, adapter=adapter, lane_db=lane_db, health=health.component("session"),
                         settings=config.payment, currency=config.agent.currency, store_id=config.agent.store_id,
                         lane_id=config.agent.lane_id, offline_policy=offline_policy, audit_policy=catalog.policy,
@@ -139,7 +152,7 @@ async def start(config: Config) -> Lane:
                         pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
                         on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
     metrics.add_to(api.app)
-    session_routes = SessionRoutes(session, pipeline, checkout)
+    session_routes = SessionRoutes(session, pipeline, checkout, None if bagging is None else bagging.skip)
     session_routes.add_to(api.app)
     ReceiptRoutes(receipts, staff=session_routes.staff_code).add_to(api.app)
     capabilities = session.adapter.capabilities
@@ -150,7 +163,7 @@ async def start(config: Config) -> Lane:
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=supervisor, api=api, lane_db=lane_db,
                 catalog=catalog, catalog_sync=catalog_sync, pipeline=pipeline, session=session, checkout=checkout,
-                metrics=metrics, attendant=attendant,
+                metrics=metrics, attendant=attendant, bagging=bagging,
                 sync=sync, reload_requested=reload_requested)
     health.component("pipeline").ok()
     supervisor.start("catalog", catalog_sync.run, probe=catalog_sync.probe)
@@ -163,23 +176,13 @@ async def start(config: Config) -> Lane:
     attendant.start(supervisor)
     if config.receipts.printer:
         supervisor.start("printer", receipts.run)      # the sale never waits for it: recorded before printing
+    if bagging is not None:
+        supervisor.start("scale", bagging.run)     # component `scale`: degraded while there is no weight check
     if config.mqtt is None:
         health.component("cloud").degraded("no [mqtt] section: running offline, events wait in the outbox")
     for device in config.devices:
         start_device(lane, device)
     return lane
-
-
-def with_receipts(observers: Observers, receipts: ReceiptPrinting) -> Observers:
-    """The session's observers, with each committed sale also handed to the receipt (after its commit)."""
-    metrics_change = observers.change
-
-    def change(committed: Any) -> None:
-        metrics_change(committed)
-        if committed.sale is not None:
-            receipts.sale_recorded(committed.sale)
-
-    return replace(observers, change=change)
 
 
 def catalog_member_choice(catalog: CatalogDb) -> Callable[[str], str | None]:

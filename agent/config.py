@@ -21,6 +21,7 @@ from typing import Any
 
 from agent.api.settings import ApiSection, parse_api
 from agent.attendant.settings import AttendantSection, parse_attendant
+from agent.bagging.settings import BaggingSection, parse_bagging
 from agent.catalog.settings import CatalogSection, parse_catalog
 from agent.config_table import Table
 from agent.devices import DeviceSection, parse_devices
@@ -41,7 +42,7 @@ from agent.sync.settings import MqttSection, parse_mqtt
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
 SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret", "session", "points",
-            "pickup", "attendant", "receipts")
+            "pickup", "attendant", "bagging", "receipts")
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"   # safe inside an MQTT topic level
 
 
@@ -73,6 +74,7 @@ class Config:
     points: PointsSection | None = None
     pickup: PickupSection = PickupSection()
     attendant: AttendantSection = AttendantSection()
+    bagging: BaggingSection = BaggingSection()
     receipts: ReceiptsSection = ReceiptsSection()
 
 
@@ -144,6 +146,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         points=parse_points(Table.of(data, "points", where)) if "points" in data else None,
         pickup=parse_pickup(Table.of(data, "pickup", where), agent.allow_simulators, check_devices),
         attendant=parse_attendant(Table.of(data, "attendant", where), check_devices),
+        bagging=parse_bagging(Table.of(data, "bagging", where), check_devices),
         receipts=parse_receipts(Table.of(data, "receipts", where), check_devices),
     )
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.attendant import records as attendant_records
+from agent.bagging import records as bagging_records
 from agent.payment import intents
 from agent.session.records import pickup_claims, sales, scans, seen_tokens, visits
 from agent.store import Database, Migration
@@ -63,4 +64,5 @@ def open_lane_db(state_dir: Path, store_id: str, lane_id: str) -> Database:
                         extra={seen_tokens.COMPONENT: seen_tokens.MIGRATIONS, visits.COMPONENT: visits.MIGRATIONS,
                                intents.COMPONENT: intents.MIGRATIONS,
                                pickup_claims.COMPONENT: pickup_claims.MIGRATIONS,
-                               attendant_records.COMPONENT: attendant_records.MIGRATIONS})
+                               attendant_records.COMPONENT: attendant_records.MIGRATIONS,
+                               bagging_records.COMPONENT: bagging_records.MIGRATIONS})

@@ -8,6 +8,7 @@ text), verified offline like a scanned one; a bad or missing token answers 403.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,11 +26,19 @@ from agent.sync.event_ids import new_event_id
 MAX_BODY = 4096
 
 
+SkipBagging = Callable[[], Awaitable[str | None]]
+SKIP_REFUSALS = {"bagging_off": "This register has no bagging scale: there is nothing to skip.",
+                 "nothing_to_skip": "Please scan the item first, then press skip bagging.",
+                 "no_weight_check": "The bagging scale is not checking now: just carry on."}
+
+
 class SessionRoutes:
-    def __init__(self, controller: SessionController, pipeline: Pipeline, checkout: Checkout) -> None:
+    def __init__(self, controller: SessionController, pipeline: Pipeline, checkout: Checkout,
+                 skip_bagging: SkipBagging | None = None) -> None:
         self.controller = controller
         self.pipeline = pipeline
         self.checkout = checkout          # the payment owner: paying and cancelling a payment go straight to it
+        self.skip_bagging = skip_bagging  # the bagging scale's "skip bagging" (app.py wires it), None: no scale
 
     def add_to(self, app: web.Application) -> None:
         router = app.router
@@ -42,6 +51,7 @@ class SessionRoutes:
         router.add_post("/v1/session/suspend", self.suspend)
         router.add_post("/v1/session/points", self.points)
         router.add_post("/v1/session/attendant", self.call_attendant)
+        router.add_post("/v1/session/skip-bagging", self.skip)
         router.add_post("/v1/attendant/approve", self.approve)
         router.add_post("/v1/attendant/reject", self.reject)
         router.add_post("/v1/lane/lock", self.lock)
@@ -129,6 +139,15 @@ class SessionRoutes:
                                                                 now=controller.clock.time(), new_id=new_event_id,
                                                                 clock_synced=synced))
         return self._answer(committed.change)
+
+    async def skip(self, request: web.Request) -> web.Response:
+        """The shopper's "skip bagging" for the last item scanned (a bulky one): allowed up to the configured
+        weight, above it a call (docs/config.md `[bagging]`)."""
+        refused = "bagging_off" if self.skip_bagging is None else await self.skip_bagging()
+        if refused is None:
+            return web.json_response(self.controller.view())
+        return web.json_response({"detail": SKIP_REFUSALS[refused], "reason": refused,
+                                  "session": self.controller.view()}, status=409)
 
     async def approve(self, request: web.Request) -> web.Response:
         return await self._staff(request, "approve")

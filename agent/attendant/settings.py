@@ -17,8 +17,11 @@ from typing import Any
 from agent.config_table import Table
 
 REASONS = ("age_restricted", "expired_item", "unknown_item", "payment_failures", "random_audit", "shopper_call",
-           "keyed_code")
-DEFAULT_REMOTE: Mapping[str, str] = MappingProxyType({r: "at_lane" if r == "age_restricted" else "remote"
+           "keyed_code", "unexpected_item", "item_not_bagged", "item_removed", "skip_bagging")
+# What only someone at the lane can judge: the shopper's age, and what is in the bag (the bagging scale's calls;
+# an item not bagged yet may be settled by telling the shopper, from the station).
+AT_LANE = ("age_restricted", "unexpected_item", "item_removed", "skip_bagging")
+DEFAULT_REMOTE: Mapping[str, str] = MappingProxyType({r: "at_lane" if r in AT_LANE else "remote"
                                                       for r in REASONS})
 
 

@@ -88,7 +88,7 @@ def _device_calls(view: Mapping[str, Any], devices: Mapping[str, Mapping[str, An
 def _call(session: Session, call: Intervention, lines: Mapping[str, Mapping[str, Any]],
           section: AttendantSection) -> dict[str, Any]:
     detail: dict[str, Any] = {}
-    line = lines.get(call.line_id or "")
+    line = lines.get(call.line_id or (call.detail if call.weights else ""))
     if line is not None:
         detail.update(line_id=line["line_id"], gtin=line["gtin"], name=line["name"])
         if call.reason == "age_restricted":   # the catalog says only "age restricted": Japan's age is 20
@@ -103,6 +103,8 @@ def _call(session: Session, call: Intervention, lines: Mapping[str, Mapping[str,
         # How far staff are with the rescan, so the tablet shows what is left (docs/session.md, "Random audit").
         detail["audit_rescanned"] = [unit.gtin for unit in session.audit.found]
         detail["audit_full"] = session.audit.full
+    if call.weights:                          # a bagging call: what the bag should have gained, and what it did
+        detail["weights"] = dict(call.weights)
     acknowledged = None if call.acknowledged_by is None else {"staff_id": call.acknowledged_by,
                                                                "at": rfc3339(call.acknowledged_at)}
     return {"session_id": session.session_id, "intervention_id": call.intervention_id, "reason": call.reason,

@@ -41,7 +41,8 @@ EMPTY_NAMES: Mapping[str, str] = MappingProxyType({})
 
 
 _PRODUCT = """SELECT p.gtin, p.name, p.price, p.tax_rate, p.member_price, p.department, p.age_restricted,
-    p.sale_stop, p.deposit, p.unit, p.version, t.price, t.member_price, p.names
+    p.sale_stop, p.deposit, p.unit, p.version, t.price, t.member_price, p.names, p.weight_g, p.weight_tolerance_g,
+    p.weight_exempt
 FROM products p LEFT JOIN (SELECT price, member_price FROM prices WHERE gtin = ?1 AND valid_from <= ?2
     AND (valid_to IS NULL OR valid_to > ?2) ORDER BY valid_from DESC LIMIT 1) t
 WHERE p.gtin = ?1"""
@@ -283,7 +284,8 @@ def _product(row: tuple[Any, ...] | None) -> Product | None:
     member = None if member is None else min(member, price)
     # canonical_rate: a file an older agent loaded may spell a rate "0.1" (it is cached: a handful of rates)
     return Product(row[0], row[1], price, canonical_rate(row[3]), member, row[5], bool(row[6]), bool(row[7]), row[8],
-                   row[9], row[10], row[2], MappingProxyType(json.loads(row[13])) if row[13] else EMPTY_NAMES)
+                   row[9], row[10], row[2], MappingProxyType(json.loads(row[13])) if row[13] else EMPTY_NAMES,
+                   row[14], row[15], bool(row[16]))
 
 
 def _promotion(r: tuple[Any, ...]) -> Promotion:

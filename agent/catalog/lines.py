@@ -85,7 +85,7 @@ _RATES_SEEN: dict[str, str] = {}
 _COMMON = ("kind", "version")
 FIELDS: dict[str, frozenset[str]] = {kind: frozenset((*_COMMON, *names)) for kind, names in {
     "product": ("gtin", "name", "names", "price", "tax_rate", "member_price", "department", "age_restricted",
-                "sale_stop", "deposit", "unit"),
+                "sale_stop", "deposit", "unit", "weight_g", "weight_tolerance_g", "weight_exempt"),
     "price": ("gtin", "from", "to", "price", "member_price"),
     "promotion": ("id", "type", "quantity", "price", "percent", "amount", "gtins", "member_only", "from", "to",
                   "days_before"),
@@ -111,6 +111,7 @@ ALL_ITEMS = "*"             # a markdown without gtins covers every item: its on
 # An AI 10 lot as GS1 allows it: 1 to 20 characters of the GS1 character set 82 (or "*": every lot).
 LOT = re.compile(r"[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}")
 _ORDER_ITEM = frozenset(("gtin", "qty"))
+MAX_WEIGHT_G = 100_000      # a unit's weight in the bag: a bagging-area scale weighs at most tens of kilograms
 
 
 def _product(d: dict[str, Any], line: int, version: int) -> Record:
@@ -119,13 +120,18 @@ def _product(d: dict[str, Any], line: int, version: int) -> Record:
     name, price, rate = d.get("name"), d.get("price"), d.get("tax_rate")
     member, deposit, unit, department = d.get("member_price"), d.get("deposit", 0), d.get("unit"), d.get("department")
     age, stop = d.get("age_restricted", False), d.get("sale_stop", False)
+    weight, tolerance, exempt = d.get("weight_g"), d.get("weight_tolerance_g"), d.get("weight_exempt", False)
     if (type(name) is str and 0 < len(name) <= 1000 and not name.isspace() and type(price) is int and price >= 0
             and type(rate) is str and rate in _RATES_SEEN and (member is None or (type(member) is int and member >= 0))
             and deposit == 0 and type(deposit) is int and type(age) is bool and type(stop) is bool
             and (unit is None or (type(unit) is str and unit in _UNITS))
-            and (department is None or type(department) is str) and d.keys() <= _PRODUCT_PLAIN):
+            and (department is None or type(department) is str) and d.keys() <= _PRODUCT_PLAIN
+            and (weight is None or (type(weight) is int and 0 < weight <= MAX_WEIGHT_G))
+            and (tolerance is None or (type(tolerance) is int and 0 < tolerance <= MAX_WEIGHT_G))
+            and type(exempt) is bool):
         return Record("product", gtin, version, (gtin, name, price, _RATES_SEEN[rate], member, department,
-                                                 int(age), int(stop), 0, unit, version, None))
+                                                 int(age), int(stop), 0, unit, version, None, weight, tolerance,
+                                                 int(exempt)))
     return _product_checked(d, line, version, gtin)
 
 
@@ -149,8 +155,20 @@ def _product_checked(d: dict[str, Any], line: int, version: int, gtin: str) -> R
     names = names_field(d, line)       # stored as JSON (products.names); the screen shows them per language
     row = (gtin, text_field(d, "name", line), req_int(d, "price", line), rate, int_field(d, "member_price", line),
            department, bool_field(d, "age_restricted", line), bool_field(d, "sale_stop", line), 0, unit, version,
-           None if names is None else json.dumps(names, ensure_ascii=False, sort_keys=True))
+           None if names is None else json.dumps(names, ensure_ascii=False, sort_keys=True),
+           _grams(d, "weight_g", line), _grams(d, "weight_tolerance_g", line), bool_field(d, "weight_exempt", line))
     return Record("product", gtin, version, row)
+
+
+def _grams(d: dict[str, Any], key: str, line: int) -> int | None:
+    """A unit's weight or tolerance in whole grams, above 0 and at most MAX_WEIGHT_G; absent: None."""
+    value = d.get(key)
+    if value is None:
+        return None
+    if type(value) is not int or not 0 < value <= MAX_WEIGHT_G:
+        raise refuse(line, key, f"must be whole grams from 1 to {MAX_WEIGHT_G}, got {value!r}",
+                     f'write e.g. "{key}": 512, or leave it out (the lane learns the weight)')
+    return value
 
 
 def _price(d: dict[str, Any], line: int, version: int) -> Record:

@@ -34,7 +34,7 @@ from agent.store import apply_migrations, translate
 logger = logging.getLogger(__name__)
 
 INSERT = {
-    "product": "INSERT INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    "product": "INSERT INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "price": "INSERT INTO prices VALUES (?,?,?,?,?,?)",
     "promotion": "INSERT INTO promotions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "promotion_items": "INSERT INTO promotion_items VALUES (?,?)",

@@ -28,6 +28,9 @@ class Product:
     version: int
     regular_price: int
     names: Mapping[str, str] = field(default_factory=dict)   # per language ({"ja": ..., "en": ...}); `name` else
+    weight_g: int | None = None             # a unit in the bag (the bagging-area scale); None: not given
+    weight_tolerance_g: int | None = None   # None: the lane's default tolerance
+    weight_exempt: bool = False             # the scale does not check it (too light, or not bagged)
 
 
 @dataclass(frozen=True, slots=True)

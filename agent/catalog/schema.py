@@ -129,12 +129,21 @@ ALTER TABLE members ADD COLUMN audits INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE members ADD COLUMN audit_findings INTEGER NOT NULL DEFAULT 0;
 """
 
+# What a unit weighs in the bag, for the bagging-area scale: integer grams and the tolerance (NULL: not given,
+# the lane's default or a learned weight), and whether the scale checks it at all (0: it does).
+M005_PRODUCT_WEIGHTS = """
+ALTER TABLE products ADD COLUMN weight_g INTEGER;
+ALTER TABLE products ADD COLUMN weight_tolerance_g INTEGER;
+ALTER TABLE products ADD COLUMN weight_exempt INTEGER NOT NULL DEFAULT 0;
+"""
+
 # The receipt a member chose in the app (paper | app | none); NULL: the lane's [receipts] default.
-M005_MEMBER_RECEIPT = "ALTER TABLE members ADD COLUMN receipt TEXT;"
+M006_MEMBER_RECEIPT = "ALTER TABLE members ADD COLUMN receipt TEXT;"
 
 MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES),
               Migration("m003_sale_stops", M003_SALE_STOPS), Migration("m004_member_audits", M004_MEMBER_AUDITS),
-              Migration("m005_member_receipt", M005_MEMBER_RECEIPT))
+              Migration("m005_product_weights", M005_PRODUCT_WEIGHTS),
+              Migration("m006_member_receipt", M006_MEMBER_RECEIPT))
 
 # Kind name -> (table, key column) for counts and deletes; the order of `omo-edge catalog status`.
 KINDS: dict[str, tuple[str, str]] = {

@@ -36,19 +36,23 @@ class CatalogOffline:
 
     Asked on every commit (the screen's view is priced each time), so the answer is kept for the rest of the
     catalog clock's second: reading the catalog's status and policy costs about 0.1 ms on the lane, which
-    staleness measured in hours does not need, while a scan's commit has 5 ms in all (docs/session.md).
+    staleness measured in hours does not need, while a scan's commit has 5 ms in all (docs/session.md). A new
+    catalog generation is asked about at once: a lane that had none must not stay "offline" for the rest of the
+    second its first catalog arrived in.
     """
 
     def __init__(self, catalog: CatalogDb, max_age_s: float = DEFAULT_MAX_AGE_S) -> None:
         self.catalog = catalog
         self.max_age_s = max_age_s
-        self._kept: tuple[int, OfflinePolicy | None] | None = None     # (the second asked, the answer)
+        # (the second asked, the catalog generation then, the answer)
+        self._kept: tuple[int, object, OfflinePolicy | None] | None = None
 
     def __call__(self) -> OfflinePolicy | None:
-        second = int(self.catalog.clock.time())
-        if self._kept is None or self._kept[0] != second:
-            self._kept = (second, self.catalog.policy() if is_stale(self.catalog, self.max_age_s) else None)
-        return self._kept[1]
+        second, generation = int(self.catalog.clock.time()), self.catalog.database
+        if self._kept is None or self._kept[0] != second or self._kept[1] is not generation:
+            answer = self.catalog.policy() if is_stale(self.catalog, self.max_age_s) else None
+            self._kept = (second, generation, answer)
+        return self._kept[2]
 
 
 def over_sale_cap(total_before: int, total_after: int, policy: OfflinePolicy | None) -> bool:

@@ -40,6 +40,7 @@ SCHEMAS: Mapping[str, tuple[str, int]] = {
     "omo.session/1": ("sessions", 2),
     "omo.attendant/1": ("sessions", 2),
     "omo.audit/1": ("sessions", 2),
+    "omo.weights/1": ("sessions", 2),
     "omo.scan/1": ("scans", 3),
     "omo.interest/1": ("scans", 3),
     "omo.shed/1": ("scans", 3),

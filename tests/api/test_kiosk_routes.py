@@ -16,6 +16,7 @@ from agent.api.kiosk import STATIC_DIR, add_kiosk_routes, static_files
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.api.settings import ApiSection
+from agent.bagging.calls import MESSAGES as BAGGING_MESSAGES
 from agent.health import HealthRegistry
 from agent.session.rules import machine
 from agent.session.rules.payment_prompts import RELEASED
@@ -99,7 +100,8 @@ def test_both_catalogues_have_the_same_keys() -> None:
 
 def prompt_codes() -> set[str]:
     """Every fixed prompt or refusal code the session writes (f-string codes such as invalid_* aside)."""
-    source = "\n".join(p.read_text() for p in (ROOT / "agent" / "session").rglob("*.py"))
+    source = "\n".join(p.read_text() for folder in ("session", "bagging")
+                        for p in (ROOT / "agent" / folder).rglob("*.py"))
     codes = set(re.findall(r'Prompt\(\s*"([a-z_]+)"', source))
     codes |= set(re.findall(r'refuse\(session, "([a-z_]+)"', source))
     codes |= set(re.findall(r'return "([a-z_]+)", \(?"', source))      # the coupon checks' (code, message)
@@ -107,6 +109,7 @@ def prompt_codes() -> set[str]:
     codes |= set(re.findall(r'\(\s*"(pickup_[a-z_]+)", "', source))       # pickup refusals by visit state
     codes |= {f"payment_{reason}" for reason in RELEASED}                 # payment_released's prompts
     codes |= {f"attendant_{reason}" for reason in ATTENDANT_MESSAGES} | set(machine.MESSAGES)
+    codes |= {f"attendant_{reason}" for reason in BAGGING_MESSAGES}        # the bagging scale's calls
     return codes - {"not_locked", "nothing_to_approve", "no_payment_in_progress", "already_in_session", "order_unknown",
                     "order_other_member", "order_in_progress", "order_cancelled", "order_not_ready", "order_collected"}
 

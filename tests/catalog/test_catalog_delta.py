@@ -155,3 +155,13 @@ async def test_a_sale_stop_delta_is_added_then_removed(catalog_db: CatalogDb, tm
     assert await delta(sync, 2, 3, {"kind": "delete", "of": "sale_stop", "id": gtin_for(3), "lot": "L7"}) \
         is Outcome.APPLIED
     assert catalog_db.sale_stop(gtin_for(3), "L7") is None and catalog_db.status().counts["sale_stop"] == 0
+
+
+async def test_a_delta_sets_and_clears_a_products_weight(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    sync = offline_sync(catalog_db, tmp_path)
+    assert await delta(sync, 1, 2, {**product(3, 150), "weight_g": 512, "weight_tolerance_g": 12}) is Outcome.APPLIED
+    weighed = catalog_db.product(gtin_for(3))
+    assert weighed is not None and (weighed.weight_g, weighed.weight_tolerance_g) == (512, 12)
+    assert await delta(sync, 2, 3, {**product(3, 150), "weight_exempt": True}) is Outcome.APPLIED
+    exempt = catalog_db.product(gtin_for(3))
+    assert exempt is not None and (exempt.weight_g, exempt.weight_exempt) == (None, True)

@@ -292,3 +292,32 @@ def test_an_expiry_markdown_without_gtins_covers_every_item(catalog_db: CatalogD
 ])
 def test_a_bad_markdown_is_refused_naming_the_field(line: dict[str, Any], field: str) -> None:
     assert refusal(line).problem.startswith(f"{field}: ")
+
+
+# --- what a unit weighs in the bag (the bagging-area scale) ---
+
+def test_weights_load_on_both_paths_and_are_read_back(catalog_db: CatalogDb, tmp_path: Path) -> None:
+    plain = {**PRODUCT, "weight_g": 512, "weight_tolerance_g": 15}
+    checked = {**PRODUCT, "gtin": gtin_for(2), "names": {"ja": "米"}, "weight_g": 5000, "weight_exempt": True}
+    load_snapshot(catalog_db, write_lines(tmp_path / "w.jsonl", [plain, checked, {**PRODUCT, "gtin": gtin_for(3)}],
+                                          version=1))
+    tea, rice, bare = (catalog_db.product(gtin_for(i)) for i in (1, 2, 3))
+    assert tea is not None and (tea.weight_g, tea.weight_tolerance_g, tea.weight_exempt) == (512, 15, False)
+    assert rice is not None and (rice.weight_g, rice.weight_tolerance_g, rice.weight_exempt) == (5000, None, True)
+    assert bare is not None and (bare.weight_g, bare.weight_tolerance_g, bare.weight_exempt) == (None, None, False)
+
+
+@pytest.mark.parametrize(("line", "field"), [
+    ({**PRODUCT, "weight_g": 0}, "weight_g"), ({**PRODUCT, "weight_g": 12.5}, "weight_g"),
+    ({**PRODUCT, "weight_g": "512"}, "weight_g"), ({**PRODUCT, "weight_tolerance_g": -1}, "weight_tolerance_g"),
+    ({**PRODUCT, "weight_g": 100_001}, "weight_g"), ({**PRODUCT, "weight_exempt": "yes"}, "weight_exempt"),
+])
+def test_a_bad_weight_is_refused_naming_the_field(line: dict[str, Any], field: str) -> None:
+    error = refusal(line)
+    assert error.problem.startswith(f"{field}: ") and "Fix:" in error.problem
+
+
+def test_a_delta_carries_the_weights() -> None:
+    delta = parse_delta(delta_payload(1, 2, [{**PRODUCT, "weight_g": 330, "weight_tolerance_g": 9}]))
+    record = delta.changes[0]
+    assert isinstance(record, Record) and record.row[-3:] == (330, 9, 0)

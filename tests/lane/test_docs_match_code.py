@@ -42,7 +42,7 @@ def components_in_code() -> set[str]:
 
 
 def backticked(text: str) -> set[str]:
-    return set(re.findall(r"`([a-z]+(?::<name>)?)`", text))
+    return set(re.findall(r"`([a-z_]+(?::<name>)?)`", text))
 
 
 def test_the_code_registers_the_components_the_docs_expect_to_find() -> None:

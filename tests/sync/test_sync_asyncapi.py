@@ -92,3 +92,21 @@ def test_status_ack_and_command_payloads_match() -> None:
 def test_a_payload_without_its_envelope_is_refused() -> None:
     with pytest.raises(jsonschema.ValidationError):
         validate("Sale", {"schema": "omo.sale/1", "sale_id": "s", "lines": [], "total": 1})
+
+
+def test_a_learned_weight_event_matches_its_schema(tmp_path: Path) -> None:
+    from agent.bagging.records import add_sample
+    from agent.bagging.rules import Sample
+    from agent.lane_db import open_lane_db
+
+    (tmp_path / "state").mkdir()
+    db = open_lane_db(tmp_path / "state", "store-001", "lane-01")
+    try:
+        for n, weight in enumerate((250_000, 251_000, 249_000)):
+            db.write_blocking(add_sample, Sample("04901234567894", weight), float(n), 3, 5_000)
+        payloads = [json.loads(p) for (p,) in db.reader().execute("SELECT payload FROM outbox ORDER BY seq")]
+    finally:
+        db.close()
+    assert [p["schema"] for p in payloads] == ["omo.weights/1"]
+    assert payloads[0]["weight_mg"] == 250_000 and payloads[0]["samples"] == 3
+    validate("Weights", payloads[0])

@@ -71,7 +71,8 @@ def attendant_events(before: Session, after: Session) -> tuple[EventRow, ...]:
         was = old.get(now.intervention_id)
         if was is None:
             if now.status == "pending":
-                rows.append(_event(after, now, "call_raised", None, None, None))
+                weights = {"weights": dict(now.weights)} if now.weights else {}
+                rows.append(_event(after, now, "call_raised", None, None, None, **weights))
             continue
         if was.acknowledged_by is None and now.acknowledged_by is not None:
             rows.append(_event(after, now, "call_acknowledged", now.acknowledged_by, "station", now.acknowledged_at,

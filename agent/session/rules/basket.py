@@ -89,6 +89,7 @@ class Promo:
 class Intervention:
     intervention_id: str                # "I1", "I2", ...
     reason: str                         # age_restricted | expired_item | unknown_item | payment_failures | random_audit
+                                        # | the bagging scale's (agent/bagging/rules.py REASONS)
     line_id: str | None
     status: str = "pending"             # pending | approved | rejected
     staff_id: str | None = None
@@ -103,6 +104,7 @@ class Intervention:
     acknowledged_at: float | None = None
     resolved_at: float | None = None
     via: str | None = None              # lane | station: where it was resolved
+    weights: dict[str, int] = field(default_factory=dict)   # a bagging call's weights (mg): expected, measured ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,11 +240,11 @@ def add_promotions(session: Session, promos: list[Promo]) -> Session:
 
 def add_intervention(session: Session, reason: str, line_id: str | None, detail: str = "", *,
                      code: str | None = None, audit_lines: tuple[str, ...] = (),
-                     raised_at: float | None = None) -> Session:
+                     raised_at: float | None = None, weights: Mapping[str, int] | None = None) -> Session:
     """A new pending intervention, raised now (by default the visit's last activity: the step that raised it)."""
     entry = Intervention(f"I{session.next_intervention}", reason, line_id, detail=detail,
                          raised_at=session.last_activity if raised_at is None else raised_at, code=code,
-                         audit_lines=audit_lines)
+                         audit_lines=audit_lines, weights=dict(weights or {}))
     return replace(session, interventions=(*session.interventions, entry),
                    next_intervention=session.next_intervention + 1)
 

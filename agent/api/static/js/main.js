@@ -51,6 +51,7 @@ async function boot() {
     const answer = await post('/v1/session/receipt', { choice: button.dataset.receipt });
     if (answer.status === 200 && answer.body) onEvent(answer.body);
   });
+  $('skip-bagging').addEventListener('click', () => act('/v1/session/skip-bagging'));
   $('pay-hint').hidden = !config.scan_to_pay;
   document.body.dataset.scanner = config.scanner_position;
   setInterval(() => { if (view?.state === 'paying') tick(view); }, 1000);

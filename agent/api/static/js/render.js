@@ -10,6 +10,9 @@ const SAID_BY_SCREEN = new Set(['paying', 'checking_payment', 'paid', 'cancelled
 // put the basket aside for a staffed register (the suspend button comes instead).
 const PAY_REFUSED = new Set(['payment_offline', 'offline_sale_cap', 'disk_full']);
 const OFFERS_SUSPEND = new Set(['payment_offline']);
+// The bagging scale waits for the item in the bag: a bulky one can be declared instead (staff check it, or
+// the lane allows it up to [bagging] skip_max_g).
+const OFFERS_SKIP_BAGGING = new Set(['place_item']);
 const DISCOUNT_KEYS = { member_price: 'discount_member_price', promotion: 'discount_promotion',
   markdown: 'discount_markdown', coupon: 'discount_coupon' };
 
@@ -124,6 +127,7 @@ function renderSummary(view) {
   pay.hidden = PAY_REFUSED.has(said);
   $('pay-hint').classList.toggle('refused', pay.hidden);        // "tap Pay" would point at nothing
   $('suspend').hidden = !OFFERS_SUSPEND.has(said);
+  $('skip-bagging').hidden = !OFFERS_SKIP_BAGGING.has(said);
   renderMember(view.member);
 }
 
