@@ -73,8 +73,10 @@ class ReceiptPrinting:
             return
         self.current = sale
         member = sale.get("member_id")
-        task = asyncio.get_running_loop().create_task(
-            self._apply(sale, first_choice(self.settings.default, self.member_choice(member) if member else None)))
+        choice = first_choice(self.settings.default, self.member_choice(member) if member else None)
+        if choice == "paper" and self.settings.printer is None:
+            choice = "none"          # a lane without a printer: nothing to print unless the shopper asks for it
+        task = asyncio.get_running_loop().create_task(self._apply(sale, choice))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 

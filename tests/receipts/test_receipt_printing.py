@@ -194,3 +194,18 @@ async def test_a_shopper_without_membership_who_picks_the_app_is_shown_the_link(
     shown = await desk.printing.choose("app")
     assert shown["status"] == "shown" and shown["link"] == desk.printing.link(sale["sale_id"])
     assert session_lane.events("omo.receipt/1") == [], "no member, no app event"
+
+
+async def test_a_lane_without_a_printer_offers_no_paper_unless_asked_and_then_the_e_receipt(
+        session_lane: SessionLane, key_file: Path) -> None:
+    screen: list[dict[str, Any]] = []
+    printing = ReceiptPrinting(ReceiptsSection(link_template=TEMPLATE, key_file=key_file), lane_id="lane-7",
+                               lane_db=session_lane.lane_db, health=None, notify=screen.append)
+    sale = await paid_sale(session_lane)
+    printing.sale_recorded(sale)
+    await asyncio.gather(*printing.tasks)
+    assert [(m["choice"], m["status"]) for m in screen] == [("none", "none")]
+    asked = await printing.choose("paper")
+    assert (asked["status"], asked["reason"]) == ("failed", "no_printer")
+    assert asked["link"] == printing.link(sale["sale_id"]), "the e-receipt instead"
+    assert await printing.reprint(sale["sale_id"]) == "no_printer"
