@@ -17,6 +17,7 @@ from agent.api.events import EventHub
 from agent.api.kiosk import add_kiosk_routes
 from agent.api.lane_collector import Sources
 from agent.api.metrics import LaneMetrics
+from agent.api.receipt_routes import ReceiptRoutes
 from agent.api.server import ApiServer
 from agent.api.session_routes import SessionRoutes
 from agent.attendant.components import Attendant, Identity, build_attendant
@@ -33,6 +34,7 @@ from agent.interpret.rules import build_rules
 from agent.interpret.tokens import TimePolicy
 from agent.lane_db import open_lane_db
 from agent.payment.registry import build_adapter
+from agent.receipts.printing import ReceiptPrinting
 from agent.sdnotify import Notifier, settle_heap
 from agent.session.checkout import Checkout
 from agent.session.controller import SessionController
@@ -108,11 +110,17 @@ async def start(config: Config) -> Lane:
         attendant.on_screen(message)
 
     adapter, offline_policy = build_adapter(config.payment), CatalogOffline(catalog, max_age_s)
+    receipts = ReceiptPrinting(config.receipts, lane_id=config.agent.lane_id, lane_db=lane_db,
+                               health=health.component("printer") if config.receipts.printer else None,
+                               notify=screen, language=lambda: config.api.screen_language,
+                               member_choice=catalog_member_choice(catalog), wake=sync.wake)
 
-    def changed(change: Any) -> None:               # the metrics, and the bagging scale's view of the visit
+    def changed(change: Any) -> None:       # the metrics, the bagging scale's view of the visit, the receipt
         observers.change(change)
         if bagging is not None:
             bagging.on_change(change)
+        if change.sale is not None:
+            receipts.sale_recorded(change.sale)     # after its commit: the printer never holds a sale
 
     session = SessionController(lane_db=lane_db, settings=config.session, points=config.points,
                                 adapter=adapter, notify=screen,
@@ -144,11 +152,13 @@ async def start(config: Config) -> Lane:
                         pickups=pickups, checkout=checkout, on_recorded=sync.wake, observers=observers,
                         on_idle=api.fanout.resume, max_catalog_age_s=max_age_s)
     metrics.add_to(api.app)
-    SessionRoutes(session, pipeline, checkout, None if bagging is None else bagging.skip).add_to(api.app)
+    session_routes = SessionRoutes(session, pipeline, checkout, None if bagging is None else bagging.skip)
+    session_routes.add_to(api.app)
+    ReceiptRoutes(receipts, staff=session_routes.staff_code).add_to(api.app)
     capabilities = session.adapter.capabilities
     add_kiosk_routes(api.app, session.view, default_language=config.api.screen_language,
                      pay_by_qr=capabilities.merchant_presented, scan_to_pay=capabilities.customer_presented,
-                     scanner_position=config.api.scanner_position)
+                     scanner_position=config.api.scanner_position, receipt_link=receipts.current_link)
     await api.start()
     health.component("api").ok()
     lane = Lane(config=config, health=health, hub=hub, supervisor=supervisor, api=api, lane_db=lane_db,
@@ -164,6 +174,8 @@ async def start(config: Config) -> Lane:
         await pickups.recover()  # a door left opening by the restart: that order may be scanned again
     supervisor.start("session", session.run)
     attendant.start(supervisor)
+    if config.receipts.printer:
+        supervisor.start("printer", receipts.run)      # the sale never waits for it: recorded before printing
     if bagging is not None:
         supervisor.start("scale", bagging.run)     # component `scale`: degraded while there is no weight check
     if config.mqtt is None:
@@ -171,6 +183,16 @@ async def start(config: Config) -> Lane:
     for device in config.devices:
         start_device(lane, device)
     return lane
+
+
+def catalog_member_choice(catalog: CatalogDb) -> Callable[[str], str | None]:
+    """The receipt a member chose in the app (the member record's `receipt`), from the member cache."""
+
+    def choice(member_id: str) -> str | None:
+        member = catalog.member(member_id)
+        return None if member is None else member.receipt
+
+    return choice
 
 
 def _open_state(config: Config) -> tuple[Database, CatalogDb]:

@@ -2,7 +2,7 @@
 
 This module reads the file, parses `[agent]` (who the lane is, read by several packages) and assembles the
 sections. Each package parses and validates its own section with the typed reads of `config_table`
-(`settings.py` in api/, catalog/, payment/, session/ and sync/; `rules.py` in interpret/; `devices.py`); this
+(`settings.py` in api/, catalog/, payment/, receipts/, session/ and sync/; `rules.py` in interpret/; `devices.py`); this
 module imports their parsers, so no package imports it.
 
 Each component receives its own section, never the whole config. Secret files (tokens, keys, passwords)
@@ -29,6 +29,7 @@ from agent.errors import ConfigError
 from agent.interpret.rules import InterpretSection, TrustSection, parse_trust
 from agent.interpret.rules import parse_section as _interpret
 from agent.payment.settings import PaymentSection, parse_payment
+from agent.receipts.settings import ReceiptsSection, parse_receipts
 from agent.session.settings import (
     PickupSection,
     PointsSection,
@@ -41,7 +42,7 @@ from agent.sync.settings import MqttSection, parse_mqtt
 
 DEFAULT_PATH = Path("/etc/omo-edge/agent.toml")
 SECTIONS = ("agent", "mqtt", "api", "catalog", "trust", "payment", "devices", "interpret", "session", "points",
-            "pickup", "attendant", "bagging")
+            "pickup", "attendant", "bagging", "receipts")
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"   # safe inside an MQTT topic level
 
 
@@ -74,6 +75,7 @@ class Config:
     pickup: PickupSection = PickupSection()
     attendant: AttendantSection = AttendantSection()
     bagging: BaggingSection = BaggingSection()
+    receipts: ReceiptsSection = ReceiptsSection()
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -145,6 +147,7 @@ def parse(data: Mapping[str, Any], path: Path, *, check_devices: bool = True) ->
         pickup=parse_pickup(Table.of(data, "pickup", where), agent.allow_simulators, check_devices),
         attendant=parse_attendant(Table.of(data, "attendant", where), check_devices),
         bagging=parse_bagging(Table.of(data, "bagging", where), check_devices),
+        receipts=parse_receipts(Table.of(data, "receipts", where), check_devices),
     )
 
 

@@ -37,7 +37,8 @@ View = Callable[[], dict[str, Any]]
 
 def add_kiosk_routes(app: web.Application, view: View, *, default_language: str = "ja",
                      health_poll_s: float = 10.0, end_screen_s: float = 30.0, pay_by_qr: bool = True,
-                     scan_to_pay: bool = True, scanner_position: str = "below") -> None:
+                     scan_to_pay: bool = True, scanner_position: str = "below",
+                     receipt_link: Callable[[], str | None] = lambda: None) -> None:
     """Add the kiosk page's routes to the local API's application.
 
     Args:
@@ -51,6 +52,7 @@ def add_kiosk_routes(app: web.Application, view: View, *, default_language: str 
         scan_to_pay: the adapter takes a wallet's code shown to the scanner (the screen says so).
         scanner_position: where the scanner is, seen from the shopper (below, left or right of the screen): the
             welcome screen points there.
+        receipt_link: the e-receipt's link of the sale on the paid screen (agent/receipts), shown as a QR.
 
     Raises:
         ValueError: an unknown language or a poll interval that is not positive.
@@ -87,7 +89,14 @@ def add_kiosk_routes(app: web.Application, view: View, *, default_language: str 
             raise _not_found("no payment QR now: it is there while the lane waits for the shopper's app")
         return web.Response(text=qr_svg(payload), content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
+    async def receipt_qr(request: web.Request) -> web.Response:
+        link = receipt_link()
+        if not link:
+            raise _not_found("no e-receipt now: its code is there on the paid screen when the lane has a link")
+        return web.Response(text=qr_svg(link), content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
     app.router.add_get("/", index)
+    app.router.add_get("/v1/session/receipt-qr.svg", receipt_qr)
     app.router.add_get("/v1/session/payment-qr.svg", payment_qr)
     app.router.add_get("/kiosk-config.json", kiosk_config)
     app.router.add_get("/static/{path:.+}", static_file)

@@ -62,7 +62,7 @@ class SessionRoutes:
         return web.json_response(self.controller.view())
 
     async def add_item(self, request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_body(request)
         code = body.get("code")
         if not isinstance(code, str) or not 0 < len(code) <= 512:
             raise _bad("`code` must be the text of the code, 1 to 512 characters")
@@ -77,7 +77,7 @@ class SessionRoutes:
         return self._answer(committed.change)
 
     async def pay(self, request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_body(request)
         # No default: a guessed method could start a payment the lane cannot take (checked before anything is
         # recorded or sent; a method this lane's adapter lacks is a 409 from the checkout).
         method = body.get("method")
@@ -92,8 +92,8 @@ class SessionRoutes:
         return self._answer(await self.checkout.cancel_by_shopper())
 
     async def void_sale(self, request: web.Request) -> web.Response:
-        body = await _body(request)
-        staff = self._staff_code(body)
+        body = await json_body(request)
+        staff = self.staff_code(body)
         if staff.claims.role != "supervisor":     # checked before anything is read or sent: nothing changes
             raise web.HTTPForbidden(text=json.dumps({"detail": f"voiding a paid sale needs a supervisor: this token's "
                                                      f"role is {staff.claims.role!r}; ask a supervisor to scan "
@@ -123,7 +123,7 @@ class SessionRoutes:
         return self._answer(committed.change)
 
     async def points(self, request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await json_body(request)
         points = _whole(body.get("points"))
         if points is None or points < 0:
             raise _bad("`points` must be a whole number of points, 0 or more")
@@ -162,7 +162,7 @@ class SessionRoutes:
         return await self._staff(request, "unlock")
 
     async def _staff(self, request: web.Request, what: str) -> web.Response:
-        staff = self._staff_code(await _body(request))
+        staff = self.staff_code(await json_body(request))
         controller, settings = self.controller, self.controller.settings
         now = controller.clock.time()
         committed = await controller.apply({
@@ -175,7 +175,7 @@ class SessionRoutes:
         }[what])
         return self._answer(committed.change)
 
-    def _staff_code(self, body: dict[str, Any]) -> StaffCode:
+    def staff_code(self, body: dict[str, Any]) -> StaffCode:
         token = body.get("token")
         if not isinstance(token, str) or not token:
             raise web.HTTPForbidden(text=json.dumps({"detail": "a staff token is required: scan or paste the "
@@ -197,7 +197,7 @@ class SessionRoutes:
                                   "session": session}, status=409)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise _bad(f"the body is over {MAX_BODY} bytes")
     raw = await request.content.read(MAX_BODY + 1)

@@ -19,6 +19,11 @@ from agent.attendant.wire import STATUS_SCHEMA
 from agent.session.rules.attendant_rules import help_coming
 from agent.session.rules.basket import Intervention, Session
 
+# A device that needs someone at the lane: its health reason as a call on the station's board (the receipt printer
+# near the end of its roll, out of paper, its cover open; agent/receipts/printing.py). Not decided remotely.
+DEVICE_CALLS = {("printer", "printer_near_end"): "printer_near_end", ("printer", "paper_out"): "printer_paper_out",
+                ("printer", "cover_open"): "printer_cover_open"}
+
 # Components the lane cannot sell without: down, the lane is out of order (a scanner is judged below).
 VITAL = ("store", "session", "pipeline")
 
@@ -45,7 +50,7 @@ def content(*, store_id: str, lane_id: str, currency: str, heartbeat_s: int, vie
     """Everything but `status_seq` and `published_at`: two equal contents are the same lane state."""
     broken = out_of_order(view, devices)
     lines = {line["line_id"]: line for line in view.get("lines", [])}
-    calls = [_call(session, i, lines, section) for i in session.pending]
+    calls = [_call(session, i, lines, section) for i in session.pending] + _device_calls(view, devices)
     totals = view.get("totals", {})
     return {
         "schema": STATUS_SCHEMA, "store_id": store_id, "lane_id": lane_id, "heartbeat_s": heartbeat_s,
@@ -69,6 +74,15 @@ def content(*, store_id: str, lane_id: str, currency: str, heartbeat_s: int, vie
 def document(body: Mapping[str, Any], seq: int, now: float) -> dict[str, Any]:
     """The published document: the content with its counter and the lane's clock."""
     return {**body, "status_seq": seq, "published_at": rfc3339(now)}
+
+
+def _device_calls(view: Mapping[str, Any], devices: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A call for each device whose health says someone must come (DEVICE_CALLS), named after the device."""
+    return [{"session_id": str(view.get("session_id") or ""), "intervention_id": f"device:{name}:{reason}",
+             "reason": reason, "raised_at": None, "remote_allowed": False, "detail": {"device": name},
+             "acknowledged": None}
+            for (name, health_reason), reason in DEVICE_CALLS.items()
+            if devices.get(name, {}).get("reason") == health_reason]
 
 
 def _call(session: Session, call: Intervention, lines: Mapping[str, Mapping[str, Any]],

@@ -293,4 +293,4 @@ def _promotion(r: tuple[Any, ...]) -> Promotion:
 
 
 def _member(r: tuple[Any, ...] | None) -> Member | None:
-    return None if r is None else Member(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8])
+    return None if r is None else Member(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9])

@@ -90,7 +90,8 @@ FIELDS: dict[str, frozenset[str]] = {kind: frozenset((*_COMMON, *names)) for kin
     "promotion": ("id", "type", "quantity", "price", "percent", "amount", "gtins", "member_only", "from", "to",
                   "days_before"),
     "coupon": ("id", "amount", "percent", "conditions", "max_uses", "from", "to"),
-    "member": ("id", "tier", "status", "points", "cards", "consent_interest", "since", "audits", "audit_findings"),
+    "member": ("id", "tier", "status", "points", "cards", "consent_interest", "since", "audits", "audit_findings",
+               "receipt"),
     "order": ("id", "member", "items", "status", "locker"),
     "key": ("kid", "public_key", "from", "to"),
     "policy": ("key", "value"),
@@ -258,8 +259,12 @@ def _member(d: dict[str, Any], line: int, version: int) -> Record:
     if findings > audits:
         raise refuse(line, "audit_findings", f"must be at most audits ({audits}), got {findings}",
                      "count the audits that found a difference among the member's audits")
+    receipt = d.get("receipt")
+    if receipt not in (None, "paper", "app", "none"):
+        raise refuse(line, "receipt", f"must be paper, app or none, got {receipt!r}",
+                     "write the member's choice from the app, or leave it out (the lane's default)")
     row = (member_id, str_field(d, "tier", line), status, int_field(d, "points", line) or 0,
-           bool_field(d, "consent_interest", line), version, _iso_date(d, "since", line), audits, findings)
+           bool_field(d, "consent_interest", line), version, _iso_date(d, "since", line), audits, findings, receipt)
     return Record("member", member_id, version, row, children)
 
 

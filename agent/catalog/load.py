@@ -39,7 +39,7 @@ INSERT = {
     "promotion": "INSERT INTO promotions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "promotion_items": "INSERT INTO promotion_items VALUES (?,?)",
     "coupon": "INSERT INTO coupons VALUES (?,?,?,?,?,?,?,?)",
-    "member": "INSERT INTO members VALUES (?,?,?,?,?,?,?,?,?)",
+    "member": "INSERT INTO members VALUES (?,?,?,?,?,?,?,?,?,?)",
     "member_cards": "INSERT INTO member_cards VALUES (?,?,?)",
     "order": "INSERT INTO orders VALUES (?,?,?,?,?,?)",
     "key": "INSERT INTO trusted_keys VALUES (?,?,?,?,?)",

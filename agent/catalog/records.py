@@ -84,6 +84,7 @@ class Member:
     since: str | None = None    # ISO date the member joined (None: not known)
     audits: int = 0             # past audits of the member
     audit_findings: int = 0     # of those, the ones that found a difference
+    receipt: str | None = None  # the receipt chosen in the app: paper | app | none; None: the lane's default
 
 
 @dataclass(frozen=True, slots=True)

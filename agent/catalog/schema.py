@@ -137,9 +137,13 @@ ALTER TABLE products ADD COLUMN weight_tolerance_g INTEGER;
 ALTER TABLE products ADD COLUMN weight_exempt INTEGER NOT NULL DEFAULT 0;
 """
 
+# The receipt a member chose in the app (paper | app | none); NULL: the lane's [receipts] default.
+M006_MEMBER_RECEIPT = "ALTER TABLE members ADD COLUMN receipt TEXT;"
+
 MIGRATIONS = (Migration("m001_tables", M001_TABLES), Migration("m002_product_names", M002_PRODUCT_NAMES),
               Migration("m003_sale_stops", M003_SALE_STOPS), Migration("m004_member_audits", M004_MEMBER_AUDITS),
-              Migration("m005_product_weights", M005_PRODUCT_WEIGHTS))
+              Migration("m005_product_weights", M005_PRODUCT_WEIGHTS),
+              Migration("m006_member_receipt", M006_MEMBER_RECEIPT))
 
 # Kind name -> (table, key column) for counts and deletes; the order of `omo-edge catalog status`.
 KINDS: dict[str, tuple[str, str]] = {

@@ -35,6 +35,7 @@ PENDING, CONFIRMED = 0, 2   # 1 was SENT, kept in memory since migration m002
 SCHEMAS: Mapping[str, tuple[str, int]] = {
     "omo.sale/1": ("sales", 0),
     "omo.payment/1": ("sales", 0),
+    "omo.receipt/1": ("sales", 0),      # the member's receipt: with the sale it belongs to, never shed
     "omo.pickup/1": ("sessions", 1),
     "omo.session/1": ("sessions", 2),
     "omo.attendant/1": ("sessions", 2),

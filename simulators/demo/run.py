@@ -1,11 +1,12 @@
 """`omo-edge demo`: a whole OMO journey through the real agent on this machine, checked at the end.
 
-The agent runs unchanged (`agent.app.start` on a generated config). Around it run the simulators the tests
-use (simulators/demo/world.py): the fake cloud of `omo-edge simulate cloud`, a serial scanner on a real pty, an
-overhead camera and a locker. A scripted journey (simulators/demo/script.py) reaches the lane only through
-real channels, and the terminal shows it live with rich: the basket, the events, the outbox and what the cloud
-received. The summary checks every sale against the cloud and the payment service; the last line starts with
-`demo: ` and the exit code is 0 only when everything held.
+The agent runs unchanged (`agent.app.start` on a generated config). Around it run the simulators the tests use
+(simulators/demo/world.py): the fake cloud of `omo-edge simulate cloud`, a serial scanner on a real pty, an
+overhead camera, a locker and a receipt printer (each sale's receipt drawn to a PNG whose path is printed). A
+scripted journey (simulators/demo/script.py) reaches the lane only through real channels, and the terminal shows it
+live with rich: the basket, the events, the outbox and what the cloud received. The summary checks every sale
+against the cloud and the payment service; the last line starts with `demo: ` and the exit code is 0 only when
+everything held.
 """
 
 from __future__ import annotations
@@ -235,13 +236,18 @@ def summary(world: DemoWorld, lane: app.Lane, journey_problems: list[str], conso
     total = sum(sale["total"] for sale in sales.values())
     if len(sales) < 3:
         problems.append(f"only {len(sales)} sales were made")
+    pngs = list(world.printer.pngs)
+    for png in pngs:
+        console.print(f"receipt printed: {png}")
+    if len(pngs) < len(sales):
+        problems.append(f"{len(sales)} sales but {len(pngs)} receipts printed")
     if problems:
         for problem in problems:
             console.print(f"[red]- {problem}[/red]")
         print(f"demo: FAILED, {len(problems)} problem(s): {problems[0]}", flush=True)
         return False
     print(f"demo: OK, {len(sales)} sales ({yen(total)}) confirmed by the cloud exactly once each with the lane's "
-          "money, each charged once, the offline sale's backlog drained", flush=True)
+          "money, each charged once, the offline sale's backlog drained, each receipt printed", flush=True)
     return True
 
 

@@ -1,12 +1,14 @@
 """Everything around the agent in `omo-edge demo`: the fake cloud of `omo-edge simulate cloud` (mosquitto, the
 ingest that confirms each event, the catalog server, the token issuer, the payment service), a serial scanner
-on a real pty, an overhead camera showing the shopper's phone, and a locker. Each is the simulator the tests
-use; the agent itself runs unchanged on the config written here.
+on a real pty, an overhead camera showing the shopper's phone, a locker, and a network receipt printer that draws
+each receipt to a PNG in `receipts_dir` (kept after the demo ends, so its paths can be opened). Each is the
+simulator the tests use; the agent itself runs unchanged on the config written here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 from simulators.cloud.fake_cloud import FakeCloud, fake_cloud
 from simulators.cloud.store_catalog import records
 from simulators.devices.camera import VirtualCamera
+from simulators.devices.printer import VirtualNetworkPrinter
 from simulators.devices.serial_pty import VirtualSerialScanner
 from simulators.doubles.ports import free_port
 
@@ -37,11 +40,16 @@ class DemoWorld:
     camera: VirtualCamera
     config_path: Path
     listen: str
+    printer: VirtualNetworkPrinter
+    receipts_dir: Path
 
 
 def write_config(world_dir: Path, cloud: FakeCloud, scanner: VirtualSerialScanner, camera: VirtualCamera,
-                 listen: str, screen_language: str = "ja") -> Path:
+                 listen: str, printer: VirtualNetworkPrinter, screen_language: str = "ja") -> Path:
     path = world_dir / "agent.toml"
+    key = world_dir / "receipt-key"
+    key.write_bytes(b"demo receipt key: not a secret, the demo's own\n")
+    key.chmod(0o600)
     path.write_text(f"""[agent]
 store_id = "{STORE}"
 lane_id = "{LANE}"
@@ -65,6 +73,11 @@ unit = 100
 
 [pickup]
 locker = "simulated"
+
+[receipts]
+printer = {{ driver = "escpos_network", host = "127.0.0.1", port = {printer.port}, profile = "tm-t20" }}
+link_template = "https://receipts.example.com/{{receipt_id}}"
+key_file = "{key}"
 
 [[devices]]
 name = "handheld"
@@ -90,5 +103,8 @@ async def demo_world(workdir: Path, screen_language: str = "ja") -> AsyncIterato
             camera = VirtualCamera(fps=30, size=(1280, 720))
             stack.callback(camera.close)
             listen = f"127.0.0.1:{free_port()}"
-            yield DemoWorld(workdir, cloud, scanner, camera,
-                            write_config(workdir, cloud, scanner, camera, listen, screen_language), listen)
+            receipts_dir = Path(tempfile.mkdtemp(prefix="omo-edge-demo-receipts-"))
+            printer = VirtualNetworkPrinter(png_dir=receipts_dir, paper_mm=80)
+            stack.callback(printer.close)
+            config = write_config(workdir, cloud, scanner, camera, listen, printer, screen_language)
+            yield DemoWorld(workdir, cloud, scanner, camera, config, listen, printer, receipts_dir)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,6 +60,8 @@ def test_the_demo_runs_the_whole_journey_and_checks_it_against_the_cloud() -> No
     assert waiting and max(waiting) > 0, "the offline sale waits in the outbox"
     assert "uplink up; outbox: 0 events waiting" in out.rsplit("every event confirmed", 1)[1]
     assert out.count("PAID ") == 3
+    pngs = [Path(p) for p in re.findall(r"receipt printed: (\S+\.png)", out)]
+    assert len(pngs) == 3 and all(p.stat().st_size > 1000 for p in pngs), "each sale's receipt drawn to a PNG"
     last = out.strip().splitlines()[-1]
     assert last.startswith("demo: OK, 3 sales"), last
 

@@ -159,4 +159,5 @@ async def test_a_unit_on_its_expiry_day_is_marked_down_on_screen_and_in_the_sale
     await lane.checkout.pay("simulated")
     [sale] = lane.events("omo.sale/1")
     assert sale["total"] == 420 and [d["kind"] for d in sale["discounts"]] == ["markdown"]
-    assert sale["receipt"]["discounts"] == [{"label": "Expiry day 20% off", "kind": "markdown", "amount": 30}]
+    assert sale["receipt"]["discounts"] == [{"label": "Expiry day 20% off", "kind": "markdown", "amount": 30,
+                                             "lines": [{"line_id": view["lines"][0]["line_id"], "amount": 30}]}]

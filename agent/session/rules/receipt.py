@@ -59,18 +59,39 @@ def build_sale(session: Session, priced: PricedBasket, *, sale_id: str, occurred
     return body
 
 
+def masked(reference: str | None) -> str | None:
+    """The payment's reference as the receipt shows it: its last four characters, enough to match a statement."""
+    if not reference:
+        return None
+    return "*" * max(0, min(len(reference) - 4, 8)) + reference[-4:]
+
+
 def receipt(sale: dict[str, Any], settings: SessionSection) -> dict[str, Any]:
     """What the printer or the screen shows; every figure is taken from the sale, none computed again."""
     return {
         "issuer": settings.issuer_name, "registration_number": settings.registration_number,
         "date": sale["occurred_at"], "sale_id": sale["sale_id"],
         "items": [{"name": line["name"] + (" ※" if is_reduced(line["tax_rate"]) else ""),
-                   "quantity": line["quantity"], "amount": line["net"]} for line in sale["lines"]],
-        "discounts": [{"label": d["label"], "kind": d["kind"], "amount": d["amount"]}
+                   "names": line.get("names") or {}, "reduced": is_reduced(line["tax_rate"]),
+                   "line_id": line.get("line_id"), "quantity": line["quantity"], "amount": line["net"]}
+                  for line in sale["lines"]],
+        "discounts": [{"label": d["label"], "kind": d["kind"], "amount": d["amount"],
+                       "lines": [{"line_id": r["line_id"], "amount": r["amount"]} for r in d.get("refers_to", ())]}
                       for d in sale.get("discounts", ())],
+        "coupons": [c["coupon_id"] for c in sale.get("coupons", ())],
+        "points_redeemed": sale.get("points_redeemed", 0), "subtotal": sale.get("subtotal"),
+        "tax": sale.get("tax"),
+        "payment": _payment(sale.get("payment")),
         "reduced_rate_note": "※ reduced tax rate" if any(is_reduced(line["tax_rate"])
                                                          for line in sale["lines"]) else None,
         "rates": [{"rate": r["rate"], "total": r["total"], "tax": r["tax"]} for r in sale["tax_breakdown"]],
         "total": sale["total"], "points_earned": sale["points"],
         "barcode": {"symbology": "code128", "data": sale["sale_id"]},
     }
+
+
+def _payment(payment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How the sale was paid, as printed: the method, the amount and the reference masked."""
+    if payment is None:
+        return None
+    return {"method": payment["method"], "amount": payment["amount"], "reference": masked(payment.get("reference"))}

@@ -23,6 +23,9 @@ let firstRender = true;
 let laneOpen = true;            // the cloud's lane.open / lane.close, which arrive as `lane` events
 let booted = false;
 let pending = null;             // a view that arrived before the words to draw it with
+let receipt = null;             // the last `receipt` message (printing, printed, failed, sent, shown, none)
+const RECEIPT_WORDS = { printing: 'receipt_printing', printed: 'receipt_printed', failed: 'receipt_failed',
+  sent: 'receipt_sent', shown: 'receipt_shown', none: 'receipt_declined' };
 
 async function boot() {
   const catalogues = loadCatalogues(LANGUAGES);        // in parallel with the config: one round trip, not two
@@ -42,6 +45,12 @@ async function boot() {
   $('cancel-payment').addEventListener('click', () => act('/v1/session/payment/cancel'));
   $('call-staff').addEventListener('click', () => act('/v1/session/attendant'));
   $('suspend').addEventListener('click', () => act('/v1/session/suspend'));
+  $('receipt-choice').addEventListener('click', async (event) => {
+    const button = event.target.closest('button[data-receipt]');
+    if (!button) return;
+    const answer = await post('/v1/session/receipt', { choice: button.dataset.receipt });
+    if (answer.status === 200 && answer.body) onEvent(answer.body);
+  });
   $('skip-bagging').addEventListener('click', () => act('/v1/session/skip-bagging'));
   $('pay-hint').hidden = !config.scan_to_pay;
   document.body.dataset.scanner = config.scanner_position;
@@ -86,6 +95,7 @@ function show(next) {
   if (screen !== 'basket') closeConfirm(false);
   if (screen !== 'basket' && screen !== 'welcome') closeKeypad();
   render(drawn, screen);
+  showReceipt(next);
   announce(next, screen);
   if (firstRender) {
     firstRender = false;
@@ -126,7 +136,25 @@ function announce(next, screen) {
   if (text !== lastAnnounced) $('announce').textContent = lastAnnounced = text;
 }
 
+// The paid screen's receipt: the choice made, what became of it, and the e-receipt's QR when there is one.
+function showReceipt(next) {
+  const current = receipt && receipt.sale_id === next.sale_id ? receipt : null;
+  for (const button of document.querySelectorAll('#receipt-choice button')) {
+    button.setAttribute('aria-pressed', String(button.dataset.receipt === current?.choice));
+  }
+  $('receipt-status').textContent = current ? t(RECEIPT_WORDS[current.status] ?? '') : '';
+  const qr = $('receipt-qr');
+  const src = current?.link ? `/v1/session/receipt-qr.svg?sale=${encodeURIComponent(current.sale_id)}` : '';
+  qr.hidden = !src;
+  if (src && qr.getAttribute('src') !== src) qr.src = src;
+  qr.alt = t('receipt_qr_alt');
+}
+
 function onEvent(event) {
+  if (event.type === 'receipt') {
+    receipt = event;
+    if (view) showReceipt(view);
+  }
   if (event.type === 'scan_refused') {
     // Someone is at the lane: a visit that ended gives way to the welcome screen before the problem is said.
     if (view && ENDED.has(view.state)) endVisitScreen(`${view.session_id}:${view.state}`);
