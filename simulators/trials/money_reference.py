@@ -264,20 +264,22 @@ def _markdown(basket: Basket, markdowns: tuple[Markdown, ...], amounts: dict[int
 
 def _bundle(basket: Basket, bundle: Bundle, amounts: dict[int, int], marked: set[int] | frozenset[int] = frozenset(),
             ) -> None:
-    """"N for P", once per full set; the rest at their price (docs/session.md, step 3). One price per GTIN here;
-    a marked-down unit takes no bundle."""
+    """"N for P", once per full set; the rest at their price (docs/session.md, step 3): the most expensive units
+    form the sets (ties: scanned first), and a set's saving is shared by its units in proportion to their
+    prices, largest remainder, ties to the unit scanned first. One price per GTIN here; a marked-down unit takes
+    no bundle."""
     lines = [line for line in basket.lines if line.item.gtin == bundle.gtin and line.fixed is None
              and line.key not in marked]
-    units = sum(line.quantity for line in lines)
-    sets = units // bundle.quantity
-    if not lines or not sets:
-        return
-    unit = amounts[lines[0].key] // lines[0].quantity
-    saving = sets * (unit * bundle.quantity - bundle.price)
-    for line in lines:                        # spread the saving over the lines, unit by unit
-        take = min(saving, unit * line.quantity, bundle.quantity * sets * unit)
-        amounts[line.key] -= max(0, min(take, saving))
-        saving -= max(0, min(take, saving))
+    units = [(amounts[line.key] // line.quantity, line.key, n) for line in lines for n in range(line.quantity)]
+    units.sort(key=lambda unit: (-unit[0], unit[1], unit[2]))
+    for start in range(0, len(units) - len(units) % bundle.quantity, bundle.quantity):
+        group = units[start:start + bundle.quantity]
+        saving = sum(price for price, _, _ in group) - bundle.price
+        if saving <= 0:
+            continue
+        shares, _ties = largest_remainder(saving, {i: price for i, (price, _, _) in enumerate(group)})
+        for i, (_, key, _) in enumerate(group):
+            amounts[key] -= shares[i]
 
 
 def _eligible(line: Line, terms: CouponTerms) -> bool:

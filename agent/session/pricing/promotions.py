@@ -8,7 +8,8 @@ amount. The rules, in order:
   goes first (ties: the lowest promotion ID), its units are used, and the rest are computed again, until
   none saves anything. A unit takes at most one of them. Stacking promotions then apply on what is left;
 - `bundle` "N for P": full sets of N eligible units, the most expensive units first (ties by GTIN, then
-  line), five on "2 for 300" being two sets and one unit at its price; a set saving nothing is not formed;
+  scan order), five on "2 for 300" being two sets and one unit at its price; a set saving nothing is not
+  formed; a set's saving is split over its units by their prices (ties: the unit scanned first);
 - `percent`: off every eligible unit once at least `quantity` are in the basket, rounded down once per
   promotion; `amount`: off each eligible unit, never more than the unit's price.
 Fixed-amount lines (weighed, price-embedded) are one unit and take only percent promotions.
@@ -16,6 +17,7 @@ Fixed-amount lines (weighed, price-embedded) are one unit and take only percent 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from agent.session.pricing.engine_types import Discount, LineInput, PromotionRule
@@ -103,7 +105,12 @@ def promotion_stage(units: list[Unit], promotions: list[PromotionRule], member: 
 def _eligible(promo: PromotionRule, units: list[Unit]) -> list[Unit]:
     wanted = {gtin14(g) for g in promo.gtins}
     chosen = [u for u in units if u.gtin in wanted and u.price > 0 and (promo.type == "percent" or not u.fixed)]
-    return sorted(chosen, key=lambda u: (-u.price, u.gtin, u.key))
+    return sorted(chosen, key=lambda u: (-u.price, u.gtin, scan_order(u.key)))
+
+
+def scan_order(key: str) -> str:
+    """A unit key ("L12#3") that sorts in scan order: "L2" before "L12", as the line numbers say."""
+    return re.sub(r"\d+", lambda number: number.group().zfill(12), key)
 
 
 def _groups(promo: PromotionRule, units: list[Unit]) -> list[list[Unit]]:
@@ -138,7 +145,8 @@ def _apply(promo: PromotionRule, groups: list[list[Unit]], *, used: bool) -> lis
         if promo.type == "amount" and promo.amount is not None:
             shares = {u.key: min(promo.amount, u.price) for u in group}
         else:
-            shares = split(saving, [(u.key, u.price) for u in group])
+            by_order = split(saving, [(scan_order(u.key), u.price) for u in group])   # ties: scanned first
+            shares = {u.key: by_order[scan_order(u.key)] for u in group}
         per_line: dict[str, int] = {}
         for unit in group:
             take(unit, shares[unit.key], used=used)
