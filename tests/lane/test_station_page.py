@@ -96,7 +96,8 @@ async def test_a_call_shows_oldest_on_top_and_approve_on_the_tile_reaches_the_la
         await page.click("#tile-lane-05 button.approve")
         await page.wait_for_selector('#tile-lane-05[data-calls="0"]')
         assert [a["intervention_id"] for a in lanes.lanes["lane-05"].applied] == [first]
-        assert "Sato" in await page.inner_text("#notice")
+        # The lane's new status (its tile cleared) may reach the page before the command's own answer does.
+        await page.wait_for_function("() => document.getElementById('notice').textContent.includes('Sato')")
         await page.wait_for_selector("#tile-lane-05 .last-action")
         assert (await tile_order(page))[0] == "lane-03"
 
