@@ -94,8 +94,9 @@ class AttendantLanes:
 
     # What a test does to a lane.
 
-    def raise_call(self, lane_id: str, reason: str = "age_restricted", **detail: Any) -> str:
-        """Open a call on `lane_id` (starting a visit if none) and publish; returns the intervention ID."""
+    def raise_call(self, lane_id: str, reason: str = "age_restricted", *, ago_s: float = 0.0, **detail: Any) -> str:
+        """Open a call on `lane_id` (starting a visit if none), raised `ago_s` seconds ago, and publish; returns
+        the intervention ID."""
         with self._lock:
             lane = self.lanes[lane_id]
             if lane.session_id is None:
@@ -105,7 +106,8 @@ class AttendantLanes:
             intervention_id = f"I{len(lane.calls) + len(lane.resolved) + 1}"
             lane.calls[intervention_id] = {
                 "session_id": lane.session_id, "intervention_id": intervention_id, "reason": reason,
-                "raised_at": now_iso(), "remote_allowed": self.remote.get(reason, "remote") == "remote",
+                "raised_at": now_iso(time.time() - ago_s),
+                "remote_allowed": self.remote.get(reason, "remote") == "remote",
                 "detail": {"line_id": "L1", "name": "Beer 350ml", **detail}, "acknowledged": None}
             lane.state = "needs_attendant"
             self._publish_status(lane)

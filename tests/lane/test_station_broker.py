@@ -92,8 +92,7 @@ async def test_calls_show_oldest_first_and_a_remote_approve_clears_the_tile(
     status, me = await page.login(kit.badge("S-7", name="Sato"))
     assert status == 200 and me["name"] == "Sato" and me["role"] == "staff"
     await until(lambda: len(lanes.lanes) == 8)
-    first = lanes.raise_call("lane-05", "unknown_item", code="123")
-    await asyncio.sleep(0.05)
+    first = lanes.raise_call("lane-05", "unknown_item", code="123", ago_s=1.0)    # the older call
     lanes.raise_call("lane-03", "random_audit")
 
     async def two_calls() -> Any:

@@ -86,8 +86,7 @@ async def test_a_call_shows_oldest_on_top_and_approve_on_the_tile_reaches_the_la
     kit, lanes = store
     async with tablet(browser, kit, kit.badge("S-7", name="Sato")) as page:
         assert "Sato" in await page.inner_text("#who")
-        first = lanes.raise_call("lane-05", "unknown_item", code="4512345")
-        await asyncio.sleep(0.05)
+        first = lanes.raise_call("lane-05", "unknown_item", code="4512345", ago_s=1.0)    # the older call
         lanes.raise_call("lane-03", "random_audit")
         await page.wait_for_selector("#tile-lane-03 .call")
         assert (await tile_order(page))[:2] == ["lane-05", "lane-03"]

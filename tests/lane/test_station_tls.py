@@ -8,7 +8,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,7 +78,9 @@ def test_the_acl_keeps_the_station_to_its_own_store(kit: StationKit, acl_broker:
     received: list[str] = []
     got = threading.Event()
     watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="watcher", protocol=MQTTProtocolVersion.MQTTv5)
+    subscribed, connected = threading.Event(), threading.Event()
     watcher.on_message = lambda _c, _u, msg: (received.append(msg.topic), got.set())
+    watcher.on_subscribe = lambda *_: subscribed.set()
     watcher.connect("127.0.0.1", acl_broker.port)
     watcher.subscribe("omo/v1/+/+/attendant/commands", qos=1)
     watcher.loop_start()
@@ -87,14 +88,14 @@ def test_the_acl_keeps_the_station_to_its_own_store(kit: StationKit, acl_broker:
     assert kit.broker_tls is not None
     ca, cert, key = kit.broker_tls
     station.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+    station.on_connect = lambda *_: connected.set()
     station.connect("127.0.0.1", acl_broker.tls_port or 0)
     station.loop_start()
     try:
-        time.sleep(0.5)
+        assert subscribed.wait(5) and connected.wait(5)
         station.publish("omo/v1/store-002/lane-01/attendant/commands", b"{}", qos=1).wait_for_publish(5)
         station.publish("omo/v1/store-001/lane-01/attendant/commands", b"{}", qos=1).wait_for_publish(5)
-        assert got.wait(5)
-        time.sleep(0.5)
+        assert got.wait(5)      # one publisher, in order: the refused one would have come first
         assert received == ["omo/v1/store-001/lane-01/attendant/commands"]
     finally:
         station.loop_stop()
