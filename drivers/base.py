@@ -9,6 +9,8 @@ Drivers know bytes and symbologies, nothing about prices or members, and never i
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,3 +80,25 @@ class DriverFactory(Protocol):
     """A driver class: built from its name and options without touching the device (so config check can)."""
 
     def __call__(self, name: str, options: Mapping[str, object]) -> ScannerDriver: ...
+
+
+_OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: UnavailableReason.NOT_FOUND,
+                 errno.ENXIO: UnavailableReason.NOT_FOUND, errno.EACCES: UnavailableReason.PERMISSION,
+                 errno.EPERM: UnavailableReason.PERMISSION, errno.EBUSY: UnavailableReason.BUSY,
+                 errno.EAGAIN: UnavailableReason.BUSY}
+
+
+def cannot_open(what: str, path: str, exc: Exception, thing: str = "device") -> DeviceUnavailable:
+    """A device could not be opened: why, and the fix in the words `omo-edge doctor` and docs/operations/udev.md
+    use. `what` names it in the message ("scanner 'handheld'"), `thing` is what the fix speaks of ("port")."""
+    reason = _OPEN_REASONS.get(getattr(exc, "errno", None) or 0, UnavailableReason.FAILED)
+    if "exclusively lock" in str(exc):
+        reason = UnavailableReason.BUSY
+    elif reason is UnavailableReason.FAILED and not os.path.exists(path):
+        reason = UnavailableReason.NOT_FOUND
+    fix = {UnavailableReason.NOT_FOUND: f"check the cable and the {thing} path (omo-edge doctor lists {thing}s)",
+           UnavailableReason.PERMISSION: f"give the {thing} to group omo-edge with a udev rule in "
+                                         "/etc/udev/rules.d/99-omo-edge-local.rules (docs/operations/udev.md)",
+           UnavailableReason.BUSY: f"another program holds the {thing}; stop it (ModemManager, a terminal)"
+           }.get(reason, "see the error; the agent retries with back-off")
+    return DeviceUnavailable(reason, f"{what}: cannot open {path} ({exc}). Fix: {fix}")

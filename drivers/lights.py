@@ -18,7 +18,6 @@ Built-ins are in `BUILTIN` so that finding them reads no installed package's met
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Mapping
 from enum import StrEnum
@@ -26,6 +25,7 @@ from types import TracebackType
 from typing import Protocol, Self, cast
 
 from drivers.base import DeviceUnavailable, UnavailableReason
+from drivers.base import cannot_open as base_cannot_open
 from drivers.plugins import Plugins
 
 GROUP = "omo_edge.lights"
@@ -81,26 +81,11 @@ def open_light(driver: str, options: Mapping[str, object]) -> Light:
 _PLUGINS = Plugins[LightFactory]("light", GROUP, BUILTIN, UnknownLight)
 
 
-_OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: UnavailableReason.NOT_FOUND,
-                 errno.ENXIO: UnavailableReason.NOT_FOUND, errno.EACCES: UnavailableReason.PERMISSION,
-                 errno.EPERM: UnavailableReason.PERMISSION, errno.EBUSY: UnavailableReason.BUSY,
-                 errno.EAGAIN: UnavailableReason.BUSY}
-_FIXES = {UnavailableReason.NOT_FOUND: "check the cable and the path (omo-edge doctor lists devices)",
-          UnavailableReason.PERMISSION: "give the device to group omo-edge with a udev rule in "
-                                        "/etc/udev/rules.d/99-omo-edge-local.rules (docs/operations/udev.md)",
-          UnavailableReason.BUSY: "another program holds the device; stop it (ModemManager, a terminal)",
-          UnavailableReason.FAILED: "see the error; the agent retries with back-off"}
 
 
 def cannot_open(driver: str, path: str, exc: Exception) -> DeviceUnavailable:
-    """The light could not be opened: why, in the words `omo-edge doctor` and docs/operations/udev.md use."""
-    code = getattr(exc, "errno", None)
-    reason = _OPEN_REASONS.get(code or 0, UnavailableReason.FAILED)
-    if "exclusively lock" in str(exc):
-        reason = UnavailableReason.BUSY
-    elif reason is UnavailableReason.FAILED and not os.path.exists(path):
-        reason = UnavailableReason.NOT_FOUND
-    return DeviceUnavailable(reason, f"light {driver!r}: cannot open {path} ({exc}). Fix: {_FIXES[reason]}")
+    """The light could not be opened: why, and the fix."""
+    return base_cannot_open(f"light {driver!r}", path, exc)
 
 
 def went_away(driver: str, path: str, exc: OSError) -> DeviceUnavailable:

@@ -9,26 +9,17 @@ says the weight is still and in range, so an item settling on the platter is wai
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 
 from drivers.base import DeviceUnavailable, UnavailableReason
+from drivers.base import cannot_open as base_cannot_open
 from drivers.options import Options
 from drivers.scales import NoStableWeight, Reading, ZeroNotSupported
 
 READINGS, GARBLED, SILENT = "readings_count", "garbled_count", "no_reply_count"
-_OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: UnavailableReason.NOT_FOUND,
-                 errno.ENXIO: UnavailableReason.NOT_FOUND, errno.EACCES: UnavailableReason.PERMISSION,
-                 errno.EPERM: UnavailableReason.PERMISSION, errno.EBUSY: UnavailableReason.BUSY,
-                 errno.EAGAIN: UnavailableReason.BUSY}
-_FIXES = {UnavailableReason.NOT_FOUND: "check the cable and the path (omo-edge doctor lists scales)",
-          UnavailableReason.PERMISSION: "give the device to group omo-edge with a udev rule in "
-                                        "/etc/udev/rules.d/99-omo-edge-local.rules (docs/operations/udev.md)",
-          UnavailableReason.BUSY: "another program holds the device; stop it (ModemManager, a terminal)",
-          UnavailableReason.FAILED: "see the error; the agent retries with back-off"}
 
 
 class PolledScale:
@@ -95,14 +86,8 @@ class PolledScale:
 
 
 def cannot_open(driver: str, path: str, exc: Exception) -> DeviceUnavailable:
-    """The scale could not be opened: why, in the words `omo-edge doctor` and docs/operations/udev.md use."""
-    code = getattr(exc, "errno", None)
-    reason = _OPEN_REASONS.get(code or 0, UnavailableReason.FAILED)
-    if "exclusively lock" in str(exc):
-        reason = UnavailableReason.BUSY
-    elif reason is UnavailableReason.FAILED and not os.path.exists(path):
-        reason = UnavailableReason.NOT_FOUND
-    return DeviceUnavailable(reason, f"scale {driver!r}: cannot open {path} ({exc}). Fix: {_FIXES[reason]}")
+    """The scale could not be opened: why, and the fix."""
+    return base_cannot_open(f"scale {driver!r}", path, exc, thing="scale")
 
 
 def went_away(driver: str, path: str, exc: OSError | None) -> DeviceUnavailable:

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from drivers.aim import split_aim
-from drivers.base import DeviceUnavailable, DriverOptionError, ScanEvent, UnavailableReason
+from drivers.base import DeviceUnavailable, DriverOptionError, ScanEvent, UnavailableReason, cannot_open
 from drivers.events import COMM_ERROR, FAILED, ScanQueue, snapshot
 from drivers.framing import Framer, FramingOptions, parse_terminator
 from drivers.options import Options
@@ -24,15 +24,6 @@ from drivers.options import Options
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
 _UNPLUG_ERRNOS = {errno.EIO, errno.ENODEV, errno.ENXIO, errno.EBADF}
-_OPEN_REASONS = {errno.ENOENT: UnavailableReason.NOT_FOUND, errno.ENODEV: UnavailableReason.NOT_FOUND,
-                 errno.ENXIO: UnavailableReason.NOT_FOUND, errno.EACCES: UnavailableReason.PERMISSION,
-                 errno.EPERM: UnavailableReason.PERMISSION, errno.EBUSY: UnavailableReason.BUSY,
-                 errno.EAGAIN: UnavailableReason.BUSY}
-_FIXES = {UnavailableReason.NOT_FOUND: "check the cable and the port path (omo-edge doctor lists ports)",
-          UnavailableReason.PERMISSION: "give the port to group omo-edge with a udev rule in "
-                                        "/etc/udev/rules.d/99-omo-edge-local.rules (docs/operations/udev.md)",
-          UnavailableReason.BUSY: "another program holds the port; stop it (ModemManager, a terminal)",
-          UnavailableReason.FAILED: "see the error; the agent retries with back-off"}
 
 
 class SerialScanner:
@@ -145,11 +136,4 @@ class SerialScanner:
 
 
 def _open_error(name: str, port: str, exc: Exception) -> DeviceUnavailable:
-    code = getattr(exc, "errno", None)
-    text = str(exc)
-    reason = _OPEN_REASONS.get(code or 0, UnavailableReason.FAILED)
-    if "exclusively lock" in text:
-        reason = UnavailableReason.BUSY
-    elif reason is UnavailableReason.FAILED and not os.path.exists(port):
-        reason = UnavailableReason.NOT_FOUND
-    return DeviceUnavailable(reason, f"scanner {name!r}: cannot open {port} ({text}). Fix: {_FIXES[reason]}")
+    return cannot_open(f"scanner {name!r}", port, exc, thing="port")

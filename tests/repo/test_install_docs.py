@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import tomllib
 from pathlib import Path
 
 from agent.commands.doctor import ACCESS_FIX
 from agent.payment.settings import PaymentSection
-from drivers.base import UnavailableReason
+from drivers.base import UnavailableReason, cannot_open
 from drivers.hid import _FIXES as HID_FIXES
-from drivers.serial import _FIXES as SERIAL_FIXES
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "docs" / "operations" / "install.md"
@@ -39,7 +39,9 @@ def test_readme_install_lines_run_omo_edge_as_installed_on_path_with_sudo() -> N
 
 
 def test_no_fix_for_a_device_the_service_may_not_open_adds_it_to_a_group() -> None:
-    fixes = [*ACCESS_FIX.values(), SERIAL_FIXES[UnavailableReason.PERMISSION], HID_FIXES[UnavailableReason.PERMISSION]]
+    refused = PermissionError(errno.EACCES, "Permission denied")
+    opened = [str(cannot_open("scanner 'x'", "/dev/ttyX", refused, thing=thing)) for thing in ("port", "device")]
+    fixes = [*ACCESS_FIX.values(), *opened, HID_FIXES[UnavailableReason.PERMISSION]]
     for fix in fixes:
         assert "add the service user" not in fix and "group" not in fix.replace("group omo-edge", ""), fix
         assert "99-omo-edge-local.rules" in fix, fix
